@@ -1,0 +1,19 @@
+//! Every environment variable Berth reads.
+
+pub const CONFIG_FILE: &str = "BERTH_CONFIG";
+pub const DATA_DIR: &str = "BERTH_DATA_DIR";
+pub const LISTEN: &str = "BERTH_LISTEN";
+pub const DATABASE_URL: &str = "BERTH_DATABASE_URL";
+pub const BUS_URL: &str = "BERTH_BUS_URL";
+pub const CACHE_URL: &str = "BERTH_CACHE_URL";
+/// Prefix of exchange, queue and cache key names, so several suites can share a broker.
+pub const NAMESPACE: &str = "BERTH_NAMESPACE";
+pub const ADMIN_TOKEN: &str = "BERTH_ADMIN_TOKEN";
+pub const INTERNAL_TOKEN: &str = "BERTH_INTERNAL_TOKEN";
+/// Base64 of 32 bytes: the AES-256-GCM key that encrypts registry credentials at rest.
+pub const SECRET_KEY: &str = "BERTH_SECRET_KEY";
+pub const HEALTH_INTERVAL_SECS: &str = "BERTH_HEALTH_INTERVAL_SECS";
+pub const REGISTRY_ADDR: &str = "BERTH_REGISTRY_ADDR";
+pub const PLATFORM_ADMINS: &str = "BERTH_PLATFORM_ADMINS";
+pub const LOG_FORMAT: &str = "BERTH_LOG_FORMAT";
+pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";

@@ -1,0 +1,316 @@
+//! The layered settings and their validation.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::{keys, ConfigError, EnvSource};
+
+/// One layer of settings, every value optional. The file layer is deserialized from TOML and
+/// rejects unknown keys; the environment and flag layers are built field by field.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub bus_url: Option<String>,
+    pub cache_url: Option<String>,
+    pub namespace: Option<String>,
+    pub admin_token: Option<String>,
+    pub internal_token: Option<String>,
+    pub secret_key: Option<String>,
+    pub health_interval_secs: Option<String>,
+    pub registry_addr: Option<String>,
+    pub platform_admins: Option<String>,
+    pub log_format: Option<String>,
+}
+
+impl RawSettings {
+    /// Reads the environment layer.
+    pub fn from_env(env: &dyn EnvSource) -> Self {
+        Self {
+            data_dir: env.var(keys::DATA_DIR).map(PathBuf::from),
+            listen: env.var(keys::LISTEN),
+            database_url: env.var(keys::DATABASE_URL),
+            bus_url: env.var(keys::BUS_URL),
+            cache_url: env.var(keys::CACHE_URL),
+            namespace: env.var(keys::NAMESPACE),
+            admin_token: env.var(keys::ADMIN_TOKEN),
+            internal_token: env.var(keys::INTERNAL_TOKEN),
+            secret_key: env.var(keys::SECRET_KEY),
+            health_interval_secs: env.var(keys::HEALTH_INTERVAL_SECS),
+            registry_addr: env.var(keys::REGISTRY_ADDR),
+            platform_admins: env.var(keys::PLATFORM_ADMINS),
+            log_format: env.var(keys::LOG_FORMAT),
+        }
+    }
+
+    /// Reads a TOML file layer.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(keys::CONFIG_FILE, format!("{}: {e}", path.display())))?;
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::new(keys::CONFIG_FILE, format!("{}: {e}", path.display())))
+    }
+
+    /// Returns `self` with every value that `over` sets replaced.
+    pub fn overlay(self, over: RawSettings) -> Self {
+        Self {
+            data_dir: over.data_dir.or(self.data_dir),
+            listen: over.listen.or(self.listen),
+            database_url: over.database_url.or(self.database_url),
+            bus_url: over.bus_url.or(self.bus_url),
+            cache_url: over.cache_url.or(self.cache_url),
+            namespace: over.namespace.or(self.namespace),
+            admin_token: over.admin_token.or(self.admin_token),
+            internal_token: over.internal_token.or(self.internal_token),
+            secret_key: over.secret_key.or(self.secret_key),
+            health_interval_secs: over.health_interval_secs.or(self.health_interval_secs),
+            registry_addr: over.registry_addr.or(self.registry_addr),
+            platform_admins: over.platform_admins.or(self.platform_admins),
+            log_format: over.log_format.or(self.log_format),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Plain,
+}
+
+/// URLs of the external backends; `None` selects the embedded implementation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendUrls {
+    pub database: Option<String>,
+    pub bus: Option<String>,
+    pub cache: Option<String>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub backends: BackendUrls,
+    pub namespace: String,
+    pub admin_token: Option<String>,
+    pub internal_token: Option<String>,
+    pub secret_key: Option<String>,
+    pub health_interval: Duration,
+    pub registry_addr: Option<String>,
+    pub platform_admins: Vec<String>,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Loads file (from `BERTH_CONFIG` or `file`), then environment, then `flags`.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn EnvSource,
+        flags: RawSettings,
+    ) -> Result<Self, ConfigError> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.var(keys::CONFIG_FILE).map(PathBuf::from));
+        let base = match file {
+            Some(path) => RawSettings::from_file(&path)?,
+            None => RawSettings::default(),
+        };
+        Self::validate(base.overlay(RawSettings::from_env(env)).overlay(flags))
+    }
+
+    /// Checks every value and fills in defaults.
+    pub fn validate(raw: RawSettings) -> Result<Self, ConfigError> {
+        let listen = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            ConfigError::new(
+                keys::LISTEN,
+                format!("{listen:?} is not a host:port address"),
+            )
+        })?;
+        let database = check_url(
+            keys::DATABASE_URL,
+            raw.database_url,
+            &["postgres", "postgresql", "sqlite"],
+        )?;
+        let bus = check_url(keys::BUS_URL, raw.bus_url, &["amqp", "amqps"])?;
+        let cache = check_url(keys::CACHE_URL, raw.cache_url, &["redis", "rediss"])?;
+        let namespace = raw.namespace.unwrap_or_else(|| "berth".into());
+        if namespace.is_empty()
+            || !namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            return Err(ConfigError::new(
+                keys::NAMESPACE,
+                "must be letters, digits, '-', '_' or '.'",
+            ));
+        }
+        let health_interval = match raw.health_interval_secs {
+            None => Duration::from_secs(30),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=86_400).contains(&n) => Duration::from_secs(n),
+                _ => {
+                    return Err(ConfigError::new(
+                        keys::HEALTH_INTERVAL_SECS,
+                        format!("{v:?} is not a number of seconds from 1 to 86400"),
+                    ))
+                }
+            },
+        };
+        let log_format = match raw.log_format.as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("plain") | Some("text") => LogFormat::Plain,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    keys::LOG_FORMAT,
+                    format!("{other:?} is neither \"json\" nor \"plain\""),
+                ))
+            }
+        };
+        for (key, token) in [
+            (keys::ADMIN_TOKEN, &raw.admin_token),
+            (keys::INTERNAL_TOKEN, &raw.internal_token),
+        ] {
+            if let Some(t) = token {
+                if t.len() < 16 {
+                    return Err(ConfigError::new(key, "must be at least 16 characters"));
+                }
+            }
+        }
+        let registry_addr = check_url(keys::REGISTRY_ADDR, raw.registry_addr, &["http", "https"])?;
+        let platform_admins = raw
+            .platform_admins
+            .map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from("berth-data")),
+            listen,
+            backends: BackendUrls {
+                database,
+                bus,
+                cache,
+            },
+            namespace,
+            admin_token: raw.admin_token,
+            internal_token: raw.internal_token,
+            secret_key: raw.secret_key,
+            health_interval,
+            registry_addr,
+            platform_admins,
+            log_format,
+        })
+    }
+}
+
+fn check_url(
+    key: &str,
+    value: Option<String>,
+    schemes: &[&str],
+) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    let url =
+        url::Url::parse(&value).map_err(|e| ConfigError::new(key, format!("not a URL: {e}")))?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(ConfigError::new(
+            key,
+            format!(
+                "scheme {:?} is not one of {}",
+                url.scheme(),
+                schemes.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_select_the_embedded_backends() {
+        let s = Settings::load(None, &env(&[]), RawSettings::default()).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.backends, BackendUrls::default());
+        assert_eq!(s.health_interval, Duration::from_secs(30));
+        assert_eq!(s.namespace, "berth");
+    }
+
+    #[test]
+    fn flags_override_env_which_overrides_the_file() {
+        let dir = tempfile_dir();
+        let path = dir.join("berth.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:1\"\nnamespace = \"file\"\nhealth_interval_secs = \"5\"\n",
+        )
+        .unwrap();
+        let e = env(&[(keys::LISTEN, "127.0.0.1:2"), (keys::NAMESPACE, "env")]);
+        let flags = RawSettings {
+            listen: Some("127.0.0.1:3".into()),
+            ..Default::default()
+        };
+        let s = Settings::load(Some(&path), &e, flags).unwrap();
+        assert_eq!(s.listen.port(), 3);
+        assert_eq!(s.namespace, "env");
+        assert_eq!(s.health_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (key, value) in [
+            (keys::LISTEN, "nowhere"),
+            (keys::DATABASE_URL, "mysql://x/y"),
+            (keys::BUS_URL, "not a url"),
+            (keys::CACHE_URL, "http://x"),
+            (keys::HEALTH_INTERVAL_SECS, "0"),
+            (keys::LOG_FORMAT, "xml"),
+            (keys::ADMIN_TOKEN, "short"),
+            (keys::NAMESPACE, "a b"),
+        ] {
+            let err =
+                Settings::load(None, &env(&[(key, value)]), RawSettings::default()).expect_err(key);
+            assert_eq!(err.key, key, "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        let dir = tempfile_dir();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = Settings::load(Some(&path), &env(&[]), RawSettings::default()).unwrap_err();
+        assert_eq!(err.key, keys::CONFIG_FILE);
+        assert!(err.message.contains("lisen"), "{err}");
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "berth-config-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

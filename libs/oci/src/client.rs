@@ -1,0 +1,696 @@
+//! The Distribution API client.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
+use reqwest::{Method, Response, StatusCode};
+use url::Url;
+
+use crate::auth::{parse_challenge, Challenge, TokenCache, TokenResponse};
+use crate::manifest::{self, Descriptor, Manifest};
+use crate::pagination::next_link;
+use crate::OciError;
+
+/// A stream of blob bytes.
+pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes, OciError>> + Send>>;
+
+/// A username and password (or robot name and secret).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({}, ***)", self.username)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Accept any TLS certificate (self-signed registries).
+    pub insecure: bool,
+    /// Limit for requests other than blob transfers.
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            insecure: false,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    host: String,
+    credential: Option<Credential>,
+    tokens: TokenCache,
+    basic: AtomicBool,
+    request_timeout: Duration,
+}
+
+/// A client of one registry; cheap to clone, shares its token cache.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// What a mount attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    /// The blob now exists in the target repository.
+    Mounted,
+    /// The registry opened an upload instead, at this location.
+    Upload(String),
+}
+
+fn pull(repo: &str) -> String {
+    format!("repository:{repo}:pull")
+}
+
+fn push(repo: &str) -> String {
+    format!("repository:{repo}:pull,push")
+}
+
+impl Client {
+    pub fn new(
+        url: &str,
+        credential: Option<Credential>,
+        options: ClientOptions,
+    ) -> Result<Self, OciError> {
+        let base = Url::parse(url).map_err(|e| OciError::BadUrl(format!("{url}: {e}")))?;
+        if base.scheme() != "http" && base.scheme() != "https" {
+            return Err(OciError::BadUrl(format!(
+                "{url}: scheme must be http or https"
+            )));
+        }
+        let host = base
+            .host_str()
+            .ok_or_else(|| OciError::BadUrl(format!("{url}: no host")))?;
+        let host = match base.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(options.insecure)
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(32)
+            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OciError::Protocol(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                host,
+                credential,
+                tokens: TokenCache::default(),
+                basic: AtomicBool::new(false),
+                request_timeout: options.request_timeout,
+            }),
+        })
+    }
+
+    /// `host[:port]` of the registry.
+    pub fn host(&self) -> &str {
+        &self.inner.host
+    }
+
+    fn url(&self, path_and_query: &str) -> Result<Url, OciError> {
+        // Keep any path prefix of the base URL (registries served under a sub-path).
+        let base = self.inner.base.as_str().trim_end_matches('/');
+        Url::parse(&format!("{base}{path_and_query}")).map_err(|e| OciError::BadUrl(e.to_string()))
+    }
+
+    fn authorize(&self, req: reqwest::RequestBuilder, scope: &str) -> reqwest::RequestBuilder {
+        if self.inner.basic.load(Ordering::Relaxed) {
+            if let Some(c) = &self.inner.credential {
+                return req.basic_auth(&c.username, Some(&c.password));
+            }
+        }
+        match self.inner.tokens.get(scope) {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
+    /// Sends a request, answering one auth challenge. `body` must be replayable for that.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        scope: &str,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<Response, OciError> {
+        for attempt in 0..2 {
+            let mut req = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .headers(headers.clone())
+                .timeout(self.inner.request_timeout);
+            if let Some(b) = &body {
+                req = req.body(b.clone());
+            }
+            let resp = self
+                .authorize(req, scope)
+                .send()
+                .await
+                .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
+            if resp.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
+                return Ok(resp);
+            }
+            let challenge = resp
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_challenge);
+            match challenge {
+                Some(Challenge::Basic) => {
+                    if self.inner.credential.is_none() {
+                        return Err(OciError::Unauthorized(
+                            "the registry requires a username and password".into(),
+                        ));
+                    }
+                    self.inner.basic.store(true, Ordering::Relaxed);
+                }
+                Some(Challenge::Bearer {
+                    realm,
+                    service,
+                    scope: asked,
+                }) => {
+                    self.fetch_token(
+                        &realm,
+                        service.as_deref(),
+                        asked.as_deref().or(Some(scope)).filter(|s| !s.is_empty()),
+                        scope,
+                    )
+                    .await?;
+                }
+                None => return Ok(resp),
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: Option<&str>,
+        key: &str,
+    ) -> Result<(), OciError> {
+        let mut url = Url::parse(realm)
+            .map_err(|e| OciError::Protocol(format!("bad token realm {realm:?}: {e}")))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            if let Some(s) = scope {
+                q.append_pair("scope", s);
+            }
+        }
+        let mut req = self.inner.http.get(url).timeout(self.inner.request_timeout);
+        if let Some(c) = &self.inner.credential {
+            req = req.basic_auth(&c.username, Some(&c.password));
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
+        match resp.status() {
+            s if s.is_success() => {}
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(OciError::Unauthorized(
+                    "the token service rejected the credentials".into(),
+                ))
+            }
+            s => {
+                return Err(OciError::Status {
+                    status: s.as_u16(),
+                    detail: "token service error".into(),
+                })
+            }
+        }
+        let body: TokenResponse = resp
+            .json()
+            .await
+            .map_err(|e| OciError::Protocol(format!("token response: {e}")))?;
+        let token = body
+            .token
+            .or(body.access_token)
+            .ok_or_else(|| OciError::Protocol("token response without a token".into()))?;
+        self.inner.tokens.put(key, token, body.expires_in);
+        Ok(())
+    }
+
+    /// Maps an unsuccessful response to an error about `what`.
+    async fn check(resp: Response, what: &str) -> Result<Response, OciError> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let detail = resp.text().await.unwrap_or_default();
+        let detail =
+            registry_error_message(&detail).unwrap_or_else(|| detail.chars().take(200).collect());
+        Err(match status {
+            StatusCode::UNAUTHORIZED => {
+                OciError::Unauthorized(format!("the registry rejected the credentials ({what})"))
+            }
+            StatusCode::FORBIDDEN => OciError::Forbidden(what.to_string()),
+            StatusCode::NOT_FOUND => OciError::NotFound(what.to_string()),
+            s => OciError::Status {
+                status: s.as_u16(),
+                detail: format!("{what}: {detail}"),
+            },
+        })
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        scope: &str,
+        accept: Option<&'static str>,
+        what: &str,
+    ) -> Result<Response, OciError> {
+        let mut headers = HeaderMap::new();
+        if let Some(a) = accept {
+            headers.insert(ACCEPT, HeaderValue::from_static(a));
+        }
+        let resp = self
+            .send(Method::GET, self.url(path)?, scope, headers, None)
+            .await?;
+        Self::check(resp, what).await
+    }
+
+    /// Checks that the URL is a registry and the credentials (if any) are accepted.
+    pub async fn ping(&self) -> Result<(), OciError> {
+        let resp = self
+            .send(Method::GET, self.url("/v2/")?, "", HeaderMap::new(), None)
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(OciError::NotARegistry(format!(
+                "{} has no /v2/ endpoint",
+                self.inner.base
+            )));
+        }
+        let api_header = resp
+            .headers()
+            .contains_key("docker-distribution-api-version");
+        let json = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        let resp = Self::check(resp, "/v2/").await?;
+        if !api_header && !json {
+            drop(resp);
+            return Err(OciError::NotARegistry(format!(
+                "{} answered /v2/ but not as a registry",
+                self.inner.base
+            )));
+        }
+        Ok(())
+    }
+
+    /// One page of the catalog: names, and the path of the next page.
+    pub async fn catalog_page(
+        &self,
+        page: Option<&str>,
+        n: u32,
+    ) -> Result<(Vec<String>, Option<String>), OciError> {
+        #[derive(serde::Deserialize)]
+        struct Catalog {
+            repositories: Option<Vec<String>>,
+        }
+        let path = page
+            .map(String::from)
+            .unwrap_or_else(|| format!("/v2/_catalog?n={n}"));
+        let resp = self
+            .get(&path, "registry:catalog:*", None, "catalog")
+            .await?;
+        let next = next_link(resp.headers().get("link"));
+        let body: Catalog = resp
+            .json()
+            .await
+            .map_err(|e| OciError::Protocol(format!("catalog: {e}")))?;
+        Ok((body.repositories.unwrap_or_default(), next))
+    }
+
+    /// The whole catalog.
+    pub async fn catalog(&self) -> Result<Vec<String>, OciError> {
+        let mut out = Vec::new();
+        let mut page = None;
+        loop {
+            let (names, next) = self.catalog_page(page.as_deref(), 1000).await?;
+            out.extend(names);
+            match next {
+                Some(n) => page = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Every tag of `repo`.
+    pub async fn tags(&self, repo: &str) -> Result<Vec<String>, OciError> {
+        #[derive(serde::Deserialize)]
+        struct Tags {
+            tags: Option<Vec<String>>,
+        }
+        let mut out = Vec::new();
+        let mut path = format!("/v2/{repo}/tags/list?n=1000");
+        loop {
+            let resp = self
+                .get(&path, &pull(repo), None, &format!("repository {repo}"))
+                .await?;
+            let next = next_link(resp.headers().get("link"));
+            let body: Tags = resp
+                .json()
+                .await
+                .map_err(|e| OciError::Protocol(format!("tags of {repo}: {e}")))?;
+            out.extend(body.tags.unwrap_or_default());
+            match next {
+                Some(n) => path = n,
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Fetches a manifest by tag or digest and verifies its digest.
+    pub async fn manifest(&self, repo: &str, reference: &str) -> Result<Manifest, OciError> {
+        let what = format!("manifest {repo}:{reference}");
+        let resp = self
+            .get(
+                &format!("/v2/{repo}/manifests/{reference}"),
+                &pull(repo),
+                Some(manifest::ACCEPT),
+                &what,
+            )
+            .await?;
+        let header_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
+        let m = Manifest::parse(bytes.to_vec(), header_type.as_deref())
+            .map_err(|e| OciError::Protocol(format!("{what}: {e}")))?;
+        let expected = if reference.starts_with("sha256:") {
+            Some(reference.to_string())
+        } else {
+            header_digest.filter(|d| d.starts_with("sha256:"))
+        };
+        if let Some(expected) = expected {
+            if expected != m.digest {
+                return Err(OciError::DigestMismatch {
+                    expected,
+                    actual: m.digest,
+                });
+            }
+        }
+        Ok(m)
+    }
+
+    /// The descriptor of a manifest, or `None` when it does not exist.
+    pub async fn head_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<Descriptor>, OciError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(manifest::ACCEPT));
+        let resp = self
+            .send(
+                Method::HEAD,
+                self.url(&format!("/v2/{repo}/manifests/{reference}"))?,
+                &pull(repo),
+                headers,
+                None,
+            )
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = Self::check(resp, &format!("manifest {repo}:{reference}")).await?;
+        let h = resp.headers();
+        let text = |k| {
+            h.get(k)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok(Some(Descriptor {
+            media_type: text(CONTENT_TYPE.as_str()),
+            digest: text("docker-content-digest"),
+            size: text(CONTENT_LENGTH.as_str()).parse().unwrap_or(0),
+            platform: None,
+            artifact_type: None,
+        }))
+    }
+
+    /// Stores a manifest under `reference` (a tag or its digest); answers its digest.
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<String, OciError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(media_type).map_err(|e| OciError::Protocol(e.to_string()))?,
+        );
+        let resp = self
+            .send(
+                Method::PUT,
+                self.url(&format!("/v2/{repo}/manifests/{reference}"))?,
+                &push(repo),
+                headers,
+                Some(bytes.clone()),
+            )
+            .await?;
+        Self::check(resp, &format!("put manifest {repo}:{reference}")).await?;
+        Ok(crate::sha256_digest(&bytes))
+    }
+
+    /// Deletes a manifest by digest.
+    pub async fn delete_manifest(&self, repo: &str, digest: &str) -> Result<(), OciError> {
+        let resp = self
+            .send(
+                Method::DELETE,
+                self.url(&format!("/v2/{repo}/manifests/{digest}"))?,
+                &push(repo),
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        Self::check(resp, &format!("delete manifest {repo}@{digest}")).await?;
+        Ok(())
+    }
+
+    /// The size of a blob, or `None` when the repository does not have it.
+    pub async fn head_blob(&self, repo: &str, digest: &str) -> Result<Option<u64>, OciError> {
+        let resp = self
+            .send(
+                Method::HEAD,
+                self.url(&format!("/v2/{repo}/blobs/{digest}"))?,
+                &pull(repo),
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = Self::check(resp, &format!("blob {repo}@{digest}")).await?;
+        Ok(resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// Streams a blob: its length when known, and its bytes.
+    pub async fn get_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+    ) -> Result<(Option<u64>, BlobStream), OciError> {
+        let resp = self
+            .get(
+                &format!("/v2/{repo}/blobs/{digest}"),
+                &pull(repo),
+                None,
+                &format!("blob {repo}@{digest}"),
+            )
+            .await?;
+        let len = resp.content_length();
+        let host = self.inner.host.clone();
+        let stream = resp
+            .bytes_stream()
+            .map_err(move |e| OciError::from_transport(&host, &e));
+        Ok((len, Box::pin(stream)))
+    }
+
+    async fn start_upload(&self, repo: &str, query: &str) -> Result<Response, OciError> {
+        let resp = self
+            .send(
+                Method::POST,
+                self.url(&format!("/v2/{repo}/blobs/uploads/{query}"))?,
+                &push(repo),
+                HeaderMap::new(),
+                Some(Bytes::new()),
+            )
+            .await?;
+        Self::check(resp, &format!("start upload to {repo}")).await
+    }
+
+    fn location(&self, resp: &Response) -> Result<String, OciError> {
+        resp.headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .ok_or_else(|| OciError::Protocol("upload without a Location".into()))
+    }
+
+    /// Mounts `digest` from repository `from` of the same registry into `repo`.
+    pub async fn mount_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+        from: &str,
+    ) -> Result<Mount, OciError> {
+        let resp = self
+            .start_upload(repo, &format!("?mount={digest}&from={from}"))
+            .await?;
+        if resp.status() == StatusCode::CREATED {
+            return Ok(Mount::Mounted);
+        }
+        Ok(Mount::Upload(self.location(&resp)?))
+    }
+
+    /// Uploads a blob in one streamed request (`POST`, then one `PUT ?digest=`); the registry
+    /// verifies the digest.
+    pub async fn put_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+        size: u64,
+        body: BlobStream,
+    ) -> Result<(), OciError> {
+        let resp = self.start_upload(repo, "").await?;
+        let location = self.location(&resp)?;
+        self.finish_upload(repo, &location, digest, size, body)
+            .await
+    }
+
+    /// Completes an upload opened at `location` with the whole blob.
+    pub async fn finish_upload(
+        &self,
+        repo: &str,
+        location: &str,
+        digest: &str,
+        size: u64,
+        body: BlobStream,
+    ) -> Result<(), OciError> {
+        let mut url = match Url::parse(location) {
+            Ok(u) => u,
+            Err(_) => self.url(location)?,
+        };
+        url.query_pairs_mut().append_pair("digest", digest);
+        let req = self
+            .inner
+            .http
+            .put(url)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, size)
+            .body(reqwest::Body::wrap_stream(
+                body.map(|r| r.map_err(std::io::Error::other)),
+            ));
+        let resp = self
+            .authorize(req, &push(repo))
+            .send()
+            .await
+            .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
+        if resp.status() == StatusCode::BAD_REQUEST {
+            let text = resp.text().await.unwrap_or_default();
+            if text.contains("DIGEST_INVALID") {
+                return Err(OciError::DigestMismatch {
+                    expected: digest.to_string(),
+                    actual: "content with another digest".into(),
+                });
+            }
+            return Err(OciError::Status {
+                status: 400,
+                detail: registry_error_message(&text).unwrap_or(text),
+            });
+        }
+        Self::check(resp, &format!("upload {repo}@{digest}")).await?;
+        Ok(())
+    }
+
+    /// Manifests whose `subject` is `digest`: the referrers API, else the `sha256-<hex>` tag.
+    pub async fn referrers(&self, repo: &str, digest: &str) -> Result<Vec<Descriptor>, OciError> {
+        let resp = self
+            .send(
+                Method::GET,
+                self.url(&format!("/v2/{repo}/referrers/{digest}"))?,
+                &pull(repo),
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        if resp.status().is_success() {
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
+            let index = Manifest::parse(bytes.to_vec(), Some(manifest::OCI_INDEX))
+                .map_err(OciError::Protocol)?;
+            return Ok(index.children());
+        }
+        let fallback = digest.replace(':', "-");
+        match self.manifest(repo, &fallback).await {
+            Ok(index) if index.is_index() => Ok(index.children()),
+            Ok(_) | Err(OciError::NotFound(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The first message of a Distribution error body (`{"errors":[{"code","message"}]}`).
+fn registry_error_message(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let e = v.get("errors")?.get(0)?;
+    Some(format!(
+        "{} {}",
+        e.get("code").and_then(|c| c.as_str()).unwrap_or_default(),
+        e.get("message")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+    ))
+}

@@ -1,0 +1,87 @@
+//! Lifecycle shared by every Berth binary.
+//!
+//! [`Shutdown`] turns SIGTERM/SIGINT into a cancellation that every server and worker watches;
+//! a second SIGINT exits at once. [`grpc`] serves a set of tonic services together with
+//! `grpc.health.v1` (starting `NOT_SERVING`) and reflection, one span and one latency sample per
+//! RPC, and stops within the drain limit when shutdown is asked.
+
+pub mod grpc;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+/// How long servers and workers get to finish in-flight work after shutdown is asked.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(20);
+
+/// The process-wide stop signal.
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    token: CancellationToken,
+}
+
+impl Shutdown {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels on the first SIGTERM or SIGINT; a second SIGINT exits the process immediately.
+    pub fn on_signals(&self) {
+        let token = self.token.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested, draining");
+            token.cancel();
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::warn!("second interrupt, exiting now");
+            std::process::exit(130);
+        });
+    }
+
+    pub fn trigger(&self) {
+        self.token.cancel();
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves once shutdown is asked.
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.token.clone().cancelled_owned()
+    }
+
+    pub fn token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+
+    /// A child that can be stopped alone and stops with its parent.
+    pub fn child(&self) -> Shutdown {
+        Shutdown {
+            token: self.token.child_token(),
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,77 @@
+//! Authentication: who is calling. Bearer tokens only: the bootstrap admin token, or a Berth
+//! API token (looked up by its hash, refused once expired).
+
+use berth_auth::internal::constant_time_eq;
+use berth_auth::tokens;
+use berth_error::{ApiError, ApiResult};
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::state::AppState;
+use crate::store::api_token;
+
+/// Name of the principal the bootstrap admin token stands for.
+pub const BOOTSTRAP_PRINCIPAL: &str = "admin";
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub platform_admin: bool,
+}
+
+/// The bearer token of an `Authorization` header value.
+pub fn bearer(header: Option<&str>) -> ApiResult<&str> {
+    let header = header.ok_or_else(|| ApiError::unauthenticated("missing bearer token"))?;
+    let (scheme, token) = header
+        .split_once(' ')
+        .ok_or_else(|| ApiError::unauthenticated("malformed Authorization header"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::unauthenticated("Authorization must be a bearer token"));
+    }
+    Ok(token.trim())
+}
+
+/// Resolves the caller from an `Authorization` header value.
+pub async fn authenticate(state: &AppState, header: Option<&str>) -> ApiResult<Principal> {
+    let token = bearer(header)?;
+    if constant_time_eq(token.as_bytes(), state.admin_token.as_bytes()) {
+        return Ok(Principal {
+            name: BOOTSTRAP_PRINCIPAL.into(),
+            platform_admin: true,
+        });
+    }
+    if !token.starts_with(tokens::API_TOKEN_PREFIX) {
+        return Err(ApiError::unauthenticated("invalid token"));
+    }
+    let row = api_token::Entity::find()
+        .filter(api_token::Column::Hash.eq(tokens::hash(token)))
+        .one(&state.db)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "token lookup failed");
+            ApiError::unavailable("gateway database unavailable")
+        })?
+        .ok_or_else(|| ApiError::unauthenticated("invalid token"))?;
+    if row.expires_at <= Utc::now() {
+        return Err(ApiError::unauthenticated("token expired"));
+    }
+    Ok(Principal {
+        platform_admin: row.principal == BOOTSTRAP_PRINCIPAL || state.platform_admins.contains(&row.principal),
+        name: row.principal,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn only_bearer_tokens_are_accepted() {
+        assert_eq!(bearer(Some("Bearer abc")).unwrap(), "abc");
+        assert_eq!(bearer(Some("bearer  abc ")).unwrap(), "abc");
+        for bad in [None, Some("Basic YTpi"), Some("Bearer"), Some("Bearer   "), Some("abc")] {
+            assert!(bearer(bad).is_err(), "{bad:?}");
+        }
+    }
+}

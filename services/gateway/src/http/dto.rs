@@ -1,0 +1,247 @@
+//! The JSON shapes of the HTTP API (the fixed contract) and their conversions from and to the
+//! protobuf messages the services speak.
+
+use berth_proto::v1 as pb;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+fn time(t: Option<prost_types::Timestamp>) -> Option<String> {
+    let t = t?;
+    DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32).map(|d| d.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn non_empty(s: String) -> Option<String> {
+    if s.is_empty() {
+        None
+    } else {
+        Some(s)
+    }
+}
+
+/// `{"items": [...], "next_page_token": ...}`.
+#[derive(Serialize, ToSchema)]
+pub struct List<T: Serialize> {
+    pub items: Vec<T>,
+    pub next_page_token: Option<String>,
+}
+
+impl<T: Serialize> List<T> {
+    pub fn new(items: Vec<T>, next: String) -> Self {
+        Self { items, next_page_token: non_empty(next) }
+    }
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialBody {
+    pub username: String,
+    pub password: String,
+}
+
+/// `POST /api/v1/registries`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRegistryBody {
+    pub name: String,
+    /// `distribution`, `harbor` or `oci`.
+    pub kind: String,
+    pub url: String,
+    pub credential: Option<CredentialBody>,
+    #[serde(default)]
+    pub insecure: bool,
+    #[serde(default)]
+    pub description: String,
+    /// Verify connectivity and credentials first (default true).
+    pub verify: Option<bool>,
+    /// `berth`: the registry delegates its auth to Berth's token service.
+    pub token_service: Option<String>,
+    /// Integrate for one workspace only (default: the platform).
+    pub workspace: Option<String>,
+}
+
+impl From<CreateRegistryBody> for pb::CreateRegistryRequest {
+    fn from(b: CreateRegistryBody) -> Self {
+        Self {
+            name: b.name,
+            kind: b.kind,
+            url: b.url,
+            credential: b.credential.map(|c| pb::Credential { username: c.username, password: c.password }),
+            insecure: b.insecure,
+            description: b.description,
+            verify: b.verify,
+            token_service: b.token_service.unwrap_or_default(),
+            workspace: b.workspace.unwrap_or_default(),
+        }
+    }
+}
+
+/// `PATCH /api/v1/registries/{registry}`: only the fields present change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRegistryBody {
+    pub url: Option<String>,
+    pub credential: Option<CredentialBody>,
+    pub insecure: Option<bool>,
+    pub description: Option<String>,
+    pub verify: Option<bool>,
+    /// Remove the stored credential.
+    #[serde(default)]
+    pub clear_credential: bool,
+}
+
+impl UpdateRegistryBody {
+    pub fn into_request(self, name: String) -> pb::UpdateRegistryRequest {
+        pb::UpdateRegistryRequest {
+            name,
+            url: self.url,
+            credential: self.credential.map(|c| pb::Credential { username: c.username, password: c.password }),
+            insecure: self.insecure,
+            description: self.description,
+            verify: self.verify,
+            clear_credential: self.clear_credential,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthJson {
+    /// `healthy`, `unhealthy` or `unknown`.
+    pub status: &'static str,
+    pub checked_at: Option<String>,
+    pub latency_ms: u32,
+    pub error: Option<String>,
+}
+
+impl From<pb::RegistryHealth> for HealthJson {
+    fn from(h: pb::RegistryHealth) -> Self {
+        let status = match pb::HealthStatus::try_from(h.status) {
+            Ok(pb::HealthStatus::Healthy) => "healthy",
+            Ok(pb::HealthStatus::Unhealthy) => "unhealthy",
+            _ => "unknown",
+        };
+        Self { status, checked_at: time(h.checked_at), latency_ms: h.latency_ms, error: non_empty(h.error) }
+    }
+}
+
+/// A registry as read back: never with a credential.
+#[derive(Serialize, ToSchema)]
+pub struct RegistryJson {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub insecure: bool,
+    pub description: String,
+    /// `platform`, or `workspace:NAME` for a registry a workspace integrated for itself.
+    pub scope: String,
+    pub managed: bool,
+    pub health: HealthJson,
+    pub has_credential: bool,
+    pub token_service: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+impl From<pb::Registry> for RegistryJson {
+    fn from(r: pb::Registry) -> Self {
+        Self {
+            scope: if r.workspace.is_empty() { "platform".into() } else { format!("workspace:{}", r.workspace) },
+            name: r.name,
+            kind: r.kind,
+            url: r.url,
+            insecure: r.insecure,
+            description: r.description,
+            managed: r.managed,
+            health: r.health.unwrap_or_default().into(),
+            has_credential: r.has_credential,
+            token_service: non_empty(r.token_service),
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OverviewJson {
+    pub spaces: u64,
+    pub repositories: u64,
+    pub artifacts: u64,
+    pub storage_bytes: u64,
+    /// Platform overview only: how many registries are integrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registries: Option<u64>,
+}
+
+impl From<pb::Overview> for OverviewJson {
+    fn from(o: pb::Overview) -> Self {
+        Self { spaces: o.spaces, repositories: o.repositories, artifacts: o.artifacts, storage_bytes: o.storage_bytes, registries: None }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RepositoryJson {
+    pub name: String,
+    pub space: Option<String>,
+    pub artifact_count: u64,
+}
+
+impl From<pb::Repository> for RepositoryJson {
+    fn from(r: pb::Repository) -> Self {
+        Self { name: r.name, space: non_empty(r.space), artifact_count: r.artifact_count }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArtifactJson {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+    pub tags: Vec<String>,
+    pub platforms: Vec<String>,
+}
+
+impl From<pb::Artifact> for ArtifactJson {
+    fn from(a: pb::Artifact) -> Self {
+        Self { digest: a.digest, media_type: a.media_type, size: a.size, tags: a.tags, platforms: a.platforms }
+    }
+}
+
+/// `POST /api/v1/tokens`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenBody {
+    pub principal: String,
+    pub ttl_seconds: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenJson {
+    /// Shown once.
+    pub token: String,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEventJson {
+    pub id: String,
+    pub time: Option<String>,
+    pub principal: String,
+    pub action: String,
+    pub resource: String,
+    pub result: String,
+}
+
+impl From<pb::AuditEvent> for AuditEventJson {
+    fn from(e: pb::AuditEvent) -> Self {
+        Self { id: e.id, time: time(e.time), principal: e.principal, action: e.action, resource: e.resource, result: e.result }
+    }
+}
+
+/// Paging query parameters of every list.
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+pub struct PageQuery {
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+    /// Repositories only: narrow to one space.
+    pub space: Option<String>,
+}

@@ -1,0 +1,108 @@
+//! Extractors: the authenticated principal, JSON bodies whose errors name the field, paging.
+
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use berth_error::ApiError;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::dto::PageQuery;
+use super::HttpError;
+use crate::authn::{authenticate, Principal};
+use crate::state::AppState;
+
+const MAX_BODY: usize = 1 << 20;
+
+/// The authenticated caller.
+pub struct Authed(pub Principal);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        Ok(Self(authenticate(state, header).await?))
+    }
+}
+
+/// A JSON body; a bad one is a 400 naming the field at fault.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::invalid("body", e.body_text()))?;
+        if bytes.len() > MAX_BODY {
+            return Err(ApiError::invalid("body", "is larger than 1 MiB").into());
+        }
+        parse_json(&bytes).map(Self).map_err(HttpError)
+    }
+}
+
+/// Deserializes `bytes`, naming the offending field in the error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid("body", "a JSON object is required"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let message = e.inner().to_string();
+        let path = e.path().to_string();
+        // serde names an unknown field only in its message: "unknown field `x`, expected …".
+        let field = match message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
+            Some(unknown) if path == "." || path.is_empty() => unknown.to_string(),
+            Some(unknown) => format!("{path}.{unknown}"),
+            None if message.starts_with("missing field `") => {
+                let missing = message.trim_start_matches("missing field `").split('`').next().unwrap_or_default();
+                if path == "." || path.is_empty() { missing.to_string() } else { format!("{path}.{missing}") }
+            }
+            None if path == "." || path.is_empty() => "body".to_string(),
+            None => path,
+        };
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        ApiError::invalid(field, message)
+    })
+}
+
+/// `page_size`, `page_token` (and `space`) query parameters.
+pub struct Paging(pub PageQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(q) = Query::<PageQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid("page_size", e.body_text()))?;
+        if matches!(q.page_size, Some(n) if !(1..=1000).contains(&n)) {
+            return Err(ApiError::invalid("page_size", "must be between 1 and 1000").into());
+        }
+        Ok(Self(q))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::dto::CreateRegistryBody;
+
+    fn field(json: &str) -> Option<String> {
+        parse_json::<CreateRegistryBody>(json.as_bytes()).err().and_then(|e| e.field)
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field(r#"{"kind":"oci","url":"http://x"}"#).as_deref(), Some("name"));
+        assert_eq!(field(r#"{"name":"a","kind":"oci","url":"http://x","insecure":"yes"}"#).as_deref(), Some("insecure"));
+        assert_eq!(field(r#"{"name":"a","kind":"oci","url":"http://x","colour":1}"#).as_deref(), Some("colour"));
+        assert_eq!(
+            field(r#"{"name":"a","kind":"oci","url":"http://x","credential":{"username":"u"}}"#).as_deref(),
+            Some("credential.password")
+        );
+        assert_eq!(field("{not json").as_deref(), Some("body"));
+        assert_eq!(field("").as_deref(), Some("body"));
+        assert_eq!(field(r#"{"name":"a","kind":"oci","url":"http://x"}"#), None);
+    }
+}

@@ -1,0 +1,96 @@
+//! The HTTP/JSON front end: routes, extractors that authenticate and parse, and the error
+//! envelope. Handlers convert JSON to the protobuf request, call [`crate::ops`], and convert back.
+
+pub mod dto;
+mod extract;
+pub mod openapi;
+mod registries;
+mod system;
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_error::{ApiError, ErrorCode};
+use http::{header, StatusCode};
+
+use crate::state::AppState;
+
+pub use extract::{Authed, JsonBody, Paging};
+
+/// An [`ApiError`] as an HTTP response with the JSON error envelope.
+#[derive(Debug)]
+pub struct HttpError(pub ApiError);
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        if self.0.code == ErrorCode::Internal {
+            tracing::error!(error = %self.0, "internal error");
+        }
+        let mut resp = (self.0.code.http(), Json(self.0.envelope())).into_response();
+        if self.0.code == ErrorCode::Unauthenticated {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer realm=\"berth\""));
+        }
+        resp
+    }
+}
+
+pub type HttpResult<T> = Result<T, HttpError>;
+
+/// Every HTTP route of the gateway.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/metrics", get(system::metrics))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/tokens", post(system::create_token))
+        .route("/api/v1/audit-events", get(system::list_audit_events))
+        .route("/api/v1/overview", get(registries::platform_overview))
+        .route("/api/v1/registries", get(registries::list).post(registries::create))
+        .route(
+            "/api/v1/registries/{registry}",
+            get(registries::get).patch(registries::update).delete(registries::delete),
+        )
+        .route("/api/v1/registries/{registry}/ping", post(registries::ping))
+        .route("/api/v1/registries/{registry}/overview", get(registries::overview))
+        .route("/api/v1/registries/{registry}/repositories", get(registries::repositories))
+        .route("/api/v1/registries/{registry}/repositories/{*rest}", get(registries::repository_subresource))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(record_metrics))
+        .with_state(state)
+}
+
+async fn not_found() -> HttpError {
+    ApiError::not_found("no such resource").into()
+}
+
+async fn method_not_allowed() -> Response {
+    let e = ApiError::new(ErrorCode::InvalidArgument, "method not allowed on this resource");
+    (StatusCode::METHOD_NOT_ALLOWED, Json(e.envelope())).into_response()
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::histogram!("berth_http_request_seconds", "method" => method, "route" => route, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}

@@ -1,0 +1,45 @@
+//! The OpenAPI document served at `/api/v1/openapi.json`, generated from the handlers.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{registries, system};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Berth", description = "Control plane for container registries"),
+    paths(
+        registries::create,
+        registries::list,
+        registries::get,
+        registries::update,
+        registries::delete,
+        registries::ping,
+        registries::overview,
+        registries::platform_overview,
+        registries::repositories,
+        registries::repository_subresource,
+        system::create_token,
+        system::list_audit_events,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

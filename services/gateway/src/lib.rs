@@ -1,0 +1,97 @@
+//! The gateway: Berth's only public entry point.
+//!
+//! One listener serves HTTP/JSON ([`http`]) and gRPC ([`grpc`]), told apart by content type.
+//! Both authenticate the caller ([`authn`]), then call the one function per operation in
+//! [`ops`], which authorizes ([`authz`]), forwards to the owning internal service with the
+//! internal credential, and records mutations in the audit trail ([`store`]).
+
+pub mod authn;
+pub mod authz;
+pub mod grpc;
+pub mod http;
+pub mod ops;
+pub mod state;
+pub mod store;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::Router;
+use berth_auth::internal::Attacher;
+use berth_proto::v1::audit_service_server::AuditServiceServer;
+use berth_proto::v1::registry_service_client::RegistryServiceClient;
+use berth_proto::v1::registry_service_server::RegistryServiceServer;
+use berth_proto::v1::token_service_server::TokenServiceServer;
+use berth_runtime::Shutdown;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+pub use state::AppState;
+
+/// What the gateway needs from its host process.
+pub struct Deps {
+    pub db: DatabaseConnection,
+    pub admin_token: String,
+    pub internal_token: Option<String>,
+    pub platform_admins: Vec<String>,
+    /// `http://host:port` of the registry service.
+    pub registry_addr: String,
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+fn is_grpc(req: &axum::extract::Request) -> bool {
+    req.headers()
+        .get(::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// Migrates the gateway's tables and serves HTTP/JSON and gRPC on `listener`.
+pub async fn start(deps: Deps, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<Running> {
+    berth_db::migrate::<store::Migrator>(&deps.db).await?;
+    let channel = tonic::transport::Endpoint::from_shared(deps.registry_addr.clone())?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect_lazy();
+    let registry = RegistryServiceClient::with_interceptor(channel.clone(), Attacher::new(deps.internal_token.as_deref()));
+    let state = AppState {
+        db: deps.db,
+        admin_token: Arc::from(deps.admin_token.as_str()),
+        platform_admins: Arc::new(deps.platform_admins),
+        registry,
+        registry_channel: channel,
+    };
+    let api = grpc::PublicApi { state: state.clone() };
+    let routes = tonic::service::Routes::new(RegistryServiceServer::new(api.clone()))
+        .add_service(TokenServiceServer::new(api.clone()))
+        .add_service(AuditServiceServer::new(api));
+    let (routes, health) = berth_runtime::grpc::with_health_and_reflection(
+        routes,
+        &["berth.v1.RegistryService", "berth.v1.TokenService", "berth.v1.AuditService"],
+    )
+    .await?;
+    health.serving().await;
+    let grpc_router = routes.prepare().into_axum_router();
+    let http_router = http::router(state);
+    let app = Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+        let (grpc, http) = (grpc_router.clone(), http_router.clone());
+        async move {
+            let resp = if is_grpc(&req) { grpc.oneshot(req).await } else { http.oneshot(req).await };
+            Ok::<_, Infallible>(resp.unwrap_or_else(|e: Infallible| match e {}).map(Body::new))
+        }
+    }));
+    let addr = listener.local_addr()?;
+    let stop = shutdown.wait();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+        Ok(())
+    });
+    tracing::info!(%addr, "gateway listening");
+    Ok(Running { addr, task })
+}

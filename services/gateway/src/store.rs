@@ -1,0 +1,123 @@
+//! The gateway's own tables: API tokens (hashed) and the audit trail.
+
+use sea_orm_migration::prelude::*;
+
+pub mod api_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "gateway_api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// SHA-256 of the token; the token itself is never stored.
+        #[sea_orm(unique)]
+        pub hash: String,
+        pub principal: String,
+        pub created_by: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "gateway_audit_events")]
+    pub struct Model {
+        /// UUIDv7: ordered by time.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub time: DateTimeUtc,
+        pub principal: String,
+        pub action: String,
+        pub resource: String,
+        pub result: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateTables)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("gateway_migrations").into_iden()
+    }
+}
+
+#[derive(DeriveIden)]
+enum Tokens {
+    #[sea_orm(iden = "gateway_api_tokens")]
+    Table,
+    Id,
+    Hash,
+    Principal,
+    CreatedBy,
+    CreatedAt,
+    ExpiresAt,
+}
+
+#[derive(DeriveIden)]
+enum Audit {
+    #[sea_orm(iden = "gateway_audit_events")]
+    Table,
+    Id,
+    Time,
+    Principal,
+    Action,
+    Resource,
+    Result,
+}
+
+struct CreateTables;
+
+impl MigrationName for CreateTables {
+    fn name(&self) -> &str {
+        "m0001_create_tokens_and_audit"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTables {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(Tokens::Table)
+                .col(ColumnDef::new(Tokens::Id).string().not_null().primary_key())
+                .col(ColumnDef::new(Tokens::Hash).string().not_null().unique_key())
+                .col(ColumnDef::new(Tokens::Principal).string().not_null())
+                .col(ColumnDef::new(Tokens::CreatedBy).string().not_null())
+                .col(ColumnDef::new(Tokens::CreatedAt).timestamp_with_time_zone().not_null())
+                .col(ColumnDef::new(Tokens::ExpiresAt).timestamp_with_time_zone().not_null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Audit::Table)
+                .col(ColumnDef::new(Audit::Id).string().not_null().primary_key())
+                .col(ColumnDef::new(Audit::Time).timestamp_with_time_zone().not_null())
+                .col(ColumnDef::new(Audit::Principal).string().not_null())
+                .col(ColumnDef::new(Audit::Action).string().not_null())
+                .col(ColumnDef::new(Audit::Resource).string().not_null())
+                .col(ColumnDef::new(Audit::Result).string().not_null())
+                .to_owned(),
+        )
+        .await
+    }
+}

@@ -1,0 +1,33 @@
+//! The `registry_registries` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "registry_registries")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    #[sea_orm(unique)]
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub insecure: bool,
+    pub description: String,
+    /// Empty for a platform registry.
+    pub workspace: String,
+    pub managed: bool,
+    /// `{"username","password"}` sealed with AES-256-GCM; never plaintext.
+    pub credential_sealed: Option<String>,
+    pub token_service: String,
+    pub health_status: String,
+    pub health_checked_at: Option<DateTimeUtc>,
+    pub health_latency_ms: i32,
+    pub health_error: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,159 @@
+//! `berth.v1.RegistryService`: thin handlers over [`Registries`].
+
+use berth_error::ApiError;
+use berth_proto::v1::registry_service_server::RegistryService;
+use berth_proto::v1::*;
+use tonic::{Request, Response, Status};
+
+use crate::registries::{page_size, Registries};
+
+pub struct RegistryApi {
+    pub registries: Registries,
+}
+
+fn required(field: &str, value: &str) -> Result<(), Status> {
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, "is required").into());
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl RegistryService for RegistryApi {
+    async fn create_registry(
+        &self,
+        req: Request<CreateRegistryRequest>,
+    ) -> Result<Response<CreateRegistryResponse>, Status> {
+        let registry = self.registries.create(req.into_inner()).await?;
+        Ok(Response::new(CreateRegistryResponse {
+            registry: Some(registry),
+        }))
+    }
+
+    async fn get_registry(
+        &self,
+        req: Request<GetRegistryRequest>,
+    ) -> Result<Response<GetRegistryResponse>, Status> {
+        let req = req.into_inner();
+        required("name", &req.name)?;
+        let registry = self.registries.get(&req.name).await?;
+        Ok(Response::new(GetRegistryResponse {
+            registry: Some(registry),
+        }))
+    }
+
+    async fn list_registries(
+        &self,
+        req: Request<ListRegistriesRequest>,
+    ) -> Result<Response<ListRegistriesResponse>, Status> {
+        let req = req.into_inner();
+        let (registries, next_page_token) = self
+            .registries
+            .list(page_size(req.page_size), &req.page_token, &req.workspace)
+            .await?;
+        Ok(Response::new(ListRegistriesResponse {
+            registries,
+            next_page_token,
+        }))
+    }
+
+    async fn update_registry(
+        &self,
+        req: Request<UpdateRegistryRequest>,
+    ) -> Result<Response<UpdateRegistryResponse>, Status> {
+        let req = req.into_inner();
+        required("name", &req.name)?;
+        let registry = self.registries.update(req).await?;
+        Ok(Response::new(UpdateRegistryResponse {
+            registry: Some(registry),
+        }))
+    }
+
+    async fn delete_registry(
+        &self,
+        req: Request<DeleteRegistryRequest>,
+    ) -> Result<Response<DeleteRegistryResponse>, Status> {
+        let req = req.into_inner();
+        required("name", &req.name)?;
+        self.registries.delete(&req.name).await?;
+        Ok(Response::new(DeleteRegistryResponse {}))
+    }
+
+    async fn ping_registry(
+        &self,
+        req: Request<PingRegistryRequest>,
+    ) -> Result<Response<PingRegistryResponse>, Status> {
+        let req = req.into_inner();
+        required("name", &req.name)?;
+        let health = self.registries.ping(&req.name).await?;
+        Ok(Response::new(PingRegistryResponse {
+            health: Some(health),
+        }))
+    }
+
+    async fn get_registry_overview(
+        &self,
+        req: Request<GetRegistryOverviewRequest>,
+    ) -> Result<Response<GetRegistryOverviewResponse>, Status> {
+        let req = req.into_inner();
+        required("name", &req.name)?;
+        let overview = self.registries.overview(&req.name).await?;
+        Ok(Response::new(GetRegistryOverviewResponse {
+            overview: Some(overview),
+        }))
+    }
+
+    async fn get_platform_overview(
+        &self,
+        _req: Request<GetPlatformOverviewRequest>,
+    ) -> Result<Response<GetPlatformOverviewResponse>, Status> {
+        let (overview, registries) = self.registries.platform_overview().await?;
+        Ok(Response::new(GetPlatformOverviewResponse {
+            overview: Some(overview),
+            registries,
+        }))
+    }
+
+    async fn list_repositories(
+        &self,
+        req: Request<ListRepositoriesRequest>,
+    ) -> Result<Response<ListRepositoriesResponse>, Status> {
+        let req = req.into_inner();
+        required("registry", &req.registry)?;
+        let (repositories, next_page_token) = self
+            .registries
+            .repositories(
+                &req.registry,
+                &req.space,
+                page_size(req.page_size),
+                &req.page_token,
+            )
+            .await?;
+        Ok(Response::new(ListRepositoriesResponse {
+            repositories,
+            next_page_token,
+        }))
+    }
+
+    async fn list_artifacts(
+        &self,
+        req: Request<ListArtifactsRequest>,
+    ) -> Result<Response<ListArtifactsResponse>, Status> {
+        let req = req.into_inner();
+        required("registry", &req.registry)?;
+        required("repository", &req.repository)?;
+        let (artifacts, next_page_token) = self
+            .registries
+            .artifacts(
+                &req.registry,
+                &req.repository,
+                page_size(req.page_size),
+                &req.page_token,
+            )
+            .await?;
+        Ok(Response::new(ListArtifactsResponse {
+            artifacts,
+            next_page_token,
+        }))
+    }
+}

@@ -1,0 +1,22 @@
+//! The health loop: every registry re-checked on an interval.
+
+use std::time::Duration;
+
+use berth_runtime::Shutdown;
+
+use crate::Registries;
+
+/// Checks every registry each `interval` until shutdown.
+pub async fn run(registries: Registries, interval: Duration, shutdown: Shutdown) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(e) = registries.check_all().await {
+            tracing::warn!(error = %e, "health check round failed");
+        }
+    }
+}

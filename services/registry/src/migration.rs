@@ -1,0 +1,106 @@
+//! The registry service's schema, recorded in `registry_migrations`.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateRegistries)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("registry_migrations").into_iden()
+    }
+}
+
+#[derive(DeriveIden)]
+enum Registries {
+    #[sea_orm(iden = "registry_registries")]
+    Table,
+    Id,
+    Name,
+    Kind,
+    Url,
+    Insecure,
+    Description,
+    Workspace,
+    Managed,
+    CredentialSealed,
+    TokenService,
+    HealthStatus,
+    HealthCheckedAt,
+    HealthLatencyMs,
+    HealthError,
+    CreatedAt,
+    UpdatedAt,
+}
+
+struct CreateRegistries;
+
+impl MigrationName for CreateRegistries {
+    fn name(&self) -> &str {
+        "m0001_create_registries"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateRegistries {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Registries::Table)
+                    .col(
+                        ColumnDef::new(Registries::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Registries::Name)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(ColumnDef::new(Registries::Kind).string().not_null())
+                    .col(ColumnDef::new(Registries::Url).string().not_null())
+                    .col(ColumnDef::new(Registries::Insecure).boolean().not_null())
+                    .col(ColumnDef::new(Registries::Description).text().not_null())
+                    .col(ColumnDef::new(Registries::Workspace).string().not_null())
+                    .col(ColumnDef::new(Registries::Managed).boolean().not_null())
+                    .col(ColumnDef::new(Registries::CredentialSealed).text().null())
+                    .col(ColumnDef::new(Registries::TokenService).string().not_null())
+                    .col(ColumnDef::new(Registries::HealthStatus).string().not_null())
+                    .col(
+                        ColumnDef::new(Registries::HealthCheckedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(Registries::HealthLatencyMs)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Registries::HealthError).text().not_null())
+                    .col(
+                        ColumnDef::new(Registries::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Registries::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        let backend: DbBackend = manager.get_database_backend();
+        manager
+            .create_table(berth_bus::outbox::Outbox::new("registry").create_table(backend))
+            .await
+    }
+}
