@@ -24,8 +24,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        // One writer at a time in SQLite; a small pool avoids lock contention.
-        opts.max_connections(4).min_connections(1);
+        // SQLite has one writer; a deferred transaction that reads and then writes fails at
+        // once (without waiting) if another connection wrote meanwhile. One connection
+        // serializes every statement instead, which is what embedded mode needs.
+        opts.max_connections(1).min_connections(1);
     } else {
         opts.max_connections(16);
     }

@@ -36,11 +36,15 @@ pub fn init(service: &str, format: Format) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,berth=info"));
     let fmt = match format {
         Format::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .boxed(),
-        Format::Plain => tracing_subscriber::fmt::layer().compact().boxed(),
+        Format::Plain => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .compact()
+            .boxed(),
     };
     let otel = provider.map(|p| {
         tracing_opentelemetry::layer()

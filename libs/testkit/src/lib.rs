@@ -1,1 +1,57 @@
+//! The test harness shared by every crate's tests.
+//!
+//! - [`registry`]: real `docker-registry` (CNCF Distribution) processes on free loopback ports,
+//!   with optional htpasswd auth and notifications, that can be stopped and restarted;
+//! - [`image`]: generated images with real tar.gz layers, written as OCI layouts and pushed with
+//!   `skopeo`, with their digests and sizes known independently of any registry;
+//! - [`db`]: a fresh PostgreSQL database or SQLite file per test;
+//! - [`harbor`]: an emulator of the Harbor v2.0 API paths Berth uses, fronting a real registry;
+//! - [`unique`] names for queues and key prefixes.
 
+pub mod db;
+pub mod harbor;
+pub mod image;
+pub mod registry;
+
+use std::time::Duration;
+
+/// A name unique to this test run: `prefix-<random>`.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Polls `check` every 50 ms until it answers true or `limit` passes.
+pub async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether an external command is installed (tests that need it say so clearly otherwise).
+pub fn require_command(name: &str) {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(found, "{name} is not installed; run the README's test command, which installs it");
+}

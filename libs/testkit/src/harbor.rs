@@ -1,0 +1,331 @@
+//! An emulator of the Harbor v2.0 API paths Berth uses, fronting a real `docker-registry`.
+//!
+//! Harbor cannot be installed here, so the Harbor adapter is tested against this. It follows
+//! Harbor's published swagger for the paths it serves: `GET /api/v2.0/systeminfo`, `/ping`,
+//! `/users/current`, `/projects`, `/projects/{project}/repositories`,
+//! `/projects/{project}/repositories/{repository}/artifacts` (repository path-encoded twice),
+//! `/statistics`, with `page`/`page_size` paging, `X-Total-Count` and Basic auth; and Harbor's
+//! registry front: `/v2/` answers with a Bearer challenge whose realm is `/service/token`, and
+//! authorized `/v2/*` requests are proxied to the backing registry. Projects are the first path
+//! segments of the backing registry's repositories.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use base64::Engine;
+use berth_oci::{Client, ClientOptions, Manifest};
+use futures::TryStreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Clone)]
+struct Emu {
+    backend: String,
+    backend_host: String,
+    user: (String, String),
+    tokens: Arc<Mutex<HashSet<String>>>,
+    public_url: Arc<Mutex<String>>,
+    http: reqwest::Client,
+}
+
+/// A running emulator; stops when dropped.
+pub struct HarborEmulator {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HarborEmulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl HarborEmulator {
+    /// Serves on a free loopback port in front of `backend` (an unauthenticated registry URL),
+    /// accepting `user` / `password`.
+    pub async fn start(backend: &str, user: &str, password: &str) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let emu = Emu {
+            backend: backend.trim_end_matches('/').to_string(),
+            backend_host: backend.trim_start_matches("http://").trim_end_matches('/').to_string(),
+            user: (user.to_string(), password.to_string()),
+            tokens: Arc::default(),
+            public_url: Arc::new(Mutex::new(url.clone())),
+            http: reqwest::Client::new(),
+        };
+        let app = Router::new()
+            .route("/api/v2.0/systeminfo", get(systeminfo))
+            .route("/api/v2.0/ping", get(|| async { "Pong" }))
+            .route("/api/v2.0/users/current", get(current_user))
+            .route("/api/v2.0/projects", get(projects))
+            .route("/api/v2.0/projects/{project}/repositories", get(repositories))
+            .route("/api/v2.0/projects/{project}/repositories/{repository}/artifacts", get(artifacts))
+            .route("/api/v2.0/statistics", get(statistics))
+            .route("/service/token", get(token))
+            .route("/v2/", any(registry_proxy))
+            .route("/v2/{*rest}", any(registry_proxy))
+            .with_state(emu);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { url, task })
+    }
+}
+
+fn basic_ok(emu: &Emu, headers: &HeaderMap) -> bool {
+    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(b64) = v.strip_prefix("Basic ") else { return false };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64) else { return false };
+    String::from_utf8_lossy(&raw) == format!("{}:{}", emu.user.0, emu.user.1)
+}
+
+fn unauthorized() -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({"errors": [{"code": "UNAUTHORIZED", "message": "unauthorized"}]}))).into_response()
+}
+
+async fn systeminfo() -> Json<Value> {
+    Json(json!({"harbor_version": "v2.0.0-emulator", "auth_mode": "db_auth", "registry_url": "emulator"}))
+}
+
+async fn current_user(State(emu): State<Emu>, headers: HeaderMap) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    Json(json!({"user_id": 1, "username": emu.user.0, "sysadmin_flag": true})).into_response()
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    page: Option<usize>,
+    page_size: Option<usize>,
+}
+
+fn paged<T: serde::Serialize>(items: Vec<T>, p: &Paging) -> Response {
+    let total = items.len();
+    let size = p.page_size.unwrap_or(10).clamp(1, 100);
+    let page = p.page.unwrap_or(1).max(1);
+    let slice: Vec<T> = items.into_iter().skip((page - 1) * size).take(size).collect();
+    let mut resp = Json(slice).into_response();
+    resp.headers_mut().insert("x-total-count", HeaderValue::from(total));
+    resp
+}
+
+/// What the backing registry holds, per repository: tags grouped by top-level manifest.
+struct Artifact {
+    manifest: Manifest,
+    tags: Vec<String>,
+    children: Vec<Manifest>,
+}
+
+impl Artifact {
+    fn blobs(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self.manifest.blobs().into_iter().map(|b| (b.digest, b.size)).collect();
+        for c in &self.children {
+            out.extend(c.blobs().into_iter().map(|b| (b.digest, b.size)));
+        }
+        out
+    }
+
+    fn manifests(&self) -> Vec<(String, u64)> {
+        std::iter::once(&self.manifest).chain(&self.children).map(|m| (m.digest.clone(), m.bytes.len() as u64)).collect()
+    }
+
+    fn size(&self) -> u64 {
+        let blobs: HashMap<String, u64> = self.blobs().into_iter().collect();
+        let manifests: HashMap<String, u64> = self.manifests().into_iter().collect();
+        blobs.values().sum::<u64>() + manifests.values().sum::<u64>()
+    }
+}
+
+async fn inventory(emu: &Emu) -> anyhow::Result<BTreeMap<String, Vec<Artifact>>> {
+    let client = Client::new(&emu.backend, None, ClientOptions::default())?;
+    let mut out = BTreeMap::new();
+    for repo in client.catalog().await? {
+        let tags = match client.tags(&repo).await {
+            Ok(t) => t,
+            Err(berth_oci::OciError::NotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut by_digest: BTreeMap<String, Artifact> = BTreeMap::new();
+        for tag in tags {
+            let m = client.manifest(&repo, &tag).await?;
+            if let Some(a) = by_digest.get_mut(&m.digest) {
+                a.tags.push(tag);
+                continue;
+            }
+            let mut children = Vec::new();
+            for c in m.children() {
+                children.push(client.manifest(&repo, &c.digest).await?);
+            }
+            by_digest.insert(m.digest.clone(), Artifact { manifest: m, tags: vec![tag], children });
+        }
+        if !by_digest.is_empty() {
+            out.insert(repo, by_digest.into_values().collect());
+        }
+    }
+    Ok(out)
+}
+
+fn project_of(repo: &str) -> Option<&str> {
+    repo.split_once('/').map(|(p, _)| p)
+}
+
+async fn projects(State(emu): State<Emu>, headers: HeaderMap, Query(p): Query<Paging>) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let Ok(inv) = inventory(&emu).await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    let mut names: Vec<&str> = inv.keys().filter_map(|r| project_of(r)).collect();
+    names.dedup();
+    let items: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let repo_count = inv.keys().filter(|r| project_of(r) == Some(n)).count();
+            json!({"project_id": i + 1, "name": n, "repo_count": repo_count, "metadata": {"public": "false"}})
+        })
+        .collect();
+    paged(items, &p)
+}
+
+async fn repositories(State(emu): State<Emu>, headers: HeaderMap, Path(project): Path<String>, Query(p): Query<Paging>) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let Ok(inv) = inventory(&emu).await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    let items: Vec<Value> = inv
+        .iter()
+        .filter(|(r, _)| project_of(r) == Some(project.as_str()))
+        .enumerate()
+        .map(|(i, (r, arts))| json!({"id": i + 1, "name": r, "artifact_count": arts.len(), "pull_count": 0}))
+        .collect();
+    if items.is_empty() && !inv.keys().any(|r| project_of(r) == Some(project.as_str())) {
+        return (StatusCode::NOT_FOUND, Json(json!({"errors": [{"code": "NOT_FOUND", "message": "project not found"}]}))).into_response();
+    }
+    paged(items, &p)
+}
+
+async fn artifacts(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Path((project, repository)): Path<(String, String)>,
+    Query(p): Query<Paging>,
+) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    // axum decoded the segment once; Harbor clients encode '/' twice (%252F → %2F here).
+    let repository = repository.replace("%2F", "/").replace("%25", "%");
+    let full = format!("{project}/{repository}");
+    let Ok(inv) = inventory(&emu).await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    let Some(arts) = inv.get(&full) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"errors": [{"code": "NOT_FOUND", "message": "repository not found"}]}))).into_response();
+    };
+    let items: Vec<Value> = arts
+        .iter()
+        .map(|a| {
+            let references: Vec<Value> = a
+                .manifest
+                .children()
+                .iter()
+                .map(|c| {
+                    let (os, arch) = c.platform.as_deref().and_then(|p| p.split_once('/')).unwrap_or(("", ""));
+                    json!({"child_digest": c.digest, "platform": {"os": os, "architecture": arch}})
+                })
+                .collect();
+            json!({
+                "digest": a.manifest.digest,
+                "manifest_media_type": a.manifest.media_type,
+                "media_type": a.manifest.media_type,
+                "size": a.size(),
+                "tags": a.tags.iter().map(|t| json!({"name": t})).collect::<Vec<_>>(),
+                "references": references,
+            })
+        })
+        .collect();
+    paged(items, &p)
+}
+
+async fn statistics(State(emu): State<Emu>, headers: HeaderMap) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let Ok(inv) = inventory(&emu).await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    // Harbor accounts storage per project: a blob shared by two projects counts in each.
+    let mut per_project: BTreeMap<&str, (HashMap<String, u64>, HashMap<String, u64>)> = BTreeMap::new();
+    for (repo, arts) in &inv {
+        let Some(project) = project_of(repo) else { continue };
+        let entry = per_project.entry(project).or_default();
+        for a in arts {
+            entry.0.extend(a.blobs());
+            entry.1.extend(a.manifests());
+        }
+    }
+    let storage: u64 = per_project.values().map(|(b, m)| b.values().sum::<u64>() + m.values().sum::<u64>()).sum();
+    let repos = inv.keys().filter(|r| project_of(r).is_some()).count();
+    Json(json!({
+        "private_project_count": per_project.len(), "public_project_count": 0, "total_project_count": per_project.len(),
+        "private_repo_count": repos, "public_repo_count": 0, "total_repo_count": repos,
+        "total_storage_consumption": storage,
+    }))
+    .into_response()
+}
+
+async fn token(State(emu): State<Emu>, headers: HeaderMap) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let t = uuid::Uuid::new_v4().simple().to_string();
+    emu.tokens.lock().expect("tokens").insert(t.clone());
+    Json(json!({"token": t, "expires_in": 1800})).into_response()
+}
+
+async fn registry_proxy(State(emu): State<Emu>, req: Request) -> Response {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(String::from);
+    let authorized = bearer.is_some_and(|t| emu.tokens.lock().expect("tokens").contains(&t));
+    if !authorized {
+        let public = emu.public_url.lock().expect("url").clone();
+        let mut resp = unauthorized();
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_str(&format!("Bearer realm=\"{public}/service/token\",service=\"harbor-registry\"")).expect("header"),
+        );
+        return resp;
+    }
+    let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let method = req.method().clone();
+    let mut out = emu.http.request(method, format!("{}{path}", emu.backend));
+    for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::ACCEPT] {
+        for v in req.headers().get_all(&name) {
+            out = out.header(name.clone(), v.clone());
+        }
+    }
+    let body = reqwest::Body::wrap_stream(req.into_body().into_data_stream().map_err(std::io::Error::other));
+    let Ok(resp) = out.body(body).send().await else { return StatusCode::BAD_GATEWAY.into_response() };
+    let public = emu.public_url.lock().expect("url").clone();
+    let mut builder = Response::builder().status(resp.status().as_u16());
+    for (k, v) in resp.headers() {
+        let value = if k == header::LOCATION {
+            let s = v.to_str().unwrap_or_default().replace(&format!("http://{}", emu.backend_host), &public);
+            HeaderValue::from_str(&s).unwrap_or_else(|_| v.clone())
+        } else {
+            v.clone()
+        };
+        builder = builder.header(k.as_str(), value);
+    }
+    builder
+        .body(Body::from_stream(resp.bytes_stream()))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}

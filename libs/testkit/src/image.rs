@@ -1,0 +1,208 @@
+//! Generated images with real content, and pushing them with skopeo.
+//!
+//! Everything about a generated image (digests, sizes) is computed here from the bytes we made,
+//! independently of any registry, so tests can compare what Berth reports with the truth.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use rand::{RngCore, SeedableRng};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// A blob: bytes and their digest.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub bytes: Vec<u8>,
+    pub digest: String,
+}
+
+impl Blob {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self { digest: sha256(&bytes), bytes }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+}
+
+/// A tar.gz layer holding one file of `size` pseudo-random bytes derived from `seed`.
+pub fn layer(seed: u64, size: usize) -> (Blob, String) {
+    let mut content = vec![0u8; size];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut content);
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(size as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    tar.append_data(&mut header, format!("data-{seed}.bin"), content.as_slice())
+        .expect("in-memory tar");
+    let tar = tar.into_inner().expect("in-memory tar");
+    let diff_id = sha256(&tar);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).expect("in-memory gzip");
+    (Blob::new(gz.finish().expect("in-memory gzip")), diff_id)
+}
+
+/// A single-platform image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub config: Blob,
+    pub layers: Vec<Blob>,
+    pub manifest: Blob,
+    pub platform: (String, String),
+}
+
+impl Image {
+    /// An image of the given layers (seed, size) for `linux/<arch>`.
+    pub fn new(layers: &[(u64, usize)], arch: &str) -> Self {
+        let made: Vec<(Blob, String)> = layers.iter().map(|(seed, size)| layer(*seed, *size)).collect();
+        let config = json!({
+            "architecture": arch,
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": made.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>()},
+        });
+        let config = Blob::new(serde_json::to_vec(&config).expect("json"));
+        let layers: Vec<Blob> = made.into_iter().map(|(b, _)| b).collect();
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": config.digest, "size": config.size()},
+            "layers": layers.iter().map(|l| json!({"mediaType": OCI_LAYER, "digest": l.digest, "size": l.size()})).collect::<Vec<_>>(),
+        });
+        let manifest = Blob::new(serde_json::to_vec(&manifest).expect("json"));
+        Self { config, layers, manifest, platform: ("linux".into(), arch.into()) }
+    }
+
+    /// Config and layers.
+    pub fn blobs(&self) -> Vec<&Blob> {
+        std::iter::once(&self.config).chain(self.layers.iter()).collect()
+    }
+}
+
+/// A multi-platform index over images.
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub images: Vec<Image>,
+    pub manifest: Blob,
+}
+
+impl Index {
+    pub fn new(images: Vec<Image>) -> Self {
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": images.iter().map(|i| json!({
+                "mediaType": OCI_MANIFEST,
+                "digest": i.manifest.digest,
+                "size": i.manifest.size(),
+                "platform": {"os": i.platform.0, "architecture": i.platform.1},
+            })).collect::<Vec<_>>(),
+        });
+        Self { images, manifest: Blob::new(serde_json::to_vec(&manifest).expect("json")) }
+    }
+}
+
+fn write_blob(dir: &Path, blob: &Blob) -> std::io::Result<()> {
+    let path = dir.join("blobs/sha256").join(blob.digest.trim_start_matches("sha256:"));
+    std::fs::write(path, &blob.bytes)
+}
+
+/// Writes an OCI layout holding `top` (a manifest or index) as `tag`, and every blob under it.
+fn write_layout(dir: &Path, top: &Blob, media_type: &str, tag: &str, blobs: &[&Blob]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("blobs/sha256"))?;
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": media_type, "digest": top.digest, "size": top.size(),
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }],
+    });
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).expect("json"))?;
+    write_blob(dir, top)?;
+    for b in blobs {
+        write_blob(dir, b)?;
+    }
+    Ok(())
+}
+
+/// Where and as whom to push.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+    pub credential: Option<(String, String)>,
+}
+
+async fn skopeo_copy(layout: &Path, tag: &str, target: &Target, repo: &str) -> anyhow::Result<()> {
+    crate::require_command("skopeo");
+    let mut cmd = tokio::process::Command::new("skopeo");
+    cmd.args(["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", "--retry-times", "2"]);
+    if let Some((u, p)) = &target.credential {
+        cmd.arg("--dest-creds").arg(format!("{u}:{p}"));
+    }
+    cmd.arg(format!("oci:{}:{tag}", layout.display()))
+        .arg(format!("docker://{}/{repo}:{tag}", target.host))
+        .stdin(Stdio::null());
+    let out = cmd.output().await?;
+    if !out.status.success() {
+        anyhow::bail!("skopeo copy to {repo}:{tag} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// Pushes `image` as `repo:tag` with skopeo.
+pub async fn push_image(image: &Image, target: &Target, repo: &str, tag: &str) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    write_layout(dir.path(), &image.manifest, OCI_MANIFEST, tag, &image.blobs())?;
+    skopeo_copy(dir.path(), tag, target, repo).await
+}
+
+/// Pushes a multi-platform `index` as `repo:tag` with skopeo.
+pub async fn push_index(index: &Index, target: &Target, repo: &str, tag: &str) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut blobs: Vec<&Blob> = Vec::new();
+    for i in &index.images {
+        blobs.push(&i.manifest);
+        blobs.extend(i.blobs());
+    }
+    write_layout(dir.path(), &index.manifest, OCI_INDEX, tag, &blobs)?;
+    skopeo_copy(dir.path(), tag, target, repo).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_are_deterministic_per_seed() {
+        let (a, da) = layer(1, 1000);
+        let (b, db) = layer(1, 1000);
+        let (c, _) = layer(2, 1000);
+        assert_eq!(a.digest, b.digest);
+        assert_eq!(da, db);
+        assert_ne!(a.digest, c.digest);
+        assert!(a.size() > 1000, "random bytes do not compress");
+    }
+
+    #[test]
+    fn images_sharing_a_base_share_its_digest() {
+        let x = Image::new(&[(7, 100), (8, 50)], "amd64");
+        let y = Image::new(&[(7, 100), (9, 50)], "amd64");
+        assert_eq!(x.layers[0].digest, y.layers[0].digest);
+        assert_ne!(x.manifest.digest, y.manifest.digest);
+    }
+}

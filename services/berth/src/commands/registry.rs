@@ -1,0 +1,147 @@
+//! `berth registry add|list|get|update|rm|ping`.
+
+use std::io::Read;
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use super::segment;
+use crate::client::Client;
+use crate::output::{print, Format};
+
+const COLUMNS: &[(&str, &str)] = &[
+    ("NAME", "/name"),
+    ("KIND", "/kind"),
+    ("URL", "/url"),
+    ("SCOPE", "/scope"),
+    ("HEALTH", "/health/status"),
+    ("LATENCY_MS", "/health/latency_ms"),
+    ("ERROR", "/health/error"),
+];
+
+#[derive(Subcommand)]
+pub enum RegistryCommand {
+    /// Integrate a registry.
+    Add(AddArgs),
+    /// List integrated registries.
+    List,
+    /// Show one registry.
+    Get { name: String },
+    /// Change a registry.
+    Update(UpdateArgs),
+    /// Remove a registry from Berth (the registry itself is untouched).
+    Rm { name: String },
+    /// Check a registry's health now.
+    Ping { name: String },
+}
+
+#[derive(Args)]
+pub struct CredentialArgs {
+    #[arg(long)]
+    username: Option<String>,
+    /// Prefer --password-stdin or BERTH_REGISTRY_PASSWORD: flags are visible to other users.
+    #[arg(long, env = "BERTH_REGISTRY_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl CredentialArgs {
+    fn to_json(&self) -> anyhow::Result<Option<Value>> {
+        let password = if self.password_stdin {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            Some(s.trim_end_matches(['\n', '\r']).to_string())
+        } else {
+            self.password.clone()
+        };
+        Ok(match (&self.username, password) {
+            (None, None) => None,
+            (u, p) => Some(json!({"username": u.clone().unwrap_or_default(), "password": p.unwrap_or_default()})),
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct AddArgs {
+    name: String,
+    /// distribution, harbor or oci.
+    #[arg(long)]
+    kind: String,
+    #[arg(long)]
+    url: String,
+    #[command(flatten)]
+    credential: CredentialArgs,
+    /// Skip TLS certificate verification.
+    #[arg(long)]
+    insecure: bool,
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Save without checking connectivity and credentials.
+    #[arg(long)]
+    no_verify: bool,
+}
+
+#[derive(Args)]
+pub struct UpdateArgs {
+    name: String,
+    #[arg(long)]
+    url: Option<String>,
+    #[command(flatten)]
+    credential: CredentialArgs,
+    #[arg(long)]
+    insecure: Option<bool>,
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    no_verify: bool,
+}
+
+pub async fn run(client: &Client, format: Format, cmd: RegistryCommand) -> anyhow::Result<()> {
+    let value = match cmd {
+        RegistryCommand::Add(a) => {
+            let mut body = json!({
+                "name": a.name, "kind": a.kind, "url": a.url, "insecure": a.insecure,
+                "description": a.description, "verify": !a.no_verify,
+            });
+            if let Some(c) = a.credential.to_json()? {
+                body["credential"] = c;
+            }
+            client.call(Method::POST, "/api/v1/registries", Some(&body)).await?
+        }
+        RegistryCommand::List => client.get("/api/v1/registries").await?,
+        RegistryCommand::Get { name } => client.get(&format!("/api/v1/registries/{}", segment(&name))).await?,
+        RegistryCommand::Update(a) => {
+            let mut body = Map::new();
+            if let Some(u) = a.url {
+                body.insert("url".into(), u.into());
+            }
+            if let Some(i) = a.insecure {
+                body.insert("insecure".into(), i.into());
+            }
+            if let Some(d) = a.description {
+                body.insert("description".into(), d.into());
+            }
+            if let Some(c) = a.credential.to_json()? {
+                body.insert("credential".into(), c);
+            }
+            body.insert("verify".into(), (!a.no_verify).into());
+            let path = format!("/api/v1/registries/{}", segment(&a.name));
+            client.call(Method::PATCH, &path, Some(&Value::Object(body))).await?
+        }
+        RegistryCommand::Rm { name } => {
+            client.call(Method::DELETE, &format!("/api/v1/registries/{}", segment(&name)), None).await?;
+            println!("registry {name} removed");
+            return Ok(());
+        }
+        RegistryCommand::Ping { name } => {
+            let h = client.call(Method::POST, &format!("/api/v1/registries/{}/ping", segment(&name)), None).await?;
+            print(format, &h, &[("STATUS", "/status"), ("LATENCY_MS", "/latency_ms"), ("ERROR", "/error"), ("CHECKED_AT", "/checked_at")]);
+            return Ok(());
+        }
+    };
+    print(format, &value, COLUMNS);
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! `berth`: `berth up` runs the whole suite in one process; the other commands are an admin
+//! client of the gateway's HTTP/JSON API ([`client`]), printing tables or JSON ([`output`]).
+
+mod client;
+mod commands;
+mod output;
+mod up;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "berth", version, about = "Control plane for container registries")]
+struct Cli {
+    /// Gateway address.
+    #[arg(long, global = true, env = "BERTH_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Bearer token (the admin token printed by `berth up`, or an API token).
+    #[arg(long, global = true, env = "BERTH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = output::Format::Table)]
+    output: output::Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every Berth service in this process (embedded SQLite, bus and cache by default).
+    Up(up::UpArgs),
+    /// Integrated registries.
+    #[command(subcommand)]
+    Registry(commands::registry::RegistryCommand),
+    /// Repositories of a registry.
+    #[command(subcommand)]
+    Repo(commands::repo::RepoCommand),
+    /// Platform totals, or one registry's with --registry.
+    Overview(commands::overview::OverviewArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => up::run(args).await,
+            other => {
+                let client = client::Client::new(&cli.server, cli.token.as_deref())?;
+                match other {
+                    Command::Registry(c) => commands::registry::run(&client, cli.output, c).await,
+                    Command::Repo(c) => commands::repo::run(&client, cli.output, c).await,
+                    Command::Overview(a) => commands::overview::run(&client, cli.output, a).await,
+                    Command::Up(_) => unreachable!("handled above"),
+                }
+            }
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("berth: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,160 @@
+//! `berth up`: every service in one process, each on its own loopback port and still talking
+//! gRPC, on embedded SQLite + in-process bus + in-process cache unless URLs are configured.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use berth_auth::sealed::SecretBox;
+use berth_config::{keys, ConfigError, RawSettings, EXIT_CONFIG};
+use clap::Args;
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Where embedded databases, the admin token and the secret key live.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Gateway address (HTTP/JSON and gRPC).
+    #[arg(long)]
+    listen: Option<String>,
+    /// A TOML configuration file (keys as in the README).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// Reads a secret file, or creates it (mode 0600) with `make()`.
+fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> anyhow::Result<(String, bool)> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        let s = s.trim().to_string();
+        if !s.is_empty() {
+            return Ok((s, false));
+        }
+    }
+    let value = make();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    opts.open(path)
+        .and_then(|mut f| f.write_all(value.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((value, true))
+}
+
+fn exit_config(e: ConfigError) -> ! {
+    eprintln!("berth: {e}");
+    std::process::exit(EXIT_CONFIG)
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let flags = RawSettings {
+        data_dir: args.data_dir,
+        listen: args.listen,
+        ..Default::default()
+    };
+    let settings = berth_config::Settings::load(args.config.as_deref(), &berth_config::ProcessEnv, flags)
+        .unwrap_or_else(|e| exit_config(e));
+    berth_telemetry::init(
+        "berth",
+        match settings.log_format {
+            berth_config::LogFormat::Json => berth_telemetry::Format::Json,
+            berth_config::LogFormat::Plain => berth_telemetry::Format::Plain,
+        },
+    );
+    let started = Instant::now();
+    let dir = &settings.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let (admin_token, generated_admin) = match &settings.admin_token {
+        Some(t) => (t.clone(), false),
+        None => read_or_create(&dir.join("admin-token"), berth_auth::tokens::generate)?,
+    };
+    let secret_key = match &settings.secret_key {
+        Some(k) => k.clone(),
+        None => read_or_create(&dir.join("secret.key"), SecretBox::generate_key)?.0,
+    };
+    let secrets = SecretBox::from_base64(&secret_key).unwrap_or_else(|e| exit_config(ConfigError::new(keys::SECRET_KEY, e.to_string())));
+    // Only this process's services talk to each other: a fresh credential per start will do.
+    let internal_token = settings.internal_token.clone().unwrap_or_else(berth_auth::tokens::generate);
+
+    let backends = &settings.backends;
+    let bus = berth_bus::open(backends.bus.as_deref(), &settings.namespace).await?;
+    let db_url = |service: &str| backends.database.clone().unwrap_or_else(|| berth_db::sqlite_url(dir, service));
+    let registry_db = berth_db::connect(&db_url("registry")).await?;
+    let gateway_db = berth_db::connect(&db_url("gateway")).await?;
+
+    let shutdown = berth_runtime::Shutdown::new();
+    shutdown.on_signals();
+
+    let registry_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let registry = berth_registry::start(
+        berth_registry::Deps {
+            db: registry_db,
+            bus: Arc::clone(&bus),
+            secrets,
+            internal_token: Some(internal_token.clone()),
+            health_interval: settings.health_interval,
+        },
+        registry_listener,
+        shutdown.child(),
+    )
+    .await?;
+
+    let gateway_listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let gateway = berth_gateway::start(
+        berth_gateway::Deps {
+            db: gateway_db,
+            admin_token: admin_token.clone(),
+            internal_token: Some(internal_token),
+            platform_admins: settings.platform_admins.clone(),
+            registry_addr: format!("http://{}", registry.addr),
+        },
+        gateway_listener,
+        shutdown.child(),
+    )
+    .await?;
+
+    wait_ready(gateway.addr).await?;
+    tracing::info!(listen = %gateway.addr, registry = %registry.addr, elapsed_ms = started.elapsed().as_millis() as u64, "berth ready");
+    println!("Berth is ready on http://{} (HTTP/JSON and gRPC)", gateway.addr);
+    println!("  data dir:    {}", dir.display());
+    if settings.admin_token.is_some() {
+        println!("  admin token: (from {})", keys::ADMIN_TOKEN);
+    } else {
+        let note = if generated_admin { "generated" } else { "stored" };
+        println!("  admin token: {admin_token}   ({note} in {})", dir.join("admin-token").display());
+    }
+    println!("  try:         BERTH_TOKEN=<admin token> berth registry list");
+
+    shutdown.wait().await;
+    let _ = tokio::time::timeout(berth_runtime::DRAIN_LIMIT, async {
+        let _ = gateway.task.await;
+        let _ = registry.task.await;
+    })
+    .await;
+    berth_telemetry::shutdown();
+    Ok(())
+}
+
+/// Waits until the gateway's `/readyz` answers 200.
+async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("services did not become ready within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
