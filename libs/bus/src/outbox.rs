@@ -87,7 +87,7 @@ impl Outbox {
                 Ok(()) => failures = 0,
                 Err(e) => {
                     failures += 1;
-                    if failures == 1 || failures % 20 == 0 {
+                    if failures == 1 || failures.is_multiple_of(20) {
                         tracing::warn!(table = %self.table, error = %e, failures, "outbox relay cannot publish yet");
                     }
                 }

@@ -86,10 +86,11 @@ impl TokenCache {
             .map(|(t, _)| t.clone())
     }
 
-    /// Stores a token valid for `expires_in` seconds (60 by the spec's default), less a margin.
+    /// Stores a token valid for `expires_in` seconds (60 by the spec's default), less a margin
+    /// so it is not used in its last moments.
     pub fn put(&self, scope: &str, token: String, expires_in: Option<u64>) {
-        let life = Duration::from_secs(expires_in.unwrap_or(60).max(10));
-        let exp = Instant::now() + life - Duration::from_secs(5);
+        let life = Duration::from_secs(expires_in.unwrap_or(60));
+        let exp = Instant::now() + life - (life / 10).min(Duration::from_secs(5));
         self.tokens
             .lock()
             .expect("token cache lock")
@@ -146,5 +147,7 @@ mod tests {
         assert_eq!(c.get("other"), None);
         c.put("old", "t".into(), Some(0));
         assert_eq!(c.get("old"), None);
+        c.put("default", "t".into(), None);
+        assert_eq!(c.get("default").as_deref(), Some("t"));
     }
 }

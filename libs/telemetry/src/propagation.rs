@@ -42,7 +42,7 @@ pub fn inject_headers(headers: &mut http::HeaderMap) {
 pub fn adopt_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
     let cx =
         opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
-    let _ = span.set_parent(cx);
+    span.set_parent(cx);
 }
 
 /// A tonic client interceptor step: adds the current trace context to a request's metadata.
@@ -64,5 +64,5 @@ pub fn current_context_map() -> HashMap<String, String> {
 /// Makes `span` a child of the context carried in bus message headers.
 pub fn adopt_from_map(span: &tracing::Span, map: &HashMap<String, String>) {
     let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(map));
-    let _ = span.set_parent(cx);
+    span.set_parent(cx);
 }

@@ -30,7 +30,9 @@ impl TestDatabase {
     pub async fn postgres() -> anyhow::Result<Self> {
         let name = crate::unique("berth_test").replace('-', "_");
         let admin = Database::connect(POSTGRES_ADMIN_URL).await?;
-        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
         admin.close().await?;
         Ok(Self {
             url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
@@ -51,10 +53,15 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Some(name) = self.postgres_name.take() else { return };
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
         // Drop runs outside any runtime we can borrow; a short-lived thread does the cleanup.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let admin = Database::connect(POSTGRES_ADMIN_URL).await.ok()?;
                 let _ = admin

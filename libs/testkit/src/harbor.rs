@@ -24,6 +24,9 @@ use futures::TryStreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// Sizes by digest.
+type Sizes = HashMap<String, u64>;
+
 #[derive(Clone)]
 struct Emu {
     backend: String,
@@ -54,7 +57,10 @@ impl HarborEmulator {
         let url = format!("http://{}", listener.local_addr()?);
         let emu = Emu {
             backend: backend.trim_end_matches('/').to_string(),
-            backend_host: backend.trim_start_matches("http://").trim_end_matches('/').to_string(),
+            backend_host: backend
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string(),
             user: (user.to_string(), password.to_string()),
             tokens: Arc::default(),
             public_url: Arc::new(Mutex::new(url.clone())),
@@ -65,8 +71,14 @@ impl HarborEmulator {
             .route("/api/v2.0/ping", get(|| async { "Pong" }))
             .route("/api/v2.0/users/current", get(current_user))
             .route("/api/v2.0/projects", get(projects))
-            .route("/api/v2.0/projects/{project}/repositories", get(repositories))
-            .route("/api/v2.0/projects/{project}/repositories/{repository}/artifacts", get(artifacts))
+            .route(
+                "/api/v2.0/projects/{project}/repositories",
+                get(repositories),
+            )
+            .route(
+                "/api/v2.0/projects/{project}/repositories/{repository}/artifacts",
+                get(artifacts),
+            )
             .route("/api/v2.0/statistics", get(statistics))
             .route("/service/token", get(token))
             .route("/v2/", any(registry_proxy))
@@ -80,18 +92,33 @@ impl HarborEmulator {
 }
 
 fn basic_ok(emu: &Emu, headers: &HeaderMap) -> bool {
-    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-    let Some(b64) = v.strip_prefix("Basic ") else { return false };
-    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64) else { return false };
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(b64) = v.strip_prefix("Basic ") else {
+        return false;
+    };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+        return false;
+    };
     String::from_utf8_lossy(&raw) == format!("{}:{}", emu.user.0, emu.user.1)
 }
 
 fn unauthorized() -> Response {
-    (StatusCode::UNAUTHORIZED, Json(json!({"errors": [{"code": "UNAUTHORIZED", "message": "unauthorized"}]}))).into_response()
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"errors": [{"code": "UNAUTHORIZED", "message": "unauthorized"}]})),
+    )
+        .into_response()
 }
 
 async fn systeminfo() -> Json<Value> {
-    Json(json!({"harbor_version": "v2.0.0-emulator", "auth_mode": "db_auth", "registry_url": "emulator"}))
+    Json(
+        json!({"harbor_version": "v2.0.0-emulator", "auth_mode": "db_auth", "registry_url": "emulator"}),
+    )
 }
 
 async fn current_user(State(emu): State<Emu>, headers: HeaderMap) -> Response {
@@ -111,9 +138,14 @@ fn paged<T: serde::Serialize>(items: Vec<T>, p: &Paging) -> Response {
     let total = items.len();
     let size = p.page_size.unwrap_or(10).clamp(1, 100);
     let page = p.page.unwrap_or(1).max(1);
-    let slice: Vec<T> = items.into_iter().skip((page - 1) * size).take(size).collect();
+    let slice: Vec<T> = items
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
     let mut resp = Json(slice).into_response();
-    resp.headers_mut().insert("x-total-count", HeaderValue::from(total));
+    resp.headers_mut()
+        .insert("x-total-count", HeaderValue::from(total));
     resp
 }
 
@@ -126,7 +158,12 @@ struct Artifact {
 
 impl Artifact {
     fn blobs(&self) -> Vec<(String, u64)> {
-        let mut out: Vec<(String, u64)> = self.manifest.blobs().into_iter().map(|b| (b.digest, b.size)).collect();
+        let mut out: Vec<(String, u64)> = self
+            .manifest
+            .blobs()
+            .into_iter()
+            .map(|b| (b.digest, b.size))
+            .collect();
         for c in &self.children {
             out.extend(c.blobs().into_iter().map(|b| (b.digest, b.size)));
         }
@@ -134,7 +171,10 @@ impl Artifact {
     }
 
     fn manifests(&self) -> Vec<(String, u64)> {
-        std::iter::once(&self.manifest).chain(&self.children).map(|m| (m.digest.clone(), m.bytes.len() as u64)).collect()
+        std::iter::once(&self.manifest)
+            .chain(&self.children)
+            .map(|m| (m.digest.clone(), m.bytes.len() as u64))
+            .collect()
     }
 
     fn size(&self) -> u64 {
@@ -164,7 +204,14 @@ async fn inventory(emu: &Emu) -> anyhow::Result<BTreeMap<String, Vec<Artifact>>>
             for c in m.children() {
                 children.push(client.manifest(&repo, &c.digest).await?);
             }
-            by_digest.insert(m.digest.clone(), Artifact { manifest: m, tags: vec![tag], children });
+            by_digest.insert(
+                m.digest.clone(),
+                Artifact {
+                    manifest: m,
+                    tags: vec![tag],
+                    children,
+                },
+            );
         }
         if !by_digest.is_empty() {
             out.insert(repo, by_digest.into_values().collect());
@@ -181,7 +228,9 @@ async fn projects(State(emu): State<Emu>, headers: HeaderMap, Query(p): Query<Pa
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
-    let Ok(inv) = inventory(&emu).await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    let Ok(inv) = inventory(&emu).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let mut names: Vec<&str> = inv.keys().filter_map(|r| project_of(r)).collect();
     names.dedup();
     let items: Vec<Value> = names
@@ -195,11 +244,18 @@ async fn projects(State(emu): State<Emu>, headers: HeaderMap, Query(p): Query<Pa
     paged(items, &p)
 }
 
-async fn repositories(State(emu): State<Emu>, headers: HeaderMap, Path(project): Path<String>, Query(p): Query<Paging>) -> Response {
+async fn repositories(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(p): Query<Paging>,
+) -> Response {
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
-    let Ok(inv) = inventory(&emu).await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    let Ok(inv) = inventory(&emu).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let items: Vec<Value> = inv
         .iter()
         .filter(|(r, _)| project_of(r) == Some(project.as_str()))
@@ -207,7 +263,11 @@ async fn repositories(State(emu): State<Emu>, headers: HeaderMap, Path(project):
         .map(|(i, (r, arts))| json!({"id": i + 1, "name": r, "artifact_count": arts.len(), "pull_count": 0}))
         .collect();
     if items.is_empty() && !inv.keys().any(|r| project_of(r) == Some(project.as_str())) {
-        return (StatusCode::NOT_FOUND, Json(json!({"errors": [{"code": "NOT_FOUND", "message": "project not found"}]}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"errors": [{"code": "NOT_FOUND", "message": "project not found"}]})),
+        )
+            .into_response();
     }
     paged(items, &p)
 }
@@ -224,9 +284,15 @@ async fn artifacts(
     // axum decoded the segment once; Harbor clients encode '/' twice (%252F → %2F here).
     let repository = repository.replace("%2F", "/").replace("%25", "%");
     let full = format!("{project}/{repository}");
-    let Ok(inv) = inventory(&emu).await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    let Ok(inv) = inventory(&emu).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let Some(arts) = inv.get(&full) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"errors": [{"code": "NOT_FOUND", "message": "repository not found"}]}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"errors": [{"code": "NOT_FOUND", "message": "repository not found"}]})),
+        )
+            .into_response();
     };
     let items: Vec<Value> = arts
         .iter()
@@ -236,7 +302,11 @@ async fn artifacts(
                 .children()
                 .iter()
                 .map(|c| {
-                    let (os, arch) = c.platform.as_deref().and_then(|p| p.split_once('/')).unwrap_or(("", ""));
+                    let (os, arch) = c
+                        .platform
+                        .as_deref()
+                        .and_then(|p| p.split_once('/'))
+                        .unwrap_or(("", ""));
                     json!({"child_digest": c.digest, "platform": {"os": os, "architecture": arch}})
                 })
                 .collect();
@@ -257,18 +327,25 @@ async fn statistics(State(emu): State<Emu>, headers: HeaderMap) -> Response {
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
-    let Ok(inv) = inventory(&emu).await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    let Ok(inv) = inventory(&emu).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     // Harbor accounts storage per project: a blob shared by two projects counts in each.
-    let mut per_project: BTreeMap<&str, (HashMap<String, u64>, HashMap<String, u64>)> = BTreeMap::new();
+    let mut per_project: BTreeMap<&str, (Sizes, Sizes)> = BTreeMap::new();
     for (repo, arts) in &inv {
-        let Some(project) = project_of(repo) else { continue };
+        let Some(project) = project_of(repo) else {
+            continue;
+        };
         let entry = per_project.entry(project).or_default();
         for a in arts {
             entry.0.extend(a.blobs());
             entry.1.extend(a.manifests());
         }
     }
-    let storage: u64 = per_project.values().map(|(b, m)| b.values().sum::<u64>() + m.values().sum::<u64>()).sum();
+    let storage: u64 = per_project
+        .values()
+        .map(|(b, m)| b.values().sum::<u64>() + m.values().sum::<u64>())
+        .sum();
     let repos = inv.keys().filter(|r| project_of(r).is_some()).count();
     Json(json!({
         "private_project_count": per_project.len(), "public_project_count": 0, "total_project_count": per_project.len(),
@@ -300,11 +377,18 @@ async fn registry_proxy(State(emu): State<Emu>, req: Request) -> Response {
         let mut resp = unauthorized();
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            HeaderValue::from_str(&format!("Bearer realm=\"{public}/service/token\",service=\"harbor-registry\"")).expect("header"),
+            HeaderValue::from_str(&format!(
+                "Bearer realm=\"{public}/service/token\",service=\"harbor-registry\""
+            ))
+            .expect("header"),
         );
         return resp;
     }
-    let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
     let method = req.method().clone();
     let mut out = emu.http.request(method, format!("{}{path}", emu.backend));
     for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::ACCEPT] {
@@ -312,13 +396,22 @@ async fn registry_proxy(State(emu): State<Emu>, req: Request) -> Response {
             out = out.header(name.clone(), v.clone());
         }
     }
-    let body = reqwest::Body::wrap_stream(req.into_body().into_data_stream().map_err(std::io::Error::other));
-    let Ok(resp) = out.body(body).send().await else { return StatusCode::BAD_GATEWAY.into_response() };
+    let body = reqwest::Body::wrap_stream(
+        req.into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other),
+    );
+    let Ok(resp) = out.body(body).send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
     let public = emu.public_url.lock().expect("url").clone();
     let mut builder = Response::builder().status(resp.status().as_u16());
     for (k, v) in resp.headers() {
         let value = if k == header::LOCATION {
-            let s = v.to_str().unwrap_or_default().replace(&format!("http://{}", emu.backend_host), &public);
+            let s = v
+                .to_str()
+                .unwrap_or_default()
+                .replace(&format!("http://{}", emu.backend_host), &public);
             HeaderValue::from_str(&s).unwrap_or_else(|_| v.clone())
         } else {
             v.clone()

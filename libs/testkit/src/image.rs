@@ -28,7 +28,10 @@ pub struct Blob {
 
 impl Blob {
     pub fn new(bytes: Vec<u8>) -> Self {
-        Self { digest: sha256(&bytes), bytes }
+        Self {
+            digest: sha256(&bytes),
+            bytes,
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -67,7 +70,10 @@ pub struct Image {
 impl Image {
     /// An image of the given layers (seed, size) for `linux/<arch>`.
     pub fn new(layers: &[(u64, usize)], arch: &str) -> Self {
-        let made: Vec<(Blob, String)> = layers.iter().map(|(seed, size)| layer(*seed, *size)).collect();
+        let made: Vec<(Blob, String)> = layers
+            .iter()
+            .map(|(seed, size)| layer(*seed, *size))
+            .collect();
         let config = json!({
             "architecture": arch,
             "os": "linux",
@@ -83,12 +89,19 @@ impl Image {
             "layers": layers.iter().map(|l| json!({"mediaType": OCI_LAYER, "digest": l.digest, "size": l.size()})).collect::<Vec<_>>(),
         });
         let manifest = Blob::new(serde_json::to_vec(&manifest).expect("json"));
-        Self { config, layers, manifest, platform: ("linux".into(), arch.into()) }
+        Self {
+            config,
+            layers,
+            manifest,
+            platform: ("linux".into(), arch.into()),
+        }
     }
 
     /// Config and layers.
     pub fn blobs(&self) -> Vec<&Blob> {
-        std::iter::once(&self.config).chain(self.layers.iter()).collect()
+        std::iter::once(&self.config)
+            .chain(self.layers.iter())
+            .collect()
     }
 }
 
@@ -111,17 +124,28 @@ impl Index {
                 "platform": {"os": i.platform.0, "architecture": i.platform.1},
             })).collect::<Vec<_>>(),
         });
-        Self { images, manifest: Blob::new(serde_json::to_vec(&manifest).expect("json")) }
+        Self {
+            images,
+            manifest: Blob::new(serde_json::to_vec(&manifest).expect("json")),
+        }
     }
 }
 
 fn write_blob(dir: &Path, blob: &Blob) -> std::io::Result<()> {
-    let path = dir.join("blobs/sha256").join(blob.digest.trim_start_matches("sha256:"));
+    let path = dir
+        .join("blobs/sha256")
+        .join(blob.digest.trim_start_matches("sha256:"));
     std::fs::write(path, &blob.bytes)
 }
 
 /// Writes an OCI layout holding `top` (a manifest or index) as `tag`, and every blob under it.
-fn write_layout(dir: &Path, top: &Blob, media_type: &str, tag: &str, blobs: &[&Blob]) -> std::io::Result<()> {
+fn write_layout(
+    dir: &Path,
+    top: &Blob,
+    media_type: &str,
+    tag: &str,
+    blobs: &[&Blob],
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("blobs/sha256"))?;
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     let index = json!({
@@ -131,7 +155,10 @@ fn write_layout(dir: &Path, top: &Blob, media_type: &str, tag: &str, blobs: &[&B
             "annotations": {"org.opencontainers.image.ref.name": tag},
         }],
     });
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).expect("json"))?;
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&index).expect("json"),
+    )?;
     write_blob(dir, top)?;
     for b in blobs {
         write_blob(dir, b)?;
@@ -150,7 +177,14 @@ pub struct Target {
 async fn skopeo_copy(layout: &Path, tag: &str, target: &Target, repo: &str) -> anyhow::Result<()> {
     crate::require_command("skopeo");
     let mut cmd = tokio::process::Command::new("skopeo");
-    cmd.args(["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", "--retry-times", "2"]);
+    cmd.args([
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        "--retry-times",
+        "2",
+    ]);
     if let Some((u, p)) = &target.credential {
         cmd.arg("--dest-creds").arg(format!("{u}:{p}"));
     }
@@ -159,20 +193,39 @@ async fn skopeo_copy(layout: &Path, tag: &str, target: &Target, repo: &str) -> a
         .stdin(Stdio::null());
     let out = cmd.output().await?;
     if !out.status.success() {
-        anyhow::bail!("skopeo copy to {repo}:{tag} failed: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::bail!(
+            "skopeo copy to {repo}:{tag} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
 
 /// Pushes `image` as `repo:tag` with skopeo.
-pub async fn push_image(image: &Image, target: &Target, repo: &str, tag: &str) -> anyhow::Result<()> {
+pub async fn push_image(
+    image: &Image,
+    target: &Target,
+    repo: &str,
+    tag: &str,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    write_layout(dir.path(), &image.manifest, OCI_MANIFEST, tag, &image.blobs())?;
+    write_layout(
+        dir.path(),
+        &image.manifest,
+        OCI_MANIFEST,
+        tag,
+        &image.blobs(),
+    )?;
     skopeo_copy(dir.path(), tag, target, repo).await
 }
 
 /// Pushes a multi-platform `index` as `repo:tag` with skopeo.
-pub async fn push_index(index: &Index, target: &Target, repo: &str, tag: &str) -> anyhow::Result<()> {
+pub async fn push_index(
+    index: &Index,
+    target: &Target,
+    repo: &str,
+    tag: &str,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut blobs: Vec<&Blob> = Vec::new();
     for i in &index.images {

@@ -17,7 +17,10 @@ use std::time::Duration;
 
 /// A name unique to this test run: `prefix-<random>`.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -53,5 +56,8 @@ pub fn require_command(name: &str) {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(found, "{name} is not installed; run the README's test command, which installs it");
+    assert!(
+        found,
+        "{name} is not installed; run the README's test command, which installs it"
+    );
 }

@@ -35,7 +35,12 @@ impl DockerRegistry {
     /// Starts a registry on a free port and waits until it answers.
     pub async fn start(options: RegistryOptions) -> anyhow::Result<Self> {
         crate::require_command("docker-registry");
-        let mut r = Self { port: 0, dir: tempfile::tempdir()?, child: None, options };
+        let mut r = Self {
+            port: 0,
+            dir: tempfile::tempdir()?,
+            child: None,
+            options,
+        };
         let mut last = None;
         // Another process may take the port between our probe and the registry's bind.
         for _ in 0..5 {
@@ -73,7 +78,10 @@ impl DockerRegistry {
         if let Some((user, pass)) = &self.options.htpasswd {
             let hash = bcrypt::hash(pass, 5)?;
             std::fs::write(d.join("htpasswd"), format!("{user}:{hash}\n"))?;
-            yaml.push_str(&format!("auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n", d.join("htpasswd").display()));
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                d.join("htpasswd").display()
+            ));
         } else if let Some(t) = &self.options.token {
             yaml.push_str(&format!(
                 "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
@@ -109,9 +117,15 @@ impl DockerRegistry {
             async move { http.get(&url).send().await.is_ok() }
         })
         .await;
-        if !up || self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(Some(_)))) {
+        if !up
+            || self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+        {
             self.stop();
-            let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
             anyhow::bail!("docker-registry did not start on port {}: {log}", self.port);
         }
         Ok(())

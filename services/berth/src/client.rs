@@ -19,7 +19,12 @@ impl Client {
     }
 
     /// Sends a request and answers the JSON body (`Value::Null` for an empty one).
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
         let mut req = self.http.request(method, format!("{}{path}", self.server));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -27,10 +32,17 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.with_context(|| format!("cannot reach the gateway at {}", self.server))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {}", self.server))?;
         let status = resp.status();
         let text = resp.text().await?;
-        let value: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         if !status.is_success() {
             let e = &value["error"];
             let message = e["message"].as_str().unwrap_or("request failed");

@@ -9,10 +9,19 @@ mod up;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "Control plane for container registries")]
+#[command(
+    name = "berth",
+    version,
+    about = "Control plane for container registries"
+)]
 struct Cli {
     /// Gateway address.
-    #[arg(long, global = true, env = "BERTH_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     server: String,
     /// Bearer token (the admin token printed by `berth up`, or an API token).
     #[arg(long, global = true, env = "BERTH_TOKEN", hide_env_values = true)]

@@ -28,7 +28,11 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
         }
     }
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", padded.join("  ").trim_end());
     };
     line(headers.iter().map(|h| h.to_string()).collect());
@@ -40,7 +44,10 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
 /// Prints `value` as JSON, or as a table of `columns` (JSON pointer paths) for lists and objects.
 pub fn print(format: Format, value: &Value, columns: &[(&str, &str)]) {
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        ),
         Format::Table => {
             let items: Vec<&Value> = match value.get("items").and_then(Value::as_array) {
                 Some(items) => items.iter().collect(),
@@ -49,7 +56,12 @@ pub fn print(format: Format, value: &Value, columns: &[(&str, &str)]) {
             let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
             let rows = items
                 .iter()
-                .map(|item| columns.iter().map(|(_, p)| cell(item.pointer(p).unwrap_or(&Value::Null))).collect())
+                .map(|item| {
+                    columns
+                        .iter()
+                        .map(|(_, p)| cell(item.pointer(p).unwrap_or(&Value::Null)))
+                        .collect()
+                })
                 .collect();
             table(&headers, rows);
         }

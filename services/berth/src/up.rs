@@ -57,8 +57,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         listen: args.listen,
         ..Default::default()
     };
-    let settings = berth_config::Settings::load(args.config.as_deref(), &berth_config::ProcessEnv, flags)
-        .unwrap_or_else(|e| exit_config(e));
+    let settings =
+        berth_config::Settings::load(args.config.as_deref(), &berth_config::ProcessEnv, flags)
+            .unwrap_or_else(|e| exit_config(e));
     berth_telemetry::init(
         "berth",
         match settings.log_format {
@@ -68,7 +69,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let dir = &settings.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let (admin_token, generated_admin) = match &settings.admin_token {
         Some(t) => (t.clone(), false),
         None => read_or_create(&dir.join("admin-token"), berth_auth::tokens::generate)?,
@@ -77,13 +79,22 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         Some(k) => k.clone(),
         None => read_or_create(&dir.join("secret.key"), SecretBox::generate_key)?.0,
     };
-    let secrets = SecretBox::from_base64(&secret_key).unwrap_or_else(|e| exit_config(ConfigError::new(keys::SECRET_KEY, e.to_string())));
+    let secrets = SecretBox::from_base64(&secret_key)
+        .unwrap_or_else(|e| exit_config(ConfigError::new(keys::SECRET_KEY, e.to_string())));
     // Only this process's services talk to each other: a fresh credential per start will do.
-    let internal_token = settings.internal_token.clone().unwrap_or_else(berth_auth::tokens::generate);
+    let internal_token = settings
+        .internal_token
+        .clone()
+        .unwrap_or_else(berth_auth::tokens::generate);
 
     let backends = &settings.backends;
     let bus = berth_bus::open(backends.bus.as_deref(), &settings.namespace).await?;
-    let db_url = |service: &str| backends.database.clone().unwrap_or_else(|| berth_db::sqlite_url(dir, service));
+    let db_url = |service: &str| {
+        backends
+            .database
+            .clone()
+            .unwrap_or_else(|| berth_db::sqlite_url(dir, service))
+    };
     let registry_db = berth_db::connect(&db_url("registry")).await?;
     let gateway_db = berth_db::connect(&db_url("gateway")).await?;
 
@@ -122,13 +133,23 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     wait_ready(gateway.addr).await?;
     tracing::info!(listen = %gateway.addr, registry = %registry.addr, elapsed_ms = started.elapsed().as_millis() as u64, "berth ready");
-    println!("Berth is ready on http://{} (HTTP/JSON and gRPC)", gateway.addr);
+    println!(
+        "Berth is ready on http://{} (HTTP/JSON and gRPC)",
+        gateway.addr
+    );
     println!("  data dir:    {}", dir.display());
     if settings.admin_token.is_some() {
         println!("  admin token: (from {})", keys::ADMIN_TOKEN);
     } else {
-        let note = if generated_admin { "generated" } else { "stored" };
-        println!("  admin token: {admin_token}   ({note} in {})", dir.join("admin-token").display());
+        let note = if generated_admin {
+            "generated"
+        } else {
+            "stored"
+        };
+        println!(
+            "  admin token: {admin_token}   ({note} in {})",
+            dir.join("admin-token").display()
+        );
     }
     println!("  try:         BERTH_TOKEN=<admin token> berth registry list");
 

@@ -27,7 +27,9 @@ pub fn bearer(header: Option<&str>) -> ApiResult<&str> {
         .split_once(' ')
         .ok_or_else(|| ApiError::unauthenticated("malformed Authorization header"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthenticated("Authorization must be a bearer token"));
+        return Err(ApiError::unauthenticated(
+            "Authorization must be a bearer token",
+        ));
     }
     Ok(token.trim())
 }
@@ -57,7 +59,8 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> ApiResult<P
         return Err(ApiError::unauthenticated("token expired"));
     }
     Ok(Principal {
-        platform_admin: row.principal == BOOTSTRAP_PRINCIPAL || state.platform_admins.contains(&row.principal),
+        platform_admin: row.principal == BOOTSTRAP_PRINCIPAL
+            || state.platform_admins.contains(&row.principal),
         name: row.principal,
     })
 }
@@ -70,7 +73,13 @@ mod tests {
     fn only_bearer_tokens_are_accepted() {
         assert_eq!(bearer(Some("Bearer abc")).unwrap(), "abc");
         assert_eq!(bearer(Some("bearer  abc ")).unwrap(), "abc");
-        for bad in [None, Some("Basic YTpi"), Some("Bearer"), Some("Bearer   "), Some("abc")] {
+        for bad in [
+            None,
+            Some("Basic YTpi"),
+            Some("Bearer"),
+            Some("Bearer   "),
+            Some("abc"),
+        ] {
             assert!(bearer(bad).is_err(), "{bad:?}");
         }
     }

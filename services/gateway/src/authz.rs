@@ -28,9 +28,12 @@ pub fn authorize(principal: &Principal, action: Action) -> ApiResult<()> {
     }
     match action {
         Action::RegistryRead => Ok(()),
-        Action::RegistryWrite | Action::PlatformRead | Action::TokenCreate | Action::AuditRead => Err(
-            ApiError::permission_denied(format!("{} requires the platform-admin role", describe(action))),
-        ),
+        Action::RegistryWrite | Action::PlatformRead | Action::TokenCreate | Action::AuditRead => {
+            Err(ApiError::permission_denied(format!(
+                "{} requires the platform-admin role",
+                describe(action)
+            )))
+        }
     }
 }
 
@@ -50,11 +53,27 @@ mod tests {
 
     #[test]
     fn admins_do_everything_others_only_read_registries() {
-        let admin = Principal { name: "admin".into(), platform_admin: true };
-        let user = Principal { name: "alice".into(), platform_admin: false };
-        for a in [Action::RegistryRead, Action::RegistryWrite, Action::PlatformRead, Action::TokenCreate, Action::AuditRead] {
+        let admin = Principal {
+            name: "admin".into(),
+            platform_admin: true,
+        };
+        let user = Principal {
+            name: "alice".into(),
+            platform_admin: false,
+        };
+        for a in [
+            Action::RegistryRead,
+            Action::RegistryWrite,
+            Action::PlatformRead,
+            Action::TokenCreate,
+            Action::AuditRead,
+        ] {
             assert!(authorize(&admin, a).is_ok());
-            assert_eq!(authorize(&user, a).is_ok(), a == Action::RegistryRead, "{a:?}");
+            assert_eq!(
+                authorize(&user, a).is_ok(),
+                a == Action::RegistryRead,
+                "{a:?}"
+            );
         }
     }
 }

@@ -17,82 +17,143 @@ pub struct PublicApi {
 
 impl PublicApi {
     async fn principal<T>(&self, req: &Request<T>) -> Result<Principal, Status> {
-        let header = req.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        let header = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
         Ok(authenticate(&self.state, header).await?)
     }
 }
 
 #[tonic::async_trait]
 impl RegistryService for PublicApi {
-    async fn create_registry(&self, req: Request<CreateRegistryRequest>) -> Result<Response<CreateRegistryResponse>, Status> {
+    async fn create_registry(
+        &self,
+        req: Request<CreateRegistryRequest>,
+    ) -> Result<Response<CreateRegistryResponse>, Status> {
         let p = self.principal(&req).await?;
         let registry = ops::create_registry(&self.state, &p, req.into_inner()).await?;
-        Ok(Response::new(CreateRegistryResponse { registry: Some(registry) }))
+        Ok(Response::new(CreateRegistryResponse {
+            registry: Some(registry),
+        }))
     }
 
-    async fn get_registry(&self, req: Request<GetRegistryRequest>) -> Result<Response<GetRegistryResponse>, Status> {
+    async fn get_registry(
+        &self,
+        req: Request<GetRegistryRequest>,
+    ) -> Result<Response<GetRegistryResponse>, Status> {
         let p = self.principal(&req).await?;
         let registry = ops::get_registry(&self.state, &p, &req.into_inner().name).await?;
-        Ok(Response::new(GetRegistryResponse { registry: Some(registry) }))
+        Ok(Response::new(GetRegistryResponse {
+            registry: Some(registry),
+        }))
     }
 
-    async fn list_registries(&self, req: Request<ListRegistriesRequest>) -> Result<Response<ListRegistriesResponse>, Status> {
+    async fn list_registries(
+        &self,
+        req: Request<ListRegistriesRequest>,
+    ) -> Result<Response<ListRegistriesResponse>, Status> {
         let p = self.principal(&req).await?;
-        Ok(Response::new(ops::list_registries(&self.state, &p, req.into_inner()).await?))
+        Ok(Response::new(
+            ops::list_registries(&self.state, &p, req.into_inner()).await?,
+        ))
     }
 
-    async fn update_registry(&self, req: Request<UpdateRegistryRequest>) -> Result<Response<UpdateRegistryResponse>, Status> {
+    async fn update_registry(
+        &self,
+        req: Request<UpdateRegistryRequest>,
+    ) -> Result<Response<UpdateRegistryResponse>, Status> {
         let p = self.principal(&req).await?;
         let registry = ops::update_registry(&self.state, &p, req.into_inner()).await?;
-        Ok(Response::new(UpdateRegistryResponse { registry: Some(registry) }))
+        Ok(Response::new(UpdateRegistryResponse {
+            registry: Some(registry),
+        }))
     }
 
-    async fn delete_registry(&self, req: Request<DeleteRegistryRequest>) -> Result<Response<DeleteRegistryResponse>, Status> {
+    async fn delete_registry(
+        &self,
+        req: Request<DeleteRegistryRequest>,
+    ) -> Result<Response<DeleteRegistryResponse>, Status> {
         let p = self.principal(&req).await?;
         ops::delete_registry(&self.state, &p, &req.into_inner().name).await?;
         Ok(Response::new(DeleteRegistryResponse {}))
     }
 
-    async fn ping_registry(&self, req: Request<PingRegistryRequest>) -> Result<Response<PingRegistryResponse>, Status> {
+    async fn ping_registry(
+        &self,
+        req: Request<PingRegistryRequest>,
+    ) -> Result<Response<PingRegistryResponse>, Status> {
         let p = self.principal(&req).await?;
         let health = ops::ping_registry(&self.state, &p, &req.into_inner().name).await?;
-        Ok(Response::new(PingRegistryResponse { health: Some(health) }))
+        Ok(Response::new(PingRegistryResponse {
+            health: Some(health),
+        }))
     }
 
-    async fn get_registry_overview(&self, req: Request<GetRegistryOverviewRequest>) -> Result<Response<GetRegistryOverviewResponse>, Status> {
+    async fn get_registry_overview(
+        &self,
+        req: Request<GetRegistryOverviewRequest>,
+    ) -> Result<Response<GetRegistryOverviewResponse>, Status> {
         let p = self.principal(&req).await?;
         let overview = ops::registry_overview(&self.state, &p, &req.into_inner().name).await?;
-        Ok(Response::new(GetRegistryOverviewResponse { overview: Some(overview) }))
+        Ok(Response::new(GetRegistryOverviewResponse {
+            overview: Some(overview),
+        }))
     }
 
-    async fn get_platform_overview(&self, req: Request<GetPlatformOverviewRequest>) -> Result<Response<GetPlatformOverviewResponse>, Status> {
+    async fn get_platform_overview(
+        &self,
+        req: Request<GetPlatformOverviewRequest>,
+    ) -> Result<Response<GetPlatformOverviewResponse>, Status> {
         let p = self.principal(&req).await?;
-        Ok(Response::new(ops::platform_overview(&self.state, &p).await?))
+        Ok(Response::new(
+            ops::platform_overview(&self.state, &p).await?,
+        ))
     }
 
-    async fn list_repositories(&self, req: Request<ListRepositoriesRequest>) -> Result<Response<ListRepositoriesResponse>, Status> {
+    async fn list_repositories(
+        &self,
+        req: Request<ListRepositoriesRequest>,
+    ) -> Result<Response<ListRepositoriesResponse>, Status> {
         let p = self.principal(&req).await?;
-        Ok(Response::new(ops::list_repositories(&self.state, &p, req.into_inner()).await?))
+        Ok(Response::new(
+            ops::list_repositories(&self.state, &p, req.into_inner()).await?,
+        ))
     }
 
-    async fn list_artifacts(&self, req: Request<ListArtifactsRequest>) -> Result<Response<ListArtifactsResponse>, Status> {
+    async fn list_artifacts(
+        &self,
+        req: Request<ListArtifactsRequest>,
+    ) -> Result<Response<ListArtifactsResponse>, Status> {
         let p = self.principal(&req).await?;
-        Ok(Response::new(ops::list_artifacts(&self.state, &p, req.into_inner()).await?))
+        Ok(Response::new(
+            ops::list_artifacts(&self.state, &p, req.into_inner()).await?,
+        ))
     }
 }
 
 #[tonic::async_trait]
 impl TokenService for PublicApi {
-    async fn create_token(&self, req: Request<CreateTokenRequest>) -> Result<Response<CreateTokenResponse>, Status> {
+    async fn create_token(
+        &self,
+        req: Request<CreateTokenRequest>,
+    ) -> Result<Response<CreateTokenResponse>, Status> {
         let p = self.principal(&req).await?;
-        Ok(Response::new(ops::create_token(&self.state, &p, req.into_inner()).await?))
+        Ok(Response::new(
+            ops::create_token(&self.state, &p, req.into_inner()).await?,
+        ))
     }
 }
 
 #[tonic::async_trait]
 impl AuditService for PublicApi {
-    async fn list_audit_events(&self, req: Request<ListAuditEventsRequest>) -> Result<Response<ListAuditEventsResponse>, Status> {
+    async fn list_audit_events(
+        &self,
+        req: Request<ListAuditEventsRequest>,
+    ) -> Result<Response<ListAuditEventsResponse>, Status> {
         let p = self.principal(&req).await?;
-        Ok(Response::new(ops::list_audit_events(&self.state, &p, req.into_inner()).await?))
+        Ok(Response::new(
+            ops::list_audit_events(&self.state, &p, req.into_inner()).await?,
+        ))
     }
 }

@@ -54,12 +54,19 @@ fn is_grpc(req: &axum::extract::Request) -> bool {
 }
 
 /// Migrates the gateway's tables and serves HTTP/JSON and gRPC on `listener`.
-pub async fn start(deps: Deps, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<Running> {
+pub async fn start(
+    deps: Deps,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<Running> {
     berth_db::migrate::<store::Migrator>(&deps.db).await?;
     let channel = tonic::transport::Endpoint::from_shared(deps.registry_addr.clone())?
         .connect_timeout(std::time::Duration::from_secs(5))
         .connect_lazy();
-    let registry = RegistryServiceClient::with_interceptor(channel.clone(), Attacher::new(deps.internal_token.as_deref()));
+    let registry = RegistryServiceClient::with_interceptor(
+        channel.clone(),
+        Attacher::new(deps.internal_token.as_deref()),
+    );
     let state = AppState {
         db: deps.db,
         admin_token: Arc::from(deps.admin_token.as_str()),
@@ -67,29 +74,45 @@ pub async fn start(deps: Deps, listener: TcpListener, shutdown: Shutdown) -> any
         registry,
         registry_channel: channel,
     };
-    let api = grpc::PublicApi { state: state.clone() };
+    let api = grpc::PublicApi {
+        state: state.clone(),
+    };
     let routes = tonic::service::Routes::new(RegistryServiceServer::new(api.clone()))
         .add_service(TokenServiceServer::new(api.clone()))
         .add_service(AuditServiceServer::new(api));
     let (routes, health) = berth_runtime::grpc::with_health_and_reflection(
         routes,
-        &["berth.v1.RegistryService", "berth.v1.TokenService", "berth.v1.AuditService"],
+        &[
+            "berth.v1.RegistryService",
+            "berth.v1.TokenService",
+            "berth.v1.AuditService",
+        ],
     )
     .await?;
     health.serving().await;
     let grpc_router = routes.prepare().into_axum_router();
     let http_router = http::router(state);
-    let app = Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
-        let (grpc, http) = (grpc_router.clone(), http_router.clone());
-        async move {
-            let resp = if is_grpc(&req) { grpc.oneshot(req).await } else { http.oneshot(req).await };
-            Ok::<_, Infallible>(resp.unwrap_or_else(|e: Infallible| match e {}).map(Body::new))
-        }
-    }));
+    let app =
+        Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+            let (grpc, http) = (grpc_router.clone(), http_router.clone());
+            async move {
+                let resp = if is_grpc(&req) {
+                    grpc.oneshot(req).await
+                } else {
+                    http.oneshot(req).await
+                };
+                Ok::<_, Infallible>(
+                    resp.unwrap_or_else(|e: Infallible| match e {})
+                        .map(Body::new),
+                )
+            }
+        }));
     let addr = listener.local_addr()?;
     let stop = shutdown.wait();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await?;
         Ok(())
     });
     tracing::info!(%addr, "gateway listening");

@@ -19,7 +19,8 @@ const MAX_TOKEN_TTL: i64 = 3 * 365 * 24 * 3600;
 fn request<T>(principal: &Principal, message: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(message);
     if let Ok(v) = principal.name.parse() {
-        r.metadata_mut().insert(berth_auth::internal::PRINCIPAL_KEY, v);
+        r.metadata_mut()
+            .insert(berth_auth::internal::PRINCIPAL_KEY, v);
     }
     r
 }
@@ -29,7 +30,13 @@ fn from_registry(status: tonic::Status) -> ApiError {
 }
 
 /// Records a mutation and its outcome in the audit trail.
-async fn audit<T>(s: &AppState, p: &Principal, action: &str, resource: &str, outcome: &ApiResult<T>) {
+async fn audit<T>(
+    s: &AppState,
+    p: &Principal,
+    action: &str,
+    resource: &str,
+    outcome: &ApiResult<T>,
+) {
     let result = match outcome {
         Ok(_) => "ok".to_string(),
         Err(e) => serde_json::to_value(e.code)
@@ -50,7 +57,11 @@ async fn audit<T>(s: &AppState, p: &Principal, action: &str, resource: &str, out
     }
 }
 
-pub async fn create_registry(s: &AppState, p: &Principal, req: CreateRegistryRequest) -> ApiResult<Registry> {
+pub async fn create_registry(
+    s: &AppState,
+    p: &Principal,
+    req: CreateRegistryRequest,
+) -> ApiResult<Registry> {
     authorize(p, Action::RegistryWrite)?;
     let resource = format!("registries/{}", req.name);
     let out = s
@@ -66,7 +77,9 @@ pub async fn create_registry(s: &AppState, p: &Principal, req: CreateRegistryReq
 
 pub async fn get_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult<Registry> {
     authorize(p, Action::RegistryRead)?;
-    let req = GetRegistryRequest { name: name.to_string() };
+    let req = GetRegistryRequest {
+        name: name.to_string(),
+    };
     s.registry
         .clone()
         .get_registry(request(p, req))
@@ -75,7 +88,11 @@ pub async fn get_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult<
         .map_err(from_registry)
 }
 
-pub async fn list_registries(s: &AppState, p: &Principal, req: ListRegistriesRequest) -> ApiResult<ListRegistriesResponse> {
+pub async fn list_registries(
+    s: &AppState,
+    p: &Principal,
+    req: ListRegistriesRequest,
+) -> ApiResult<ListRegistriesResponse> {
     authorize(p, Action::RegistryRead)?;
     s.registry
         .clone()
@@ -85,7 +102,11 @@ pub async fn list_registries(s: &AppState, p: &Principal, req: ListRegistriesReq
         .map_err(from_registry)
 }
 
-pub async fn update_registry(s: &AppState, p: &Principal, req: UpdateRegistryRequest) -> ApiResult<Registry> {
+pub async fn update_registry(
+    s: &AppState,
+    p: &Principal,
+    req: UpdateRegistryRequest,
+) -> ApiResult<Registry> {
     authorize(p, Action::RegistryWrite)?;
     let resource = format!("registries/{}", req.name);
     let out = s
@@ -104,7 +125,12 @@ pub async fn delete_registry(s: &AppState, p: &Principal, name: &str) -> ApiResu
     let out = s
         .registry
         .clone()
-        .delete_registry(request(p, DeleteRegistryRequest { name: name.to_string() }))
+        .delete_registry(request(
+            p,
+            DeleteRegistryRequest {
+                name: name.to_string(),
+            },
+        ))
         .await
         .map(|_| ())
         .map_err(from_registry);
@@ -117,7 +143,12 @@ pub async fn ping_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult
     let out = s
         .registry
         .clone()
-        .ping_registry(request(p, PingRegistryRequest { name: name.to_string() }))
+        .ping_registry(request(
+            p,
+            PingRegistryRequest {
+                name: name.to_string(),
+            },
+        ))
         .await
         .map(|r| r.into_inner().health.unwrap_or_default())
         .map_err(from_registry);
@@ -129,13 +160,21 @@ pub async fn registry_overview(s: &AppState, p: &Principal, name: &str) -> ApiRe
     authorize(p, Action::RegistryRead)?;
     s.registry
         .clone()
-        .get_registry_overview(request(p, GetRegistryOverviewRequest { name: name.to_string() }))
+        .get_registry_overview(request(
+            p,
+            GetRegistryOverviewRequest {
+                name: name.to_string(),
+            },
+        ))
         .await
         .map(|r| r.into_inner().overview.unwrap_or_default())
         .map_err(from_registry)
 }
 
-pub async fn platform_overview(s: &AppState, p: &Principal) -> ApiResult<GetPlatformOverviewResponse> {
+pub async fn platform_overview(
+    s: &AppState,
+    p: &Principal,
+) -> ApiResult<GetPlatformOverviewResponse> {
     authorize(p, Action::PlatformRead)?;
     s.registry
         .clone()
@@ -145,7 +184,11 @@ pub async fn platform_overview(s: &AppState, p: &Principal) -> ApiResult<GetPlat
         .map_err(from_registry)
 }
 
-pub async fn list_repositories(s: &AppState, p: &Principal, req: ListRepositoriesRequest) -> ApiResult<ListRepositoriesResponse> {
+pub async fn list_repositories(
+    s: &AppState,
+    p: &Principal,
+    req: ListRepositoriesRequest,
+) -> ApiResult<ListRepositoriesResponse> {
     authorize(p, Action::RegistryRead)?;
     s.registry
         .clone()
@@ -155,7 +198,11 @@ pub async fn list_repositories(s: &AppState, p: &Principal, req: ListRepositorie
         .map_err(from_registry)
 }
 
-pub async fn list_artifacts(s: &AppState, p: &Principal, req: ListArtifactsRequest) -> ApiResult<ListArtifactsResponse> {
+pub async fn list_artifacts(
+    s: &AppState,
+    p: &Principal,
+    req: ListArtifactsRequest,
+) -> ApiResult<ListArtifactsResponse> {
     authorize(p, Action::RegistryRead)?;
     s.registry
         .clone()
@@ -166,19 +213,31 @@ pub async fn list_artifacts(s: &AppState, p: &Principal, req: ListArtifactsReque
 }
 
 /// Mints an API token for `principal`; only its hash is stored.
-pub async fn create_token(s: &AppState, p: &Principal, req: CreateTokenRequest) -> ApiResult<CreateTokenResponse> {
+pub async fn create_token(
+    s: &AppState,
+    p: &Principal,
+    req: CreateTokenRequest,
+) -> ApiResult<CreateTokenResponse> {
     authorize(p, Action::TokenCreate)?;
     let name = req.principal.trim();
     if name.is_empty() {
         return Err(ApiError::invalid("principal", "must not be empty"));
     }
     if name.len() > 255 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ApiError::invalid("principal", "must be at most 255 characters without spaces or control characters"));
+        return Err(ApiError::invalid(
+            "principal",
+            "must be at most 255 characters without spaces or control characters",
+        ));
     }
     let ttl = match req.ttl_seconds {
         0 => DEFAULT_TOKEN_TTL,
         n if (60..=MAX_TOKEN_TTL).contains(&n) => n,
-        _ => return Err(ApiError::invalid("ttl_seconds", format!("must be between 60 and {MAX_TOKEN_TTL}"))),
+        _ => {
+            return Err(ApiError::invalid(
+                "ttl_seconds",
+                format!("must be between 60 and {MAX_TOKEN_TTL}"),
+            ))
+        }
     };
     let token = berth_auth::tokens::generate();
     let now = Utc::now();
@@ -196,7 +255,10 @@ pub async fn create_token(s: &AppState, p: &Principal, req: CreateTokenRequest) 
         .await
         .map(|_| CreateTokenResponse {
             token,
-            expires_at: Some(prost_types::Timestamp { seconds: expires_at.timestamp(), nanos: 0 }),
+            expires_at: Some(prost_types::Timestamp {
+                seconds: expires_at.timestamp(),
+                nanos: 0,
+            }),
         })
         .map_err(|e| {
             tracing::error!(error = %e, "could not store token");
@@ -207,13 +269,19 @@ pub async fn create_token(s: &AppState, p: &Principal, req: CreateTokenRequest) 
 }
 
 /// The audit trail, newest first.
-pub async fn list_audit_events(s: &AppState, p: &Principal, req: ListAuditEventsRequest) -> ApiResult<ListAuditEventsResponse> {
+pub async fn list_audit_events(
+    s: &AppState,
+    p: &Principal,
+    req: ListAuditEventsRequest,
+) -> ApiResult<ListAuditEventsResponse> {
     authorize(p, Action::AuditRead)?;
     let size = match req.page_size {
         n if n <= 0 => 100,
         n => n.min(1000) as u64,
     };
-    let mut q = audit_event::Entity::find().order_by_desc(audit_event::Column::Id).limit(size + 1);
+    let mut q = audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Id)
+        .limit(size + 1);
     if !req.page_token.is_empty() {
         use sea_orm::ColumnTrait;
         q = q.filter(audit_event::Column::Id.lt(req.page_token));
@@ -224,13 +292,20 @@ pub async fn list_audit_events(s: &AppState, p: &Principal, req: ListAuditEvents
     })?;
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);
-    let next_page_token = if more { rows.last().map(|r| r.id.clone()).unwrap_or_default() } else { String::new() };
+    let next_page_token = if more {
+        rows.last().map(|r| r.id.clone()).unwrap_or_default()
+    } else {
+        String::new()
+    };
     Ok(ListAuditEventsResponse {
         events: rows
             .into_iter()
             .map(|r| AuditEvent {
                 id: r.id,
-                time: Some(prost_types::Timestamp { seconds: r.time.timestamp(), nanos: r.time.timestamp_subsec_nanos() as i32 }),
+                time: Some(prost_types::Timestamp {
+                    seconds: r.time.timestamp(),
+                    nanos: r.time.timestamp_subsec_nanos() as i32,
+                }),
                 principal: r.principal,
                 action: r.action,
                 resource: r.resource,

@@ -99,11 +99,24 @@ impl MigrationTrait for CreateTables {
             Table::create()
                 .table(Tokens::Table)
                 .col(ColumnDef::new(Tokens::Id).string().not_null().primary_key())
-                .col(ColumnDef::new(Tokens::Hash).string().not_null().unique_key())
+                .col(
+                    ColumnDef::new(Tokens::Hash)
+                        .string()
+                        .not_null()
+                        .unique_key(),
+                )
                 .col(ColumnDef::new(Tokens::Principal).string().not_null())
                 .col(ColumnDef::new(Tokens::CreatedBy).string().not_null())
-                .col(ColumnDef::new(Tokens::CreatedAt).timestamp_with_time_zone().not_null())
-                .col(ColumnDef::new(Tokens::ExpiresAt).timestamp_with_time_zone().not_null())
+                .col(
+                    ColumnDef::new(Tokens::CreatedAt)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Tokens::ExpiresAt)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
                 .to_owned(),
         )
         .await?;
@@ -111,7 +124,11 @@ impl MigrationTrait for CreateTables {
             Table::create()
                 .table(Audit::Table)
                 .col(ColumnDef::new(Audit::Id).string().not_null().primary_key())
-                .col(ColumnDef::new(Audit::Time).timestamp_with_time_zone().not_null())
+                .col(
+                    ColumnDef::new(Audit::Time)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
                 .col(ColumnDef::new(Audit::Principal).string().not_null())
                 .col(ColumnDef::new(Audit::Action).string().not_null())
                 .col(ColumnDef::new(Audit::Resource).string().not_null())

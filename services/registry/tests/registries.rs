@@ -20,9 +20,14 @@ const PASSWORD: &str = "s3cr3t-Pa55word-for-tests";
 
 async fn registries(db: &TestDatabase) -> (Registries, DatabaseConnection) {
     let conn = berth_db::connect(&db.url).await.unwrap();
-    berth_db::migrate::<berth_registry::migration::Migrator>(&conn).await.unwrap();
+    berth_db::migrate::<berth_registry::migration::Migrator>(&conn)
+        .await
+        .unwrap();
     let secrets = SecretBox::from_base64(&SecretBox::generate_key()).unwrap();
-    (Registries::new(conn.clone(), secrets, Outbox::new("registry")), conn)
+    (
+        Registries::new(conn.clone(), secrets, Outbox::new("registry")),
+        conn,
+    )
 }
 
 fn create(name: &str, url: &str, password: Option<&str>) -> CreateRegistryRequest {
@@ -30,7 +35,10 @@ fn create(name: &str, url: &str, password: Option<&str>) -> CreateRegistryReques
         name: name.into(),
         kind: "distribution".into(),
         url: url.into(),
-        credential: password.map(|p| Credential { username: USER.into(), password: p.into() }),
+        credential: password.map(|p| Credential {
+            username: USER.into(),
+            password: p.into(),
+        }),
         insecure: false,
         description: "test registry".into(),
         verify: None,
@@ -41,7 +49,10 @@ fn create(name: &str, url: &str, password: Option<&str>) -> CreateRegistryReques
 
 async fn count(conn: &DatabaseConnection) -> i64 {
     let row = conn
-        .query_one(Statement::from_string(conn.get_database_backend(), "SELECT COUNT(*) AS n FROM registry_registries"))
+        .query_one(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM registry_registries",
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -58,17 +69,37 @@ fn invalid_field(r: Result<impl std::fmt::Debug, RegistryError>) -> String {
 async fn lifecycle(backend: Backend) {
     let db = TestDatabase::new(backend).await.unwrap();
     let (regs, conn) = registries(&db).await;
-    let reg = DockerRegistry::start(RegistryOptions { htpasswd: Some((USER.into(), PASSWORD.into())), ..Default::default() })
+    let reg = DockerRegistry::start(RegistryOptions {
+        htpasswd: Some((USER.into(), PASSWORD.into())),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    let created = regs
+        .create(create("dist", &reg.url(), Some(PASSWORD)))
         .await
         .unwrap();
-
-    let created = regs.create(create("dist", &reg.url(), Some(PASSWORD))).await.unwrap();
     assert_eq!(created.name, "dist");
     assert!(created.has_credential);
-    assert_eq!(created.health.unwrap().status, berth_proto::v1::HealthStatus::Healthy as i32);
+    assert_eq!(
+        created.health.unwrap().status,
+        berth_proto::v1::HealthStatus::Healthy as i32
+    );
 
     // The password is stored sealed: no column holds it in plaintext.
-    let columns = ["id", "name", "kind", "url", "description", "workspace", "credential_sealed", "token_service", "health_status", "health_error"];
+    let columns = [
+        "id",
+        "name",
+        "kind",
+        "url",
+        "description",
+        "workspace",
+        "credential_sealed",
+        "token_service",
+        "health_status",
+        "health_error",
+    ];
     let rows = conn
         .query_all(Statement::from_string(
             conn.get_database_backend(),
@@ -79,23 +110,32 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(rows.len(), 1);
     for column in columns {
         let value: Option<String> = rows[0].try_get("", column).unwrap();
-        assert!(!value.unwrap_or_default().contains(PASSWORD), "password found in column {column}");
+        assert!(
+            !value.unwrap_or_default().contains(PASSWORD),
+            "password found in column {column}"
+        );
     }
     let sealed: Option<String> = rows[0].try_get("", "credential_sealed").unwrap();
     assert!(sealed.unwrap().starts_with("v1:"), "credential is sealed");
 
     // Duplicate name.
-    let dup = regs.create(create("dist", &reg.url(), Some(PASSWORD))).await;
+    let dup = regs
+        .create(create("dist", &reg.url(), Some(PASSWORD)))
+        .await;
     assert!(matches!(dup, Err(RegistryError::Duplicate(_))), "{dup:?}");
 
     // Wrong password: a clear authentication error on the credential, nothing stored.
-    let bad = regs.create(create("wrong", &reg.url(), Some("not-the-password"))).await;
+    let bad = regs
+        .create(create("wrong", &reg.url(), Some("not-the-password")))
+        .await;
     let api = berth_error::ApiError::from(bad.unwrap_err());
     assert_eq!(api.field.as_deref(), Some("credential"));
     assert!(api.message.contains("authentication"), "{}", api.message);
     // Unreachable: names the URL, nothing stored.
     let port = berth_testkit::free_port();
-    let gone = regs.create(create("gone", &format!("http://127.0.0.1:{port}"), None)).await;
+    let gone = regs
+        .create(create("gone", &format!("http://127.0.0.1:{port}"), None))
+        .await;
     let api = berth_error::ApiError::from(gone.unwrap_err());
     assert_eq!(api.field.as_deref(), Some("url"));
     assert!(api.message.contains("refused"), "{}", api.message);
@@ -103,14 +143,21 @@ async fn lifecycle(backend: Backend) {
 
     // Update: description only needs no verification; a wrong new credential is refused.
     let upd = regs
-        .update(UpdateRegistryRequest { name: "dist".into(), description: Some("changed".into()), ..Default::default() })
+        .update(UpdateRegistryRequest {
+            name: "dist".into(),
+            description: Some("changed".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(upd.description, "changed");
     let wrong = regs
         .update(UpdateRegistryRequest {
             name: "dist".into(),
-            credential: Some(Credential { username: USER.into(), password: "nope".into() }),
+            credential: Some(Credential {
+                username: USER.into(),
+                password: "nope".into(),
+            }),
             ..Default::default()
         })
         .await;
@@ -119,9 +166,16 @@ async fn lifecycle(backend: Backend) {
 
     // Overview of what we pushed.
     let image = Image::new(&[(11, 2000), (12, 3000)], "amd64");
-    let target = Target { host: reg.host(), credential: Some((USER.into(), PASSWORD.into())) };
-    push_image(&image, &target, "team-a/app", "v1").await.unwrap();
-    push_image(&image, &target, "team-a/app", "latest").await.unwrap();
+    let target = Target {
+        host: reg.host(),
+        credential: Some((USER.into(), PASSWORD.into())),
+    };
+    push_image(&image, &target, "team-a/app", "v1")
+        .await
+        .unwrap();
+    push_image(&image, &target, "team-a/app", "latest")
+        .await
+        .unwrap();
     let o = regs.overview("dist").await.unwrap();
     let blobs: u64 = image.blobs().iter().map(|b| b.size()).sum();
     assert_eq!((o.spaces, o.repositories, o.artifacts), (1, 1, 1));
@@ -143,7 +197,10 @@ async fn lifecycle(backend: Backend) {
 
     // Delete.
     regs.delete("dist").await.unwrap();
-    assert!(matches!(regs.get("dist").await, Err(RegistryError::NotFound(_))));
+    assert!(matches!(
+        regs.get("dist").await,
+        Err(RegistryError::NotFound(_))
+    ));
     assert_eq!(count(&conn).await, 0);
 }
 
@@ -180,15 +237,53 @@ async fn bad_input(backend: Backend) {
         ("url", ok(&|r| r.url = String::new())),
         ("url", ok(&|r| r.url = "ftp://127.0.0.1".into())),
         ("url", ok(&|r| r.url = "not a url".into())),
-        ("url", ok(&|r| r.url = format!("http://h/{}", "p".repeat(2100)))),
+        (
+            "url",
+            ok(&|r| r.url = format!("http://h/{}", "p".repeat(2100))),
+        ),
         ("url", ok(&|r| r.url = "http://u:p@127.0.0.1".into())),
         ("description", ok(&|r| r.description = "d".repeat(1025))),
         ("description", ok(&|r| r.description = "bell\u{7}".into())),
-        ("credential.username", ok(&|r| r.credential = Some(Credential { username: String::new(), password: "p".into() }))),
-        ("credential.username", ok(&|r| r.credential = Some(Credential { username: "u".repeat(256), password: "p".into() }))),
-        ("credential.password", ok(&|r| r.credential = Some(Credential { username: "u".into(), password: String::new() }))),
-        ("credential.password", ok(&|r| r.credential = Some(Credential { username: "u".into(), password: "p".repeat(4097) }))),
-        ("token_service", ok(&|r| r.token_service = "keycloak".into())),
+        (
+            "credential.username",
+            ok(&|r| {
+                r.credential = Some(Credential {
+                    username: String::new(),
+                    password: "p".into(),
+                })
+            }),
+        ),
+        (
+            "credential.username",
+            ok(&|r| {
+                r.credential = Some(Credential {
+                    username: "u".repeat(256),
+                    password: "p".into(),
+                })
+            }),
+        ),
+        (
+            "credential.password",
+            ok(&|r| {
+                r.credential = Some(Credential {
+                    username: "u".into(),
+                    password: String::new(),
+                })
+            }),
+        ),
+        (
+            "credential.password",
+            ok(&|r| {
+                r.credential = Some(Credential {
+                    username: "u".into(),
+                    password: "p".repeat(4097),
+                })
+            }),
+        ),
+        (
+            "token_service",
+            ok(&|r| r.token_service = "keycloak".into()),
+        ),
         ("workspace", ok(&|r| r.workspace = "Bad Workspace".into())),
     ];
     for (field, req) in cases {
@@ -199,23 +294,55 @@ async fn bad_input(backend: Backend) {
 
     regs.create(ok(&|_| {})).await.unwrap();
     let dup = regs.create(ok(&|_| {})).await;
-    assert_eq!(berth_error::ApiError::from(dup.unwrap_err()).code, berth_error::ErrorCode::AlreadyExists);
+    assert_eq!(
+        berth_error::ApiError::from(dup.unwrap_err()).code,
+        berth_error::ErrorCode::AlreadyExists
+    );
 
     let upd = |f: &dyn Fn(&mut UpdateRegistryRequest)| {
-        let mut r = UpdateRegistryRequest { name: "good".into(), verify: Some(false), ..Default::default() };
+        let mut r = UpdateRegistryRequest {
+            name: "good".into(),
+            verify: Some(false),
+            ..Default::default()
+        };
         f(&mut r);
         r
     };
     let cases: Vec<(&str, UpdateRegistryRequest)> = vec![
         ("url", upd(&|r| r.url = Some(String::new()))),
         ("url", upd(&|r| r.url = Some("gopher://x".into()))),
-        ("description", upd(&|r| r.description = Some("d".repeat(1025)))),
-        ("credential.username", upd(&|r| r.credential = Some(Credential { username: String::new(), password: "p".into() }))),
-        ("credential.password", upd(&|r| r.credential = Some(Credential { username: "u".into(), password: String::new() }))),
-        ("clear_credential", upd(&|r| {
-            r.clear_credential = true;
-            r.credential = Some(Credential { username: "u".into(), password: "p".into() });
-        })),
+        (
+            "description",
+            upd(&|r| r.description = Some("d".repeat(1025))),
+        ),
+        (
+            "credential.username",
+            upd(&|r| {
+                r.credential = Some(Credential {
+                    username: String::new(),
+                    password: "p".into(),
+                })
+            }),
+        ),
+        (
+            "credential.password",
+            upd(&|r| {
+                r.credential = Some(Credential {
+                    username: "u".into(),
+                    password: String::new(),
+                })
+            }),
+        ),
+        (
+            "clear_credential",
+            upd(&|r| {
+                r.clear_credential = true;
+                r.credential = Some(Credential {
+                    username: "u".into(),
+                    password: "p".into(),
+                });
+            }),
+        ),
     ];
     for (field, req) in cases {
         assert_eq!(invalid_field(regs.update(req).await), field);
@@ -224,7 +351,11 @@ async fn bad_input(backend: Backend) {
     assert_eq!(after.url, "http://127.0.0.1:1");
     assert_eq!(after.description, "test registry");
     assert!(matches!(
-        regs.update(UpdateRegistryRequest { name: "missing".into(), ..Default::default() }).await,
+        regs.update(UpdateRegistryRequest {
+            name: "missing".into(),
+            ..Default::default()
+        })
+        .await,
         Err(RegistryError::NotFound(_))
     ));
 }
@@ -256,19 +387,41 @@ async fn health_change_is_published() {
     let (regs, conn) = registries(&db).await;
     let bus = Arc::new(berth_bus::memory::MemoryBus::default());
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let _c = bus.subscribe(Subscription::new("watch", &["registry.health_changed"]), Arc::new(Forward(tx))).await.unwrap();
+    let _c = bus
+        .subscribe(
+            Subscription::new("watch", &["registry.health_changed"]),
+            Arc::new(Forward(tx)),
+        )
+        .await
+        .unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(regs.outbox().clone().run_relay(conn, bus.clone() as Arc<dyn Bus>, stop.clone()));
+    tokio::spawn(
+        regs.outbox()
+            .clone()
+            .run_relay(conn, bus.clone() as Arc<dyn Bus>, stop.clone()),
+    );
 
-    let mut reg = DockerRegistry::start(RegistryOptions::default()).await.unwrap();
-    regs.create(create("flaky", &reg.url(), None)).await.unwrap();
+    let mut reg = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    regs.create(create("flaky", &reg.url(), None))
+        .await
+        .unwrap();
     reg.stop();
     regs.check_all().await.unwrap();
-    let m = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     let p: berth_proto::v1::RegistryHealthChanged = m.payload().unwrap();
-    assert_eq!((p.registry.as_str(), p.previous.as_str(), p.current.as_str()), ("flaky", "healthy", "unhealthy"));
+    assert_eq!(
+        (p.registry.as_str(), p.previous.as_str(), p.current.as_str()),
+        ("flaky", "healthy", "unhealthy")
+    );
     // No change, no event.
     regs.check_all().await.unwrap();
-    assert!(tokio::time::timeout(Duration::from_millis(700), rx.recv()).await.is_err());
+    assert!(tokio::time::timeout(Duration::from_millis(700), rx.recv())
+        .await
+        .is_err());
     stop.cancel();
 }

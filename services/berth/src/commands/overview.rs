@@ -22,7 +22,13 @@ pub async fn run(client: &Client, format: Format, args: OverviewArgs) -> anyhow:
     print(
         format,
         &value,
-        &[("REGISTRIES", "/registries"), ("SPACES", "/spaces"), ("REPOSITORIES", "/repositories"), ("ARTIFACTS", "/artifacts"), ("STORAGE_BYTES", "/storage_bytes")],
+        &[
+            ("REGISTRIES", "/registries"),
+            ("SPACES", "/spaces"),
+            ("REPOSITORIES", "/repositories"),
+            ("ARTIFACTS", "/artifacts"),
+            ("STORAGE_BYTES", "/storage_bytes"),
+        ],
     );
     Ok(())
 }

@@ -59,7 +59,9 @@ impl CredentialArgs {
         };
         Ok(match (&self.username, password) {
             (None, None) => None,
-            (u, p) => Some(json!({"username": u.clone().unwrap_or_default(), "password": p.unwrap_or_default()})),
+            (u, p) => Some(
+                json!({"username": u.clone().unwrap_or_default(), "password": p.unwrap_or_default()}),
+            ),
         })
     }
 }
@@ -109,10 +111,16 @@ pub async fn run(client: &Client, format: Format, cmd: RegistryCommand) -> anyho
             if let Some(c) = a.credential.to_json()? {
                 body["credential"] = c;
             }
-            client.call(Method::POST, "/api/v1/registries", Some(&body)).await?
+            client
+                .call(Method::POST, "/api/v1/registries", Some(&body))
+                .await?
         }
         RegistryCommand::List => client.get("/api/v1/registries").await?,
-        RegistryCommand::Get { name } => client.get(&format!("/api/v1/registries/{}", segment(&name))).await?,
+        RegistryCommand::Get { name } => {
+            client
+                .get(&format!("/api/v1/registries/{}", segment(&name)))
+                .await?
+        }
         RegistryCommand::Update(a) => {
             let mut body = Map::new();
             if let Some(u) = a.url {
@@ -129,16 +137,39 @@ pub async fn run(client: &Client, format: Format, cmd: RegistryCommand) -> anyho
             }
             body.insert("verify".into(), (!a.no_verify).into());
             let path = format!("/api/v1/registries/{}", segment(&a.name));
-            client.call(Method::PATCH, &path, Some(&Value::Object(body))).await?
+            client
+                .call(Method::PATCH, &path, Some(&Value::Object(body)))
+                .await?
         }
         RegistryCommand::Rm { name } => {
-            client.call(Method::DELETE, &format!("/api/v1/registries/{}", segment(&name)), None).await?;
+            client
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/registries/{}", segment(&name)),
+                    None,
+                )
+                .await?;
             println!("registry {name} removed");
             return Ok(());
         }
         RegistryCommand::Ping { name } => {
-            let h = client.call(Method::POST, &format!("/api/v1/registries/{}/ping", segment(&name)), None).await?;
-            print(format, &h, &[("STATUS", "/status"), ("LATENCY_MS", "/latency_ms"), ("ERROR", "/error"), ("CHECKED_AT", "/checked_at")]);
+            let h = client
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/registries/{}/ping", segment(&name)),
+                    None,
+                )
+                .await?;
+            print(
+                format,
+                &h,
+                &[
+                    ("STATUS", "/status"),
+                    ("LATENCY_MS", "/latency_ms"),
+                    ("ERROR", "/error"),
+                    ("CHECKED_AT", "/checked_at"),
+                ],
+            );
             return Ok(());
         }
     };

@@ -22,7 +22,10 @@ pub async fn run(client: &Client, format: Format, cmd: RepoCommand) -> anyhow::R
     let mut items = Vec::new();
     let mut token = String::new();
     loop {
-        let mut path = format!("/api/v1/registries/{}/repositories?page_size=500", segment(&registry));
+        let mut path = format!(
+            "/api/v1/registries/{}/repositories?page_size=500",
+            segment(&registry)
+        );
         if let Some(s) = &space {
             path.push_str(&format!("&space={}", segment(s)));
         }
@@ -37,6 +40,14 @@ pub async fn run(client: &Client, format: Format, cmd: RepoCommand) -> anyhow::R
         }
     }
     let all = serde_json::json!({ "items": items, "next_page_token": Value::Null });
-    print(format, &all, &[("REPOSITORY", "/name"), ("SPACE", "/space"), ("ARTIFACTS", "/artifact_count")]);
+    print(
+        format,
+        &all,
+        &[
+            ("REPOSITORY", "/name"),
+            ("SPACE", "/space"),
+            ("ARTIFACTS", "/artifact_count"),
+        ],
+    );
     Ok(())
 }

@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 
 fn time(t: Option<prost_types::Timestamp>) -> Option<String> {
     let t = t?;
-    DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32).map(|d| d.to_rfc3339_opts(SecondsFormat::Millis, true))
+    DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32)
+        .map(|d| d.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -28,7 +29,10 @@ pub struct List<T: Serialize> {
 
 impl<T: Serialize> List<T> {
     pub fn new(items: Vec<T>, next: String) -> Self {
-        Self { items, next_page_token: non_empty(next) }
+        Self {
+            items,
+            next_page_token: non_empty(next),
+        }
     }
 }
 
@@ -66,7 +70,10 @@ impl From<CreateRegistryBody> for pb::CreateRegistryRequest {
             name: b.name,
             kind: b.kind,
             url: b.url,
-            credential: b.credential.map(|c| pb::Credential { username: c.username, password: c.password }),
+            credential: b.credential.map(|c| pb::Credential {
+                username: c.username,
+                password: c.password,
+            }),
             insecure: b.insecure,
             description: b.description,
             verify: b.verify,
@@ -95,7 +102,10 @@ impl UpdateRegistryBody {
         pb::UpdateRegistryRequest {
             name,
             url: self.url,
-            credential: self.credential.map(|c| pb::Credential { username: c.username, password: c.password }),
+            credential: self.credential.map(|c| pb::Credential {
+                username: c.username,
+                password: c.password,
+            }),
             insecure: self.insecure,
             description: self.description,
             verify: self.verify,
@@ -120,7 +130,12 @@ impl From<pb::RegistryHealth> for HealthJson {
             Ok(pb::HealthStatus::Unhealthy) => "unhealthy",
             _ => "unknown",
         };
-        Self { status, checked_at: time(h.checked_at), latency_ms: h.latency_ms, error: non_empty(h.error) }
+        Self {
+            status,
+            checked_at: time(h.checked_at),
+            latency_ms: h.latency_ms,
+            error: non_empty(h.error),
+        }
     }
 }
 
@@ -145,7 +160,11 @@ pub struct RegistryJson {
 impl From<pb::Registry> for RegistryJson {
     fn from(r: pb::Registry) -> Self {
         Self {
-            scope: if r.workspace.is_empty() { "platform".into() } else { format!("workspace:{}", r.workspace) },
+            scope: if r.workspace.is_empty() {
+                "platform".into()
+            } else {
+                format!("workspace:{}", r.workspace)
+            },
             name: r.name,
             kind: r.kind,
             url: r.url,
@@ -174,7 +193,13 @@ pub struct OverviewJson {
 
 impl From<pb::Overview> for OverviewJson {
     fn from(o: pb::Overview) -> Self {
-        Self { spaces: o.spaces, repositories: o.repositories, artifacts: o.artifacts, storage_bytes: o.storage_bytes, registries: None }
+        Self {
+            spaces: o.spaces,
+            repositories: o.repositories,
+            artifacts: o.artifacts,
+            storage_bytes: o.storage_bytes,
+            registries: None,
+        }
     }
 }
 
@@ -187,7 +212,11 @@ pub struct RepositoryJson {
 
 impl From<pb::Repository> for RepositoryJson {
     fn from(r: pb::Repository) -> Self {
-        Self { name: r.name, space: non_empty(r.space), artifact_count: r.artifact_count }
+        Self {
+            name: r.name,
+            space: non_empty(r.space),
+            artifact_count: r.artifact_count,
+        }
     }
 }
 
@@ -202,7 +231,13 @@ pub struct ArtifactJson {
 
 impl From<pb::Artifact> for ArtifactJson {
     fn from(a: pb::Artifact) -> Self {
-        Self { digest: a.digest, media_type: a.media_type, size: a.size, tags: a.tags, platforms: a.platforms }
+        Self {
+            digest: a.digest,
+            media_type: a.media_type,
+            size: a.size,
+            tags: a.tags,
+            platforms: a.platforms,
+        }
     }
 }
 
@@ -233,7 +268,14 @@ pub struct AuditEventJson {
 
 impl From<pb::AuditEvent> for AuditEventJson {
     fn from(e: pb::AuditEvent) -> Self {
-        Self { id: e.id, time: time(e.time), principal: e.principal, action: e.action, resource: e.resource, result: e.result }
+        Self {
+            id: e.id,
+            time: time(e.time),
+            principal: e.principal,
+            action: e.action,
+            resource: e.resource,
+            result: e.result,
+        }
     }
 }
 

@@ -18,8 +18,14 @@ pub struct Authed(pub Principal);
 impl FromRequestParts<AppState> for Authed {
     type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         Ok(Self(authenticate(state, header).await?))
     }
 }
@@ -49,19 +55,38 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let message = e.inner().to_string();
-        let path = e.path().to_string();
+        let path = match e.path().to_string() {
+            p if p == "?" => ".".to_string(),
+            p => p,
+        };
         // serde names an unknown field only in its message: "unknown field `x`, expected …".
-        let field = match message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
+        let field = match message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+        {
             Some(unknown) if path == "." || path.is_empty() => unknown.to_string(),
+            Some(unknown) if path.ends_with(unknown) => path,
             Some(unknown) => format!("{path}.{unknown}"),
             None if message.starts_with("missing field `") => {
-                let missing = message.trim_start_matches("missing field `").split('`').next().unwrap_or_default();
-                if path == "." || path.is_empty() { missing.to_string() } else { format!("{path}.{missing}") }
+                let missing = message
+                    .trim_start_matches("missing field `")
+                    .split('`')
+                    .next()
+                    .unwrap_or_default();
+                if path == "." || path.is_empty() {
+                    missing.to_string()
+                } else {
+                    format!("{path}.{missing}")
+                }
             }
             None if path == "." || path.is_empty() => "body".to_string(),
             None => path,
         };
-        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
         ApiError::invalid(field, message)
     })
 }
@@ -89,16 +114,28 @@ mod tests {
     use crate::http::dto::CreateRegistryBody;
 
     fn field(json: &str) -> Option<String> {
-        parse_json::<CreateRegistryBody>(json.as_bytes()).err().and_then(|e| e.field)
+        parse_json::<CreateRegistryBody>(json.as_bytes())
+            .err()
+            .and_then(|e| e.field)
     }
 
     #[test]
     fn errors_name_the_field() {
-        assert_eq!(field(r#"{"kind":"oci","url":"http://x"}"#).as_deref(), Some("name"));
-        assert_eq!(field(r#"{"name":"a","kind":"oci","url":"http://x","insecure":"yes"}"#).as_deref(), Some("insecure"));
-        assert_eq!(field(r#"{"name":"a","kind":"oci","url":"http://x","colour":1}"#).as_deref(), Some("colour"));
         assert_eq!(
-            field(r#"{"name":"a","kind":"oci","url":"http://x","credential":{"username":"u"}}"#).as_deref(),
+            field(r#"{"kind":"oci","url":"http://x"}"#).as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            field(r#"{"name":"a","kind":"oci","url":"http://x","insecure":"yes"}"#).as_deref(),
+            Some("insecure")
+        );
+        assert_eq!(
+            field(r#"{"name":"a","kind":"oci","url":"http://x","colour":1}"#).as_deref(),
+            Some("colour")
+        );
+        assert_eq!(
+            field(r#"{"name":"a","kind":"oci","url":"http://x","credential":{"username":"u"}}"#)
+                .as_deref(),
             Some("credential.password")
         );
         assert_eq!(field("{not json").as_deref(), Some("body"));

@@ -38,7 +38,10 @@ impl IntoResponse for HttpError {
         }
         let mut resp = (self.0.code.http(), Json(self.0.envelope())).into_response();
         if self.0.code == ErrorCode::Unauthenticated {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer realm=\"berth\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer realm=\"berth\""),
+            );
         }
         resp
     }
@@ -56,15 +59,29 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tokens", post(system::create_token))
         .route("/api/v1/audit-events", get(system::list_audit_events))
         .route("/api/v1/overview", get(registries::platform_overview))
-        .route("/api/v1/registries", get(registries::list).post(registries::create))
+        .route(
+            "/api/v1/registries",
+            get(registries::list).post(registries::create),
+        )
         .route(
             "/api/v1/registries/{registry}",
-            get(registries::get).patch(registries::update).delete(registries::delete),
+            get(registries::get)
+                .patch(registries::update)
+                .delete(registries::delete),
         )
         .route("/api/v1/registries/{registry}/ping", post(registries::ping))
-        .route("/api/v1/registries/{registry}/overview", get(registries::overview))
-        .route("/api/v1/registries/{registry}/repositories", get(registries::repositories))
-        .route("/api/v1/registries/{registry}/repositories/{*rest}", get(registries::repository_subresource))
+        .route(
+            "/api/v1/registries/{registry}/overview",
+            get(registries::overview),
+        )
+        .route(
+            "/api/v1/registries/{registry}/repositories",
+            get(registries::repositories),
+        )
+        .route(
+            "/api/v1/registries/{registry}/repositories/{*rest}",
+            get(registries::repository_subresource),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(record_metrics))
@@ -76,7 +93,10 @@ async fn not_found() -> HttpError {
 }
 
 async fn method_not_allowed() -> Response {
-    let e = ApiError::new(ErrorCode::InvalidArgument, "method not allowed on this resource");
+    let e = ApiError::new(
+        ErrorCode::InvalidArgument,
+        "method not allowed on this resource",
+    );
     (StatusCode::METHOD_NOT_ALLOWED, Json(e.envelope())).into_response()
 }
 

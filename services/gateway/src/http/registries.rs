@@ -23,18 +23,29 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/v1/registries", params(PageQuery), responses((status = 200, body = List<RegistryJson>)))]
-pub async fn list(State(s): State<AppState>, Authed(p): Authed, Paging(q): Paging) -> HttpResult<Json<List<RegistryJson>>> {
+pub async fn list(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Paging(q): Paging,
+) -> HttpResult<Json<List<RegistryJson>>> {
     let req = pb::ListRegistriesRequest {
         page_size: q.page_size.unwrap_or(0),
         page_token: q.page_token.unwrap_or_default(),
         workspace: String::new(),
     };
     let r = ops::list_registries(&s, &p, req).await?;
-    Ok(Json(List::new(r.registries.into_iter().map(Into::into).collect(), r.next_page_token)))
+    Ok(Json(List::new(
+        r.registries.into_iter().map(Into::into).collect(),
+        r.next_page_token,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/registries/{registry}", responses((status = 200, body = RegistryJson), (status = 404)))]
-pub async fn get(State(s): State<AppState>, Authed(p): Authed, Path(name): Path<String>) -> HttpResult<Json<RegistryJson>> {
+pub async fn get(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(name): Path<String>,
+) -> HttpResult<Json<RegistryJson>> {
     Ok(Json(ops::get_registry(&s, &p, &name).await?.into()))
 }
 
@@ -46,27 +57,46 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<UpdateRegistryBody>,
 ) -> HttpResult<Json<RegistryJson>> {
-    Ok(Json(ops::update_registry(&s, &p, body.into_request(name)).await?.into()))
+    Ok(Json(
+        ops::update_registry(&s, &p, body.into_request(name))
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/registries/{registry}", responses((status = 204), (status = 404)))]
-pub async fn delete(State(s): State<AppState>, Authed(p): Authed, Path(name): Path<String>) -> HttpResult<StatusCode> {
+pub async fn delete(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(name): Path<String>,
+) -> HttpResult<StatusCode> {
     ops::delete_registry(&s, &p, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/registries/{registry}/ping", responses((status = 200, body = HealthJson), (status = 404)))]
-pub async fn ping(State(s): State<AppState>, Authed(p): Authed, Path(name): Path<String>) -> HttpResult<Json<HealthJson>> {
+pub async fn ping(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(name): Path<String>,
+) -> HttpResult<Json<HealthJson>> {
     Ok(Json(ops::ping_registry(&s, &p, &name).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/registries/{registry}/overview", responses((status = 200, body = OverviewJson), (status = 404)))]
-pub async fn overview(State(s): State<AppState>, Authed(p): Authed, Path(name): Path<String>) -> HttpResult<Json<OverviewJson>> {
+pub async fn overview(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(name): Path<String>,
+) -> HttpResult<Json<OverviewJson>> {
     Ok(Json(ops::registry_overview(&s, &p, &name).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/overview", responses((status = 200, body = OverviewJson)))]
-pub async fn platform_overview(State(s): State<AppState>, Authed(p): Authed) -> HttpResult<Json<OverviewJson>> {
+pub async fn platform_overview(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+) -> HttpResult<Json<OverviewJson>> {
     let r = ops::platform_overview(&s, &p).await?;
     let mut o: OverviewJson = r.overview.unwrap_or_default().into();
     o.registries = Some(r.registries);
@@ -88,7 +118,10 @@ pub async fn repositories(
         page_token: q.page_token.unwrap_or_default(),
     };
     let r = ops::list_repositories(&s, &p, req).await?;
-    Ok(Json(List::new(r.repositories.into_iter().map(Into::into).collect(), r.next_page_token)))
+    Ok(Json(List::new(
+        r.repositories.into_iter().map(Into::into).collect(),
+        r.next_page_token,
+    )))
 }
 
 /// `…/repositories/{repository}/artifacts`, where the repository may contain '/'.
@@ -110,5 +143,8 @@ pub async fn repository_subresource(
         page_token: q.page_token.unwrap_or_default(),
     };
     let r = ops::list_artifacts(&s, &p, req).await?;
-    Ok(Json(List::new(r.artifacts.into_iter().map(Into::into).collect(), r.next_page_token)))
+    Ok(Json(List::new(
+        r.artifacts.into_iter().map(Into::into).collect(),
+        r.next_page_token,
+    )))
 }

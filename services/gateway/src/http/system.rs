@@ -23,19 +23,28 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let db = berth_db::ping(&s.db).await;
     let registry = HealthClient::new(s.registry_channel.clone())
-        .check(HealthCheckRequest { service: String::new() })
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
     let body = serde_json::json!({
         "database": if db { "ready" } else { "unavailable" },
         "registry": if registry { "ready" } else { "unavailable" },
     });
-    let status = if db && registry { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db && registry {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }
 
 pub async fn metrics() -> impl IntoResponse {
-    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], berth_telemetry::render_metrics())
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        berth_telemetry::render_metrics(),
+    )
 }
 
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = CreateTokenBody,
@@ -45,10 +54,22 @@ pub async fn create_token(
     Authed(p): Authed,
     JsonBody(body): JsonBody<CreateTokenBody>,
 ) -> HttpResult<(StatusCode, Json<TokenJson>)> {
-    let req = pb::CreateTokenRequest { principal: body.principal, ttl_seconds: body.ttl_seconds.unwrap_or(0) };
+    let req = pb::CreateTokenRequest {
+        principal: body.principal,
+        ttl_seconds: body.ttl_seconds.unwrap_or(0),
+    };
     let r = ops::create_token(&s, &p, req).await?;
-    let expires_at = r.expires_at.and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t.seconds, 0)).map(|t| t.to_rfc3339());
-    Ok((StatusCode::CREATED, Json(TokenJson { token: r.token, expires_at })))
+    let expires_at = r
+        .expires_at
+        .and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t.seconds, 0))
+        .map(|t| t.to_rfc3339());
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenJson {
+            token: r.token,
+            expires_at,
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/audit-events", params(PageQuery), responses((status = 200, body = List<AuditEventJson>)))]
@@ -57,7 +78,13 @@ pub async fn list_audit_events(
     Authed(p): Authed,
     Paging(q): Paging,
 ) -> HttpResult<Json<List<AuditEventJson>>> {
-    let req = pb::ListAuditEventsRequest { page_size: q.page_size.unwrap_or(0), page_token: q.page_token.unwrap_or_default() };
+    let req = pb::ListAuditEventsRequest {
+        page_size: q.page_size.unwrap_or(0),
+        page_token: q.page_token.unwrap_or_default(),
+    };
     let r = ops::list_audit_events(&s, &p, req).await?;
-    Ok(Json(List::new(r.events.into_iter().map(Into::into).collect(), r.next_page_token)))
+    Ok(Json(List::new(
+        r.events.into_iter().map(Into::into).collect(),
+        r.next_page_token,
+    )))
 }

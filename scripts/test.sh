@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, starts PostgreSQL, Redis and RabbitMQ if they
+# are down, checks formatting, lints (clippy, buf) and runs the whole suite with nextest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+say() { printf '\n== %s\n' "$*"; }
+
+need_apt=()
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v skopeo >/dev/null || need_apt+=(skopeo)
+command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v rabbitmq-server >/dev/null || need_apt+=(rabbitmq-server)
+command -v npm >/dev/null || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+  for _ in $(seq 1 120); do port_open "$1" && return 0; sleep 0.5; done
+  echo "service on port $1 did not start" >&2; return 1
+}
+
+if ! port_open 5432; then
+  say "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  wait_port 5432
+fi
+if ! port_open 6379; then
+  say "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  wait_port 6379
+fi
+if ! port_open 5672; then
+  say "starting RabbitMQ"
+  rabbitmq-server -detached
+  wait_port 5672
+fi
+
+say "buf format and lint"
+BUF_DIR="$HOME/.cache/berth/buf"
+if [ ! -x "$BUF_DIR/node_modules/.bin/buf" ]; then
+  mkdir -p "$BUF_DIR"
+  (cd "$BUF_DIR" && npm install --silent --no-audit --no-fund @bufbuild/buf@1 >/dev/null)
+fi
+"$BUF_DIR/node_modules/.bin/buf" format --diff --exit-code
+"$BUF_DIR/node_modules/.bin/buf" lint
+
+say "cargo fmt"
+cargo fmt --all -- --check
+
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "cargo nextest"
+cargo nextest run --workspace --locked --no-fail-fast "$@"

@@ -1,0 +1,360 @@
+//! End to end through the real `berth` binary: `berth up` in a temp dir, a real docker-registry
+//! with htpasswd auth holding images pushed by skopeo, the CLI and the HTTP API.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use berth_testkit::image::{push_image, push_index, Image, Index, Target};
+use berth_testkit::registry::{DockerRegistry, RegistryOptions};
+use serde_json::{json, Value};
+
+const USER: &str = "robot";
+const PASSWORD: &str = "Very-Secret-Registry-Password-42";
+const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+struct Berth {
+    child: Child,
+    url: String,
+    token: String,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+    /// Every API response body, to search for secrets.
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+impl Drop for Berth {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Berth {
+    async fn up() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = berth_testkit::free_port();
+        let child = Command::new(BERTH)
+            .args(["up", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("BERTH_HEALTH_INTERVAL_SECS", "1")
+            .env_remove("BERTH_ADMIN_TOKEN")
+            .env_remove("BERTH_DATABASE_URL")
+            .env_remove("BERTH_BUS_URL")
+            .env_remove("BERTH_CACHE_URL")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = dir.path().join("stdout");
+        let ready = berth_testkit::wait_until(Duration::from_secs(60), || {
+            let stdout = stdout.clone();
+            async move {
+                std::fs::read_to_string(stdout)
+                    .unwrap_or_default()
+                    .contains("ready")
+            }
+        })
+        .await;
+        let printed = std::fs::read_to_string(&stdout).unwrap_or_default();
+        assert!(
+            ready,
+            "berth up did not get ready: {printed}\n{}",
+            std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default()
+        );
+        let token = std::fs::read_to_string(dir.path().join("data/admin-token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        assert!(
+            printed.contains(&token),
+            "berth up prints the admin token it generated"
+        );
+        assert!(
+            printed.contains(&format!("127.0.0.1:{port}")),
+            "berth up prints where it listens"
+        );
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            token,
+            dir,
+            http: reqwest::Client::new(),
+            seen: Default::default(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        self.seen.lock().unwrap().push(text.clone());
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    fn cli(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+        let mut child = Command::new(BERTH)
+            .args(args)
+            .env("BERTH_SERVER", &self.url)
+            .env("BERTH_TOKEN", &self.token)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        );
+        self.seen.lock().unwrap().push(o.clone());
+        (out.status.success(), o, e)
+    }
+
+    async fn health(&self, name: &str) -> String {
+        let (_, r) = self.get(&format!("/api/v1/registries/{name}")).await;
+        r["health"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// Files under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn berth_up_integrates_a_registry_and_tracks_its_health_and_storage() {
+    let mut reg = DockerRegistry::start(RegistryOptions {
+        htpasswd: Some((USER.into(), PASSWORD.into())),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let target = Target {
+        host: reg.host(),
+        credential: Some((USER.into(), PASSWORD.into())),
+    };
+
+    // What we push, and so what the overview must say, computed from our own bytes.
+    let app1 = Image::new(&[(1, 40_000), (2, 10_000)], "amd64");
+    let app2 = Image::new(&[(1, 40_000), (3, 12_000)], "amd64");
+    let tool = Image::new(&[(4, 5_000)], "amd64");
+    let multi = Index::new(vec![
+        Image::new(&[(1, 40_000), (5, 7_000)], "amd64"),
+        Image::new(&[(6, 9_000)], "arm64"),
+    ]);
+    push_image(&app1, &target, "team-a/app1", "v1")
+        .await
+        .unwrap();
+    push_image(&app1, &target, "team-a/app1", "latest")
+        .await
+        .unwrap();
+    push_image(&app2, &target, "team-a/app2", "v1")
+        .await
+        .unwrap();
+    push_image(&tool, &target, "tool", "v1").await.unwrap();
+    push_index(&multi, &target, "team-b/multi", "v1")
+        .await
+        .unwrap();
+    let mut blobs = HashMap::new();
+    let mut manifests = HashMap::new();
+    for image in [&app1, &app2, &tool].into_iter().chain(multi.images.iter()) {
+        for b in image.blobs() {
+            blobs.insert(b.digest.clone(), b.size());
+        }
+        manifests.insert(image.manifest.digest.clone(), image.manifest.size());
+    }
+    manifests.insert(multi.manifest.digest.clone(), multi.manifest.size());
+    let expected_storage: u64 = blobs.values().sum::<u64>() + manifests.values().sum::<u64>();
+
+    let berth = Berth::up().await;
+    assert_eq!(berth.get("/readyz").await.0, 200);
+
+    // Integrate with the CLI; the password goes in on stdin.
+    let (ok, out, err) = berth.cli(
+        &[
+            "registry",
+            "add",
+            "dist",
+            "--kind",
+            "distribution",
+            "--url",
+            &reg.url(),
+            "--username",
+            USER,
+            "--password-stdin",
+        ],
+        Some(PASSWORD),
+    );
+    assert!(ok, "registry add failed: {out} {err}");
+    assert!(out.contains("healthy"), "{out}");
+    let (ok, out, _) = berth.cli(&["registry", "get", "dist", "--output", "json"], None);
+    assert!(ok);
+    let got: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got["health"]["status"], "healthy");
+    assert_eq!(got["kind"], "distribution");
+    assert_eq!(got["scope"], "platform");
+    assert!(got.get("credential").is_none() && got.get("password").is_none());
+
+    // The overview equals what we pushed.
+    let (status, o) = berth.get("/api/v1/registries/dist/overview").await;
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(
+        o,
+        json!({"spaces": 2, "repositories": 4, "artifacts": 4, "storage_bytes": expected_storage})
+    );
+    let (_, p) = berth.get("/api/v1/overview").await;
+    assert_eq!(p["storage_bytes"], expected_storage);
+    assert_eq!(p["registries"], 1);
+    let (ok, out, _) = berth.cli(&["repo", "list", "dist"], None);
+    assert!(
+        ok && out.contains("team-a/app1") && out.contains("team-b/multi"),
+        "{out}"
+    );
+    let (_, arts) = berth
+        .get("/api/v1/registries/dist/repositories/team-b/multi/artifacts")
+        .await;
+    assert_eq!(arts["items"][0]["digest"], multi.manifest.digest);
+    assert_eq!(
+        arts["items"][0]["platforms"],
+        json!(["linux/amd64", "linux/arm64"])
+    );
+
+    // A wrong password: a clear 4xx naming authentication; an unreachable URL: a clear error.
+    let bad = json!({"name": "wrong", "kind": "distribution", "url": reg.url(), "credential": {"username": USER, "password": "nope-wrong"}});
+    let (status, e) = berth
+        .call(reqwest::Method::POST, "/api/v1/registries", Some(bad))
+        .await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["field"], "credential");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("authentication"),
+        "{e}"
+    );
+    let port = berth_testkit::free_port();
+    let gone = json!({"name": "gone", "kind": "oci", "url": format!("http://127.0.0.1:{port}")});
+    let (status, e) = berth
+        .call(reqwest::Method::POST, "/api/v1/registries", Some(gone))
+        .await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["field"], "url");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("refused"),
+        "{e}"
+    );
+    let (_, list) = berth.get("/api/v1/registries").await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "failed creates left nothing behind: {list}"
+    );
+
+    // Registry down → unhealthy within two check intervals (1 s each); back → healthy.
+    reg.stop();
+    let down = berth_testkit::wait_until(Duration::from_millis(2500), || async {
+        berth.health("dist").await == "unhealthy"
+    })
+    .await;
+    assert!(down, "not unhealthy within two intervals");
+    let (_, r) = berth.get("/api/v1/registries/dist").await;
+    assert!(
+        r["health"]["error"].as_str().unwrap().contains("refused"),
+        "{r}"
+    );
+    reg.restart().await.unwrap();
+    let up = berth_testkit::wait_until(Duration::from_millis(2500), || async {
+        berth.health("dist").await == "healthy"
+    })
+    .await;
+    assert!(up, "not healthy again within two intervals");
+
+    // Every mutation is audited.
+    let (_, audit) = berth.get("/api/v1/audit-events").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"registry.create"), "{audit}");
+
+    // The password appears in no API response, no log line and no stored file in plaintext.
+    let seen = berth.seen.lock().unwrap().join("\n");
+    assert!(!seen.contains(PASSWORD), "password in an API response");
+    for f in files(berth.dir.path()) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !contains(&bytes, PASSWORD.as_bytes()),
+            "password in plaintext in {}",
+            f.display()
+        );
+    }
+    let stderr = std::fs::read_to_string(berth.dir.path().join("stderr")).unwrap();
+    assert!(
+        stderr.contains("registry integrated"),
+        "logs are written: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn berth_up_refuses_bad_configuration_with_exit_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BERTH)
+        .args(["up", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", "not-an-address"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BERTH_LISTEN"));
+    let out = Command::new(BERTH)
+        .args(["up", "--data-dir"])
+        .arg(dir.path())
+        .env("BERTH_DATABASE_URL", "mysql://nope")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BERTH_DATABASE_URL"));
+}
