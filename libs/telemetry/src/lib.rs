@@ -77,7 +77,9 @@ fn otlp_provider(service: &str) -> Option<SdkTracerProvider> {
     Some(provider)
 }
 
-fn install_metrics() -> &'static PrometheusHandle {
+/// Installs the process's Prometheus recorder (once); servers call it at start so metrics are
+/// recorded even when [`init`] was not called (tests, embedding).
+pub fn install_metrics() -> &'static PrometheusHandle {
     METRICS.get_or_init(|| {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();

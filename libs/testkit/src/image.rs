@@ -236,6 +236,26 @@ pub async fn push_index(
     skopeo_copy(dir.path(), tag, target, repo).await
 }
 
+/// Storage of a set of pushed images and indexes as Berth counts it: every distinct blob
+/// (configs and layers) once, plus every distinct manifest (index children included) once.
+pub fn storage_bytes(images: &[&Image], indexes: &[&Index]) -> u64 {
+    let mut sizes = std::collections::HashMap::new();
+    let all = images
+        .iter()
+        .copied()
+        .chain(indexes.iter().flat_map(|i| i.images.iter()));
+    for image in all {
+        for b in image.blobs() {
+            sizes.insert(b.digest.clone(), b.size());
+        }
+        sizes.insert(image.manifest.digest.clone(), image.manifest.size());
+    }
+    for index in indexes {
+        sizes.insert(index.manifest.digest.clone(), index.manifest.size());
+    }
+    sizes.values().sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

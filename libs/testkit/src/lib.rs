@@ -11,6 +11,7 @@
 pub mod db;
 pub mod harbor;
 pub mod image;
+pub mod proxy;
 pub mod registry;
 
 use std::time::Duration;

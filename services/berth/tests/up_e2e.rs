@@ -1,12 +1,11 @@
 //! End to end through the real `berth` binary: `berth up` in a temp dir, a real docker-registry
 //! with htpasswd auth holding images pushed by skopeo, the CLI and the HTTP API.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use berth_testkit::image::{push_image, push_index, Image, Index, Target};
+use berth_testkit::image::{push_image, push_index, storage_bytes, Image, Index, Target};
 use berth_testkit::registry::{DockerRegistry, RegistryOptions};
 use serde_json::{json, Value};
 
@@ -195,16 +194,7 @@ async fn berth_up_integrates_a_registry_and_tracks_its_health_and_storage() {
     push_index(&multi, &target, "team-b/multi", "v1")
         .await
         .unwrap();
-    let mut blobs = HashMap::new();
-    let mut manifests = HashMap::new();
-    for image in [&app1, &app2, &tool].into_iter().chain(multi.images.iter()) {
-        for b in image.blobs() {
-            blobs.insert(b.digest.clone(), b.size());
-        }
-        manifests.insert(image.manifest.digest.clone(), image.manifest.size());
-    }
-    manifests.insert(multi.manifest.digest.clone(), multi.manifest.size());
-    let expected_storage: u64 = blobs.values().sum::<u64>() + manifests.values().sum::<u64>();
+    let expected_storage = storage_bytes(&[&app1, &app2, &tool], &[&multi]);
 
     let berth = Berth::up().await;
     assert_eq!(berth.get("/readyz").await.0, 200);

@@ -59,6 +59,7 @@ pub async fn start(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> anyhow::Result<Running> {
+    berth_telemetry::install_metrics();
     berth_db::migrate::<store::Migrator>(&deps.db).await?;
     let channel = tonic::transport::Endpoint::from_shared(deps.registry_addr.clone())?
         .connect_timeout(std::time::Duration::from_secs(5))

@@ -59,6 +59,7 @@ pub async fn start(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> anyhow::Result<Running> {
+    berth_telemetry::install_metrics();
     berth_db::migrate::<migration::Migrator>(&deps.db).await?;
     let outbox = Outbox::new("registry");
     let registries = Registries::new(deps.db.clone(), deps.secrets, outbox.clone());

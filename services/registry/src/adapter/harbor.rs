@@ -268,12 +268,16 @@ impl Adapter for Harbor {
                 digest: a.digest,
                 media_type: a.manifest_media_type,
                 size: a.size,
-                tags: a
-                    .tags
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|t| t.name)
-                    .collect(),
+                tags: {
+                    let mut tags: Vec<String> = a
+                        .tags
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|t| t.name)
+                        .collect();
+                    tags.sort();
+                    tags
+                },
                 platforms: a
                     .references
                     .unwrap_or_default()

@@ -1,0 +1,352 @@
+//! The gateway's HTTP/JSON API: authentication, the authorization rules of issue 2, the error
+//! envelope, bad input naming the field with nothing created, OpenAPI, metrics and audit.
+
+use berth_testkit::db::Backend;
+use berth_tests::Suite;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn valid() -> Value {
+    json!({"name": "reg", "kind": "distribution", "url": "http://127.0.0.1:1", "verify": false})
+}
+
+fn with(mut base: Value, key: &str, value: Value) -> Value {
+    base[key] = value;
+    base
+}
+
+#[tokio::test]
+async fn authentication_and_authorization() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    // No token, a malformed header, an unknown token: 401 with the envelope.
+    let (status, body) = suite
+        .call(None, Method::GET, "/api/v1/registries", None)
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    let resp = suite
+        .http
+        .get(format!("{}/api/v1/registries", suite.url))
+        .header("authorization", "Basic YTpi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get("www-authenticate").is_some());
+    let (status, _) = suite
+        .call(Some("berth_0000"), Method::GET, "/api/v1/registries", None)
+        .await;
+    assert_eq!(status, 401);
+
+    // An API token of a principal without the platform-admin role.
+    let alice = suite.token_for("alice").await;
+    let (status, _) = suite
+        .call(Some(&alice), Method::GET, "/api/v1/registries", None)
+        .await;
+    assert_eq!(
+        status, 200,
+        "authenticated principals read platform registries"
+    );
+    for (method, path, body) in [
+        (Method::POST, "/api/v1/registries", Some(valid())),
+        (
+            Method::PATCH,
+            "/api/v1/registries/reg",
+            Some(json!({"description": "x"})),
+        ),
+        (Method::DELETE, "/api/v1/registries/reg", None),
+        (Method::POST, "/api/v1/registries/reg/ping", None),
+        (Method::GET, "/api/v1/overview", None),
+        (
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"principal": "mallory"})),
+        ),
+        (Method::GET, "/api/v1/audit-events", None),
+    ] {
+        let (status, body) = suite.call(Some(&alice), method.clone(), path, body).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "permission_denied");
+    }
+    // The admin may; a token minted for the bootstrap principal is an admin token too.
+    let (status, body) = suite
+        .admin(Method::POST, "/api/v1/registries", Some(valid()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let admin2 = suite.token_for("admin").await;
+    let (status, _) = suite
+        .call(
+            Some(&admin2),
+            Method::DELETE,
+            "/api/v1/registries/reg",
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+
+    // Token input.
+    for (body, field) in [
+        (json!({"principal": ""}), "principal"),
+        (json!({"principal": "has space"}), "principal"),
+        (json!({"principal": "bob", "ttl_seconds": 5}), "ttl_seconds"),
+        (
+            json!({"principal": "bob", "ttl_seconds": "soon"}),
+            "ttl_seconds",
+        ),
+        (json!({}), "principal"),
+    ] {
+        let (status, e) = suite
+            .admin(Method::POST, "/api/v1/tokens", Some(body.clone()))
+            .await;
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {e}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_registry_input_names_the_field_and_creates_nothing() {
+    let suite = Suite::start(Backend::Postgres).await;
+    let long = "x".repeat(64);
+    let cases: Vec<(Value, &str)> = vec![
+        (with(valid(), "name", json!("")), "name"),
+        (with(valid(), "name", json!(long)), "name"),
+        (with(valid(), "name", json!("UPPER")), "name"),
+        (with(valid(), "name", json!("white space")), "name"),
+        (with(valid(), "name", json!(7)), "name"),
+        (with(valid(), "kind", json!("")), "kind"),
+        (with(valid(), "kind", json!("quay")), "kind"),
+        (with(valid(), "url", json!("")), "url"),
+        (with(valid(), "url", json!("ftp://127.0.0.1")), "url"),
+        (with(valid(), "url", json!("127.0.0.1:5000")), "url"),
+        (
+            with(
+                valid(),
+                "url",
+                json!(format!("http://h/{}", "p".repeat(2100))),
+            ),
+            "url",
+        ),
+        (
+            with(valid(), "description", json!("d".repeat(1025))),
+            "description",
+        ),
+        (with(valid(), "insecure", json!("yes")), "insecure"),
+        (with(valid(), "verify", json!("no")), "verify"),
+        (
+            with(
+                valid(),
+                "credential",
+                json!({"username": "", "password": "p"}),
+            ),
+            "credential.username",
+        ),
+        (
+            with(
+                valid(),
+                "credential",
+                json!({"username": "u", "password": ""}),
+            ),
+            "credential.password",
+        ),
+        (
+            with(valid(), "credential", json!({"username": "u"})),
+            "credential.password",
+        ),
+        (
+            with(
+                valid(),
+                "credential",
+                json!({"username": "u", "password": "p", "token": 1}),
+            ),
+            "credential.token",
+        ),
+        (
+            with(valid(), "token_service", json!("keycloak")),
+            "token_service",
+        ),
+        (with(valid(), "colour", json!("blue")), "colour"),
+        (json!({"kind": "oci", "url": "http://x"}), "name"),
+        (json!({"name": "a", "url": "http://x"}), "kind"),
+        (json!({"name": "a", "kind": "oci"}), "url"),
+    ];
+    for (body, field) in cases {
+        let (status, e) = suite
+            .admin(Method::POST, "/api/v1/registries", Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body}: {e}");
+        assert_eq!(e["error"]["code"], "invalid_argument");
+        assert_eq!(e["error"]["field"], field, "{body}: {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(field.split('.').next_back().unwrap()),
+            "{e}"
+        );
+    }
+    let resp = suite
+        .http
+        .post(format!("{}/api/v1/registries", suite.url))
+        .bearer_auth(berth_tests::ADMIN_TOKEN)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let (_, list) = suite.admin(Method::GET, "/api/v1/registries", None).await;
+    assert_eq!(
+        list,
+        json!({"items": [], "next_page_token": null}),
+        "nothing was created"
+    );
+
+    // Duplicate name: 409 naming the field.
+    assert_eq!(
+        suite
+            .admin(Method::POST, "/api/v1/registries", Some(valid()))
+            .await
+            .0,
+        201
+    );
+    let (status, e) = suite
+        .admin(Method::POST, "/api/v1/registries", Some(valid()))
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (409, Some("name")),
+        "{e}"
+    );
+
+    // Update: bad fields are refused and change nothing.
+    for (body, field) in [
+        (json!({"url": "gopher://x"}), "url"),
+        (json!({"description": "d".repeat(1025)}), "description"),
+        (json!({"insecure": 3}), "insecure"),
+        (
+            json!({"credential": {"username": "", "password": "p"}}),
+            "credential.username",
+        ),
+        (json!({"name": "renamed"}), "name"),
+    ] {
+        let (status, e) = suite
+            .admin(Method::PATCH, "/api/v1/registries/reg", Some(body.clone()))
+            .await;
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {e}"
+        );
+    }
+    let (_, r) = suite
+        .admin(Method::GET, "/api/v1/registries/reg", None)
+        .await;
+    assert_eq!(r["url"], "http://127.0.0.1:1");
+    let (status, _) = suite
+        .admin(
+            Method::PATCH,
+            "/api/v1/registries/nope",
+            Some(json!({"description": "x"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Paging parameters.
+    let (status, e) = suite
+        .admin(Method::GET, "/api/v1/registries?page_size=0", None)
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("page_size"))
+    );
+}
+
+#[tokio::test]
+async fn listing_pages_openapi_metrics_and_audit() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    for name in ["a1", "a2", "a3"] {
+        assert_eq!(
+            suite
+                .admin(
+                    Method::POST,
+                    "/api/v1/registries",
+                    Some(with(valid(), "name", json!(name)))
+                )
+                .await
+                .0,
+            201
+        );
+    }
+    let (_, p1) = suite
+        .admin(Method::GET, "/api/v1/registries?page_size=2", None)
+        .await;
+    assert_eq!(p1["items"].as_array().unwrap().len(), 2);
+    let next = p1["next_page_token"].as_str().unwrap();
+    let (_, p2) = suite
+        .admin(
+            Method::GET,
+            &format!("/api/v1/registries?page_size=2&page_token={next}"),
+            None,
+        )
+        .await;
+    assert_eq!(p2["items"][0]["name"], "a3");
+    assert!(p2["next_page_token"].is_null());
+    let r = &p1["items"][0];
+    for key in [
+        "name",
+        "kind",
+        "url",
+        "insecure",
+        "description",
+        "scope",
+        "managed",
+        "health",
+        "created_at",
+        "updated_at",
+    ] {
+        assert!(r.get(key).is_some(), "registry lacks {key}: {r}");
+    }
+    assert_eq!(
+        r["health"]["status"], "unknown",
+        "saved without verification"
+    );
+
+    let (status, doc) = suite
+        .call(None, Method::GET, "/api/v1/openapi.json", None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        doc["paths"]["/api/v1/registries"]["post"].is_object(),
+        "{doc}"
+    );
+    assert!(doc["paths"]["/api/v1/registries/{registry}/overview"]["get"].is_object());
+
+    let (status, e) = suite.admin(Method::GET, "/api/v1/nothing-here", None).await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, _) = suite.admin(Method::PUT, "/api/v1/registries", None).await;
+    assert_eq!(status, 405);
+
+    let metrics = suite
+        .http
+        .get(format!("{}/metrics", suite.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("berth_http_request_seconds"), "{metrics}");
+
+    let (_, audit) = suite.admin(Method::GET, "/api/v1/audit-events", None).await;
+    let items = audit["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["action"], "registry.create");
+    assert_eq!(items[0]["resource"], "registries/a3", "newest first");
+    assert_eq!(items[0]["principal"], "admin");
+    assert_eq!(items[0]["result"], "ok");
+}

@@ -1,0 +1,140 @@
+//! Every gRPC server answers `grpc.health.v1` and reflection; internal services refuse calls
+//! without the internal credential; the gateway serves the same operations over gRPC.
+
+use berth_proto::v1::registry_service_client::RegistryServiceClient;
+use berth_proto::v1::{GetRegistryRequest, ListRegistriesRequest};
+use berth_testkit::db::Backend;
+use berth_tests::{Suite, ADMIN_TOKEN};
+use futures::StreamExt;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+async fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+async fn services(addr: std::net::SocketAddr) -> Vec<String> {
+    let mut client = ServerReflectionClient::new(channel(addr).await);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = client
+        .server_reflection_info(futures::stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let resp = stream.next().await.unwrap().unwrap();
+    match resp.message_response {
+        Some(MessageResponse::ListServicesResponse(l)) => {
+            l.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_server_answers_health_and_reflection() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    for (addr, service) in [
+        (suite.registry_addr, "berth.v1.RegistryService"),
+        (suite.gateway_addr, "berth.v1.RegistryService"),
+    ] {
+        let mut health = HealthClient::new(channel(addr).await);
+        for name in ["", service] {
+            let r = health
+                .check(HealthCheckRequest {
+                    service: name.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(r.status, ServingStatus::Serving as i32, "{addr} {name:?}");
+        }
+        let listed = services(addr).await;
+        assert!(listed.contains(&service.to_string()), "{addr}: {listed:?}");
+        assert!(
+            listed.contains(&"grpc.health.v1.Health".to_string()),
+            "{addr}: {listed:?}"
+        );
+    }
+    assert!(services(suite.gateway_addr)
+        .await
+        .contains(&"berth.v1.TokenService".to_string()));
+}
+
+#[tokio::test]
+async fn internal_services_refuse_calls_without_the_internal_credential() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    let mut direct = RegistryServiceClient::new(channel(suite.registry_addr).await);
+    let err = direct
+        .list_registries(ListRegistriesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    let mut req = tonic::Request::new(ListRegistriesRequest::default());
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", suite.internal_token).parse().unwrap(),
+    );
+    assert!(direct.list_registries(req).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_gateway_serves_the_same_operations_over_grpc() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    let mut client = RegistryServiceClient::new(channel(suite.gateway_addr).await);
+    // No token: unauthenticated.
+    let err = client
+        .get_registry(GetRegistryRequest { name: "x".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    // Admin: a missing registry is NotFound, exactly as over HTTP.
+    let mut req = tonic::Request::new(GetRegistryRequest {
+        name: "missing".into(),
+    });
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {ADMIN_TOKEN}").parse().unwrap(),
+    );
+    let err = client.get_registry(req).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    let (status, _) = suite
+        .admin(reqwest::Method::GET, "/api/v1/registries/missing", None)
+        .await;
+    assert_eq!(status, 404);
+    // Bad input over gRPC names the field in a BadRequest detail.
+    let mut req = tonic::Request::new(berth_proto::v1::CreateRegistryRequest {
+        name: "Bad Name".into(),
+        kind: "oci".into(),
+        url: "http://127.0.0.1:1".into(),
+        verify: Some(false),
+        ..Default::default()
+    });
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {ADMIN_TOKEN}").parse().unwrap(),
+    );
+    let err = client.create_registry(req).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let e = berth_error_from(&err);
+    assert_eq!(e.as_deref(), Some("name"));
+}
+
+fn berth_error_from(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+}
