@@ -89,6 +89,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let backends = &settings.backends;
     let bus = berth_bus::open(backends.bus.as_deref(), &settings.namespace).await?;
+    // Opened now so a wrong BERTH_CACHE_URL fails at start; access decisions use it.
+    let cache = berth_cache::open(backends.cache.as_deref(), &settings.namespace).await?;
+    anyhow::ensure!(cache.ping().await, "cache unavailable");
     let db_url = |service: &str| {
         backends
             .database

@@ -348,3 +348,162 @@ async fn berth_up_refuses_bad_configuration_with_exit_64() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("BERTH_DATABASE_URL"));
 }
+
+#[tokio::test]
+async fn berth_up_exports_traces_over_otlp_and_stops_gracefully_on_sigterm() {
+    // A collector that counts trace exports.
+    let posts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = posts.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let counter = counter.clone();
+            async move {
+                if !body.is_empty() {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = berth_testkit::free_port();
+    let mut child = Command::new(BERTH)
+        .args(["up", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
+        .env("BERTH_ADMIN_TOKEN", "chosen-admin-token-1234567890")
+        .stdout(std::fs::File::create(dir.path().join("out")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("err")).unwrap())
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("out");
+    assert!(
+        berth_testkit::wait_until(Duration::from_secs(30), || {
+            let out = out.clone();
+            async move {
+                std::fs::read_to_string(out)
+                    .unwrap_or_default()
+                    .contains("ready")
+            }
+        })
+        .await
+    );
+    let printed = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !printed.contains("chosen-admin-token"),
+        "a configured token is not printed"
+    );
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("http://127.0.0.1:{port}/api/v1/registries"))
+        .bearer_auth("chosen-admin-token-1234567890")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "BERTH_ADMIN_TOKEN is the bootstrap admin token"
+    );
+
+    // SIGTERM: spans are flushed and the process exits cleanly, well within the drain limit.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let exited = berth_testkit::wait_until(Duration::from_secs(25), || {
+        let done = matches!(child.try_wait(), Ok(Some(_)));
+        async move { done }
+    })
+    .await;
+    assert!(exited, "berth up did not stop on SIGTERM");
+    assert!(child.wait().unwrap().success());
+    assert!(
+        berth_testkit::wait_until(Duration::from_secs(5), || {
+            let n = posts.load(std::sync::atomic::Ordering::SeqCst);
+            async move { n > 0 }
+        })
+        .await,
+        "no trace reached the OTLP endpoint"
+    );
+}
+
+#[tokio::test]
+async fn berth_up_runs_on_postgres_rabbitmq_and_redis_and_keeps_its_state() {
+    let db = berth_testkit::db::TestDatabase::postgres().await.unwrap();
+    let namespace = berth_testkit::unique("up");
+    let dir = tempfile::tempdir().unwrap();
+    let port = berth_testkit::free_port();
+    let start = |log: &str| {
+        Command::new(BERTH)
+            .args(["up", "--data-dir"])
+            .arg(dir.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("BERTH_DATABASE_URL", &db.url)
+            .env("BERTH_BUS_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
+            .env("BERTH_CACHE_URL", "redis://127.0.0.1:6379")
+            .env("BERTH_NAMESPACE", &namespace)
+            .env("BERTH_ADMIN_TOKEN", "postgres-admin-token-123456")
+            .stdout(std::fs::File::create(dir.path().join(log)).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    let ready = |http: reqwest::Client, url: String| async move {
+        berth_testkit::wait_until(Duration::from_secs(30), || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                http.get(format!("{url}/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await
+    };
+    let mut first = start("first");
+    assert!(
+        ready(http.clone(), url.clone()).await,
+        "not ready on PostgreSQL/RabbitMQ/Redis"
+    );
+    let body = json!({"name": "kept", "kind": "oci", "url": "http://127.0.0.1:1", "verify": false});
+    let r = http
+        .post(format!("{url}/api/v1/registries"))
+        .bearer_auth("postgres-admin-token-123456")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let _ = first.kill();
+    let _ = first.wait();
+
+    let mut second = start("second");
+    assert!(ready(http.clone(), url.clone()).await);
+    let r: Value = http
+        .get(format!("{url}/api/v1/registries/kept"))
+        .bearer_auth("postgres-admin-token-123456")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["name"], "kept", "state survives a restart: {r}");
+    let _ = second.kill();
+    let _ = second.wait();
+    assert!(
+        !dir.path().join("registry.db").exists(),
+        "no SQLite file when BERTH_DATABASE_URL is set"
+    );
+}

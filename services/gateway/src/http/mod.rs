@@ -85,6 +85,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(record_metrics))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let span =
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path());
+                berth_telemetry::propagation::adopt_from_headers(&span, req.headers());
+                span
+            }),
+        )
         .with_state(state)
 }
 
