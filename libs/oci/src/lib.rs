@@ -12,7 +12,7 @@ mod error;
 pub mod manifest;
 mod pagination;
 
-pub use client::{BlobStream, Client, ClientOptions, Credential};
+pub use client::{BlobStream, Client, ClientOptions, Credential, Mount};
 pub use error::OciError;
 pub use manifest::{Descriptor, Manifest, ManifestKind};
 
