@@ -51,11 +51,21 @@ impl OciError {
             Self::Dns(host)
         } else if lower.contains("connection refused") {
             Self::Refused(host)
-        } else if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("ssl")
-            || lower.contains("handshake")
-        {
+        } else if lower.contains("invalidcontenttype") || lower.contains("corrupt message") {
+            Self::Tls {
+                host,
+                detail: "the server does not speak TLS (use http:// for a plain-HTTP registry)"
+                    .into(),
+            }
+        } else if lower.contains("certificate") {
+            Self::Tls {
+                host,
+                detail: format!(
+                    "{} (set insecure to accept it)",
+                    chain.trim_end_matches(": ")
+                ),
+            }
+        } else if lower.contains("tls") || lower.contains("ssl") || lower.contains("handshake") {
             Self::Tls {
                 host,
                 detail: chain.trim_end_matches(": ").to_string(),

@@ -274,6 +274,40 @@ async fn berth_up_integrates_a_registry_and_tracks_its_health_and_storage() {
         e["error"]["message"].as_str().unwrap().contains("refused"),
         "{e}"
     );
+    // TLS spoken to a plain-HTTP registry, and a URL that is no registry at all.
+    let tls = json!({"name": "tls", "kind": "distribution", "url": reg.url().replace("http://", "https://")});
+    let (status, e) = berth
+        .call(reqwest::Method::POST, "/api/v1/registries", Some(tls))
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("url")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("TLS"),
+        "{e}"
+    );
+    let not_registry = json!({"name": "nr", "kind": "distribution", "url": berth.url});
+    let (status, e) = berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/registries",
+            Some(not_registry),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("url")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a container registry"),
+        "{e}"
+    );
     let (_, list) = berth.get("/api/v1/registries").await;
     assert_eq!(
         list["items"].as_array().unwrap().len(),

@@ -61,6 +61,7 @@ impl From<RegistryError> for ApiError {
                 let message = match &error {
                     OciError::Unauthorized(m) => format!("authentication failed: {m}"),
                     OciError::Forbidden(m) => format!("authentication failed: access denied to {m}"),
+                    OciError::NotARegistry(_) => error.to_string(),
                     other => format!("registry unreachable: {other}"),
                 };
                 ApiError::invalid(field, message)
