@@ -27,6 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".berth.v1.RegistryChanged",
             "#[derive(serde::Serialize, serde::Deserialize)]",
         )
+        .type_attribute(
+            ".berth.v1.SpaceChanged",
+            "#[derive(serde::Serialize, serde::Deserialize)]",
+        )
+        .type_attribute(
+            ".berth.v1.BindingChanged",
+            "#[derive(serde::Serialize, serde::Deserialize)]",
+        )
         .compile_fds(fds)?;
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! back, and to the HTTP status and JSON envelope of the gateway. No handler builds a `Status` or an
 //! HTTP error by hand.
 
+pub mod validate;
+
 use serde::Serialize;
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};

@@ -11,10 +11,12 @@ mod client;
 mod error;
 pub mod manifest;
 mod pagination;
+pub mod reference;
 
 pub use client::{BlobStream, Client, ClientOptions, Credential, Mount};
 pub use error::OciError;
 pub use manifest::{Descriptor, Manifest, ManifestKind};
+pub use reference::Reference;
 
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {

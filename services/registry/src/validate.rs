@@ -3,7 +3,6 @@
 use crate::error::{RegistryError, Result};
 
 pub const KINDS: [&str; 3] = ["distribution", "harbor", "oci"];
-const NAME_MAX: usize = 63;
 const URL_MAX: usize = 2048;
 const DESCRIPTION_MAX: usize = 1024;
 const USERNAME_MAX: usize = 255;
@@ -12,31 +11,7 @@ const PASSWORD_MAX: usize = 4096;
 /// A DNS-label-like name: 1–63 lowercase letters, digits and '-', starting and ending with a
 /// letter or digit. Used for registries and workspaces.
 pub fn name(field: &'static str, value: &str) -> Result<()> {
-    if value.is_empty() {
-        return Err(RegistryError::invalid(field, "must not be empty"));
-    }
-    if value.len() > NAME_MAX {
-        return Err(RegistryError::invalid(
-            field,
-            format!("must be at most {NAME_MAX} characters"),
-        ));
-    }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err(RegistryError::invalid(
-            field,
-            "may contain only lowercase letters, digits and '-'",
-        ));
-    }
-    if value.starts_with('-') || value.ends_with('-') {
-        return Err(RegistryError::invalid(
-            field,
-            "must start and end with a letter or digit",
-        ));
-    }
-    Ok(())
+    berth_error::validate::dns_label(value).map_err(|m| RegistryError::invalid(field, m))
 }
 
 pub fn kind(value: &str) -> Result<()> {

@@ -1,0 +1,107 @@
+//! What the space service knows of registries, read from the registry service and kept for a
+//! moment so the access check does not ask on every call.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use berth_auth::internal::Attacher;
+use berth_error::ApiError;
+use berth_proto::v1::registry_service_client::RegistryServiceClient;
+use berth_proto::v1::{ListRegistriesRequest, Registry};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::error::{Result, SpaceError};
+
+const FRESH_FOR: Duration = Duration::from_secs(2);
+
+pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, Attacher>>;
+
+/// `host[:port]` of a registry URL, as image references name it.
+pub fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or_default().to_string()
+}
+
+#[derive(Clone)]
+pub struct Directory {
+    client: RegistryClient,
+    cached: Arc<Mutex<Option<(Instant, Arc<Vec<Registry>>)>>>,
+}
+
+impl Directory {
+    pub fn new(client: RegistryClient) -> Self {
+        Self {
+            client,
+            cached: Arc::default(),
+        }
+    }
+
+    /// Every registry (at most [`FRESH_FOR`] old).
+    pub async fn all(&self) -> Result<Arc<Vec<Registry>>> {
+        if let Some((at, list)) = self.cached.lock().expect("directory lock").as_ref() {
+            if at.elapsed() < FRESH_FOR {
+                return Ok(list.clone());
+            }
+        }
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .client
+                .clone()
+                .list_registries(ListRegistriesRequest {
+                    page_size: 500,
+                    page_token: token,
+                    workspace: String::new(),
+                })
+                .await
+                .map_err(|s| SpaceError::Upstream(ApiError::from_status("registry service", &s)))?
+                .into_inner();
+            out.extend(page.registries);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        let list = Arc::new(out);
+        *self.cached.lock().expect("directory lock") = Some((Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    /// Forgets what it knows (after `registry.changed`).
+    pub fn invalidate(&self) {
+        *self.cached.lock().expect("directory lock") = None;
+    }
+
+    pub async fn by_name(&self, name: &str) -> Result<Registry> {
+        self.all()
+            .await?
+            .iter()
+            .find(|r| r.name == name)
+            .cloned()
+            .ok_or_else(|| SpaceError::NotFound(format!("registry {name:?} not found")))
+    }
+
+    /// The registry an image reference's host names, if Berth integrates it.
+    pub async fn by_host(&self, host: &str) -> Result<Option<Registry>> {
+        Ok(self
+            .all()
+            .await?
+            .iter()
+            .find(|r| host_of(&r.url) == host)
+            .cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hosts_of_urls() {
+        assert_eq!(super::host_of("http://127.0.0.1:5000"), "127.0.0.1:5000");
+        assert_eq!(
+            super::host_of("https://reg.example.com/sub"),
+            "reg.example.com"
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! Spaces: create, read, change, delete. On Distribution and OCI registries a space is the
+//! first path segment of repository names, tracked by Berth.
+
+use berth_proto::v1::{CreateSpaceRequest, Space, SpaceChanged, UpdateSpaceRequest};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use crate::entity::{binding, space};
+use crate::error::{Result, SpaceError};
+use crate::tenancy::{check, timestamp, Tenancy};
+
+fn visibility(value: &str) -> Result<&'static str> {
+    match value {
+        "" | "private" => Ok("private"),
+        "public" => Ok("public"),
+        other => Err(SpaceError::invalid(
+            "visibility",
+            format!("must be \"public\" or \"private\", not {other:?}"),
+        )),
+    }
+}
+
+fn quota(value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| SpaceError::invalid("quota_bytes", "is too large"))
+}
+
+fn description(value: &str) -> Result<()> {
+    if value.chars().count() > 1024 || value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(SpaceError::invalid(
+            "description",
+            "must be at most 1024 characters without control characters",
+        ));
+    }
+    Ok(())
+}
+
+impl Tenancy {
+    pub(crate) async fn to_proto(&self, m: &space::Model) -> Result<Space> {
+        let bound = binding::Entity::find()
+            .filter(binding::Column::SpaceId.eq(&m.id))
+            .order_by_asc(binding::Column::Workspace)
+            .all(&self.db)
+            .await?;
+        Ok(Space {
+            registry: m.registry.clone(),
+            name: m.name.clone(),
+            visibility: m.visibility.clone(),
+            quota_bytes: m.quota_bytes.max(0) as u64,
+            description: m.description.clone(),
+            created_at: Some(timestamp(m.created_at)),
+            updated_at: Some(timestamp(m.updated_at)),
+            workspaces: bound.into_iter().map(|b| b.workspace).collect(),
+        })
+    }
+
+    pub async fn create_space(&self, req: CreateSpaceRequest) -> Result<Space> {
+        check("registry", berth_error::validate::dns_label, &req.registry)?;
+        check("name", berth_error::validate::path_component, &req.name)?;
+        let visibility = visibility(&req.visibility)?;
+        let quota = quota(req.quota_bytes)?;
+        description(&req.description)?;
+        self.directory.by_name(&req.registry).await?;
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        if self
+            .find_space(&txn, &req.registry, &req.name)
+            .await
+            .is_ok()
+        {
+            return Err(SpaceError::Conflict {
+                field: "name",
+                message: format!("space {}/{} already exists", req.registry, req.name),
+            });
+        }
+        let saved = space::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            registry: Set(req.registry.clone()),
+            name: Set(req.name.clone()),
+            visibility: Set(visibility.into()),
+            quota_bytes: Set(quota),
+            description: Set(req.description),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        self.enqueue(
+            &txn,
+            "space.changed",
+            &SpaceChanged {
+                registry: req.registry,
+                space: req.name,
+                change: "created".into(),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.notify();
+        self.to_proto(&saved).await
+    }
+
+    pub async fn get_space(&self, registry: &str, name: &str) -> Result<Space> {
+        let m = self.find_space(&self.db, registry, name).await?;
+        self.to_proto(&m).await
+    }
+
+    /// Spaces of one registry (or of all), in (registry, name) order.
+    pub async fn list_spaces(&self, registry: &str) -> Result<Vec<Space>> {
+        let mut q = space::Entity::find()
+            .order_by_asc(space::Column::Registry)
+            .order_by_asc(space::Column::Name);
+        if !registry.is_empty() {
+            q = q.filter(space::Column::Registry.eq(registry));
+        }
+        let mut out = Vec::new();
+        for m in q.all(&self.db).await? {
+            out.push(self.to_proto(&m).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn update_space(&self, req: UpdateSpaceRequest) -> Result<Space> {
+        let current = self.find_space(&self.db, &req.registry, &req.name).await?;
+        let mut m = current.clone().into_active_model();
+        let mut became_public = false;
+        if let Some(v) = &req.visibility {
+            let v = visibility(v)?;
+            became_public = v == "public" && current.visibility != "public";
+            m.visibility = Set(v.into());
+        }
+        if let Some(q) = req.quota_bytes {
+            m.quota_bytes = Set(quota(q)?);
+        }
+        if let Some(d) = &req.description {
+            description(d)?;
+            m.description = Set(d.clone());
+        }
+        m.updated_at = Set(Utc::now());
+        let txn = self.db.begin().await?;
+        if became_public {
+            // A public space needs no bindings: every namespace may pull it.
+            binding::Entity::delete_many()
+                .filter(binding::Column::SpaceId.eq(&current.id))
+                .exec(&txn)
+                .await?;
+        }
+        let saved = m.update(&txn).await?;
+        self.enqueue(
+            &txn,
+            "space.changed",
+            &SpaceChanged {
+                registry: req.registry,
+                space: req.name,
+                change: "updated".into(),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.notify();
+        self.to_proto(&saved).await
+    }
+
+    /// Deletes a space and its bindings (the repositories themselves are untouched).
+    pub async fn delete_space(&self, registry: &str, name: &str) -> Result<()> {
+        let txn = self.db.begin().await?;
+        let m = self.find_space(&txn, registry, name).await?;
+        binding::Entity::delete_many()
+            .filter(binding::Column::SpaceId.eq(&m.id))
+            .exec(&txn)
+            .await?;
+        space::Entity::delete_by_id(m.id).exec(&txn).await?;
+        self.enqueue(
+            &txn,
+            "space.changed",
+            &SpaceChanged {
+                registry: registry.into(),
+                space: name.into(),
+                change: "deleted".into(),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.outbox.notify();
+        Ok(())
+    }
+}
