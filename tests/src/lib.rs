@@ -14,12 +14,14 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub struct Suite {
     pub url: String,
     pub registry_addr: std::net::SocketAddr,
+    pub space_addr: std::net::SocketAddr,
     pub gateway_addr: std::net::SocketAddr,
     pub internal_token: String,
     pub http: reqwest::Client,
     shutdown: berth_runtime::Shutdown,
     _registry_db: TestDatabase,
     _gateway_db: TestDatabase,
+    _space_db: TestDatabase,
 }
 
 impl Drop for Suite {
@@ -32,6 +34,7 @@ impl Suite {
     pub async fn start(backend: Backend) -> Self {
         let registry_db = TestDatabase::new(backend).await.unwrap();
         let gateway_db = TestDatabase::new(backend).await.unwrap();
+        let space_db = TestDatabase::new(backend).await.unwrap();
         let bus = match backend {
             Backend::Postgres => berth_bus::open(
                 Some("amqp://guest:guest@127.0.0.1:5672/%2f"),
@@ -56,6 +59,18 @@ impl Suite {
         )
         .await
         .unwrap();
+        let space = berth_space::start(
+            berth_space::Deps {
+                db: berth_db::connect(&space_db.url).await.unwrap(),
+                bus: Arc::clone(&bus),
+                internal_token: Some(internal_token.clone()),
+                registry_addr: format!("http://{}", registry.addr),
+            },
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            shutdown.child(),
+        )
+        .await
+        .unwrap();
         let gateway = berth_gateway::start(
             berth_gateway::Deps {
                 db: berth_db::connect(&gateway_db.url).await.unwrap(),
@@ -63,6 +78,7 @@ impl Suite {
                 internal_token: Some(internal_token.clone()),
                 platform_admins: vec![],
                 registry_addr: format!("http://{}", registry.addr),
+                space_addr: format!("http://{}", space.addr),
             },
             tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             shutdown.child(),
@@ -72,12 +88,14 @@ impl Suite {
         let suite = Self {
             url: format!("http://{}", gateway.addr),
             registry_addr: registry.addr,
+            space_addr: space.addr,
             gateway_addr: gateway.addr,
             internal_token,
             http: reqwest::Client::new(),
             shutdown,
             _registry_db: registry_db,
             _gateway_db: gateway_db,
+            _space_db: space_db,
         };
         let ready = berth_testkit::wait_until(Duration::from_secs(20), || async {
             suite

@@ -39,16 +39,24 @@ async fn authentication_and_authorization() {
     assert_eq!(status, 401);
 
     // An API token of a principal without the platform-admin role.
+    let (status, body) = suite
+        .admin(Method::POST, "/api/v1/registries", Some(valid()))
+        .await;
+    assert_eq!(status, 201, "{body}");
     let alice = suite.token_for("alice").await;
     let (status, _) = suite
-        .call(Some(&alice), Method::GET, "/api/v1/registries", None)
+        .call(Some(&alice), Method::GET, "/api/v1/registries/reg", None)
         .await;
     assert_eq!(
         status, 200,
         "authenticated principals read platform registries"
     );
     for (method, path, body) in [
-        (Method::POST, "/api/v1/registries", Some(valid())),
+        (
+            Method::POST,
+            "/api/v1/registries",
+            Some(with(valid(), "name", json!("other"))),
+        ),
         (
             Method::PATCH,
             "/api/v1/registries/reg",
@@ -68,11 +76,7 @@ async fn authentication_and_authorization() {
         assert_eq!(status, 403, "{method} {path}: {body}");
         assert_eq!(body["error"]["code"], "permission_denied");
     }
-    // The admin may; a token minted for the bootstrap principal is an admin token too.
-    let (status, body) = suite
-        .admin(Method::POST, "/api/v1/registries", Some(valid()))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    // A token minted for the bootstrap principal is an admin token too.
     let admin2 = suite.token_for("admin").await;
     let (status, _) = suite
         .call(

@@ -24,6 +24,7 @@ pub struct RawSettings {
     pub secret_key: Option<String>,
     pub health_interval_secs: Option<String>,
     pub registry_addr: Option<String>,
+    pub space_addr: Option<String>,
     pub platform_admins: Option<String>,
     pub log_format: Option<String>,
 }
@@ -43,6 +44,7 @@ impl RawSettings {
             secret_key: env.var(keys::SECRET_KEY),
             health_interval_secs: env.var(keys::HEALTH_INTERVAL_SECS),
             registry_addr: env.var(keys::REGISTRY_ADDR),
+            space_addr: env.var(keys::SPACE_ADDR),
             platform_admins: env.var(keys::PLATFORM_ADMINS),
             log_format: env.var(keys::LOG_FORMAT),
         }
@@ -70,6 +72,7 @@ impl RawSettings {
             secret_key: over.secret_key.or(self.secret_key),
             health_interval_secs: over.health_interval_secs.or(self.health_interval_secs),
             registry_addr: over.registry_addr.or(self.registry_addr),
+            space_addr: over.space_addr.or(self.space_addr),
             platform_admins: over.platform_admins.or(self.platform_admins),
             log_format: over.log_format.or(self.log_format),
         }
@@ -103,6 +106,7 @@ pub struct Settings {
     pub secret_key: Option<String>,
     pub health_interval: Duration,
     pub registry_addr: Option<String>,
+    pub space_addr: Option<String>,
     pub platform_admins: Vec<String>,
     pub log_format: LogFormat,
 }
@@ -184,6 +188,7 @@ impl Settings {
             }
         }
         let registry_addr = check_url(keys::REGISTRY_ADDR, raw.registry_addr, &["http", "https"])?;
+        let space_addr = check_url(keys::SPACE_ADDR, raw.space_addr, &["http", "https"])?;
         let platform_admins = raw
             .platform_admins
             .map(|s| {
@@ -208,6 +213,7 @@ impl Settings {
             secret_key: raw.secret_key,
             health_interval,
             registry_addr,
+            space_addr,
             platform_admins,
             log_format,
         })

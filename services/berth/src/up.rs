@@ -100,6 +100,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     let registry_db = berth_db::connect(&db_url("registry")).await?;
     let gateway_db = berth_db::connect(&db_url("gateway")).await?;
+    let space_db = berth_db::connect(&db_url("space")).await?;
 
     let shutdown = berth_runtime::Shutdown::new();
     shutdown.on_signals();
@@ -118,6 +119,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    let space = berth_space::start(
+        berth_space::Deps {
+            db: space_db,
+            bus: Arc::clone(&bus),
+            internal_token: Some(internal_token.clone()),
+            registry_addr: format!("http://{}", registry.addr),
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        shutdown.child(),
+    )
+    .await?;
+
     let gateway_listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -128,6 +141,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             internal_token: Some(internal_token),
             platform_admins: settings.platform_admins.clone(),
             registry_addr: format!("http://{}", registry.addr),
+            space_addr: format!("http://{}", space.addr),
         },
         gateway_listener,
         shutdown.child(),
@@ -160,6 +174,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(berth_runtime::DRAIN_LIMIT, async {
         let _ = gateway.task.await;
         let _ = registry.task.await;
+        let _ = space.task.await;
     })
     .await;
     berth_telemetry::shutdown();

@@ -1,9 +1,12 @@
 //! Authentication: who is calling. Bearer tokens only: the bootstrap admin token, or a Berth
 //! API token (looked up by its hash, refused once expired).
 
+use std::collections::BTreeMap;
+
 use berth_auth::internal::constant_time_eq;
 use berth_auth::tokens;
 use berth_error::{ApiError, ApiResult};
+use berth_proto::v1::ListRolesRequest;
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -13,11 +16,29 @@ use crate::store::api_token;
 /// Name of the principal the bootstrap admin token stands for.
 pub const BOOTSTRAP_PRINCIPAL: &str = "admin";
 
-/// An authenticated caller.
+/// An authenticated caller and its role in each of its workspaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub name: String,
     pub platform_admin: bool,
+    pub roles: BTreeMap<String, String>,
+}
+
+/// The workspace roles of `name`, from the space service.
+async fn roles_of(state: &AppState, name: &str) -> ApiResult<BTreeMap<String, String>> {
+    let req = ListRolesRequest {
+        principal: name.to_string(),
+    };
+    let roles = state
+        .space
+        .workspaces
+        .clone()
+        .list_roles(req)
+        .await
+        .map_err(|s| ApiError::from_status("space service", &s))?
+        .into_inner()
+        .roles;
+    Ok(roles.into_iter().map(|r| (r.workspace, r.role)).collect())
 }
 
 /// The bearer token of an `Authorization` header value.
@@ -41,6 +62,7 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> ApiResult<P
         return Ok(Principal {
             name: BOOTSTRAP_PRINCIPAL.into(),
             platform_admin: true,
+            roles: BTreeMap::new(),
         });
     }
     if !token.starts_with(tokens::API_TOKEN_PREFIX) {
@@ -58,9 +80,16 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> ApiResult<P
     if row.expires_at <= Utc::now() {
         return Err(ApiError::unauthenticated("token expired"));
     }
+    let platform_admin =
+        row.principal == BOOTSTRAP_PRINCIPAL || state.platform_admins.contains(&row.principal);
+    let roles = if platform_admin {
+        BTreeMap::new()
+    } else {
+        roles_of(state, &row.principal).await?
+    };
     Ok(Principal {
-        platform_admin: row.principal == BOOTSTRAP_PRINCIPAL
-            || state.platform_admins.contains(&row.principal),
+        roles,
+        platform_admin,
         name: row.principal,
     })
 }

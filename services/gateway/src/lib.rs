@@ -39,6 +39,8 @@ pub struct Deps {
     pub platform_admins: Vec<String>,
     /// `http://host:port` of the registry service.
     pub registry_addr: String,
+    /// `http://host:port` of the space service.
+    pub space_addr: String,
 }
 
 pub struct Running {
@@ -61,19 +63,27 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     berth_telemetry::install_metrics();
     berth_db::migrate::<store::Migrator>(&deps.db).await?;
-    let channel = tonic::transport::Endpoint::from_shared(deps.registry_addr.clone())?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .connect_lazy();
-    let registry = RegistryServiceClient::with_interceptor(
-        channel.clone(),
-        Attacher::new(deps.internal_token.as_deref()),
-    );
+    let channel = |addr: &str| -> anyhow::Result<tonic::transport::Channel> {
+        Ok(tonic::transport::Endpoint::from_shared(addr.to_string())?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect_lazy())
+    };
+    let (registry_channel, space_channel) =
+        (channel(&deps.registry_addr)?, channel(&deps.space_addr)?);
+    let attacher = Attacher::new(deps.internal_token.as_deref());
     let state = AppState {
         db: deps.db,
         admin_token: Arc::from(deps.admin_token.as_str()),
         platform_admins: Arc::new(deps.platform_admins),
-        registry,
-        registry_channel: channel,
+        registry: RegistryServiceClient::with_interceptor(
+            registry_channel.clone(),
+            attacher.clone(),
+        ),
+        space: state::SpaceClients::new(space_channel.clone(), attacher),
+        channels: Arc::new(vec![
+            ("registry", registry_channel),
+            ("space", space_channel),
+        ]),
     };
     let api = grpc::PublicApi {
         state: state.clone(),

@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let admin_token = require(&settings.admin_token, keys::ADMIN_TOKEN);
     let internal_token = require(&settings.internal_token, keys::INTERNAL_TOKEN);
     let registry_addr = require(&settings.registry_addr, keys::REGISTRY_ADDR);
+    let space_addr = require(&settings.space_addr, keys::SPACE_ADDR);
     std::fs::create_dir_all(&settings.data_dir)?;
     let db_url = settings
         .backends
@@ -38,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
             internal_token: Some(internal_token),
             platform_admins: settings.platform_admins.clone(),
             registry_addr,
+            space_addr,
         },
         listener,
         shutdown,

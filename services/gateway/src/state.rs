@@ -1,14 +1,39 @@
-//! What every gateway handler shares.
+//! What every gateway handler shares: its database and clients of the internal services.
 
 use std::sync::Arc;
 
 use berth_auth::internal::Attacher;
+use berth_proto::v1::access_service_client::AccessServiceClient;
+use berth_proto::v1::binding_service_client::BindingServiceClient;
 use berth_proto::v1::registry_service_client::RegistryServiceClient;
+use berth_proto::v1::space_service_client::SpaceServiceClient;
+use berth_proto::v1::workspace_service_client::WorkspaceServiceClient;
 use sea_orm::DatabaseConnection;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, Attacher>>;
+type Intercepted = InterceptedService<Channel, Attacher>;
+pub type RegistryClient = RegistryServiceClient<Intercepted>;
+
+/// Clients of the space service's four gRPC services, over one channel.
+#[derive(Clone)]
+pub struct SpaceClients {
+    pub spaces: SpaceServiceClient<Intercepted>,
+    pub workspaces: WorkspaceServiceClient<Intercepted>,
+    pub bindings: BindingServiceClient<Intercepted>,
+    pub access: AccessServiceClient<Intercepted>,
+}
+
+impl SpaceClients {
+    pub fn new(channel: Channel, attacher: Attacher) -> Self {
+        Self {
+            spaces: SpaceServiceClient::with_interceptor(channel.clone(), attacher.clone()),
+            workspaces: WorkspaceServiceClient::with_interceptor(channel.clone(), attacher.clone()),
+            bindings: BindingServiceClient::with_interceptor(channel.clone(), attacher.clone()),
+            access: AccessServiceClient::with_interceptor(channel, attacher),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +41,7 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     pub platform_admins: Arc<Vec<String>>,
     pub registry: RegistryClient,
-    /// The registry service's channel, for readiness checks.
-    pub registry_channel: Channel,
+    pub space: SpaceClients,
+    /// Channels of the internal services, by name, for readiness checks.
+    pub channels: Arc<Vec<(&'static str, Channel)>>,
 }

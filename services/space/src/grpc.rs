@@ -176,6 +176,28 @@ impl WorkspaceService for SpaceApi {
         Ok(Response::new(RemoveMemberResponse {}))
     }
 
+    async fn get_namespace(
+        &self,
+        req: Request<GetNamespaceRequest>,
+    ) -> Result<Response<GetNamespaceResponse>, Status> {
+        let r = req.into_inner();
+        required("namespace", &r.namespace)?;
+        let workspace = self
+            .tenancy
+            .workspace_of(&r.namespace)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "namespace {:?} belongs to no workspace",
+                    r.namespace
+                ))
+            })?;
+        Ok(Response::new(GetNamespaceResponse {
+            namespace: r.namespace,
+            workspace,
+        }))
+    }
+
     async fn list_roles(
         &self,
         req: Request<ListRolesRequest>,

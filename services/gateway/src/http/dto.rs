@@ -287,3 +287,144 @@ pub struct PageQuery {
     /// Repositories only: narrow to one space.
     pub space: Option<String>,
 }
+
+/// `POST /api/v1/workspaces`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkspaceBody {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberJson {
+    pub principal: String,
+    pub role: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkspaceJson {
+    pub name: String,
+    pub description: String,
+    pub namespaces: Vec<String>,
+    pub members: Vec<MemberJson>,
+    pub created_at: Option<String>,
+}
+
+impl From<pb::Workspace> for WorkspaceJson {
+    fn from(w: pb::Workspace) -> Self {
+        Self {
+            name: w.name,
+            description: w.description,
+            namespaces: w.namespaces,
+            members: w
+                .members
+                .into_iter()
+                .map(|m| MemberJson {
+                    principal: m.principal,
+                    role: m.role,
+                })
+                .collect(),
+            created_at: time(w.created_at),
+        }
+    }
+}
+
+/// `PUT /api/v1/workspaces/{workspace}/members/{principal}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    /// `workspace-admin`, `workspace-editor` or `workspace-viewer`.
+    pub role: String,
+}
+
+/// `POST /api/v1/registries/{registry}/spaces`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSpaceBody {
+    pub name: String,
+    /// `public` or `private` (default).
+    #[serde(default)]
+    pub visibility: String,
+    #[serde(default)]
+    pub quota_bytes: u64,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `PATCH /api/v1/registries/{registry}/spaces/{space}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSpaceBody {
+    pub visibility: Option<String>,
+    pub quota_bytes: Option<u64>,
+    pub description: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SpaceJson {
+    pub registry: String,
+    pub name: String,
+    pub visibility: String,
+    pub quota_bytes: Option<u64>,
+    pub description: String,
+    /// Bound workspaces the caller may see.
+    pub workspaces: Vec<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+impl SpaceJson {
+    /// Shows only the bound workspaces `visible` allows.
+    pub fn new(s: pb::Space, visible: impl Fn(&str) -> bool) -> Self {
+        Self {
+            workspaces: s.workspaces.into_iter().filter(|w| visible(w)).collect(),
+            registry: s.registry,
+            name: s.name,
+            visibility: s.visibility,
+            quota_bytes: if s.quota_bytes == 0 {
+                None
+            } else {
+                Some(s.quota_bytes)
+            },
+            description: s.description,
+            created_at: time(s.created_at),
+            updated_at: time(s.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BindingJson {
+    pub registry: String,
+    pub space: String,
+    pub workspace: String,
+    pub created_at: Option<String>,
+}
+
+impl From<pb::Binding> for BindingJson {
+    fn from(b: pb::Binding) -> Self {
+        Self {
+            registry: b.registry,
+            space: b.space,
+            workspace: b.workspace,
+            created_at: time(b.created_at),
+        }
+    }
+}
+
+/// `POST /api/v1/access/check`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessCheckBody {
+    pub namespace: String,
+    /// `host[:port]/space/repository[:tag|@digest]`.
+    pub image: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessJson {
+    pub allowed: bool,
+    pub reason: String,
+}

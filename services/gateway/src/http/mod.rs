@@ -6,13 +6,14 @@ mod extract;
 pub mod openapi;
 mod registries;
 mod system;
+mod tenancy;
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use berth_error::{ApiError, ErrorCode};
 use http::{header, StatusCode};
@@ -82,6 +83,41 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/registries/{registry}/repositories/{*rest}",
             get(registries::repository_subresource),
         )
+        .route(
+            "/api/v1/registries/{registry}/spaces",
+            get(tenancy::list_spaces).post(tenancy::create_space),
+        )
+        .route(
+            "/api/v1/registries/{registry}/spaces/{space}",
+            get(tenancy::get_space)
+                .patch(tenancy::update_space)
+                .delete(tenancy::delete_space),
+        )
+        .route(
+            "/api/v1/registries/{registry}/spaces/{space}/bindings",
+            get(tenancy::list_bindings),
+        )
+        .route(
+            "/api/v1/registries/{registry}/spaces/{space}/bindings/{workspace}",
+            put(tenancy::bind).delete(tenancy::unbind),
+        )
+        .route(
+            "/api/v1/workspaces",
+            get(tenancy::list_workspaces).post(tenancy::create_workspace),
+        )
+        .route(
+            "/api/v1/workspaces/{workspace}",
+            get(tenancy::get_workspace).delete(tenancy::delete_workspace),
+        )
+        .route(
+            "/api/v1/workspaces/{workspace}/namespaces/{namespace}",
+            put(tenancy::add_namespace).delete(tenancy::remove_namespace),
+        )
+        .route(
+            "/api/v1/workspaces/{workspace}/members/{principal}",
+            put(tenancy::set_member).delete(tenancy::remove_member),
+        )
+        .route("/api/v1/access/check", post(tenancy::check_access))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(record_metrics))

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{registries, system};
+use super::{registries, system, tenancy};
 
 struct BearerAuth;
 
@@ -34,6 +34,23 @@ impl Modify for BearerAuth {
         registries::repository_subresource,
         system::create_token,
         system::list_audit_events,
+        tenancy::create_workspace,
+        tenancy::list_workspaces,
+        tenancy::get_workspace,
+        tenancy::delete_workspace,
+        tenancy::add_namespace,
+        tenancy::remove_namespace,
+        tenancy::set_member,
+        tenancy::remove_member,
+        tenancy::create_space,
+        tenancy::list_spaces,
+        tenancy::get_space,
+        tenancy::update_space,
+        tenancy::delete_space,
+        tenancy::list_bindings,
+        tenancy::bind,
+        tenancy::unbind,
+        tenancy::check_access,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -21,23 +21,32 @@ pub async fn healthz() -> &'static str {
 
 /// Readiness: the gateway's database and every internal service answer.
 pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    let mut body = serde_json::Map::new();
     let db = berth_db::ping(&s.db).await;
-    let registry = HealthClient::new(s.registry_channel.clone())
-        .check(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
-    let body = serde_json::json!({
-        "database": if db { "ready" } else { "unavailable" },
-        "registry": if registry { "ready" } else { "unavailable" },
-    });
-    let status = if db && registry {
+    body.insert(
+        "database".into(),
+        if db { "ready" } else { "unavailable" }.into(),
+    );
+    let mut all = db;
+    for (name, channel) in s.channels.iter() {
+        let ok = HealthClient::new(channel.clone())
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
+        all &= ok;
+        body.insert(
+            name.to_string(),
+            if ok { "ready" } else { "unavailable" }.into(),
+        );
+    }
+    let status = if all {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body))
+    (status, Json(serde_json::Value::Object(body)))
 }
 
 pub async fn metrics() -> impl IntoResponse {

@@ -1,0 +1,64 @@
+//! Every operation of the gateway, once: authorize, forward to the owning service, audit
+//! mutations. The HTTP/JSON and gRPC front ends both call these and nothing else.
+
+mod registries;
+mod system;
+mod tenancy;
+
+pub use registries::*;
+pub use system::*;
+pub use tenancy::*;
+
+use berth_error::{ApiError, ApiResult};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, Set};
+
+use crate::authn::Principal;
+use crate::state::AppState;
+use crate::store::audit_event;
+
+/// A request to an internal service, carrying the caller's principal.
+pub(crate) fn request<T>(principal: &Principal, message: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    if let Ok(v) = principal.name.parse() {
+        r.metadata_mut()
+            .insert(berth_auth::internal::PRINCIPAL_KEY, v);
+    }
+    r
+}
+
+pub(crate) fn from_registry(status: tonic::Status) -> ApiError {
+    ApiError::from_status("registry service", &status)
+}
+
+pub(crate) fn from_space(status: tonic::Status) -> ApiError {
+    ApiError::from_status("space service", &status)
+}
+
+/// Records a mutation and its outcome in the audit trail.
+pub(crate) async fn audit<T>(
+    s: &AppState,
+    p: &Principal,
+    action: &str,
+    resource: &str,
+    outcome: &ApiResult<T>,
+) {
+    let result = match outcome {
+        Ok(_) => "ok".to_string(),
+        Err(e) => serde_json::to_value(e.code)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| "error".into()),
+    };
+    let row = audit_event::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        time: Set(Utc::now()),
+        principal: Set(p.name.clone()),
+        action: Set(action.to_string()),
+        resource: Set(resource.to_string()),
+        result: Set(result),
+    };
+    if let Err(e) = row.insert(&s.db).await {
+        tracing::error!(error = %e, action, resource, "could not record audit event");
+    }
+}

@@ -1,0 +1,192 @@
+//! Registry operations: platform registries are readable by every authenticated principal and
+//! changed by platform admins; a workspace's own registries belong to its members.
+
+use berth_error::ApiResult;
+use berth_proto::v1::*;
+
+use super::{audit, from_registry, request};
+use crate::authn::Principal;
+use crate::authz::{authorize, Action, Owner};
+use crate::state::AppState;
+
+/// Reads a registry without authorization (callers authorize against its owner).
+async fn fetch(s: &AppState, p: &Principal, name: &str) -> ApiResult<Registry> {
+    s.registry
+        .clone()
+        .get_registry(request(
+            p,
+            GetRegistryRequest {
+                name: name.to_string(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner().registry.unwrap_or_default())
+        .map_err(from_registry)
+}
+
+/// Reads a registry and authorizes `action` on it.
+async fn authorized(
+    s: &AppState,
+    p: &Principal,
+    name: &str,
+    action: Action,
+) -> ApiResult<Registry> {
+    let r = fetch(s, p, name).await?;
+    authorize(
+        p,
+        action,
+        Owner::of(&r.workspace),
+        &format!("registry {name:?}"),
+    )?;
+    Ok(r)
+}
+
+pub async fn create_registry(
+    s: &AppState,
+    p: &Principal,
+    req: CreateRegistryRequest,
+) -> ApiResult<Registry> {
+    authorize(p, Action::Manage, Owner::of(&req.workspace), "registries")?;
+    let resource = format!("registries/{}", req.name);
+    let out = s
+        .registry
+        .clone()
+        .create_registry(request(p, req))
+        .await
+        .map(|r| r.into_inner().registry.unwrap_or_default())
+        .map_err(from_registry);
+    audit(s, p, "registry.create", &resource, &out).await;
+    out
+}
+
+pub async fn get_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult<Registry> {
+    authorized(s, p, name, Action::Read).await
+}
+
+pub async fn list_registries(
+    s: &AppState,
+    p: &Principal,
+    req: ListRegistriesRequest,
+) -> ApiResult<ListRegistriesResponse> {
+    // Pages may come back short: what the principal may not see is left out.
+    let mut page = s
+        .registry
+        .clone()
+        .list_registries(request(p, req))
+        .await
+        .map_err(from_registry)?
+        .into_inner();
+    page.registries
+        .retain(|r| authorize(p, Action::Read, Owner::of(&r.workspace), "registry").is_ok());
+    Ok(page)
+}
+
+pub async fn update_registry(
+    s: &AppState,
+    p: &Principal,
+    req: UpdateRegistryRequest,
+) -> ApiResult<Registry> {
+    authorized(s, p, &req.name, Action::Manage).await?;
+    let resource = format!("registries/{}", req.name);
+    let out = s
+        .registry
+        .clone()
+        .update_registry(request(p, req))
+        .await
+        .map(|r| r.into_inner().registry.unwrap_or_default())
+        .map_err(from_registry);
+    audit(s, p, "registry.update", &resource, &out).await;
+    out
+}
+
+pub async fn delete_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult<()> {
+    authorized(s, p, name, Action::Manage).await?;
+    let out = s
+        .registry
+        .clone()
+        .delete_registry(request(
+            p,
+            DeleteRegistryRequest {
+                name: name.to_string(),
+            },
+        ))
+        .await
+        .map(|_| ())
+        .map_err(from_registry);
+    audit(s, p, "registry.delete", &format!("registries/{name}"), &out).await;
+    out
+}
+
+pub async fn ping_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult<RegistryHealth> {
+    authorized(s, p, name, Action::Manage).await?;
+    let out = s
+        .registry
+        .clone()
+        .ping_registry(request(
+            p,
+            PingRegistryRequest {
+                name: name.to_string(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner().health.unwrap_or_default())
+        .map_err(from_registry);
+    audit(s, p, "registry.ping", &format!("registries/{name}"), &out).await;
+    out
+}
+
+pub async fn registry_overview(s: &AppState, p: &Principal, name: &str) -> ApiResult<Overview> {
+    authorized(s, p, name, Action::Read).await?;
+    s.registry
+        .clone()
+        .get_registry_overview(request(
+            p,
+            GetRegistryOverviewRequest {
+                name: name.to_string(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner().overview.unwrap_or_default())
+        .map_err(from_registry)
+}
+
+pub async fn platform_overview(
+    s: &AppState,
+    p: &Principal,
+) -> ApiResult<GetPlatformOverviewResponse> {
+    authorize(p, Action::Admin, Owner::Platform, "the platform overview")?;
+    s.registry
+        .clone()
+        .get_platform_overview(request(p, GetPlatformOverviewRequest {}))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(from_registry)
+}
+
+pub async fn list_repositories(
+    s: &AppState,
+    p: &Principal,
+    req: ListRepositoriesRequest,
+) -> ApiResult<ListRepositoriesResponse> {
+    authorized(s, p, &req.registry, Action::Read).await?;
+    s.registry
+        .clone()
+        .list_repositories(request(p, req))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(from_registry)
+}
+
+pub async fn list_artifacts(
+    s: &AppState,
+    p: &Principal,
+    req: ListArtifactsRequest,
+) -> ApiResult<ListArtifactsResponse> {
+    authorized(s, p, &req.registry, Action::Read).await?;
+    s.registry
+        .clone()
+        .list_artifacts(request(p, req))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(from_registry)
+}

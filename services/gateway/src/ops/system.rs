@@ -1,0 +1,119 @@
+//! Platform-admin operations of the gateway itself: API tokens and the audit trail.
+
+use berth_error::{ApiError, ApiResult};
+use berth_proto::v1::*;
+use chrono::{Duration, Utc};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+use super::audit;
+use crate::authn::Principal;
+use crate::authz::{authorize, Action, Owner};
+use crate::state::AppState;
+use crate::store::{api_token, audit_event};
+
+const DEFAULT_TOKEN_TTL: i64 = 90 * 24 * 3600;
+const MAX_TOKEN_TTL: i64 = 3 * 365 * 24 * 3600;
+
+/// Mints an API token for `principal`; only its hash is stored.
+pub async fn create_token(
+    s: &AppState,
+    p: &Principal,
+    req: CreateTokenRequest,
+) -> ApiResult<CreateTokenResponse> {
+    authorize(p, Action::Admin, Owner::Platform, "creating API tokens")?;
+    let name = req.principal.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("principal", "must not be empty"));
+    }
+    if name.len() > 255 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::invalid(
+            "principal",
+            "must be at most 255 characters without spaces or control characters",
+        ));
+    }
+    let ttl = match req.ttl_seconds {
+        0 => DEFAULT_TOKEN_TTL,
+        n if (60..=MAX_TOKEN_TTL).contains(&n) => n,
+        _ => {
+            return Err(ApiError::invalid(
+                "ttl_seconds",
+                format!("must be between 60 and {MAX_TOKEN_TTL}"),
+            ))
+        }
+    };
+    let token = berth_auth::tokens::generate();
+    let now = Utc::now();
+    let expires_at = now + Duration::seconds(ttl);
+    let row = api_token::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        hash: Set(berth_auth::tokens::hash(&token)),
+        principal: Set(name.to_string()),
+        created_by: Set(p.name.clone()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+    };
+    let out = row
+        .insert(&s.db)
+        .await
+        .map(|_| CreateTokenResponse {
+            token,
+            expires_at: Some(prost_types::Timestamp {
+                seconds: expires_at.timestamp(),
+                nanos: 0,
+            }),
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not store token");
+            ApiError::unavailable("gateway database unavailable")
+        });
+    audit(s, p, "token.create", &format!("principals/{name}"), &out).await;
+    out
+}
+
+/// The audit trail, newest first.
+pub async fn list_audit_events(
+    s: &AppState,
+    p: &Principal,
+    req: ListAuditEventsRequest,
+) -> ApiResult<ListAuditEventsResponse> {
+    authorize(p, Action::Admin, Owner::Platform, "reading the audit trail")?;
+    let size = match req.page_size {
+        n if n <= 0 => 100,
+        n => n.min(1000) as u64,
+    };
+    let mut q = audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Id)
+        .limit(size + 1);
+    if !req.page_token.is_empty() {
+        use sea_orm::ColumnTrait;
+        q = q.filter(audit_event::Column::Id.lt(req.page_token));
+    }
+    let mut rows = q.all(&s.db).await.map_err(|e| {
+        tracing::error!(error = %e, "audit read failed");
+        ApiError::unavailable("gateway database unavailable")
+    })?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    let next_page_token = if more {
+        rows.last().map(|r| r.id.clone()).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(ListAuditEventsResponse {
+        events: rows
+            .into_iter()
+            .map(|r| AuditEvent {
+                id: r.id,
+                time: Some(prost_types::Timestamp {
+                    seconds: r.time.timestamp(),
+                    nanos: r.time.timestamp_subsec_nanos() as i32,
+                }),
+                principal: r.principal,
+                action: r.action,
+                resource: r.resource,
+                result: r.result,
+            })
+            .collect(),
+        next_page_token,
+    })
+}

@@ -1,0 +1,486 @@
+//! Workspaces, namespaces, members, spaces, bindings and the access check.
+
+use berth_error::{ApiError, ApiResult};
+use berth_proto::v1::*;
+
+use super::{audit, from_registry, from_space, request};
+use crate::authn::Principal;
+use crate::authz::{authorize, authorize_space, Action, Owner};
+use crate::state::AppState;
+
+// --- workspaces -----------------------------------------------------------------------------
+
+pub async fn create_workspace(
+    s: &AppState,
+    p: &Principal,
+    req: CreateWorkspaceRequest,
+) -> ApiResult<Workspace> {
+    authorize(p, Action::Admin, Owner::Platform, "creating workspaces")?;
+    let resource = format!("workspaces/{}", req.name);
+    let out = s
+        .space
+        .workspaces
+        .clone()
+        .create_workspace(request(p, req))
+        .await
+        .map(|r| r.into_inner().workspace.unwrap_or_default())
+        .map_err(from_space);
+    audit(s, p, "workspace.create", &resource, &out).await;
+    out
+}
+
+pub async fn get_workspace(s: &AppState, p: &Principal, name: &str) -> ApiResult<Workspace> {
+    authorize(
+        p,
+        Action::Read,
+        Owner::Workspace(name),
+        &format!("workspace {name:?}"),
+    )?;
+    s.space
+        .workspaces
+        .clone()
+        .get_workspace(request(p, GetWorkspaceRequest { name: name.into() }))
+        .await
+        .map(|r| r.into_inner().workspace.unwrap_or_default())
+        .map_err(from_space)
+}
+
+/// The workspaces the principal belongs to (all of them for platform admins).
+pub async fn list_workspaces(
+    s: &AppState,
+    p: &Principal,
+    req: ListWorkspacesRequest,
+) -> ApiResult<ListWorkspacesResponse> {
+    let mut page = s
+        .space
+        .workspaces
+        .clone()
+        .list_workspaces(request(p, req))
+        .await
+        .map_err(from_space)?
+        .into_inner();
+    page.workspaces
+        .retain(|w| authorize(p, Action::Read, Owner::Workspace(&w.name), "workspace").is_ok());
+    Ok(page)
+}
+
+pub async fn delete_workspace(s: &AppState, p: &Principal, name: &str) -> ApiResult<()> {
+    authorize(p, Action::Admin, Owner::Platform, "deleting workspaces")?;
+    let out = s
+        .space
+        .workspaces
+        .clone()
+        .delete_workspace(request(p, DeleteWorkspaceRequest { name: name.into() }))
+        .await
+        .map(|_| ())
+        .map_err(from_space);
+    audit(
+        s,
+        p,
+        "workspace.delete",
+        &format!("workspaces/{name}"),
+        &out,
+    )
+    .await;
+    out
+}
+
+/// Assigning Kubernetes namespaces is the platform's: a workspace must not claim another's.
+pub async fn add_namespace(
+    s: &AppState,
+    p: &Principal,
+    workspace: &str,
+    namespace: &str,
+) -> ApiResult<()> {
+    authorize(p, Action::Admin, Owner::Platform, "assigning namespaces")?;
+    let req = AddNamespaceRequest {
+        workspace: workspace.into(),
+        namespace: namespace.into(),
+    };
+    let out = s
+        .space
+        .workspaces
+        .clone()
+        .add_namespace(request(p, req))
+        .await
+        .map(|_| ())
+        .map_err(from_space);
+    audit(
+        s,
+        p,
+        "namespace.add",
+        &format!("workspaces/{workspace}/namespaces/{namespace}"),
+        &out,
+    )
+    .await;
+    out
+}
+
+pub async fn remove_namespace(
+    s: &AppState,
+    p: &Principal,
+    workspace: &str,
+    namespace: &str,
+) -> ApiResult<()> {
+    authorize(p, Action::Admin, Owner::Platform, "assigning namespaces")?;
+    let req = RemoveNamespaceRequest {
+        workspace: workspace.into(),
+        namespace: namespace.into(),
+    };
+    let out = s
+        .space
+        .workspaces
+        .clone()
+        .remove_namespace(request(p, req))
+        .await
+        .map(|_| ())
+        .map_err(from_space);
+    audit(
+        s,
+        p,
+        "namespace.remove",
+        &format!("workspaces/{workspace}/namespaces/{namespace}"),
+        &out,
+    )
+    .await;
+    out
+}
+
+pub async fn set_member(s: &AppState, p: &Principal, req: SetMemberRequest) -> ApiResult<()> {
+    authorize(
+        p,
+        Action::Manage,
+        Owner::Workspace(&req.workspace),
+        &format!("workspace {:?}", req.workspace),
+    )?;
+    let resource = format!("workspaces/{}/members/{}", req.workspace, req.principal);
+    let out = s
+        .space
+        .workspaces
+        .clone()
+        .set_member(request(p, req))
+        .await
+        .map(|_| ())
+        .map_err(from_space);
+    audit(s, p, "member.set", &resource, &out).await;
+    out
+}
+
+pub async fn remove_member(
+    s: &AppState,
+    p: &Principal,
+    workspace: &str,
+    principal: &str,
+) -> ApiResult<()> {
+    authorize(
+        p,
+        Action::Manage,
+        Owner::Workspace(workspace),
+        &format!("workspace {workspace:?}"),
+    )?;
+    let req = RemoveMemberRequest {
+        workspace: workspace.into(),
+        principal: principal.into(),
+    };
+    let out = s
+        .space
+        .workspaces
+        .clone()
+        .remove_member(request(p, req))
+        .await
+        .map(|_| ())
+        .map_err(from_space);
+    audit(
+        s,
+        p,
+        "member.remove",
+        &format!("workspaces/{workspace}/members/{principal}"),
+        &out,
+    )
+    .await;
+    out
+}
+
+// --- spaces ---------------------------------------------------------------------------------
+
+/// The workspace owning a registry (empty for the platform), hiding registries the principal
+/// may not see.
+async fn registry_owner(s: &AppState, p: &Principal, registry: &str) -> ApiResult<String> {
+    let r = s
+        .registry
+        .clone()
+        .get_registry(request(
+            p,
+            GetRegistryRequest {
+                name: registry.into(),
+            },
+        ))
+        .await
+        .map_err(from_registry)?
+        .into_inner()
+        .registry
+        .unwrap_or_default();
+    authorize(
+        p,
+        Action::Read,
+        Owner::of(&r.workspace),
+        &format!("registry {registry:?}"),
+    )?;
+    Ok(r.workspace)
+}
+
+async fn fetch_space(s: &AppState, p: &Principal, registry: &str, name: &str) -> ApiResult<Space> {
+    s.space
+        .spaces
+        .clone()
+        .get_space(request(
+            p,
+            GetSpaceRequest {
+                registry: registry.into(),
+                name: name.into(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner().space.unwrap_or_default())
+        .map_err(from_space)
+}
+
+/// Reads a space and authorizes `action` on it.
+async fn authorized_space(
+    s: &AppState,
+    p: &Principal,
+    registry: &str,
+    name: &str,
+    action: Action,
+) -> ApiResult<Space> {
+    let owner = registry_owner(s, p, registry).await?;
+    let space = fetch_space(s, p, registry, name).await?;
+    authorize_space(p, action, Owner::of(&owner), &space)?;
+    Ok(space)
+}
+
+pub async fn create_space(
+    s: &AppState,
+    p: &Principal,
+    req: CreateSpaceRequest,
+) -> ApiResult<Space> {
+    let owner = registry_owner(s, p, &req.registry).await?;
+    authorize(
+        p,
+        Action::Manage,
+        Owner::of(&owner),
+        &format!("spaces of registry {:?}", req.registry),
+    )?;
+    // Public visibility is the platform's to grant: it opens the space to every namespace.
+    if req.visibility == "public" {
+        authorize(p, Action::Admin, Owner::Platform, "making a space public")?;
+    }
+    let resource = format!("registries/{}/spaces/{}", req.registry, req.name);
+    let out = s
+        .space
+        .spaces
+        .clone()
+        .create_space(request(p, req))
+        .await
+        .map(|r| r.into_inner().space.unwrap_or_default())
+        .map_err(from_space);
+    audit(s, p, "space.create", &resource, &out).await;
+    out
+}
+
+pub async fn get_space(
+    s: &AppState,
+    p: &Principal,
+    registry: &str,
+    name: &str,
+) -> ApiResult<Space> {
+    authorized_space(s, p, registry, name, Action::Read).await
+}
+
+/// Spaces of a registry the principal may see.
+pub async fn list_spaces(
+    s: &AppState,
+    p: &Principal,
+    req: ListSpacesRequest,
+) -> ApiResult<ListSpacesResponse> {
+    let owner = registry_owner(s, p, &req.registry).await?;
+    let mut page = s
+        .space
+        .spaces
+        .clone()
+        .list_spaces(request(p, req))
+        .await
+        .map_err(from_space)?
+        .into_inner();
+    page.spaces
+        .retain(|sp| authorize_space(p, Action::Read, Owner::of(&owner), sp).is_ok());
+    Ok(page)
+}
+
+pub async fn update_space(
+    s: &AppState,
+    p: &Principal,
+    req: UpdateSpaceRequest,
+) -> ApiResult<Space> {
+    let owner = registry_owner(s, p, &req.registry).await?;
+    let space = fetch_space(s, p, &req.registry, &req.name).await?;
+    authorize_space(p, Action::Manage, Owner::of(&owner), &space)?;
+    // Public visibility is the platform's to grant: it opens the space to every namespace.
+    if req.visibility.as_deref() == Some("public") && space.visibility != "public" {
+        authorize(p, Action::Admin, Owner::Platform, "making a space public")?;
+    }
+    let resource = format!("registries/{}/spaces/{}", req.registry, req.name);
+    let out = s
+        .space
+        .spaces
+        .clone()
+        .update_space(request(p, req))
+        .await
+        .map(|r| r.into_inner().space.unwrap_or_default())
+        .map_err(from_space);
+    audit(s, p, "space.update", &resource, &out).await;
+    out
+}
+
+pub async fn delete_space(
+    s: &AppState,
+    p: &Principal,
+    registry: &str,
+    name: &str,
+) -> ApiResult<()> {
+    authorized_space(s, p, registry, name, Action::Manage).await?;
+    let req = DeleteSpaceRequest {
+        registry: registry.into(),
+        name: name.into(),
+    };
+    let out = s
+        .space
+        .spaces
+        .clone()
+        .delete_space(request(p, req))
+        .await
+        .map(|_| ())
+        .map_err(from_space);
+    audit(
+        s,
+        p,
+        "space.delete",
+        &format!("registries/{registry}/spaces/{name}"),
+        &out,
+    )
+    .await;
+    out
+}
+
+// --- bindings -------------------------------------------------------------------------------
+
+/// Bindings of a space; principals who do not manage it see only their own workspaces'.
+pub async fn list_bindings(
+    s: &AppState,
+    p: &Principal,
+    registry: &str,
+    space: &str,
+) -> ApiResult<Vec<Binding>> {
+    let owner = registry_owner(s, p, registry).await?;
+    let sp = fetch_space(s, p, registry, space).await?;
+    authorize_space(p, Action::Read, Owner::of(&owner), &sp)?;
+    let manages = authorize(p, Action::Manage, Owner::of(&owner), "space").is_ok();
+    let req = ListBindingsRequest {
+        registry: registry.into(),
+        space: space.into(),
+    };
+    let mut bindings = s
+        .space
+        .bindings
+        .clone()
+        .list_bindings(request(p, req))
+        .await
+        .map_err(from_space)?
+        .into_inner()
+        .bindings;
+    if !manages {
+        bindings.retain(|b| p.roles.contains_key(&b.workspace));
+    }
+    Ok(bindings)
+}
+
+pub async fn bind(s: &AppState, p: &Principal, req: BindRequest) -> ApiResult<Binding> {
+    authorized_space(s, p, &req.registry, &req.space, Action::Manage).await?;
+    let resource = format!(
+        "registries/{}/spaces/{}/bindings/{}",
+        req.registry, req.space, req.workspace
+    );
+    let out = s
+        .space
+        .bindings
+        .clone()
+        .bind(request(p, req))
+        .await
+        .map(|r| r.into_inner().binding.unwrap_or_default())
+        .map_err(from_space);
+    audit(s, p, "binding.create", &resource, &out).await;
+    out
+}
+
+pub async fn unbind(s: &AppState, p: &Principal, req: UnbindRequest) -> ApiResult<()> {
+    authorized_space(s, p, &req.registry, &req.space, Action::Manage).await?;
+    let resource = format!(
+        "registries/{}/spaces/{}/bindings/{}",
+        req.registry, req.space, req.workspace
+    );
+    let out = s
+        .space
+        .bindings
+        .clone()
+        .unbind(request(p, req))
+        .await
+        .map(|_| ())
+        .map_err(from_space);
+    audit(s, p, "binding.delete", &resource, &out).await;
+    out
+}
+
+// --- access ---------------------------------------------------------------------------------
+
+/// Whether `namespace` may pull `image`. Members of the namespace's workspace may ask; to
+/// anyone else the namespace does not exist.
+pub async fn check_pull(
+    s: &AppState,
+    p: &Principal,
+    req: CheckPullRequest,
+) -> ApiResult<CheckPullResponse> {
+    if req.namespace.is_empty() {
+        return Err(ApiError::invalid("namespace", "is required"));
+    }
+    if req.image.is_empty() {
+        return Err(ApiError::invalid("image", "is required"));
+    }
+    if !p.platform_admin {
+        let ns = s
+            .space
+            .workspaces
+            .clone()
+            .get_namespace(request(
+                p,
+                GetNamespaceRequest {
+                    namespace: req.namespace.clone(),
+                },
+            ))
+            .await
+            .map_err(from_space)?
+            .into_inner();
+        authorize(
+            p,
+            Action::Read,
+            Owner::Workspace(&ns.workspace),
+            &format!("namespace {:?}", req.namespace),
+        )?;
+    }
+    s.space
+        .access
+        .clone()
+        .check_pull(request(p, req))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(from_space)
+}
