@@ -79,6 +79,7 @@ impl Suite {
                 platform_admins: vec![],
                 registry_addr: format!("http://{}", registry.addr),
                 space_addr: format!("http://{}", space.addr),
+                token_signer: berth_auth::registry_token::TokenSigner::generate("berth").unwrap(),
             },
             tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             shutdown.child(),

@@ -4,6 +4,10 @@
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Status};
 
+/// User name of Berth's own services at its registry token service (password: the internal
+/// credential), so Berth reaches registries that delegate their auth to it.
+pub const TOKEN_SERVICE_USER: &str = "berth-internal";
+
 /// Metadata key carrying the calling user's principal, for audit and logs downstream.
 pub const PRINCIPAL_KEY: &str = "x-berth-principal";
 

@@ -5,5 +5,6 @@
 //! - [`sealed`]: AES-256-GCM sealing of secrets (registry passwords) at rest.
 
 pub mod internal;
+pub mod registry_token;
 pub mod sealed;
 pub mod tokens;

@@ -142,6 +142,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             platform_admins: settings.platform_admins.clone(),
             registry_addr: format!("http://{}", registry.addr),
             space_addr: format!("http://{}", space.addr),
+            token_signer: berth_auth::registry_token::TokenSigner::load_or_create(
+                dir,
+                &settings.token_issuer,
+            )?,
         },
         gateway_listener,
         shutdown.child(),

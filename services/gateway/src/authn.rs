@@ -16,6 +16,10 @@ use crate::store::api_token;
 /// Name of the principal the bootstrap admin token stands for.
 pub const BOOTSTRAP_PRINCIPAL: &str = "admin";
 
+/// Principals of namespace pull credentials: `namespace/NS`. They authenticate only at the
+/// registry token service, never at the API.
+pub const NAMESPACE_PREFIX: &str = "namespace/";
+
 /// An authenticated caller and its role in each of its workspaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -65,6 +69,17 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> ApiResult<P
             roles: BTreeMap::new(),
         });
     }
+    let principal = principal_of_token(state, token).await?;
+    if principal.name.starts_with(NAMESPACE_PREFIX) {
+        return Err(ApiError::unauthenticated(
+            "pull credentials authenticate only at registries",
+        ));
+    }
+    Ok(principal)
+}
+
+/// The principal an API token stands for (roles included), or `Unauthenticated`.
+pub async fn principal_of_token(state: &AppState, token: &str) -> ApiResult<Principal> {
     if !token.starts_with(tokens::API_TOKEN_PREFIX) {
         return Err(ApiError::unauthenticated("invalid token"));
     }
@@ -82,7 +97,7 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> ApiResult<P
     }
     let platform_admin =
         row.principal == BOOTSTRAP_PRINCIPAL || state.platform_admins.contains(&row.principal);
-    let roles = if platform_admin {
+    let roles = if platform_admin || row.principal.starts_with(NAMESPACE_PREFIX) {
         BTreeMap::new()
     } else {
         roles_of(state, &row.principal).await?

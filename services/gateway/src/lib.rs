@@ -12,6 +12,7 @@ pub mod http;
 pub mod ops;
 pub mod state;
 pub mod store;
+pub mod token_service;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -41,6 +42,7 @@ pub struct Deps {
     pub registry_addr: String,
     /// `http://host:port` of the space service.
     pub space_addr: String,
+    pub token_signer: berth_auth::registry_token::TokenSigner,
 }
 
 pub struct Running {
@@ -80,6 +82,8 @@ pub async fn start(
             attacher.clone(),
         ),
         space: state::SpaceClients::new(space_channel.clone(), attacher),
+        token_signer: Arc::new(deps.token_signer),
+        internal_token: deps.internal_token.clone(),
         channels: Arc::new(vec![
             ("registry", registry_channel),
             ("space", space_channel),

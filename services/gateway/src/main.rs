@@ -40,6 +40,10 @@ async fn main() -> anyhow::Result<()> {
             platform_admins: settings.platform_admins.clone(),
             registry_addr,
             space_addr,
+            token_signer: berth_auth::registry_token::TokenSigner::load_or_create(
+                &settings.data_dir,
+                &settings.token_issuer,
+            )?,
         },
         listener,
         shutdown,

@@ -42,6 +42,10 @@ pub struct AppState {
     pub platform_admins: Arc<Vec<String>>,
     pub registry: RegistryClient,
     pub space: SpaceClients,
+    /// Signs registry tokens (`/auth/token`).
+    pub token_signer: Arc<berth_auth::registry_token::TokenSigner>,
+    /// The internal service credential (Berth's services at the token service).
+    pub internal_token: Option<String>,
     /// Channels of the internal services, by name, for readiness checks.
     pub channels: Arc<Vec<(&'static str, Channel)>>,
 }

@@ -62,7 +62,12 @@ pub async fn start(
     berth_telemetry::install_metrics();
     berth_db::migrate::<migration::Migrator>(&deps.db).await?;
     let outbox = Outbox::new("registry");
-    let registries = Registries::new(deps.db.clone(), deps.secrets, outbox.clone());
+    let registries = Registries::new(
+        deps.db.clone(),
+        deps.secrets,
+        outbox.clone(),
+        deps.internal_token.clone(),
+    );
     tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
     tokio::spawn(health::run(
         registries.clone(),

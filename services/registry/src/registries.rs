@@ -48,6 +48,8 @@ pub struct Registries {
     db: DatabaseConnection,
     secrets: SecretBox,
     outbox: Outbox,
+    /// Presented to Berth's token service for registries that delegate their auth to it.
+    internal_token: Option<String>,
 }
 
 pub fn page_size(requested: i32) -> usize {
@@ -105,12 +107,26 @@ fn check_to_proto(c: &Check) -> RegistryHealth {
 }
 
 impl Registries {
-    pub fn new(db: DatabaseConnection, secrets: SecretBox, outbox: Outbox) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: SecretBox,
+        outbox: Outbox,
+        internal_token: Option<String>,
+    ) -> Self {
         Self {
             db,
             secrets,
             outbox,
+            internal_token,
         }
+    }
+
+    /// The credential Berth presents for registries behind its own token service.
+    fn token_service_credential(&self) -> Option<Credential> {
+        self.internal_token.as_ref().map(|t| Credential {
+            username: berth_auth::internal::TOKEN_SERVICE_USER.into(),
+            password: t.clone(),
+        })
     }
 
     pub fn outbox(&self) -> &Outbox {
@@ -118,6 +134,9 @@ impl Registries {
     }
 
     fn credential_of(&self, m: &Model) -> Result<Option<Credential>> {
+        if m.token_service == "berth" {
+            return Ok(self.token_service_credential());
+        }
         let Some(sealed) = &m.credential_sealed else {
             return Ok(None);
         };
@@ -191,7 +210,12 @@ impl Registries {
             return Err(RegistryError::Duplicate(req.name));
         }
         let check = if req.verify.unwrap_or(true) {
-            let adapter = adapter::for_kind(&req.kind, &url, credential.clone(), req.insecure)
+            let presented = if req.token_service == "berth" {
+                self.token_service_credential()
+            } else {
+                credential.clone()
+            };
+            let adapter = adapter::for_kind(&req.kind, &url, presented, req.insecure)
                 .map_err(RegistryError::verify)?;
             let started = Instant::now();
             adapter.ping().await.map_err(RegistryError::verify)?;

@@ -25,7 +25,7 @@ async fn registries(db: &TestDatabase) -> (Registries, DatabaseConnection) {
         .unwrap();
     let secrets = SecretBox::from_base64(&SecretBox::generate_key()).unwrap();
     (
-        Registries::new(conn.clone(), secrets, Outbox::new("registry")),
+        Registries::new(conn.clone(), secrets, Outbox::new("registry"), None),
         conn,
     )
 }

@@ -7,9 +7,11 @@
 //! with a reason.
 
 use berth_oci::Reference;
+use berth_proto::v1::Registry;
 use sea_orm::EntityTrait;
+use sea_orm::{ColumnTrait, QueryFilter};
 
-use crate::entity::binding;
+use crate::entity::{binding, member};
 use crate::error::{Result, SpaceError};
 use crate::tenancy::{check, Tenancy};
 
@@ -54,6 +56,16 @@ impl Tenancy {
                 r.host
             )));
         };
+        self.decide_at(workspace, &registry, &r.repository).await
+    }
+
+    /// The rule for a caller in `workspace` pulling `repository` from `registry`.
+    pub async fn decide_at(
+        &self,
+        workspace: Option<&str>,
+        registry: &Registry,
+        repository: &str,
+    ) -> Result<Decision> {
         if !registry.workspace.is_empty() {
             return Ok(if workspace == Some(registry.workspace.as_str()) {
                 allow(format!(
@@ -67,11 +79,10 @@ impl Tenancy {
                 ))
             });
         }
-        let space_name = r.space();
+        let space_name = repository.split_once('/').map_or("", |(s, _)| s);
         let outside = || {
             deny(format!(
-                "repository {} is outside any space: only platform admins may pull it",
-                r.repository
+                "repository {repository} is outside any space: only platform admins may pull it"
             ))
         };
         if space_name.is_empty() {
@@ -102,5 +113,124 @@ impl Tenancy {
                 "space {full} is private and not bound to workspace {ws}"
             ))
         })
+    }
+}
+
+/// Who asks the token service for access.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    /// A namespace's pull credential: pull only, by the access rule.
+    Namespace(String),
+    /// A person or robot with its platform-admin flag.
+    Principal { name: String, platform_admin: bool },
+}
+
+const WRITE_ROLES: [&str; 2] = ["workspace-admin", "workspace-editor"];
+
+impl Tenancy {
+    /// The subset of `requested` actions `subject` may take on `repository` of `registry`:
+    /// pull by the access rule; push and delete for editors and admins of the workspace that
+    /// owns the registry or is bound to the space; everything for platform admins.
+    pub async fn grant(
+        &self,
+        registry: &str,
+        repository: &str,
+        subject: &Subject,
+        requested: &[String],
+    ) -> Result<(Vec<String>, String)> {
+        let Ok(reg) = self.directory.by_name(registry).await else {
+            return Ok((
+                Vec::new(),
+                format!("registry {registry:?} is not integrated with Berth"),
+            ));
+        };
+        let wants = |a: &str| requested.iter().any(|r| r == a || r == "*");
+        let pick = |allowed: &[&str]| -> Vec<String> {
+            requested
+                .iter()
+                .filter(|r| allowed.contains(&r.as_str()))
+                .cloned()
+                .collect()
+        };
+        match subject {
+            Subject::Principal {
+                platform_admin: true,
+                ..
+            } => Ok((requested.to_vec(), "platform admin".into())),
+            Subject::Namespace(ns) => {
+                let ws = self.workspace_of(ns).await?;
+                let d = self.decide_at(ws.as_deref(), &reg, repository).await?;
+                let granted = if d.allowed && wants("pull") {
+                    vec!["pull".to_string()]
+                } else {
+                    Vec::new()
+                };
+                Ok((granted, d.reason))
+            }
+            Subject::Principal { name, .. } => {
+                let roles: Vec<(String, String)> = member::Entity::find()
+                    .filter(member::Column::Principal.eq(name.as_str()))
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.workspace, m.role))
+                    .collect();
+                let role_in = |w: &str| {
+                    roles
+                        .iter()
+                        .find(|(ws, _)| ws == w)
+                        .map(|(_, r)| r.as_str())
+                };
+                // A workspace's own registry: its members pull, its editors and admins write.
+                if !reg.workspace.is_empty() {
+                    return Ok(match role_in(&reg.workspace) {
+                        Some(r) if WRITE_ROLES.contains(&r) => (
+                            pick(&["pull", "push", "delete"]),
+                            format!("{r} of the owning workspace"),
+                        ),
+                        Some(r) => (pick(&["pull"]), format!("{r} of the owning workspace")),
+                        None => (
+                            Vec::new(),
+                            format!("registry {registry} is private to another workspace"),
+                        ),
+                    });
+                }
+                let space_name = repository.split_once('/').map_or("", |(s, _)| s);
+                let space = match self.find_space(&self.db, registry, space_name).await {
+                    Ok(s) => s,
+                    Err(crate::error::SpaceError::NotFound(_)) => {
+                        return Ok((
+                            Vec::new(),
+                            format!("repository {repository} is outside any space"),
+                        ))
+                    }
+                    Err(e) => return Err(e),
+                };
+                let bound: Vec<String> = binding::Entity::find()
+                    .filter(binding::Column::SpaceId.eq(space.id.as_str()))
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(|b| b.workspace)
+                    .collect();
+                let best =
+                    bound
+                        .iter()
+                        .filter_map(|w| role_in(w))
+                        .fold(None, |best: Option<&str>, r| {
+                            if WRITE_ROLES.contains(&r) {
+                                Some(r)
+                            } else {
+                                best.or(Some(r))
+                            }
+                        });
+                Ok(match best {
+                    Some(r) if WRITE_ROLES.contains(&r) => (pick(&["pull", "push", "delete"]), format!("{r} of a bound workspace")),
+                    Some(r) => (pick(&["pull"]), format!("{r} of a bound workspace")),
+                    None if space.visibility == "public" => (pick(&["pull"]), "public space".into()),
+                    None => (Vec::new(), format!("space {registry}/{space_name} is private and not bound to a workspace of {name}")),
+                })
+            }
+        }
     }
 }

@@ -23,10 +23,13 @@ pub fn host_of(url: &str) -> String {
     rest.split('/').next().unwrap_or_default().to_string()
 }
 
+/// Every registry, and when it was read.
+type Snapshot = (Instant, Arc<Vec<Registry>>);
+
 #[derive(Clone)]
 pub struct Directory {
     client: RegistryClient,
-    cached: Arc<Mutex<Option<(Instant, Arc<Vec<Registry>>)>>>,
+    cached: Arc<Mutex<Option<Snapshot>>>,
 }
 
 impl Directory {

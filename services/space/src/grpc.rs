@@ -258,4 +258,32 @@ impl AccessService for SpaceApi {
             reason: d.reason,
         }))
     }
+
+    async fn grant_actions(
+        &self,
+        req: Request<GrantActionsRequest>,
+    ) -> Result<Response<GrantActionsResponse>, Status> {
+        let r = req.into_inner();
+        required("registry", &r.registry)?;
+        required("repository", &r.repository)?;
+        let subject = match (r.namespace.is_empty(), r.principal.is_empty()) {
+            (false, true) => crate::access::Subject::Namespace(r.namespace),
+            (true, false) => crate::access::Subject::Principal {
+                name: r.principal,
+                platform_admin: r.platform_admin,
+            },
+            _ => {
+                return Err(ApiError::invalid(
+                    "namespace",
+                    "exactly one of namespace and principal is required",
+                )
+                .into())
+            }
+        };
+        let (actions, reason) = self
+            .tenancy
+            .grant(&r.registry, &r.repository, &subject, &r.actions)
+            .await?;
+        Ok(Response::new(GrantActionsResponse { actions, reason }))
+    }
 }

@@ -118,6 +118,12 @@ pub fn router(state: AppState) -> Router {
             put(tenancy::set_member).delete(tenancy::remove_member),
         )
         .route("/api/v1/access/check", post(tenancy::check_access))
+        .route(
+            "/api/v1/namespaces/{namespace}/pull-secret",
+            get(tenancy::pull_secret).delete(tenancy::revoke_pull_secret),
+        )
+        .route("/auth/token", get(crate::token_service::token))
+        .route("/auth/certificate", get(crate::token_service::certificate))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(record_metrics))

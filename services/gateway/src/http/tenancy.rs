@@ -272,3 +272,23 @@ pub async fn check_access(
         reason: r.reason,
     }))
 }
+
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/pull-secret",
+    responses((status = 200, description = "A kubernetes.io/dockerconfigjson Secret with a new pull credential"), (status = 404)))]
+pub async fn pull_secret(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(ns): Path<String>,
+) -> HttpResult<Json<serde_json::Value>> {
+    Ok(Json(ops::pull_secret(&s, &p, &ns).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/pull-secret", responses((status = 204), (status = 404)))]
+pub async fn revoke_pull_secret(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(ns): Path<String>,
+) -> HttpResult<StatusCode> {
+    ops::revoke_pull_secret(&s, &p, &ns).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

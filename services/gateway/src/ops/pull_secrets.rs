@@ -1,0 +1,137 @@
+//! Pull credentials of namespaces: a Kubernetes `kubernetes.io/dockerconfigjson` Secret whose
+//! credential authorizes exactly what the namespace may pull, at every registry that delegates
+//! its auth to Berth. Each request mints a new credential (rotation); revoking removes them all.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use berth_error::{ApiError, ApiResult};
+use berth_proto::v1::{GetNamespaceRequest, ListRegistriesRequest};
+use chrono::{Duration, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use super::{audit, from_registry, from_space, request};
+use crate::authn::{Principal, NAMESPACE_PREFIX};
+use crate::authz::{authorize, Action, Owner};
+use crate::state::AppState;
+use crate::store::api_token;
+
+const PULL_CREDENTIAL_TTL_DAYS: i64 = 365;
+const WRITE_ROLES: [&str; 2] = ["workspace-admin", "workspace-editor"];
+
+/// Platform admins, and admins and editors of the namespace's workspace, manage its credential.
+async fn authorize_namespace(s: &AppState, p: &Principal, ns: &str) -> ApiResult<()> {
+    if berth_error::validate::dns_label(ns).is_err() {
+        return Err(ApiError::not_found(format!("namespace {ns:?} not found")));
+    }
+    let workspace = s
+        .space
+        .workspaces
+        .clone()
+        .get_namespace(request(
+            p,
+            GetNamespaceRequest {
+                namespace: ns.into(),
+            },
+        ))
+        .await
+        .map_err(from_space)?
+        .into_inner()
+        .workspace;
+    if p.platform_admin {
+        return Ok(());
+    }
+    authorize(
+        p,
+        Action::Read,
+        Owner::Workspace(&workspace),
+        &format!("namespace {ns:?}"),
+    )?;
+    match p.roles.get(&workspace) {
+        Some(r) if WRITE_ROLES.contains(&r.as_str()) => Ok(()),
+        _ => Err(ApiError::permission_denied(
+            "pull credentials require the workspace-admin or workspace-editor role",
+        )),
+    }
+}
+
+pub async fn pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<serde_json::Value> {
+    authorize_namespace(s, p, ns).await?;
+    let registries = s
+        .registry
+        .clone()
+        .list_registries(request(
+            p,
+            ListRegistriesRequest {
+                page_size: 500,
+                ..Default::default()
+            },
+        ))
+        .await
+        .map_err(from_registry)?
+        .into_inner()
+        .registries;
+    let user = format!("{NAMESPACE_PREFIX}{ns}");
+    let token = berth_auth::tokens::generate();
+    let now = Utc::now();
+    let row = api_token::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        hash: Set(berth_auth::tokens::hash(&token)),
+        principal: Set(user.clone()),
+        created_by: Set(p.name.clone()),
+        created_at: Set(now),
+        expires_at: Set(now + Duration::days(PULL_CREDENTIAL_TTL_DAYS)),
+    };
+    let out = row.insert(&s.db).await.map(|_| ()).map_err(|e| {
+        tracing::error!(error = %e, "could not store pull credential");
+        ApiError::unavailable("gateway database unavailable")
+    });
+    audit(s, p, "pull_secret.issue", &format!("namespaces/{ns}"), &out).await;
+    out?;
+    let auth = STANDARD.encode(format!("{user}:{token}"));
+    let mut auths = serde_json::Map::new();
+    for r in registries.iter().filter(|r| r.token_service == "berth") {
+        let host = r
+            .url
+            .split_once("://")
+            .map_or(r.url.as_str(), |(_, h)| h)
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        auths.insert(
+            host.to_string(),
+            json!({"username": user, "password": token, "auth": auth}),
+        );
+    }
+    let config = json!({ "auths": auths });
+    Ok(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/dockerconfigjson",
+        "metadata": {"name": "berth-pull", "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "berth"}},
+        "data": {".dockerconfigjson": STANDARD.encode(config.to_string())},
+    }))
+}
+
+/// Revokes every pull credential of the namespace.
+pub async fn revoke_pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<()> {
+    authorize_namespace(s, p, ns).await?;
+    let out = api_token::Entity::delete_many()
+        .filter(api_token::Column::Principal.eq(format!("{NAMESPACE_PREFIX}{ns}")))
+        .exec(&s.db)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not revoke pull credentials");
+            ApiError::unavailable("gateway database unavailable")
+        });
+    audit(
+        s,
+        p,
+        "pull_secret.revoke",
+        &format!("namespaces/{ns}"),
+        &out,
+    )
+    .await;
+    out
+}

@@ -1,0 +1,214 @@
+//! The Docker registry token service (`GET /auth/token`) and its certificate
+//! (`GET /auth/certificate`).
+//!
+//! A registry configured with `auth: token` pointing here lets through exactly what the access
+//! rule allows. Callers authenticate with Basic credentials: a namespace's pull credential
+//! (user `namespace/NS`, from its pull secret), a person's API token (user = its principal), or
+//! Berth's own services (user `berth-internal`, the internal credential). `service` is the
+//! registry's name in Berth; each requested `scope` is answered with the subset of actions the
+//! space service grants. Credentials that do not authenticate get 401; a scope that grants
+//! nothing yields a token without that access, as the spec asks.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_auth::internal::constant_time_eq;
+use berth_auth::registry_token::{basic_credentials, Access};
+use berth_error::ApiError;
+use berth_proto::v1::GrantActionsRequest;
+use http::{header, HeaderMap, StatusCode};
+
+use crate::authn::{principal_of_token, NAMESPACE_PREFIX};
+use crate::http::HttpError;
+use crate::state::AppState;
+
+use berth_auth::internal::TOKEN_SERVICE_USER as INTERNAL_USER;
+const TOKEN_TTL_SECS: i64 = 300;
+
+/// Who is asking.
+enum Caller {
+    Internal,
+    Namespace(String),
+    Principal { name: String, platform_admin: bool },
+}
+
+fn unauthorized(message: &str) -> Response {
+    let body = serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": message}]});
+    let mut resp = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Basic realm=\"berth\""),
+    );
+    resp
+}
+
+async fn caller(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+    let Some((user, pass)) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(basic_credentials)
+    else {
+        return Err(unauthorized("credentials are required"));
+    };
+    if user == INTERNAL_USER {
+        return match &s.internal_token {
+            Some(t) if constant_time_eq(t.as_bytes(), pass.as_bytes()) => Ok(Caller::Internal),
+            _ => Err(unauthorized("invalid credentials")),
+        };
+    }
+    let principal = principal_of_token(s, &pass)
+        .await
+        .map_err(|_| unauthorized("invalid credentials"))?;
+    if principal.name != user {
+        return Err(unauthorized("the user name does not match the credential"));
+    }
+    Ok(match principal.name.strip_prefix(NAMESPACE_PREFIX) {
+        Some(ns) => Caller::Namespace(ns.to_string()),
+        None => Caller::Principal {
+            platform_admin: principal.platform_admin,
+            name: principal.name,
+        },
+    })
+}
+
+/// Parses `type:name:actions` (the name may contain ':' for a port-qualified registry).
+fn parse_scope(scope: &str) -> Option<(String, String, Vec<String>)> {
+    let (kind, rest) = scope.split_once(':')?;
+    let (name, actions) = rest.rsplit_once(':')?;
+    let kind = kind.split('(').next().unwrap_or(kind).to_string();
+    Some((
+        kind,
+        name.to_string(),
+        actions
+            .split(',')
+            .filter(|a| !a.is_empty())
+            .map(String::from)
+            .collect(),
+    ))
+}
+
+pub async fn token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let caller = match caller(&s, &headers).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let Some(service) = query
+        .iter()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.clone())
+    else {
+        return HttpError(ApiError::invalid(
+            "service",
+            "is required: the registry's name in Berth",
+        ))
+        .into_response();
+    };
+    let mut access = Vec::new();
+    for (_, scope) in query.iter().filter(|(k, _)| k == "scope") {
+        for one in scope.split(' ') {
+            let Some((kind, name, actions)) = parse_scope(one) else {
+                return HttpError(ApiError::invalid(
+                    "scope",
+                    format!("{one:?} is not type:name:actions"),
+                ))
+                .into_response();
+            };
+            let granted = match (&caller, kind.as_str()) {
+                (Caller::Internal, _) => actions,
+                (
+                    Caller::Principal {
+                        platform_admin: true,
+                        ..
+                    },
+                    _,
+                ) => actions,
+                (_, "repository") => {
+                    let (namespace, principal) = match &caller {
+                        Caller::Namespace(ns) => (ns.clone(), String::new()),
+                        Caller::Principal { name, .. } => (String::new(), name.clone()),
+                        Caller::Internal => unreachable!("handled above"),
+                    };
+                    let req = GrantActionsRequest {
+                        registry: service.clone(),
+                        repository: name.clone(),
+                        namespace,
+                        principal,
+                        platform_admin: false,
+                        actions,
+                    };
+                    match s.space.access.clone().grant_actions(req).await {
+                        Ok(r) => {
+                            let r = r.into_inner();
+                            tracing::debug!(registry = %service, repository = %name, granted = ?r.actions, reason = %r.reason, "token scope decided");
+                            r.actions
+                        }
+                        Err(status) => {
+                            return HttpError(ApiError::from_status("space service", &status))
+                                .into_response()
+                        }
+                    }
+                }
+                // Catalog listing and other registry-wide scopes are the platform's.
+                _ => Vec::new(),
+            };
+            access.push(Access {
+                kind,
+                name,
+                actions: granted,
+            });
+        }
+    }
+    let subject = match &caller {
+        Caller::Internal => INTERNAL_USER.to_string(),
+        Caller::Namespace(ns) => format!("{NAMESPACE_PREFIX}{ns}"),
+        Caller::Principal { name, .. } => name.clone(),
+    };
+    let jwt = s
+        .token_signer
+        .sign(&subject, &service, &access, TOKEN_TTL_SECS);
+    metrics::counter!("berth_registry_tokens_issued_total").increment(1);
+    Json(serde_json::json!({
+        "token": jwt,
+        "access_token": jwt,
+        "expires_in": TOKEN_TTL_SECS,
+        "issued_at": chrono::Utc::now().to_rfc3339(),
+    }))
+    .into_response()
+}
+
+pub async fn certificate(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        s.token_signer.certificate_pem().to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_scope;
+
+    #[test]
+    fn scopes() {
+        assert_eq!(
+            parse_scope("repository:team/app:pull,push"),
+            Some((
+                "repository".into(),
+                "team/app".into(),
+                vec!["pull".into(), "push".into()]
+            ))
+        );
+        assert_eq!(
+            parse_scope("registry:catalog:*"),
+            Some(("registry".into(), "catalog".into(), vec!["*".into()]))
+        );
+        assert_eq!(
+            parse_scope("repository(plugin):a/b:pull").unwrap().0,
+            "repository"
+        );
+        assert_eq!(parse_scope("nonsense"), None);
+    }
+}
