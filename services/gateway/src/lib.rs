@@ -5,6 +5,7 @@
 //! [`ops`], which authorizes ([`authz`]), forwards to the owning internal service with the
 //! internal credential, and records mutations in the audit trail ([`store`]).
 
+pub mod admission;
 pub mod authn;
 pub mod authz;
 pub mod grpc;

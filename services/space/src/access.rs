@@ -40,12 +40,26 @@ impl Tenancy {
     /// Whether namespace `ns` may pull `image`. An unknown namespace is `NotFound`; a malformed
     /// image is `InvalidArgument` naming `image`.
     pub async fn check_pull(&self, ns: &str, image: &str) -> Result<Decision> {
+        self.check_pull_as(ns, image, false).await
+    }
+
+    /// [`Tenancy::check_pull`], optionally evaluating a namespace of no workspace as such
+    /// (what the admission webhook needs for system namespaces).
+    pub async fn check_pull_as(
+        &self,
+        ns: &str,
+        image: &str,
+        allow_unknown: bool,
+    ) -> Result<Decision> {
         check("namespace", berth_error::validate::dns_label, ns)?;
         let reference = Reference::parse(image).map_err(|m| SpaceError::invalid("image", m))?;
-        let workspace = self.workspace_of(ns).await?.ok_or_else(|| {
-            SpaceError::NotFound(format!("namespace {ns:?} belongs to no workspace"))
-        })?;
-        self.decide(Some(&workspace), &reference).await
+        let workspace = self.workspace_of(ns).await?;
+        if workspace.is_none() && !allow_unknown {
+            return Err(SpaceError::NotFound(format!(
+                "namespace {ns:?} belongs to no workspace"
+            )));
+        }
+        self.decide(workspace.as_deref(), &reference).await
     }
 
     /// The rule for a caller in `workspace` (`None`: a namespace of no workspace).

@@ -252,7 +252,10 @@ impl AccessService for SpaceApi {
         let r = req.into_inner();
         required("namespace", &r.namespace)?;
         required("image", &r.image)?;
-        let d = self.tenancy.check_pull(&r.namespace, &r.image).await?;
+        let d = self
+            .tenancy
+            .check_pull_as(&r.namespace, &r.image, r.allow_unknown_namespace)
+            .await?;
         Ok(Response::new(CheckPullResponse {
             allowed: d.allowed,
             reason: d.reason,

@@ -124,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/auth/token", get(crate::token_service::token))
         .route("/auth/certificate", get(crate::token_service::certificate))
+        .route("/admission/validate", post(crate::admission::validate))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(record_metrics))

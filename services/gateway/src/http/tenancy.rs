@@ -264,6 +264,7 @@ pub async fn check_access(
         pb::CheckPullRequest {
             namespace: b.namespace,
             image: b.image,
+            ..Default::default()
         },
     )
     .await?;

@@ -1,0 +1,141 @@
+//! The Kubernetes admission webhook (`POST /admission/validate`, AdmissionReview v1).
+//!
+//! Pods, and the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and
+//! CronJobs, are denied when any container, init container or ephemeral container image may not
+//! be pulled by the object's namespace, naming each such image and the reason. Namespaces that
+//! belong to no workspace (system namespaces) are judged as such: public spaces only. Images
+//! without a registry host resolve as Kubernetes resolves them (`docker.io`).
+//!
+//! The API server authenticates the webhook by TLS in production; the endpoint itself answers
+//! only allow/deny decisions and takes no bearer token.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_error::ApiError;
+use berth_proto::v1::CheckPullRequest;
+use serde_json::{json, Value};
+
+use crate::http::HttpError;
+use crate::state::AppState;
+
+/// The pod spec inside an admitted object, by its kind.
+fn pod_spec<'a>(kind: &str, object: &'a Value) -> Option<&'a Value> {
+    match kind {
+        "Pod" => object.get("spec"),
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => object.pointer("/spec/template/spec"),
+        "CronJob" => object.pointer("/spec/jobTemplate/spec/template/spec"),
+        _ => None,
+    }
+}
+
+/// Every image a pod spec runs, in order, without repeats.
+pub fn images(spec: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        for c in spec
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(image) = c.get("image").and_then(Value::as_str) {
+                if !out.iter().any(|i| i == image) {
+                    out.push(image.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn review(uid: &Value, allowed: bool, message: Option<String>) -> Response {
+    let mut response = json!({ "uid": uid, "allowed": allowed });
+    if let Some(m) = message {
+        response["status"] = json!({ "code": 403, "reason": "Forbidden", "message": m });
+    }
+    Json(json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response })).into_response()
+}
+
+pub async fn validate(State(s): State<AppState>, body: Bytes) -> Response {
+    let review_in: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return HttpError(ApiError::invalid(
+                "body",
+                format!("not an AdmissionReview: {e}"),
+            ))
+            .into_response()
+        }
+    };
+    let Some(request) = review_in.get("request") else {
+        return HttpError(ApiError::invalid(
+            "request",
+            "an AdmissionReview request is required",
+        ))
+        .into_response();
+    };
+    let uid = request.get("uid").cloned().unwrap_or(Value::Null);
+    if uid.is_null() {
+        return HttpError(ApiError::invalid("request.uid", "is required")).into_response();
+    }
+    if request.get("operation").and_then(Value::as_str) == Some("DELETE") {
+        return review(&uid, true, None);
+    }
+    let kind = request
+        .pointer("/kind/kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let namespace = request
+        .get("namespace")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            request
+                .pointer("/object/metadata/namespace")
+                .and_then(Value::as_str)
+        })
+        .unwrap_or("default")
+        .to_string();
+    let Some(spec) = request.get("object").and_then(|o| pod_spec(kind, o)) else {
+        // Not a workload Berth judges.
+        return review(&uid, true, None);
+    };
+    let mut denials = Vec::new();
+    for image in images(spec) {
+        let req = CheckPullRequest {
+            namespace: namespace.clone(),
+            image: image.clone(),
+            allow_unknown_namespace: true,
+        };
+        match s.space.access.clone().check_pull(req).await {
+            Ok(r) => {
+                let r = r.into_inner();
+                if !r.allowed {
+                    denials.push(format!("image {image}: {}", r.reason));
+                }
+            }
+            Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                denials.push(format!("image {image}: {}", status.message()));
+            }
+            // Fail closed, with the cause, when Berth cannot decide.
+            Err(status) => denials.push(format!(
+                "image {image}: {}",
+                ApiError::from_status("space service", &status).message
+            )),
+        }
+    }
+    metrics::counter!("berth_admission_reviews_total", "allowed" => denials.is_empty().to_string())
+        .increment(1);
+    if denials.is_empty() {
+        review(&uid, true, None)
+    } else {
+        tracing::info!(namespace = %namespace, kind, denied = denials.len(), "admission denied");
+        review(&uid, false, Some(denials.join("; ")))
+    }
+}
