@@ -44,6 +44,15 @@ impl Suite {
             .unwrap(),
             Backend::Sqlite => berth_bus::open(None, "suite").await.unwrap(),
         };
+        let cache = match backend {
+            Backend::Postgres => berth_cache::open(
+                Some("redis://127.0.0.1:6379"),
+                &berth_testkit::unique("suite"),
+            )
+            .await
+            .unwrap(),
+            Backend::Sqlite => berth_cache::open(None, "suite").await.unwrap(),
+        };
         let internal_token = berth_auth::tokens::generate();
         let shutdown = berth_runtime::Shutdown::new();
         let registry = berth_registry::start(
@@ -80,6 +89,8 @@ impl Suite {
                 registry_addr: format!("http://{}", registry.addr),
                 space_addr: format!("http://{}", space.addr),
                 token_signer: berth_auth::registry_token::TokenSigner::generate("berth").unwrap(),
+                bus: Arc::clone(&bus),
+                cache: cache.clone(),
             },
             tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             shutdown.child(),

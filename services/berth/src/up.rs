@@ -146,6 +146,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 dir,
                 &settings.token_issuer,
             )?,
+            bus: Arc::clone(&bus),
+            cache: Arc::clone(&cache),
         },
         gateway_listener,
         shutdown.child(),

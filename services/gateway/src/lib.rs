@@ -5,6 +5,7 @@
 //! [`ops`], which authorizes ([`authz`]), forwards to the owning internal service with the
 //! internal credential, and records mutations in the audit trail ([`store`]).
 
+pub mod access_cache;
 pub mod admission;
 pub mod authn;
 pub mod authz;
@@ -44,6 +45,8 @@ pub struct Deps {
     /// `http://host:port` of the space service.
     pub space_addr: String,
     pub token_signer: berth_auth::registry_token::TokenSigner,
+    pub bus: Arc<dyn berth_bus::Bus>,
+    pub cache: Arc<dyn berth_cache::Cache>,
 }
 
 pub struct Running {
@@ -84,12 +87,19 @@ pub async fn start(
         ),
         space: state::SpaceClients::new(space_channel.clone(), attacher),
         token_signer: Arc::new(deps.token_signer),
+        access_cache: access_cache::AccessCache::new(deps.cache.clone()),
         internal_token: deps.internal_token.clone(),
         channels: Arc::new(vec![
             ("registry", registry_channel),
             ("space", space_channel),
         ]),
     };
+    let follower = state.access_cache.follow(deps.bus.as_ref()).await?;
+    let stop_following = shutdown.wait();
+    tokio::spawn(async move {
+        stop_following.await;
+        follower.stop().await;
+    });
     let api = grpc::PublicApi {
         state: state.clone(),
     };

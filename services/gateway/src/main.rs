@@ -29,6 +29,8 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| berth_db::sqlite_url(&settings.data_dir, "gateway"));
     let db = berth_db::connect(&db_url).await?;
+    let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
+    let cache = berth_cache::open(settings.backends.cache.as_deref(), &settings.namespace).await?;
     let shutdown = berth_runtime::Shutdown::new();
     shutdown.on_signals();
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -44,6 +46,8 @@ async fn main() -> anyhow::Result<()> {
                 &settings.data_dir,
                 &settings.token_issuer,
             )?,
+            bus,
+            cache,
         },
         listener,
         shutdown,

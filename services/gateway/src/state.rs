@@ -42,6 +42,8 @@ pub struct AppState {
     pub platform_admins: Arc<Vec<String>>,
     pub registry: RegistryClient,
     pub space: SpaceClients,
+    /// Cached `CheckPull` answers.
+    pub access_cache: crate::access_cache::AccessCache,
     /// Signs registry tokens (`/auth/token`).
     pub token_signer: Arc<berth_auth::registry_token::TokenSigner>,
     /// The internal service credential (Berth's services at the token service).

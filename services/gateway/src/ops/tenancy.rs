@@ -443,7 +443,7 @@ pub async fn unbind(s: &AppState, p: &Principal, req: UnbindRequest) -> ApiResul
 // --- access ---------------------------------------------------------------------------------
 
 /// Whether `namespace` may pull `image`. Members of the namespace's workspace may ask; to
-/// anyone else the namespace does not exist.
+/// anyone else the namespace does not exist. Answers come from the access cache when they can.
 pub async fn check_pull(
     s: &AppState,
     p: &Principal,
@@ -476,11 +476,27 @@ pub async fn check_pull(
             &format!("namespace {:?}", req.namespace),
         )?;
     }
-    s.space
+    if let Some(d) = s.access_cache.get(&req.namespace, &req.image).await {
+        metrics::counter!("berth_access_cache_hits_total").increment(1);
+        return Ok(CheckPullResponse {
+            allowed: d.allowed,
+            reason: d.reason,
+        });
+    }
+    metrics::counter!("berth_access_cache_misses_total").increment(1);
+    let (namespace, image) = (req.namespace.clone(), req.image.clone());
+    let r = s
+        .space
         .access
         .clone()
         .check_pull(request(p, req))
         .await
-        .map(|r| r.into_inner())
-        .map_err(from_space)
+        .map_err(from_space)?
+        .into_inner();
+    let decision = crate::access_cache::CachedDecision {
+        allowed: r.allowed,
+        reason: r.reason.clone(),
+    };
+    s.access_cache.put(&namespace, &image, &decision).await;
+    Ok(r)
 }

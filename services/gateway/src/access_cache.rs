@@ -1,0 +1,118 @@
+//! Cached access decisions.
+//!
+//! `CheckPull` answers are kept in the cache (Redis, or in-process in embedded mode) under a
+//! generation: every `space.changed`, `binding.changed` and `registry.changed` event replaces
+//! the generation, which orphans every cached answer at once, on every gateway replica that
+//! shares the cache. Answers also expire after [`DECISION_TTL`] as a safety net.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_bus::{Bus, Consumer, Handler, HandlerError, Message, Subscription};
+use berth_cache::Cache;
+use serde::{Deserialize, Serialize};
+
+const GENERATION_KEY: &str = "access:generation";
+const DECISION_TTL: Duration = Duration::from_secs(60);
+const GENERATION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedDecision {
+    pub allowed: bool,
+    pub reason: String,
+}
+
+#[derive(Clone)]
+pub struct AccessCache {
+    cache: Arc<dyn Cache>,
+}
+
+impl AccessCache {
+    pub fn new(cache: Arc<dyn Cache>) -> Self {
+        Self { cache }
+    }
+
+    async fn generation(&self) -> Option<String> {
+        match self.cache.get(GENERATION_KEY).await {
+            Ok(Some(g)) => String::from_utf8(g).ok(),
+            Ok(None) => {
+                let g = uuid::Uuid::new_v4().simple().to_string();
+                // Another replica may set it first; read back whichever won.
+                let _ = self
+                    .cache
+                    .set_nx(GENERATION_KEY, g.as_bytes(), GENERATION_TTL)
+                    .await;
+                self.cache
+                    .get(GENERATION_KEY)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|g| String::from_utf8(g).ok())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "access cache unavailable");
+                None
+            }
+        }
+    }
+
+    fn key(generation: &str, namespace: &str, image: &str) -> String {
+        format!("access:{generation}:{namespace}:{image}")
+    }
+
+    pub async fn get(&self, namespace: &str, image: &str) -> Option<CachedDecision> {
+        let g = self.generation().await?;
+        let bytes = self
+            .cache
+            .get(&Self::key(&g, namespace, image))
+            .await
+            .ok()??;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    pub async fn put(&self, namespace: &str, image: &str, d: &CachedDecision) {
+        let Some(g) = self.generation().await else {
+            return;
+        };
+        let bytes = serde_json::to_vec(d).expect("decision serializes");
+        if let Err(e) = self
+            .cache
+            .set(&Self::key(&g, namespace, image), &bytes, DECISION_TTL)
+            .await
+        {
+            tracing::warn!(error = %e, "could not cache an access decision");
+        }
+    }
+
+    /// Orphans every cached decision.
+    pub async fn invalidate(&self) -> anyhow::Result<()> {
+        let g = uuid::Uuid::new_v4().simple().to_string();
+        self.cache
+            .set(GENERATION_KEY, g.as_bytes(), GENERATION_TTL)
+            .await
+    }
+
+    /// Invalidates on every event that can change a decision.
+    pub async fn follow(&self, bus: &dyn Bus) -> anyhow::Result<Consumer> {
+        let mut sub = Subscription::new(
+            "gateway.access-cache",
+            &["space.changed", "binding.changed", "registry.changed"],
+        );
+        sub.backoff = Duration::from_millis(100);
+        bus.subscribe(sub, Arc::new(Invalidator(self.clone())))
+            .await
+    }
+}
+
+struct Invalidator(AccessCache);
+
+#[async_trait::async_trait]
+impl Handler for Invalidator {
+    async fn handle(&self, m: &Message) -> Result<(), HandlerError> {
+        tracing::debug!(kind = %m.kind, "access decisions invalidated");
+        self.0
+            .invalidate()
+            .await
+            .map_err(|e| HandlerError::Retry(e.to_string()))
+    }
+}
