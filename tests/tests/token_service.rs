@@ -203,6 +203,38 @@ async fn token_mode_registry_enforces_the_access_rule() {
         .await;
     assert_eq!(status, 401);
 
+    // A person's login command: a short-lived credential worth what the person may do.
+    let editor = suite.token_for("blue-editor").await;
+    let (status, login) = suite
+        .call(
+            Some(&editor),
+            Method::POST,
+            "/api/v1/registries/tokreg/login-command",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{login}");
+    assert_eq!(login["host"], host.as_str());
+    assert_eq!(login["username"], "blue-editor");
+    let login_password = login["password"].as_str().unwrap().to_string();
+    let target = Target {
+        host: host.clone(),
+        credential: Some(("blue-editor".into(), login_password.clone())),
+    };
+    push_image(&pushed, &target, "priv/pushed", "login")
+        .await
+        .unwrap();
+    assert!(!can_pull(&host, "other/app:v1", "blue-editor", &login_password).await);
+    let (status, _) = suite
+        .call(
+            Some(&login_password),
+            Method::GET,
+            "/api/v1/registries",
+            None,
+        )
+        .await;
+    assert_eq!(status, 401, "login credentials do not open the API");
+
     // Unbind: the same namespace's next pull is refused within a second.
     ok(
         &suite,

@@ -45,6 +45,24 @@ enum Command {
     Repo(commands::repo::RepoCommand),
     /// Platform totals, or one registry's with --registry.
     Overview(commands::overview::OverviewArgs),
+    /// Workspaces (tenants), their namespaces and members.
+    #[command(subcommand)]
+    Workspace(commands::tenancy::WorkspaceCommand),
+    /// Registry spaces (REGISTRY/SPACE).
+    #[command(subcommand)]
+    Space(commands::tenancy::SpaceCommand),
+    /// Bind a private space to a workspace.
+    Bind { space: String, workspace: String },
+    /// Unbind a space from a workspace.
+    Unbind { space: String, workspace: String },
+    /// The access rule.
+    #[command(subcommand)]
+    Access(commands::tenancy::AccessCommand),
+    /// Namespace pull credentials.
+    #[command(subcommand)]
+    Namespace(commands::tenancy::NamespaceCommand),
+    /// Print a docker login command with a short-lived credential for REGISTRY.
+    LoginCommand { registry: String },
 }
 
 fn main() {
@@ -62,6 +80,21 @@ fn main() {
                     Command::Registry(c) => commands::registry::run(&client, cli.output, c).await,
                     Command::Repo(c) => commands::repo::run(&client, cli.output, c).await,
                     Command::Overview(a) => commands::overview::run(&client, cli.output, a).await,
+                    Command::Workspace(c) => {
+                        commands::tenancy::workspace(&client, cli.output, c).await
+                    }
+                    Command::Space(c) => commands::tenancy::space(&client, cli.output, c).await,
+                    Command::Bind { space, workspace } => {
+                        commands::tenancy::bind(&client, &space, &workspace, true).await
+                    }
+                    Command::Unbind { space, workspace } => {
+                        commands::tenancy::bind(&client, &space, &workspace, false).await
+                    }
+                    Command::Access(c) => commands::tenancy::access(&client, cli.output, c).await,
+                    Command::Namespace(c) => commands::tenancy::namespace(&client, c).await,
+                    Command::LoginCommand { registry } => {
+                        commands::tenancy::login_command(&client, &registry).await
+                    }
                     Command::Up(_) => unreachable!("handled above"),
                 }
             }

@@ -541,3 +541,79 @@ async fn berth_up_runs_on_postgres_rabbitmq_and_redis_and_keeps_its_state() {
         "no SQLite file when BERTH_DATABASE_URL is set"
     );
 }
+
+#[tokio::test]
+async fn tenancy_through_the_cli() {
+    let berth = Berth::up().await;
+    let (ok, out, err) = berth.cli(
+        &[
+            "registry",
+            "add",
+            "dist",
+            "--kind",
+            "oci",
+            "--url",
+            "http://127.0.0.1:9",
+            "--no-verify",
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    for args in [
+        vec!["workspace", "create", "blue"],
+        vec!["workspace", "add-namespace", "blue", "blue-ns"],
+        vec![
+            "workspace",
+            "set-member",
+            "blue",
+            "alice",
+            "workspace-viewer",
+        ],
+        vec!["space", "create", "dist/team"],
+        vec!["space", "create", "dist/open", "--public"],
+    ] {
+        let (ok, out, err) = berth.cli(&args, None);
+        assert!(ok, "{args:?}: {out}{err}");
+    }
+    let check = |berth: &Berth| {
+        let (ok, out, err) = berth.cli(
+            &[
+                "access",
+                "check",
+                "blue-ns",
+                "127.0.0.1:9/team/app:v1",
+                "-o",
+                "json",
+            ],
+            None,
+        );
+        assert!(ok, "{out}{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    assert_eq!(check(&berth)["allowed"], false);
+    let (ok, out, _) = berth.cli(&["bind", "dist/team", "blue"], None);
+    assert!(ok && out.contains("bound"), "{out}");
+    assert_eq!(check(&berth)["allowed"], true);
+    let (ok, out, _) = berth.cli(&["space", "list", "dist"], None);
+    assert!(
+        ok && out.contains("team") && out.contains("blue") && out.contains("public"),
+        "{out}"
+    );
+    let (ok, out, _) = berth.cli(&["workspace", "get", "blue"], None);
+    assert!(ok && out.contains("blue-ns"), "{out}");
+    let (ok, out, _) = berth.cli(&["namespace", "pull-secret", "blue-ns"], None);
+    assert!(ok, "{out}");
+    let secret: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+    // Errors are clear and exit non-zero.
+    let (ok, _, err) = berth.cli(&["workspace", "rm", "blue"], None);
+    assert!(
+        !ok && err.contains("unbind them first") && err.contains("HTTP 412"),
+        "{err}"
+    );
+    let (ok, _, err) = berth.cli(&["bind", "dist/open", "blue"], None);
+    assert!(!ok && err.contains("public"), "{err}");
+    let (ok, out, _) = berth.cli(&["unbind", "dist/team", "blue"], None);
+    assert!(ok, "{out}");
+    assert_eq!(check(&berth)["allowed"], false);
+}

@@ -20,6 +20,9 @@ pub const BOOTSTRAP_PRINCIPAL: &str = "admin";
 /// registry token service, never at the API.
 pub const NAMESPACE_PREFIX: &str = "namespace/";
 
+/// Principals of short-lived registry logins: `login/PRINCIPAL`.
+pub const LOGIN_PREFIX: &str = "login/";
+
 /// An authenticated caller and its role in each of its workspaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -59,7 +62,8 @@ pub fn bearer(header: Option<&str>) -> ApiResult<&str> {
     Ok(token.trim())
 }
 
-/// Resolves the caller from an `Authorization` header value.
+/// Resolves the caller from an `Authorization` header value. Only API tokens (and the bootstrap
+/// token) open the API; pull and login credentials work only at registries.
 pub async fn authenticate(state: &AppState, header: Option<&str>) -> ApiResult<Principal> {
     let token = bearer(header)?;
     if constant_time_eq(token.as_bytes(), state.admin_token.as_bytes()) {
@@ -69,17 +73,31 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> ApiResult<P
             roles: BTreeMap::new(),
         });
     }
-    let principal = principal_of_token(state, token).await?;
-    if principal.name.starts_with(NAMESPACE_PREFIX) {
-        return Err(ApiError::unauthenticated(
-            "pull credentials authenticate only at registries",
-        ));
+    match principal_of_token(state, token).await? {
+        (principal, TokenKind::Api) => Ok(principal),
+        _ => Err(ApiError::unauthenticated(
+            "registry credentials authenticate only at registries",
+        )),
     }
-    Ok(principal)
 }
 
-/// The principal an API token stands for (roles included), or `Unauthenticated`.
-pub async fn principal_of_token(state: &AppState, token: &str) -> ApiResult<Principal> {
+/// What a stored token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// The API (and registries) as its principal.
+    Api,
+    /// A namespace's pull credential (`namespace/NS`): registries only.
+    NamespacePull,
+    /// A person's short-lived registry login (`login/PRINCIPAL`): registries only.
+    Login,
+}
+
+/// The principal a stored token stands for (roles included) and what the token is for, or
+/// `Unauthenticated`.
+pub async fn principal_of_token(
+    state: &AppState,
+    token: &str,
+) -> ApiResult<(Principal, TokenKind)> {
     if !token.starts_with(tokens::API_TOKEN_PREFIX) {
         return Err(ApiError::unauthenticated("invalid token"));
     }
@@ -95,18 +113,32 @@ pub async fn principal_of_token(state: &AppState, token: &str) -> ApiResult<Prin
     if row.expires_at <= Utc::now() {
         return Err(ApiError::unauthenticated("token expired"));
     }
-    let platform_admin =
-        row.principal == BOOTSTRAP_PRINCIPAL || state.platform_admins.contains(&row.principal);
-    let roles = if platform_admin || row.principal.starts_with(NAMESPACE_PREFIX) {
+    let (name, kind) = if row.principal.starts_with(NAMESPACE_PREFIX) {
+        let p = Principal {
+            name: row.principal,
+            platform_admin: false,
+            roles: BTreeMap::new(),
+        };
+        return Ok((p, TokenKind::NamespacePull));
+    } else if let Some(person) = row.principal.strip_prefix(LOGIN_PREFIX) {
+        (person.to_string(), TokenKind::Login)
+    } else {
+        (row.principal, TokenKind::Api)
+    };
+    let platform_admin = name == BOOTSTRAP_PRINCIPAL || state.platform_admins.contains(&name);
+    let roles = if platform_admin {
         BTreeMap::new()
     } else {
-        roles_of(state, &row.principal).await?
+        roles_of(state, &name).await?
     };
-    Ok(Principal {
-        roles,
-        platform_admin,
-        name: row.principal,
-    })
+    Ok((
+        Principal {
+            roles,
+            platform_admin,
+            name,
+        },
+        kind,
+    ))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use berth_error::ApiError;
 use berth_proto::v1::GrantActionsRequest;
 use http::{header, HeaderMap, StatusCode};
 
-use crate::authn::{principal_of_token, NAMESPACE_PREFIX};
+use crate::authn::{principal_of_token, TokenKind, NAMESPACE_PREFIX};
 use crate::http::HttpError;
 use crate::state::AppState;
 
@@ -56,15 +56,20 @@ async fn caller(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
             _ => Err(unauthorized("invalid credentials")),
         };
     }
-    let principal = principal_of_token(s, &pass)
+    let (principal, kind) = principal_of_token(s, &pass)
         .await
         .map_err(|_| unauthorized("invalid credentials"))?;
     if principal.name != user {
         return Err(unauthorized("the user name does not match the credential"));
     }
-    Ok(match principal.name.strip_prefix(NAMESPACE_PREFIX) {
-        Some(ns) => Caller::Namespace(ns.to_string()),
-        None => Caller::Principal {
+    Ok(match kind {
+        TokenKind::NamespacePull => Caller::Namespace(
+            principal
+                .name
+                .trim_start_matches(NAMESPACE_PREFIX)
+                .to_string(),
+        ),
+        TokenKind::Api | TokenKind::Login => Caller::Principal {
             platform_admin: principal.platform_admin,
             name: principal.name,
         },

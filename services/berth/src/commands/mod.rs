@@ -3,6 +3,7 @@
 pub mod overview;
 pub mod registry;
 pub mod repo;
+pub mod tenancy;
 
 /// Percent-encodes one path segment.
 pub fn segment(s: &str) -> String {

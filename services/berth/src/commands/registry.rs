@@ -84,6 +84,12 @@ pub struct AddArgs {
     /// Save without checking connectivity and credentials.
     #[arg(long)]
     no_verify: bool,
+    /// `berth`: the registry delegates its auth to Berth's token service.
+    #[arg(long)]
+    token_service: Option<String>,
+    /// Integrate the registry for one workspace only.
+    #[arg(long)]
+    workspace: Option<String>,
 }
 
 #[derive(Args)]
@@ -108,6 +114,12 @@ pub async fn run(client: &Client, format: Format, cmd: RegistryCommand) -> anyho
                 "name": a.name, "kind": a.kind, "url": a.url, "insecure": a.insecure,
                 "description": a.description, "verify": !a.no_verify,
             });
+            if let Some(t) = a.token_service {
+                body["token_service"] = t.into();
+            }
+            if let Some(w) = a.workspace {
+                body["workspace"] = w.into();
+            }
             if let Some(c) = a.credential.to_json()? {
                 body["credential"] = c;
             }

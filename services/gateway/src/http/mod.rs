@@ -122,6 +122,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/namespaces/{namespace}/pull-secret",
             get(tenancy::pull_secret).delete(tenancy::revoke_pull_secret),
         )
+        .route(
+            "/api/v1/registries/{registry}/login-command",
+            post(tenancy::login_command),
+        )
         .route("/auth/token", get(crate::token_service::token))
         .route("/auth/certificate", get(crate::token_service::certificate))
         .route("/admission/validate", post(crate::admission::validate))

@@ -51,6 +51,9 @@ impl Modify for BearerAuth {
         tenancy::bind,
         tenancy::unbind,
         tenancy::check_access,
+        tenancy::pull_secret,
+        tenancy::revoke_pull_secret,
+        tenancy::login_command,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

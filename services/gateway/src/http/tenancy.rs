@@ -284,6 +284,16 @@ pub async fn pull_secret(
     Ok(Json(ops::pull_secret(&s, &p, &ns).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/login-command",
+    responses((status = 200, description = "A short-lived docker login credential"), (status = 412)))]
+pub async fn login_command(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(registry): Path<String>,
+) -> HttpResult<Json<serde_json::Value>> {
+    Ok(Json(ops::login_command(&s, &p, &registry).await?))
+}
+
 #[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/pull-secret", responses((status = 204), (status = 404)))]
 pub async fn revoke_pull_secret(
     State(s): State<AppState>,

@@ -1,12 +1,12 @@
 //! Every operation of the gateway, once: authorize, forward to the owning service, audit
 //! mutations. The HTTP/JSON and gRPC front ends both call these and nothing else.
 
-mod pull_secrets;
+mod credentials;
 mod registries;
 mod system;
 mod tenancy;
 
-pub use pull_secrets::*;
+pub use credentials::*;
 pub use registries::*;
 pub use system::*;
 pub use tenancy::*;

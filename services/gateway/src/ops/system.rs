@@ -25,10 +25,12 @@ pub async fn create_token(
     if name.is_empty() {
         return Err(ApiError::invalid("principal", "must not be empty"));
     }
-    if name.starts_with(crate::authn::NAMESPACE_PREFIX) {
+    if name.starts_with(crate::authn::NAMESPACE_PREFIX)
+        || name.starts_with(crate::authn::LOGIN_PREFIX)
+    {
         return Err(ApiError::invalid(
             "principal",
-            "namespace/… principals are reserved for pull credentials (see pull-secret)",
+            "namespace/… and login/… principals are reserved for registry credentials",
         ));
     }
     if name.len() > 255 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {

@@ -1,17 +1,21 @@
-//! Pull credentials of namespaces: a Kubernetes `kubernetes.io/dockerconfigjson` Secret whose
-//! credential authorizes exactly what the namespace may pull, at every registry that delegates
-//! its auth to Berth. Each request mints a new credential (rotation); revoking removes them all.
+//! Registry credentials Berth issues.
+//!
+//! - Pull credentials of namespaces: a Kubernetes `kubernetes.io/dockerconfigjson` Secret whose
+//!   credential authorizes exactly what the namespace may pull, at every registry that delegates
+//!   its auth to Berth. Each request mints a new credential (rotation); revoking removes them all.
+//! - Login commands for people: a short-lived credential for `docker login`, worth exactly what
+//!   the person may pull and push, accepted only by registries.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use berth_error::{ApiError, ApiResult};
-use berth_proto::v1::{GetNamespaceRequest, ListRegistriesRequest};
+use berth_proto::v1::{GetNamespaceRequest, GetRegistryRequest, ListRegistriesRequest};
 use chrono::{Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 use super::{audit, from_registry, from_space, request};
-use crate::authn::{Principal, NAMESPACE_PREFIX};
+use crate::authn::{Principal, LOGIN_PREFIX, NAMESPACE_PREFIX};
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
 use crate::store::api_token;
@@ -134,4 +138,72 @@ pub async fn revoke_pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiRes
     )
     .await;
     out
+}
+
+const LOGIN_TTL_HOURS: i64 = 12;
+
+/// A short-lived `docker login` credential for the caller at `registry`.
+pub async fn login_command(
+    s: &AppState,
+    p: &Principal,
+    registry: &str,
+) -> ApiResult<serde_json::Value> {
+    let r = s
+        .registry
+        .clone()
+        .get_registry(request(
+            p,
+            GetRegistryRequest {
+                name: registry.into(),
+            },
+        ))
+        .await
+        .map_err(from_registry)?
+        .into_inner()
+        .registry
+        .unwrap_or_default();
+    authorize(
+        p,
+        Action::Read,
+        Owner::of(&r.workspace),
+        &format!("registry {registry:?}"),
+    )?;
+    if r.token_service != "berth" {
+        return Err(ApiError::failed_precondition(format!(
+            "registry {registry:?} does not delegate its auth to Berth; log in with its own credentials"
+        )));
+    }
+    let token = berth_auth::tokens::generate();
+    let now = Utc::now();
+    let expires_at = now + Duration::hours(LOGIN_TTL_HOURS);
+    let row = api_token::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        hash: Set(berth_auth::tokens::hash(&token)),
+        principal: Set(format!("{LOGIN_PREFIX}{}", p.name)),
+        created_by: Set(p.name.clone()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+    };
+    let out = row.insert(&s.db).await.map(|_| ()).map_err(|e| {
+        tracing::error!(error = %e, "could not store login credential");
+        ApiError::unavailable("gateway database unavailable")
+    });
+    audit(s, p, "login.issue", &format!("registries/{registry}"), &out).await;
+    out?;
+    let host = r
+        .url
+        .split_once("://")
+        .map_or(r.url.as_str(), |(_, h)| h)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Ok(json!({
+        "registry": registry,
+        "host": host,
+        "username": p.name,
+        "password": token,
+        "expires_at": expires_at.to_rfc3339(),
+        "command": format!("docker login {host} --username {} --password-stdin", p.name),
+    }))
 }

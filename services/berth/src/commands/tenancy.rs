@@ -1,0 +1,392 @@
+//! `berth workspace …`, `berth space …`, `berth bind` / `berth unbind`, `berth access check`,
+//! `berth namespace pull-secret`.
+
+use anyhow::Context;
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use super::segment;
+use crate::client::Client;
+use crate::output::{print, Format};
+
+const WORKSPACE_COLUMNS: &[(&str, &str)] = &[
+    ("WORKSPACE", "/name"),
+    ("NAMESPACES", "/namespaces"),
+    ("DESCRIPTION", "/description"),
+];
+const SPACE_COLUMNS: &[(&str, &str)] = &[
+    ("REGISTRY", "/registry"),
+    ("SPACE", "/name"),
+    ("VISIBILITY", "/visibility"),
+    ("WORKSPACES", "/workspaces"),
+    ("QUOTA_BYTES", "/quota_bytes"),
+];
+
+#[derive(Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace (tenant).
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List,
+    Get {
+        name: String,
+    },
+    Rm {
+        name: String,
+    },
+    /// Put a Kubernetes namespace into a workspace.
+    AddNamespace {
+        workspace: String,
+        namespace: String,
+    },
+    RemoveNamespace {
+        workspace: String,
+        namespace: String,
+    },
+    /// Grant a role: workspace-admin, workspace-editor or workspace-viewer.
+    SetMember {
+        workspace: String,
+        principal: String,
+        role: String,
+    },
+    RemoveMember {
+        workspace: String,
+        principal: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SpaceCommand {
+    /// Create REGISTRY/SPACE (private unless --public).
+    Create {
+        space: String,
+        #[arg(long)]
+        public: bool,
+        #[arg(long)]
+        quota_bytes: Option<u64>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Spaces of a registry.
+    List {
+        registry: String,
+    },
+    Get {
+        space: String,
+    },
+    Update {
+        space: String,
+        /// public or private.
+        #[arg(long)]
+        visibility: Option<String>,
+        #[arg(long)]
+        quota_bytes: Option<u64>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Rm {
+        space: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AccessCommand {
+    /// May namespace NS pull IMAGE?
+    Check { namespace: String, image: String },
+}
+
+#[derive(Subcommand)]
+pub enum NamespaceCommand {
+    /// Print a new kubernetes.io/dockerconfigjson Secret for NS (pipe it to kubectl apply -f -).
+    PullSecret {
+        namespace: String,
+        /// Revoke every pull credential of the namespace instead.
+        #[arg(long)]
+        revoke: bool,
+    },
+}
+
+/// `REGISTRY/SPACE` as its path under `/api/v1`.
+fn space_path(space: &str) -> anyhow::Result<String> {
+    let (registry, name) = space
+        .split_once('/')
+        .context("a space is named REGISTRY/SPACE")?;
+    Ok(format!(
+        "/api/v1/registries/{}/spaces/{}",
+        segment(registry),
+        segment(name)
+    ))
+}
+
+async fn done(
+    client: &Client,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    message: String,
+) -> anyhow::Result<()> {
+    client.call(method, path, body).await?;
+    println!("{message}");
+    Ok(())
+}
+
+pub async fn workspace(
+    client: &Client,
+    format: Format,
+    cmd: WorkspaceCommand,
+) -> anyhow::Result<()> {
+    use WorkspaceCommand::*;
+    let value = match cmd {
+        Create { name, description } => {
+            client
+                .call(
+                    Method::POST,
+                    "/api/v1/workspaces",
+                    Some(&json!({"name": name, "description": description})),
+                )
+                .await?
+        }
+        List => client.get("/api/v1/workspaces?page_size=1000").await?,
+        Get { name } => {
+            client
+                .get(&format!("/api/v1/workspaces/{}", segment(&name)))
+                .await?
+        }
+        Rm { name } => {
+            let path = format!("/api/v1/workspaces/{}", segment(&name));
+            return done(
+                client,
+                Method::DELETE,
+                &path,
+                None,
+                format!("workspace {name} removed"),
+            )
+            .await;
+        }
+        AddNamespace {
+            workspace,
+            namespace,
+        } => {
+            let path = format!(
+                "/api/v1/workspaces/{}/namespaces/{}",
+                segment(&workspace),
+                segment(&namespace)
+            );
+            return done(
+                client,
+                Method::PUT,
+                &path,
+                None,
+                format!("namespace {namespace} is in workspace {workspace}"),
+            )
+            .await;
+        }
+        RemoveNamespace {
+            workspace,
+            namespace,
+        } => {
+            let path = format!(
+                "/api/v1/workspaces/{}/namespaces/{}",
+                segment(&workspace),
+                segment(&namespace)
+            );
+            return done(
+                client,
+                Method::DELETE,
+                &path,
+                None,
+                format!("namespace {namespace} removed from {workspace}"),
+            )
+            .await;
+        }
+        SetMember {
+            workspace,
+            principal,
+            role,
+        } => {
+            let path = format!(
+                "/api/v1/workspaces/{}/members/{}",
+                segment(&workspace),
+                segment(&principal)
+            );
+            let msg = format!("{principal} is {role} of {workspace}");
+            return done(
+                client,
+                Method::PUT,
+                &path,
+                Some(&json!({"role": role})),
+                msg,
+            )
+            .await;
+        }
+        RemoveMember {
+            workspace,
+            principal,
+        } => {
+            let path = format!(
+                "/api/v1/workspaces/{}/members/{}",
+                segment(&workspace),
+                segment(&principal)
+            );
+            return done(
+                client,
+                Method::DELETE,
+                &path,
+                None,
+                format!("{principal} removed from {workspace}"),
+            )
+            .await;
+        }
+    };
+    print(format, &value, WORKSPACE_COLUMNS);
+    Ok(())
+}
+
+pub async fn space(client: &Client, format: Format, cmd: SpaceCommand) -> anyhow::Result<()> {
+    use SpaceCommand::*;
+    let value = match cmd {
+        Create {
+            space,
+            public,
+            quota_bytes,
+            description,
+        } => {
+            let (registry, name) = space
+                .split_once('/')
+                .context("a space is named REGISTRY/SPACE")?;
+            let body = json!({
+                "name": name,
+                "visibility": if public { "public" } else { "private" },
+                "quota_bytes": quota_bytes.unwrap_or(0),
+                "description": description,
+            });
+            client
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/registries/{}/spaces", segment(registry)),
+                    Some(&body),
+                )
+                .await?
+        }
+        List { registry } => {
+            client
+                .get(&format!(
+                    "/api/v1/registries/{}/spaces?page_size=500",
+                    segment(&registry)
+                ))
+                .await?
+        }
+        Get { space } => client.get(&space_path(&space)?).await?,
+        Update {
+            space,
+            visibility,
+            quota_bytes,
+            description,
+        } => {
+            let mut body = Map::new();
+            if let Some(v) = visibility {
+                body.insert("visibility".into(), v.into());
+            }
+            if let Some(q) = quota_bytes {
+                body.insert("quota_bytes".into(), q.into());
+            }
+            if let Some(d) = description {
+                body.insert("description".into(), d.into());
+            }
+            client
+                .call(
+                    Method::PATCH,
+                    &space_path(&space)?,
+                    Some(&Value::Object(body)),
+                )
+                .await?
+        }
+        Rm { space } => {
+            return done(
+                client,
+                Method::DELETE,
+                &space_path(&space)?,
+                None,
+                format!("space {space} removed"),
+            )
+            .await
+        }
+    };
+    print(format, &value, SPACE_COLUMNS);
+    Ok(())
+}
+
+pub async fn bind(client: &Client, space: &str, workspace: &str, bind: bool) -> anyhow::Result<()> {
+    let path = format!("{}/bindings/{}", space_path(space)?, segment(workspace));
+    if bind {
+        done(
+            client,
+            Method::PUT,
+            &path,
+            None,
+            format!("{space} bound to {workspace}"),
+        )
+        .await
+    } else {
+        done(
+            client,
+            Method::DELETE,
+            &path,
+            None,
+            format!("{space} unbound from {workspace}"),
+        )
+        .await
+    }
+}
+
+pub async fn access(client: &Client, format: Format, cmd: AccessCommand) -> anyhow::Result<()> {
+    let AccessCommand::Check { namespace, image } = cmd;
+    let v = client
+        .call(
+            Method::POST,
+            "/api/v1/access/check",
+            Some(&json!({"namespace": namespace, "image": image})),
+        )
+        .await?;
+    print(
+        format,
+        &v,
+        &[("ALLOWED", "/allowed"), ("REASON", "/reason")],
+    );
+    Ok(())
+}
+
+pub async fn namespace(client: &Client, cmd: NamespaceCommand) -> anyhow::Result<()> {
+    let NamespaceCommand::PullSecret { namespace, revoke } = cmd;
+    let path = format!("/api/v1/namespaces/{}/pull-secret", segment(&namespace));
+    if revoke {
+        return done(
+            client,
+            Method::DELETE,
+            &path,
+            None,
+            format!("pull credentials of {namespace} revoked"),
+        )
+        .await;
+    }
+    let secret = client.get(&path).await?;
+    println!("{}", serde_json::to_string_pretty(&secret)?);
+    Ok(())
+}
+
+pub async fn login_command(client: &Client, registry: &str) -> anyhow::Result<()> {
+    let path = format!("/api/v1/registries/{}/login-command", segment(registry));
+    let v = client.call(Method::POST, &path, None).await?;
+    let password = v["password"].as_str().unwrap_or_default();
+    let command = v["command"].as_str().unwrap_or_default();
+    println!("echo '{password}' | {command}");
+    eprintln!(
+        "valid until {}",
+        v["expires_at"].as_str().unwrap_or_default()
+    );
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! `CheckPull` through the gateway's HTTP API (embedded `berth up` backends: SQLite,
+//! in-process bus and cache) against a bare axum handler doing the same JSON in and out, in the
+//! same process and run. Targets: ≥ 0.5× the bare handler's requests/s, p99 under 2 ms.
+//!
+//! `cargo run --release -p berth-perf --bin access-check [-- SECONDS WORKERS]`
+
+use std::time::Duration;
+
+use axum::routing::post;
+use axum::Json;
+use berth_testkit::db::Backend;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let workers: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
+    let duration = Duration::from_secs(seconds);
+
+    // The peer: a bare axum handler that parses the same body and answers the same shape.
+    let app = axum::Router::new().route(
+        "/check",
+        post(|Json(body): Json<Value>| async move {
+            let allowed = body["namespace"].is_string() && body["image"].is_string();
+            Json(json!({"allowed": allowed, "reason": "bare handler"}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bare_url = format!("http://{}/check", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let suite = berth_tests::Suite::start(Backend::Sqlite).await;
+    for (m, p, b) in [
+        (
+            Method::POST,
+            "/api/v1/registries",
+            Some(
+                json!({"name": "dist", "kind": "oci", "url": "http://127.0.0.1:1", "verify": false}),
+            ),
+        ),
+        (
+            Method::POST,
+            "/api/v1/workspaces",
+            Some(json!({"name": "blue"})),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/workspaces/blue/namespaces/blue-ns",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/registries/dist/spaces",
+            Some(json!({"name": "priv"})),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/registries/dist/spaces/priv/bindings/blue",
+            None,
+        ),
+    ] {
+        let (status, body) = suite.admin(m, p, b).await;
+        assert!(status < 300, "{p}: {body}");
+    }
+    let body = json!({"namespace": "blue-ns", "image": "127.0.0.1:1/priv/app:v1"});
+    let (_, answer) = suite
+        .admin(Method::POST, "/api/v1/access/check", Some(body.clone()))
+        .await;
+    assert_eq!(answer["allowed"], true, "{answer}");
+
+    let b = body.clone();
+    let bare = berth_perf::run(workers, duration, move |c| c.post(&bare_url).json(&b)).await;
+    let berth_url = format!("{}/api/v1/access/check", suite.url);
+    let berth = berth_perf::run(workers, duration, move |c| {
+        c.post(&berth_url)
+            .bearer_auth(berth_tests::ADMIN_TOKEN)
+            .json(&body)
+    })
+    .await;
+    let ratio = berth.rps() / bare.rps();
+    println!("access-check ({workers} workers, {seconds} s each, same process)");
+    println!("  bare axum handler  {bare}");
+    println!("  berth CheckPull    {berth}");
+    println!(
+        "  ratio {ratio:.2} (target >= 0.50: {}), berth p99 {:.3} ms (target < 2 ms: {})",
+        if ratio >= 0.5 { "met" } else { "NOT met" },
+        berth.p99.as_secs_f64() * 1e3,
+        if berth.p99 < Duration::from_millis(2) {
+            "met"
+        } else {
+            "NOT met"
+        },
+    );
+}
