@@ -62,7 +62,8 @@ enum Command {
     #[command(subcommand)]
     Namespace(commands::tenancy::NamespaceCommand),
     /// Print a docker login command with a short-lived credential for REGISTRY.
-    LoginCommand { registry: String },
+    #[command(name = "login-command")]
+    Login { registry: String },
 }
 
 fn main() {
@@ -92,7 +93,7 @@ fn main() {
                     }
                     Command::Access(c) => commands::tenancy::access(&client, cli.output, c).await,
                     Command::Namespace(c) => commands::tenancy::namespace(&client, c).await,
-                    Command::LoginCommand { registry } => {
+                    Command::Login { registry } => {
                         commands::tenancy::login_command(&client, &registry).await
                     }
                     Command::Up(_) => unreachable!("handled above"),
