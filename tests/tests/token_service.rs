@@ -235,6 +235,64 @@ async fn token_mode_registry_enforces_the_access_rule() {
         .await;
     assert_eq!(status, 401, "login credentials do not open the API");
 
+    // The image selector shows each namespace exactly what it may pull, with digests.
+    let images = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["image"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, blue_images) = suite
+        .admin(Method::GET, "/api/v1/namespaces/blue-ns/images", None)
+        .await;
+    assert_eq!(status, 200, "{blue_images}");
+    assert_eq!(
+        images(&blue_images),
+        vec![
+            format!("{host}/priv/app"),
+            format!("{host}/priv/pushed"),
+            format!("{host}/pub/app")
+        ]
+    );
+    assert_eq!(
+        blue_images["items"][0]["tags"],
+        json!([{"tag": "v1", "digest": image.manifest.digest}])
+    );
+    let (_, green_images) = suite
+        .admin(Method::GET, "/api/v1/namespaces/green-ns/images", None)
+        .await;
+    assert_eq!(images(&green_images), vec![format!("{host}/pub/app")]);
+    let (_, page) = suite
+        .admin(
+            Method::GET,
+            "/api/v1/namespaces/blue-ns/images?page_size=2",
+            None,
+        )
+        .await;
+    let next = page["next_page_token"].as_str().unwrap().to_string();
+    let (_, rest) = suite
+        .admin(
+            Method::GET,
+            &format!("/api/v1/namespaces/blue-ns/images?page_size=2&page_token={next}"),
+            None,
+        )
+        .await;
+    assert_eq!(images(&rest), vec![format!("{host}/pub/app")]);
+    let (status, _) = suite
+        .call(
+            Some(&editor),
+            Method::GET,
+            "/api/v1/namespaces/green-ns/images",
+            None,
+        )
+        .await;
+    assert_eq!(
+        status, 404,
+        "another workspace's namespace does not exist for blue"
+    );
+
     // Unbind: the same namespace's next pull is refused within a second.
     ok(
         &suite,

@@ -64,6 +64,11 @@ enum Command {
     /// Print a docker login command with a short-lived credential for REGISTRY.
     #[command(name = "login-command")]
     Login { registry: String },
+    /// The image selector: what a namespace may pull.
+    Images {
+        #[arg(long)]
+        namespace: String,
+    },
 }
 
 fn main() {
@@ -93,6 +98,9 @@ fn main() {
                     }
                     Command::Access(c) => commands::tenancy::access(&client, cli.output, c).await,
                     Command::Namespace(c) => commands::tenancy::namespace(&client, c).await,
+                    Command::Images { namespace } => {
+                        commands::tenancy::images(&client, cli.output, &namespace).await
+                    }
                     Command::Login { registry } => {
                         commands::tenancy::login_command(&client, &registry).await
                     }

@@ -72,6 +72,11 @@ impl Directory {
         Ok(list)
     }
 
+    /// A client of the registry service.
+    pub fn client(&self) -> RegistryClient {
+        self.client.clone()
+    }
+
     /// Forgets what it knows (after `registry.changed`).
     pub fn invalidate(&self) {
         *self.cached.lock().expect("directory lock") = None;

@@ -289,4 +289,20 @@ impl AccessService for SpaceApi {
             .await?;
         Ok(Response::new(GrantActionsResponse { actions, reason }))
     }
+
+    async fn list_visible_images(
+        &self,
+        req: Request<ListVisibleImagesRequest>,
+    ) -> Result<Response<ListVisibleImagesResponse>, Status> {
+        let r = req.into_inner();
+        required("namespace", &r.namespace)?;
+        let (repositories, next_page_token) = self
+            .tenancy
+            .visible_images(&r.namespace, page_size(r.page_size), &r.page_token)
+            .await?;
+        Ok(Response::new(ListVisibleImagesResponse {
+            repositories,
+            next_page_token,
+        }))
+    }
 }

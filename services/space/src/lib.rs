@@ -14,6 +14,7 @@ pub mod entity;
 pub mod error;
 pub mod grpc;
 pub mod migration;
+pub mod selector;
 pub mod spaces;
 pub mod tenancy;
 pub mod workspaces;

@@ -390,3 +390,51 @@ pub async fn login_command(client: &Client, registry: &str) -> anyhow::Result<()
     );
     Ok(())
 }
+
+/// Every page of the image selector, one row per tag.
+pub async fn images(client: &Client, format: Format, namespace: &str) -> anyhow::Result<()> {
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let mut path = format!(
+            "/api/v1/namespaces/{}/images?page_size=200",
+            segment(namespace)
+        );
+        if !token.is_empty() {
+            path.push_str(&format!("&page_token={}", segment(&token)));
+        }
+        let page = client.get(&path).await?;
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_page_token"].as_str() {
+            Some(t) if !t.is_empty() => token = t.to_string(),
+            _ => break,
+        }
+    }
+    if let Format::Json = format {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"items": items}))?
+        );
+        return Ok(());
+    }
+    let rows = items
+        .iter()
+        .flat_map(|r| {
+            let image = r["image"].as_str().unwrap_or_default().to_string();
+            r["tags"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |t| {
+                    vec![
+                        image.clone(),
+                        t["tag"].as_str().unwrap_or_default().to_string(),
+                        t["digest"].as_str().unwrap_or_default().to_string(),
+                    ]
+                })
+        })
+        .collect();
+    crate::output::table(&["IMAGE", "TAG", "DIGEST"], rows);
+    Ok(())
+}

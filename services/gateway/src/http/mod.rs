@@ -126,6 +126,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/registries/{registry}/login-command",
             post(tenancy::login_command),
         )
+        .route(
+            "/api/v1/namespaces/{namespace}/images",
+            get(tenancy::list_images),
+        )
         .route("/auth/token", get(crate::token_service::token))
         .route("/auth/certificate", get(crate::token_service::certificate))
         .route("/admission/validate", post(crate::admission::validate))

@@ -54,6 +54,7 @@ impl Modify for BearerAuth {
         tenancy::pull_secret,
         tenancy::revoke_pull_secret,
         tenancy::login_command,
+        tenancy::list_images,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -303,3 +303,33 @@ pub async fn revoke_pull_secret(
     ops::revoke_pull_secret(&s, &p, &ns).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/images", params(PageQuery),
+    responses((status = 200, description = "Repositories the namespace may pull, with tags and digests"), (status = 404)))]
+pub async fn list_images(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(namespace): Path<String>,
+    Paging(q): Paging,
+) -> HttpResult<Json<List<serde_json::Value>>> {
+    let req = pb::ListVisibleImagesRequest {
+        namespace,
+        page_size: q.page_size.unwrap_or(0),
+        page_token: q.page_token.unwrap_or_default(),
+    };
+    let r = ops::list_visible_images(&s, &p, req).await?;
+    let items = r
+        .repositories
+        .into_iter()
+        .map(|v| {
+            serde_json::json!({
+                "registry": v.registry,
+                "space": v.space,
+                "repository": v.repository,
+                "image": format!("{}/{}", v.host, v.repository),
+                "tags": v.tags.into_iter().map(|t| serde_json::json!({"tag": t.tag, "digest": t.digest})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(List::new(items, r.next_page_token)))
+}

@@ -500,3 +500,39 @@ pub async fn check_pull(
     s.access_cache.put(&namespace, &image, &decision).await;
     Ok(r)
 }
+
+/// The image selector: what `namespace` may pull. Members of its workspace may ask.
+pub async fn list_visible_images(
+    s: &AppState,
+    p: &Principal,
+    req: ListVisibleImagesRequest,
+) -> ApiResult<ListVisibleImagesResponse> {
+    if !p.platform_admin {
+        let ns = s
+            .space
+            .workspaces
+            .clone()
+            .get_namespace(request(
+                p,
+                GetNamespaceRequest {
+                    namespace: req.namespace.clone(),
+                },
+            ))
+            .await
+            .map_err(from_space)?
+            .into_inner();
+        authorize(
+            p,
+            Action::Read,
+            Owner::Workspace(&ns.workspace),
+            &format!("namespace {:?}", req.namespace),
+        )?;
+    }
+    s.space
+        .access
+        .clone()
+        .list_visible_images(request(p, req))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(from_space)
+}
