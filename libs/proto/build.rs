@@ -11,6 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     files.sort();
     println!("cargo:rerun-if-changed={}", dir.display());
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+    }
     let fds = protox::compile(&files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(

@@ -31,3 +31,26 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// `registry_robots`: one Harbor robot per (registry, workspace), pulling its bound projects.
+pub mod robot {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "registry_robots")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub registry: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace: String,
+        pub robot_id: i64,
+        pub robot_name: String,
+        /// The robot's secret, sealed like every credential.
+        pub secret_sealed: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

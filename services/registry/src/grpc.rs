@@ -156,4 +156,55 @@ impl RegistryService for RegistryApi {
             next_page_token,
         }))
     }
+
+    async fn ensure_project(
+        &self,
+        req: Request<EnsureProjectRequest>,
+    ) -> Result<Response<EnsureProjectResponse>, Status> {
+        let r = req.into_inner();
+        required("registry", &r.registry)?;
+        required("project", &r.project)?;
+        let harbor = self
+            .registries
+            .ensure_project(&r.registry, &r.project, r.public)
+            .await?;
+        Ok(Response::new(EnsureProjectResponse { harbor }))
+    }
+
+    async fn remove_project(
+        &self,
+        req: Request<RemoveProjectRequest>,
+    ) -> Result<Response<RemoveProjectResponse>, Status> {
+        let r = req.into_inner();
+        required("registry", &r.registry)?;
+        required("project", &r.project)?;
+        self.registries
+            .remove_project(&r.registry, &r.project)
+            .await?;
+        Ok(Response::new(RemoveProjectResponse {}))
+    }
+
+    async fn sync_workspace_robot(
+        &self,
+        req: Request<SyncWorkspaceRobotRequest>,
+    ) -> Result<Response<SyncWorkspaceRobotResponse>, Status> {
+        let r = req.into_inner();
+        required("registry", &r.registry)?;
+        required("workspace", &r.workspace)?;
+        let robot = self
+            .registries
+            .sync_robot(&r.registry, &r.workspace, &r.projects)
+            .await?;
+        Ok(Response::new(SyncWorkspaceRobotResponse { robot }))
+    }
+
+    async fn list_robot_credentials(
+        &self,
+        req: Request<ListRobotCredentialsRequest>,
+    ) -> Result<Response<ListRobotCredentialsResponse>, Status> {
+        let r = req.into_inner();
+        required("workspace", &r.workspace)?;
+        let credentials = self.registries.robot_credentials(&r.workspace).await?;
+        Ok(Response::new(ListRobotCredentialsResponse { credentials }))
+    }
 }

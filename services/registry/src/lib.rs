@@ -16,6 +16,7 @@ pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod migration;
+pub mod projects;
 pub mod registries;
 pub mod validate;
 

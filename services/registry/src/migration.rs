@@ -8,7 +8,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateRegistries)]
+        vec![Box::new(CreateRegistries), Box::new(CreateRobots)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -101,6 +101,38 @@ impl MigrationTrait for CreateRegistries {
         let backend: DbBackend = manager.get_database_backend();
         manager
             .create_table(berth_bus::outbox::Outbox::new("registry").create_table(backend))
+            .await
+    }
+}
+
+struct CreateRobots;
+
+impl MigrationName for CreateRobots {
+    fn name(&self) -> &str {
+        "m0002_create_robots"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateRobots {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let col = |n: &str| ColumnDef::new(Alias::new(n));
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("registry_robots"))
+                    .col(col("registry").string().not_null())
+                    .col(col("workspace").string().not_null())
+                    .col(col("robot_id").big_integer().not_null())
+                    .col(col("robot_name").string().not_null())
+                    .col(col("secret_sealed").text().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(Alias::new("registry"))
+                            .col(Alias::new("workspace")),
+                    )
+                    .to_owned(),
+            )
             .await
     }
 }

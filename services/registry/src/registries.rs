@@ -45,7 +45,7 @@ pub struct Check {
 /// Registries and everything Berth knows of them.
 #[derive(Clone)]
 pub struct Registries {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
     secrets: SecretBox,
     outbox: Outbox,
     /// Presented to Berth's token service for registries that delegate their auth to it.
@@ -133,7 +133,7 @@ impl Registries {
         &self.outbox
     }
 
-    fn credential_of(&self, m: &Model) -> Result<Option<Credential>> {
+    pub(crate) fn credential_of(&self, m: &Model) -> Result<Option<Credential>> {
         if m.token_service == "berth" {
             return Ok(self.token_service_credential());
         }
@@ -165,6 +165,15 @@ impl Registries {
                 error,
             }
         })
+    }
+
+    pub(crate) fn secrets(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    /// The stored model of a registry.
+    pub(crate) async fn model(&self, name: &str) -> Result<Model> {
+        self.find(name).await
     }
 
     async fn find(&self, name: &str) -> Result<Model> {

@@ -161,6 +161,151 @@ impl Harbor {
     }
 }
 
+/// A robot as Harbor answers its creation.
+#[derive(Debug, Deserialize)]
+pub struct CreatedRobot {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub secret: String,
+}
+
+fn robot_body(name: &str, projects: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "description": "managed by Berth: pull on the projects bound to the workspace",
+        "duration": -1,
+        "disable": false,
+        "level": "system",
+        "permissions": projects.iter().map(|p| serde_json::json!({
+            "kind": "project",
+            "namespace": p,
+            "access": [{"resource": "repository", "action": "pull"}],
+        })).collect::<Vec<_>>(),
+    })
+}
+
+impl Harbor {
+    /// Sends a write request; `ok_also` lists statuses that count as success (e.g. 409 on create).
+    async fn write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+        ok_also: &[u16],
+    ) -> Result<reqwest::Response, OciError> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .header("accept", "application/json")
+            .header("X-Is-Resource-Name", "true");
+        if let Some(c) = &self.credential {
+            req = req.basic_auth(&c.username, Some(&c.password));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| OciError::from_transport(&self.host, &e))?;
+        let status = resp.status();
+        if status.is_success() || ok_also.contains(&status.as_u16()) {
+            return Ok(resp);
+        }
+        let detail = resp.text().await.unwrap_or_default();
+        Err(match status {
+            StatusCode::UNAUTHORIZED => {
+                OciError::Unauthorized("Harbor rejected the credentials".into())
+            }
+            StatusCode::FORBIDDEN => OciError::Forbidden(format!("Harbor {path}")),
+            StatusCode::NOT_FOUND => OciError::NotFound(format!("Harbor {path}")),
+            s => OciError::Status {
+                status: s.as_u16(),
+                detail: format!(
+                    "Harbor {path}: {}",
+                    detail.chars().take(200).collect::<String>()
+                ),
+            },
+        })
+    }
+
+    /// Creates `project` if missing, then sets its public flag.
+    pub async fn ensure_project(&self, project: &str, public: bool) -> Result<(), OciError> {
+        let metadata = serde_json::json!({"public": public.to_string()});
+        let create = serde_json::json!({"project_name": project, "metadata": metadata});
+        self.write(reqwest::Method::POST, "/projects", Some(create), &[409])
+            .await?;
+        self.write(
+            reqwest::Method::PUT,
+            &format!("/projects/{project}"),
+            Some(serde_json::json!({"metadata": metadata})),
+            &[],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes `project` (Harbor refuses while it holds repositories: 412).
+    pub async fn delete_project(&self, project: &str) -> Result<(), OciError> {
+        self.write(
+            reqwest::Method::DELETE,
+            &format!("/projects/{project}"),
+            None,
+            &[404],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn create_robot(
+        &self,
+        name: &str,
+        projects: &[String],
+    ) -> Result<CreatedRobot, OciError> {
+        let resp = self
+            .write(
+                reqwest::Method::POST,
+                "/robots",
+                Some(robot_body(name, projects)),
+                &[],
+            )
+            .await?;
+        resp.json()
+            .await
+            .map_err(|e| OciError::Protocol(format!("Harbor robot: {e}")))
+    }
+
+    pub async fn update_robot(
+        &self,
+        id: i64,
+        name: &str,
+        projects: &[String],
+    ) -> Result<(), OciError> {
+        let mut body = robot_body(name, projects);
+        body["id"] = id.into();
+        self.write(
+            reqwest::Method::PUT,
+            &format!("/robots/{id}"),
+            Some(body),
+            &[],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_robot(&self, id: i64) -> Result<(), OciError> {
+        self.write(
+            reqwest::Method::DELETE,
+            &format!("/robots/{id}"),
+            None,
+            &[404],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
 impl Adapter for Harbor {
     async fn ping(&self) -> Result<(), OciError> {
