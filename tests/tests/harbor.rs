@@ -1,12 +1,13 @@
 //! The Harbor adapter against the Harbor v2.0 API emulator fronting a real docker-registry.
 
+use base64::Engine;
 use berth_testkit::db::Backend;
 use berth_testkit::harbor::HarborEmulator;
 use berth_testkit::image::{push_image, push_index, storage_bytes, Image, Index, Target};
 use berth_testkit::registry::{DockerRegistry, RegistryOptions};
 use berth_tests::Suite;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn harbor_registry_is_integrated_through_its_api() {
@@ -132,5 +133,222 @@ async fn harbor_registry_is_integrated_through_its_api() {
     assert_eq!(
         arts["items"][0]["platforms"],
         json!(["linux/amd64", "linux/arm64"])
+    );
+}
+
+/// Spaces are Harbor projects; a workspace's bindings are one robot pulling exactly its bound
+/// projects, created on bind and deleted on the last unbind; visibility flips `public`.
+#[tokio::test]
+async fn harbor_projects_and_robots_follow_spaces_and_bindings() {
+    let backend = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let direct = Target {
+        host: backend.host(),
+        credential: None,
+    };
+    let image = Image::new(&[(51, 2_000)], "amd64");
+    push_image(&image, &direct, "shop/web", "1.0")
+        .await
+        .unwrap();
+    push_image(&image, &direct, "other/web", "1.0")
+        .await
+        .unwrap();
+    let harbor = HarborEmulator::start(&backend.url(), "admin", "Harbor12345")
+        .await
+        .unwrap();
+    let host = harbor.url.trim_start_matches("http://").to_string();
+    let api = reqwest::Client::new();
+    let harbor_get = |path: &str| {
+        let req = api
+            .get(format!("{}/api/v2.0{path}", harbor.url))
+            .basic_auth("admin", Some("Harbor12345"));
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let public_of = |projects: &Value, name: &str| -> Option<String> {
+        projects
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["metadata"]["public"].as_str().unwrap().to_string())
+    };
+
+    let suite = Suite::start(Backend::Sqlite).await;
+    let ok = |m: Method, p: &str, b: Option<Value>| {
+        let p = p.to_string();
+        let suite = &suite;
+        async move {
+            let (status, body) = suite.admin(m, &p, b).await;
+            assert!(status < 300, "{p}: {status} {body}");
+            body
+        }
+    };
+    ok(Method::POST, "/api/v1/registries", Some(json!({"name": "harbor", "kind": "harbor", "url": harbor.url, "credential": {"username": "admin", "password": "Harbor12345"}}))).await;
+    ok(
+        Method::POST,
+        "/api/v1/workspaces",
+        Some(json!({"name": "blue"})),
+    )
+    .await;
+    ok(
+        Method::PUT,
+        "/api/v1/workspaces/blue/namespaces/blue-ns",
+        None,
+    )
+    .await;
+
+    // A space is a project; its visibility is the project's public flag.
+    ok(
+        Method::POST,
+        "/api/v1/registries/harbor/spaces",
+        Some(json!({"name": "team"})),
+    )
+    .await;
+    assert_eq!(
+        public_of(&harbor_get("/projects?page_size=100").await, "team").as_deref(),
+        Some("false")
+    );
+    ok(
+        Method::PATCH,
+        "/api/v1/registries/harbor/spaces/team",
+        Some(json!({"visibility": "public"})),
+    )
+    .await;
+    assert_eq!(
+        public_of(&harbor_get("/projects?page_size=100").await, "team").as_deref(),
+        Some("true")
+    );
+    ok(
+        Method::PATCH,
+        "/api/v1/registries/harbor/spaces/team",
+        Some(json!({"visibility": "private"})),
+    )
+    .await;
+    assert_eq!(
+        public_of(&harbor_get("/projects?page_size=100").await, "team").as_deref(),
+        Some("false")
+    );
+
+    // Bind: a robot with pull on the project; the namespace's pull secret carries it.
+    ok(
+        Method::POST,
+        "/api/v1/registries/harbor/spaces",
+        Some(json!({"name": "shop"})),
+    )
+    .await;
+    ok(
+        Method::PUT,
+        "/api/v1/registries/harbor/spaces/shop/bindings/blue",
+        None,
+    )
+    .await;
+    let robots = harbor_get("/robots").await;
+    assert_eq!(
+        robots,
+        json!([{"id": 1, "name": "robot$berth-blue", "projects": ["shop"]}])
+    );
+    ok(
+        Method::PUT,
+        "/api/v1/registries/harbor/spaces/team/bindings/blue",
+        None,
+    )
+    .await;
+    assert_eq!(
+        harbor_get("/robots").await[0]["projects"],
+        json!(["shop", "team"]),
+        "one robot per workspace"
+    );
+    let secret = ok(Method::GET, "/api/v1/namespaces/blue-ns/pull-secret", None).await;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"][".dockerconfigjson"].as_str().unwrap())
+        .unwrap();
+    let config: Value = serde_json::from_slice(&raw).unwrap();
+    let (user, pass) = (
+        config["auths"][&host]["username"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        config["auths"][&host]["password"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    assert_eq!(user, "robot$berth-blue");
+    let pull = |image: &str| {
+        let (user, pass, host, image) =
+            (user.clone(), pass.clone(), host.clone(), image.to_string());
+        async move {
+            tokio::process::Command::new("skopeo")
+                .args([
+                    "inspect",
+                    "--raw",
+                    "--tls-verify=false",
+                    "--creds",
+                    &format!("{user}:{pass}"),
+                ])
+                .arg(format!("docker://{host}/{image}"))
+                .output()
+                .await
+                .unwrap()
+                .status
+                .success()
+        }
+    };
+    assert!(
+        pull("shop/web:1.0").await,
+        "the robot pulls its bound project"
+    );
+    assert!(!pull("other/web:1.0").await, "and nothing else");
+
+    // Unbind: the robot follows; after the last binding it is deleted and pulls stop.
+    ok(
+        Method::DELETE,
+        "/api/v1/registries/harbor/spaces/team/bindings/blue",
+        None,
+    )
+    .await;
+    assert_eq!(harbor_get("/robots").await[0]["projects"], json!(["shop"]));
+    ok(
+        Method::DELETE,
+        "/api/v1/registries/harbor/spaces/shop/bindings/blue",
+        None,
+    )
+    .await;
+    assert_eq!(harbor_get("/robots").await, json!([]));
+    assert!(!pull("shop/web:1.0").await, "a deleted robot pulls nothing");
+
+    // Harbor refuses to delete a project with repositories: the space stays.
+    let (status, e) = suite
+        .admin(
+            Method::DELETE,
+            "/api/v1/registries/harbor/spaces/shop",
+            None,
+        )
+        .await;
+    assert_eq!(status, 412, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("contains repositories"),
+        "{e}"
+    );
+    assert_eq!(
+        suite
+            .admin(Method::GET, "/api/v1/registries/harbor/spaces/shop", None)
+            .await
+            .0,
+        200
+    );
+    ok(
+        Method::DELETE,
+        "/api/v1/registries/harbor/spaces/team",
+        None,
+    )
+    .await;
+    assert_eq!(
+        public_of(&harbor_get("/projects?page_size=100").await, "team"),
+        None
     );
 }

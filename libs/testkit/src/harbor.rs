@@ -9,7 +9,7 @@
 //! authorized `/v2/*` requests are proxied to the backing registry. Projects are the first path
 //! segments of the backing registry's repositories.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -27,12 +27,32 @@ use serde_json::{json, Value};
 /// Sizes by digest.
 type Sizes = HashMap<String, u64>;
 
+/// A robot account: its name (`robot$…`), secret and the projects it may pull.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Robot {
+    pub id: i64,
+    pub name: String,
+    #[serde(skip)]
+    pub secret: String,
+    pub projects: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct Provisioned {
+    /// Projects created through the API, with their public flag.
+    projects: BTreeMap<String, bool>,
+    robots: BTreeMap<i64, Robot>,
+    next_robot: i64,
+}
+
 #[derive(Clone)]
 struct Emu {
     backend: String,
     backend_host: String,
     user: (String, String),
-    tokens: Arc<Mutex<HashSet<String>>>,
+    /// Bearer tokens and what they may pull: `None` for the admin user, projects for a robot.
+    tokens: Arc<Mutex<HashMap<String, Option<Vec<String>>>>>,
+    state: Arc<Mutex<Provisioned>>,
     public_url: Arc<Mutex<String>>,
     http: reqwest::Client,
 }
@@ -63,6 +83,7 @@ impl HarborEmulator {
                 .to_string(),
             user: (user.to_string(), password.to_string()),
             tokens: Arc::default(),
+            state: Arc::default(),
             public_url: Arc::new(Mutex::new(url.clone())),
             http: reqwest::Client::new(),
         };
@@ -70,7 +91,16 @@ impl HarborEmulator {
             .route("/api/v2.0/systeminfo", get(systeminfo))
             .route("/api/v2.0/ping", get(|| async { "Pong" }))
             .route("/api/v2.0/users/current", get(current_user))
-            .route("/api/v2.0/projects", get(projects))
+            .route("/api/v2.0/projects", get(projects).post(create_project))
+            .route(
+                "/api/v2.0/projects/{project}",
+                axum::routing::put(update_project).delete(delete_project),
+            )
+            .route("/api/v2.0/robots", get(list_robots).post(create_robot))
+            .route(
+                "/api/v2.0/robots/{id}",
+                axum::routing::put(update_robot).delete(delete_robot),
+            )
             .route(
                 "/api/v2.0/projects/{project}/repositories",
                 get(repositories),
@@ -231,17 +261,216 @@ async fn projects(State(emu): State<Emu>, headers: HeaderMap, Query(p): Query<Pa
     let Ok(inv) = inventory(&emu).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let mut names: Vec<&str> = inv.keys().filter_map(|r| project_of(r)).collect();
+    let state = emu.state.lock().expect("state").clone();
+    let mut names: Vec<String> = inv
+        .keys()
+        .filter_map(|r| project_of(r))
+        .map(String::from)
+        .collect();
+    names.extend(state.projects.keys().cloned());
+    names.sort();
     names.dedup();
     let items: Vec<Value> = names
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let repo_count = inv.keys().filter(|r| project_of(r) == Some(n)).count();
-            json!({"project_id": i + 1, "name": n, "repo_count": repo_count, "metadata": {"public": "false"}})
+            let repo_count = inv.keys().filter(|r| project_of(r) == Some(n.as_str())).count();
+            let public = state.projects.get(n).copied().unwrap_or(false);
+            json!({"project_id": i + 1, "name": n, "repo_count": repo_count, "metadata": {"public": public.to_string()}})
         })
         .collect();
     paged(items, &p)
+}
+
+#[derive(Deserialize)]
+struct ProjectReq {
+    project_name: Option<String>,
+    metadata: Option<HashMap<String, String>>,
+}
+
+fn public_of(req: &ProjectReq) -> bool {
+    req.metadata
+        .as_ref()
+        .and_then(|m| m.get("public"))
+        .is_some_and(|v| v == "true")
+}
+
+fn harbor_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"errors": [{"code": code, "message": message}]})),
+    )
+        .into_response()
+}
+
+async fn create_project(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Json(req): Json<ProjectReq>,
+) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let Some(name) = req.project_name.clone() else {
+        return harbor_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "project_name is required",
+        );
+    };
+    let mut state = emu.state.lock().expect("state");
+    if state.projects.contains_key(&name) {
+        return harbor_error(
+            StatusCode::CONFLICT,
+            "CONFLICT",
+            "the project already exists",
+        );
+    }
+    state.projects.insert(name, public_of(&req));
+    StatusCode::CREATED.into_response()
+}
+
+async fn update_project(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Json(req): Json<ProjectReq>,
+) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let mut state = emu.state.lock().expect("state");
+    match state.projects.get_mut(&project) {
+        Some(public) => {
+            *public = public_of(&req);
+            StatusCode::OK.into_response()
+        }
+        None => harbor_error(StatusCode::NOT_FOUND, "NOT_FOUND", "project not found"),
+    }
+}
+
+async fn delete_project(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let Ok(inv) = inventory(&emu).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if inv.keys().any(|r| project_of(r) == Some(project.as_str())) {
+        return harbor_error(
+            StatusCode::PRECONDITION_FAILED,
+            "PRECONDITION",
+            "the project contains repositories",
+        );
+    }
+    match emu.state.lock().expect("state").projects.remove(&project) {
+        Some(_) => StatusCode::OK.into_response(),
+        None => harbor_error(StatusCode::NOT_FOUND, "NOT_FOUND", "project not found"),
+    }
+}
+
+#[derive(Deserialize)]
+struct RobotReq {
+    name: String,
+    #[serde(default)]
+    permissions: Vec<Permission>,
+}
+
+#[derive(Deserialize)]
+struct Permission {
+    kind: String,
+    namespace: String,
+    #[serde(default)]
+    access: Vec<HashMap<String, String>>,
+}
+
+fn pull_projects(req: &RobotReq) -> Vec<String> {
+    req.permissions
+        .iter()
+        .filter(|p| {
+            p.kind == "project"
+                && p.access
+                    .iter()
+                    .any(|a| a.get("action").map(String::as_str) == Some("pull"))
+        })
+        .map(|p| p.namespace.clone())
+        .collect()
+}
+
+async fn create_robot(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Json(req): Json<RobotReq>,
+) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let mut state = emu.state.lock().expect("state");
+    let name = format!("robot${}", req.name);
+    if state.robots.values().any(|r| r.name == name) {
+        return harbor_error(StatusCode::CONFLICT, "CONFLICT", "the robot already exists");
+    }
+    state.next_robot += 1;
+    let robot = Robot {
+        id: state.next_robot,
+        name,
+        secret: uuid::Uuid::new_v4().simple().to_string(),
+        projects: pull_projects(&req),
+    };
+    state.robots.insert(robot.id, robot.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({"id": robot.id, "name": robot.name, "secret": robot.secret})),
+    )
+        .into_response()
+}
+
+async fn update_robot(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Json(req): Json<RobotReq>,
+) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let mut state = emu.state.lock().expect("state");
+    match state.robots.get_mut(&id) {
+        Some(r) => {
+            r.projects = pull_projects(&req);
+            StatusCode::OK.into_response()
+        }
+        None => harbor_error(StatusCode::NOT_FOUND, "NOT_FOUND", "robot not found"),
+    }
+}
+
+async fn delete_robot(State(emu): State<Emu>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    match emu.state.lock().expect("state").robots.remove(&id) {
+        Some(_) => StatusCode::OK.into_response(),
+        None => harbor_error(StatusCode::NOT_FOUND, "NOT_FOUND", "robot not found"),
+    }
+}
+
+async fn list_robots(State(emu): State<Emu>, headers: HeaderMap) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let robots: Vec<Robot> = emu
+        .state
+        .lock()
+        .expect("state")
+        .robots
+        .values()
+        .cloned()
+        .collect();
+    Json(robots).into_response()
 }
 
 async fn repositories(
@@ -355,12 +584,33 @@ async fn statistics(State(emu): State<Emu>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
+/// The projects a robot's Basic credentials may pull, if they are a robot's.
+fn robot_scope(emu: &Emu, headers: &HeaderMap) -> Option<Vec<String>> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(v.strip_prefix("Basic ")?)
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let (user, pass) = raw.split_once(':')?;
+    let state = emu.state.lock().expect("state");
+    state
+        .robots
+        .values()
+        .find(|r| r.name == user && r.secret == pass)
+        .map(|r| r.projects.clone())
+}
+
 async fn token(State(emu): State<Emu>, headers: HeaderMap) -> Response {
-    if !basic_ok(&emu, &headers) {
-        return unauthorized();
-    }
+    let scope = if basic_ok(&emu, &headers) {
+        None
+    } else {
+        match robot_scope(&emu, &headers) {
+            Some(projects) => Some(projects),
+            None => return unauthorized(),
+        }
+    };
     let t = uuid::Uuid::new_v4().simple().to_string();
-    emu.tokens.lock().expect("tokens").insert(t.clone());
+    emu.tokens.lock().expect("tokens").insert(t.clone(), scope);
     Json(json!({"token": t, "expires_in": 1800})).into_response()
 }
 
@@ -371,8 +621,22 @@ async fn registry_proxy(State(emu): State<Emu>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(String::from);
-    let authorized = bearer.is_some_and(|t| emu.tokens.lock().expect("tokens").contains(&t));
-    if !authorized {
+    let scope = bearer.and_then(|t| emu.tokens.lock().expect("tokens").get(&t).cloned());
+    // A robot reads only its projects.
+    if let Some(Some(projects)) = &scope {
+        let path = req.uri().path().trim_start_matches("/v2/");
+        let readable =
+            req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD;
+        let project = path.split('/').next().unwrap_or_default();
+        if !path.is_empty() && (!readable || !projects.iter().any(|p| p == project)) {
+            return harbor_error(
+                StatusCode::FORBIDDEN,
+                "DENIED",
+                "requested access to the resource is denied",
+            );
+        }
+    }
+    if scope.is_none() {
         let public = emu.public_url.lock().expect("url").clone();
         let mut resp = unauthorized();
         resp.headers_mut().insert(

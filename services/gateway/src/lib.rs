@@ -81,6 +81,10 @@ pub async fn start(
         db: deps.db,
         admin_token: Arc::from(deps.admin_token.as_str()),
         platform_admins: Arc::new(deps.platform_admins),
+        provisioning: berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient::with_interceptor(
+            registry_channel.clone(),
+            attacher.clone(),
+        ),
         registry: RegistryServiceClient::with_interceptor(
             registry_channel.clone(),
             attacher.clone(),

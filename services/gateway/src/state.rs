@@ -5,6 +5,7 @@ use std::sync::Arc;
 use berth_auth::internal::Attacher;
 use berth_proto::v1::access_service_client::AccessServiceClient;
 use berth_proto::v1::binding_service_client::BindingServiceClient;
+use berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient;
 use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_proto::v1::space_service_client::SpaceServiceClient;
 use berth_proto::v1::workspace_service_client::WorkspaceServiceClient;
@@ -14,6 +15,7 @@ use tonic::transport::Channel;
 
 type Intercepted = InterceptedService<Channel, Attacher>;
 pub type RegistryClient = RegistryServiceClient<Intercepted>;
+pub type ProvisioningClient = RegistryProvisioningServiceClient<Intercepted>;
 
 /// Clients of the space service's four gRPC services, over one channel.
 #[derive(Clone)]
@@ -41,6 +43,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     pub platform_admins: Arc<Vec<String>>,
     pub registry: RegistryClient,
+    /// Internal provisioning of the registry service (robot credentials for pull secrets).
+    pub provisioning: ProvisioningClient,
     pub space: SpaceClients,
     /// Cached `CheckPull` answers.
     pub access_cache: crate::access_cache::AccessCache,

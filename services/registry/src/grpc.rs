@@ -1,12 +1,14 @@
 //! `berth.v1.RegistryService`: thin handlers over [`Registries`].
 
 use berth_error::ApiError;
+use berth_proto::v1::registry_provisioning_service_server::RegistryProvisioningService;
 use berth_proto::v1::registry_service_server::RegistryService;
 use berth_proto::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::registries::{page_size, Registries};
 
+#[derive(Clone)]
 pub struct RegistryApi {
     pub registries: Registries,
 }
@@ -156,7 +158,10 @@ impl RegistryService for RegistryApi {
             next_page_token,
         }))
     }
+}
 
+#[tonic::async_trait]
+impl RegistryProvisioningService for RegistryApi {
     async fn ensure_project(
         &self,
         req: Request<EnsureProjectRequest>,

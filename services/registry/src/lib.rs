@@ -28,6 +28,7 @@ use berth_auth::internal::Verifier;
 use berth_auth::sealed::SecretBox;
 use berth_bus::outbox::Outbox;
 use berth_bus::Bus;
+use berth_proto::v1::registry_provisioning_service_server::RegistryProvisioningServiceServer;
 use berth_proto::v1::registry_service_server::RegistryServiceServer;
 use berth_runtime::Shutdown;
 use sea_orm::DatabaseConnection;
@@ -80,8 +81,13 @@ pub async fn start(
         registries: registries.clone(),
     };
     let verifier = Verifier::new(deps.internal_token.as_deref());
-    let routes =
-        tonic::service::Routes::new(RegistryServiceServer::with_interceptor(api, verifier));
+    let routes = tonic::service::Routes::new(RegistryServiceServer::with_interceptor(
+        api.clone(),
+        verifier.clone(),
+    ))
+    .add_service(RegistryProvisioningServiceServer::with_interceptor(
+        api, verifier,
+    ));
     let (routes, health) =
         berth_runtime::grpc::with_health_and_reflection(routes, &[SERVICE_NAME]).await?;
     let addr = listener.local_addr()?;

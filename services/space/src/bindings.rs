@@ -46,6 +46,7 @@ impl Tenancy {
             change: "bound".into(),
         };
         self.enqueue(&txn, "binding.changed", &event).await?;
+        self.sync_robot(&txn, registry, workspace).await?;
         txn.commit().await?;
         self.outbox.notify();
         Ok(Binding {
@@ -74,6 +75,7 @@ impl Tenancy {
             change: "unbound".into(),
         };
         self.enqueue(&txn, "binding.changed", &event).await?;
+        self.sync_robot(&txn, registry, workspace).await?;
         txn.commit().await?;
         self.outbox.notify();
         Ok(())

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use berth_auth::internal::Attacher;
 use berth_error::ApiError;
+use berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient;
 use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_proto::v1::{ListRegistriesRequest, Registry};
 use tonic::service::interceptor::InterceptedService;
@@ -16,6 +17,8 @@ use crate::error::{Result, SpaceError};
 const FRESH_FOR: Duration = Duration::from_secs(2);
 
 pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, Attacher>>;
+pub type ProvisioningClient =
+    RegistryProvisioningServiceClient<InterceptedService<Channel, Attacher>>;
 
 /// `host[:port]` of a registry URL, as image references name it.
 pub fn host_of(url: &str) -> String {
@@ -29,15 +32,22 @@ type Snapshot = (Instant, Arc<Vec<Registry>>);
 #[derive(Clone)]
 pub struct Directory {
     client: RegistryClient,
+    provisioning: ProvisioningClient,
     cached: Arc<Mutex<Option<Snapshot>>>,
 }
 
 impl Directory {
-    pub fn new(client: RegistryClient) -> Self {
+    pub fn new(channel: Channel, attacher: Attacher) -> Self {
         Self {
-            client,
+            client: RegistryServiceClient::with_interceptor(channel.clone(), attacher.clone()),
+            provisioning: RegistryProvisioningServiceClient::with_interceptor(channel, attacher),
             cached: Arc::default(),
         }
+    }
+
+    /// A client of the registry service's provisioning (Harbor projects and robots).
+    pub fn provisioning(&self) -> ProvisioningClient {
+        self.provisioning.clone()
     }
 
     /// Every registry (at most [`FRESH_FOR`] old).

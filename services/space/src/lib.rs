@@ -13,6 +13,7 @@ pub mod directory;
 pub mod entity;
 pub mod error;
 pub mod grpc;
+pub mod harbor;
 pub mod migration;
 pub mod selector;
 pub mod spaces;
@@ -28,7 +29,6 @@ use berth_bus::outbox::Outbox;
 use berth_bus::Bus;
 use berth_proto::v1::access_service_server::AccessServiceServer;
 use berth_proto::v1::binding_service_server::BindingServiceServer;
-use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_proto::v1::space_service_server::SpaceServiceServer;
 use berth_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use berth_runtime::Shutdown;
@@ -69,16 +69,10 @@ pub async fn start(
     let channel = tonic::transport::Endpoint::from_shared(deps.registry_addr.clone())?
         .connect_timeout(Duration::from_secs(5))
         .connect_lazy();
-    let registry = RegistryServiceClient::with_interceptor(
-        channel,
-        Attacher::new(deps.internal_token.as_deref()),
-    );
+    let directory =
+        directory::Directory::new(channel, Attacher::new(deps.internal_token.as_deref()));
     let outbox = Outbox::new("space");
-    let tenancy = Tenancy::new(
-        deps.db.clone(),
-        outbox.clone(),
-        directory::Directory::new(registry),
-    );
+    let tenancy = Tenancy::new(deps.db.clone(), outbox.clone(), directory);
     tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
 
     let api = grpc::SpaceApi {

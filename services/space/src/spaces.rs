@@ -63,6 +63,18 @@ impl Tenancy {
         let quota = quota(req.quota_bytes)?;
         description(&req.description)?;
         self.directory.by_name(&req.registry).await?;
+        if self
+            .find_space(&self.db, &req.registry, &req.name)
+            .await
+            .is_ok()
+        {
+            return Err(SpaceError::Conflict {
+                field: "name",
+                message: format!("space {}/{} already exists", req.registry, req.name),
+            });
+        }
+        self.ensure_project(&req.registry, &req.name, visibility == "public")
+            .await?;
         let now = Utc::now();
         let txn = self.db.begin().await?;
         if self
@@ -139,13 +151,24 @@ impl Tenancy {
             m.description = Set(d.clone());
         }
         m.updated_at = Set(Utc::now());
+        if let Some(v) = &req.visibility {
+            self.ensure_project(&req.registry, &req.name, v == "public")
+                .await?;
+        }
         let txn = self.db.begin().await?;
         if became_public {
             // A public space needs no bindings: every namespace may pull it.
+            let unbound = binding::Entity::find()
+                .filter(binding::Column::SpaceId.eq(&current.id))
+                .all(&txn)
+                .await?;
             binding::Entity::delete_many()
                 .filter(binding::Column::SpaceId.eq(&current.id))
                 .exec(&txn)
                 .await?;
+            for b in unbound {
+                self.sync_robot(&txn, &req.registry, &b.workspace).await?;
+            }
         }
         let saved = m.update(&txn).await?;
         self.enqueue(
@@ -167,11 +190,20 @@ impl Tenancy {
     pub async fn delete_space(&self, registry: &str, name: &str) -> Result<()> {
         let txn = self.db.begin().await?;
         let m = self.find_space(&txn, registry, name).await?;
+        // Harbor refuses to delete a project that still holds repositories: nothing changes then.
+        self.remove_project(registry, name).await?;
+        let unbound = binding::Entity::find()
+            .filter(binding::Column::SpaceId.eq(&m.id))
+            .all(&txn)
+            .await?;
         binding::Entity::delete_many()
             .filter(binding::Column::SpaceId.eq(&m.id))
             .exec(&txn)
             .await?;
         space::Entity::delete_by_id(m.id).exec(&txn).await?;
+        for b in unbound {
+            self.sync_robot(&txn, registry, &b.workspace).await?;
+        }
         self.enqueue(
             &txn,
             "space.changed",

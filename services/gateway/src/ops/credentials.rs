@@ -9,7 +9,9 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use berth_error::{ApiError, ApiResult};
-use berth_proto::v1::{GetNamespaceRequest, GetRegistryRequest, ListRegistriesRequest};
+use berth_proto::v1::{
+    GetNamespaceRequest, GetRegistryRequest, ListRegistriesRequest, ListRobotCredentialsRequest,
+};
 use chrono::{Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
@@ -24,7 +26,8 @@ const PULL_CREDENTIAL_TTL_DAYS: i64 = 365;
 const WRITE_ROLES: [&str; 2] = ["workspace-admin", "workspace-editor"];
 
 /// Platform admins, and admins and editors of the namespace's workspace, manage its credential.
-async fn authorize_namespace(s: &AppState, p: &Principal, ns: &str) -> ApiResult<()> {
+/// Answers the namespace's workspace.
+async fn authorize_namespace(s: &AppState, p: &Principal, ns: &str) -> ApiResult<String> {
     if berth_error::validate::dns_label(ns).is_err() {
         return Err(ApiError::not_found(format!("namespace {ns:?} not found")));
     }
@@ -43,7 +46,7 @@ async fn authorize_namespace(s: &AppState, p: &Principal, ns: &str) -> ApiResult
         .into_inner()
         .workspace;
     if p.platform_admin {
-        return Ok(());
+        return Ok(workspace);
     }
     authorize(
         p,
@@ -52,7 +55,7 @@ async fn authorize_namespace(s: &AppState, p: &Principal, ns: &str) -> ApiResult
         &format!("namespace {ns:?}"),
     )?;
     match p.roles.get(&workspace) {
-        Some(r) if WRITE_ROLES.contains(&r.as_str()) => Ok(()),
+        Some(r) if WRITE_ROLES.contains(&r.as_str()) => Ok(workspace),
         _ => Err(ApiError::permission_denied(
             "pull credentials require the workspace-admin or workspace-editor role",
         )),
@@ -60,7 +63,15 @@ async fn authorize_namespace(s: &AppState, p: &Principal, ns: &str) -> ApiResult
 }
 
 pub async fn pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<serde_json::Value> {
-    authorize_namespace(s, p, ns).await?;
+    let workspace = authorize_namespace(s, p, ns).await?;
+    let robots = s
+        .provisioning
+        .clone()
+        .list_robot_credentials(request(p, ListRobotCredentialsRequest { workspace }))
+        .await
+        .map_err(from_registry)?
+        .into_inner()
+        .credentials;
     let registries = s
         .registry
         .clone()
@@ -105,6 +116,14 @@ pub async fn pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<ser
         auths.insert(
             host.to_string(),
             json!({"username": user, "password": token, "auth": auth}),
+        );
+    }
+    // Harbor registries: the workspace's robot, with pull on exactly its bound projects.
+    for r in robots {
+        let auth = STANDARD.encode(format!("{}:{}", r.username, r.password));
+        auths.insert(
+            r.host,
+            json!({"username": r.username, "password": r.password, "auth": auth}),
         );
     }
     let config = json!({ "auths": auths });

@@ -1,0 +1,99 @@
+//! Spaces on Harbor are projects: created, flipped public/private and deleted through the
+//! registry service (which holds the credentials), and a workspace's bindings on a Harbor are
+//! one robot with pull on exactly its bound projects. Other kinds need none of this.
+
+use berth_error::ApiError;
+use berth_proto::v1::{EnsureProjectRequest, RemoveProjectRequest, SyncWorkspaceRobotRequest};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::entity::{binding, space};
+use crate::error::{Result, SpaceError};
+use crate::tenancy::Tenancy;
+
+fn upstream(s: tonic::Status) -> SpaceError {
+    SpaceError::Upstream(ApiError::from_status("registry service", &s))
+}
+
+impl Tenancy {
+    async fn is_harbor(&self, registry: &str) -> Result<bool> {
+        Ok(self.directory.by_name(registry).await?.kind == "harbor")
+    }
+
+    pub(crate) async fn ensure_project(
+        &self,
+        registry: &str,
+        project: &str,
+        public: bool,
+    ) -> Result<()> {
+        if !self.is_harbor(registry).await? {
+            return Ok(());
+        }
+        let req = EnsureProjectRequest {
+            registry: registry.into(),
+            project: project.into(),
+            public,
+        };
+        self.directory
+            .provisioning()
+            .ensure_project(req)
+            .await
+            .map_err(upstream)?;
+        Ok(())
+    }
+
+    pub(crate) async fn remove_project(&self, registry: &str, project: &str) -> Result<()> {
+        if !self.is_harbor(registry).await? {
+            return Ok(());
+        }
+        let req = RemoveProjectRequest {
+            registry: registry.into(),
+            project: project.into(),
+        };
+        self.directory
+            .provisioning()
+            .remove_project(req)
+            .await
+            .map_err(upstream)?;
+        Ok(())
+    }
+
+    /// Makes the workspace's robot on `registry` pull exactly the projects bound to it, as
+    /// `conn` (the transaction making the change) sees them.
+    pub(crate) async fn sync_robot<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        registry: &str,
+        workspace: &str,
+    ) -> Result<()> {
+        if !self.is_harbor(registry).await? {
+            return Ok(());
+        }
+        let bound: Vec<String> = binding::Entity::find()
+            .filter(binding::Column::Workspace.eq(workspace))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|b| b.space_id)
+            .collect();
+        let projects: Vec<String> = space::Entity::find()
+            .filter(space::Column::Registry.eq(registry))
+            .filter(space::Column::Id.is_in(bound))
+            .order_by_asc(space::Column::Name)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let req = SyncWorkspaceRobotRequest {
+            registry: registry.into(),
+            workspace: workspace.into(),
+            projects,
+        };
+        self.directory
+            .provisioning()
+            .sync_workspace_robot(req)
+            .await
+            .map_err(upstream)?;
+        Ok(())
+    }
+}
