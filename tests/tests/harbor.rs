@@ -278,22 +278,7 @@ async fn harbor_projects_and_robots_follow_spaces_and_bindings() {
     let pull = |image: &str| {
         let (user, pass, host, image) =
             (user.clone(), pass.clone(), host.clone(), image.to_string());
-        async move {
-            tokio::process::Command::new("skopeo")
-                .args([
-                    "inspect",
-                    "--raw",
-                    "--tls-verify=false",
-                    "--creds",
-                    &format!("{user}:{pass}"),
-                ])
-                .arg(format!("docker://{host}/{image}"))
-                .output()
-                .await
-                .unwrap()
-                .status
-                .success()
-        }
+        async move { berth_testkit::image::can_pull(&host, &image, &user, &pass).await }
     };
     assert!(
         pull("shop/web:1.0").await,

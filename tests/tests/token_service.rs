@@ -5,28 +5,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use berth_testkit::db::Backend;
-use berth_testkit::image::{push_image, Image, Target};
+use berth_testkit::image::{can_pull, push_image, Image, Target};
 use berth_testkit::registry::{DockerRegistry, RegistryOptions, TokenAuth};
 use berth_tests::Suite;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-/// Whether `skopeo inspect` can read `image` as `user`.
-async fn can_pull(host: &str, image: &str, user: &str, password: &str) -> bool {
-    let out = tokio::process::Command::new("skopeo")
-        .args([
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            "--creds",
-            &format!("{user}:{password}"),
-        ])
-        .arg(format!("docker://{host}/{image}"))
-        .output()
-        .await
-        .unwrap();
-    out.status.success()
-}
 
 async fn ok(suite: &Suite, method: Method, path: &str, body: Option<Value>) -> Value {
     let (status, v) = suite.admin(method, path, body).await;

@@ -236,6 +236,25 @@ pub async fn push_index(
     skopeo_copy(dir.path(), tag, target, repo).await
 }
 
+/// Whether `user` can read `image` (`repo:tag`) at `host`, as a client would: `skopeo inspect`.
+pub async fn can_pull(host: &str, image: &str, user: &str, password: &str) -> bool {
+    crate::require_command("skopeo");
+    tokio::process::Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            "--creds",
+            &format!("{user}:{password}"),
+        ])
+        .arg(format!("docker://{host}/{image}"))
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
 /// Storage of a set of pushed images and indexes as Berth counts it: every distinct blob
 /// (configs and layers) once, plus every distinct manifest (index children included) once.
 pub fn storage_bytes(images: &[&Image], indexes: &[&Index]) -> u64 {
