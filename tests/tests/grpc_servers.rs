@@ -138,3 +138,89 @@ fn berth_error_from(status: &tonic::Status) -> Option<String> {
         .bad_request()
         .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
 }
+
+#[tokio::test]
+async fn platform_services_check_pulls_over_grpc_at_the_gateway() {
+    use berth_proto::v1::access_service_client::AccessServiceClient;
+    use berth_proto::v1::CheckPullRequest;
+    use serde_json::json;
+
+    let suite = Suite::start(Backend::Sqlite).await;
+    for (m, p, b) in [
+        (
+            reqwest::Method::POST,
+            "/api/v1/registries",
+            Some(
+                json!({"name": "dist", "kind": "oci", "url": "http://127.0.0.1:1", "verify": false}),
+            ),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/workspaces",
+            Some(json!({"name": "blue"})),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/workspaces/blue/namespaces/blue-ns",
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/registries/dist/spaces",
+            Some(json!({"name": "priv"})),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/registries/dist/spaces/priv/bindings/blue",
+            None,
+        ),
+    ] {
+        let (status, body) = suite.admin(m, p, b).await;
+        assert!(status < 300, "{p}: {body}");
+    }
+    let mut client = AccessServiceClient::new(channel(suite.gateway_addr).await);
+    let ask = |ns: &str, token: Option<&str>| {
+        let mut req = tonic::Request::new(CheckPullRequest {
+            namespace: ns.into(),
+            image: "127.0.0.1:1/priv/app:v1".into(),
+            allow_unknown_namespace: false,
+        });
+        if let Some(t) = token {
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        req
+    };
+    let r = client
+        .check_pull(ask("blue-ns", Some(ADMIN_TOKEN)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.allowed, "{}", r.reason);
+    assert_eq!(
+        client
+            .check_pull(ask("blue-ns", None))
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::Unauthenticated
+    );
+    assert_eq!(
+        client
+            .check_pull(ask("nobody", Some(ADMIN_TOKEN)))
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::NotFound
+    );
+    // A principal outside the workspace does not learn of its namespace.
+    let outsider = suite.token_for("mallory").await;
+    assert_eq!(
+        client
+            .check_pull(ask("blue-ns", Some(&outsider)))
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::NotFound
+    );
+}

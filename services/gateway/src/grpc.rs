@@ -16,7 +16,7 @@ pub struct PublicApi {
 }
 
 impl PublicApi {
-    async fn principal<T>(&self, req: &Request<T>) -> Result<Principal, Status> {
+    pub(crate) async fn principal<T>(&self, req: &Request<T>) -> Result<Principal, Status> {
         let header = req
             .metadata()
             .get("authorization")

@@ -10,6 +10,7 @@ pub mod admission;
 pub mod authn;
 pub mod authz;
 pub mod grpc;
+mod grpc_tenancy;
 pub mod http;
 pub mod ops;
 pub mod state;
@@ -23,10 +24,14 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::Router;
 use berth_auth::internal::Attacher;
+use berth_proto::v1::access_service_server::AccessServiceServer;
 use berth_proto::v1::audit_service_server::AuditServiceServer;
+use berth_proto::v1::binding_service_server::BindingServiceServer;
 use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_proto::v1::registry_service_server::RegistryServiceServer;
+use berth_proto::v1::space_service_server::SpaceServiceServer;
 use berth_proto::v1::token_service_server::TokenServiceServer;
+use berth_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use berth_runtime::Shutdown;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -109,13 +114,21 @@ pub async fn start(
     };
     let routes = tonic::service::Routes::new(RegistryServiceServer::new(api.clone()))
         .add_service(TokenServiceServer::new(api.clone()))
-        .add_service(AuditServiceServer::new(api));
+        .add_service(AuditServiceServer::new(api.clone()))
+        .add_service(WorkspaceServiceServer::new(api.clone()))
+        .add_service(SpaceServiceServer::new(api.clone()))
+        .add_service(BindingServiceServer::new(api.clone()))
+        .add_service(AccessServiceServer::new(api));
     let (routes, health) = berth_runtime::grpc::with_health_and_reflection(
         routes,
         &[
             "berth.v1.RegistryService",
             "berth.v1.TokenService",
             "berth.v1.AuditService",
+            "berth.v1.WorkspaceService",
+            "berth.v1.SpaceService",
+            "berth.v1.BindingService",
+            "berth.v1.AccessService",
         ],
     )
     .await?;
