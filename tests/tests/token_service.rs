@@ -218,6 +218,68 @@ async fn token_mode_registry_enforces_the_access_rule() {
         .await;
     assert_eq!(status, 401, "login credentials do not open the API");
 
+    // Quota: pushes are refused once the space holds its quota; pulls go on.
+    ok(
+        &suite,
+        Method::POST,
+        "/api/v1/registries/tokreg/spaces",
+        Some(json!({"name": "small", "quota_bytes": 3000})),
+    )
+    .await;
+    ok(
+        &suite,
+        Method::PUT,
+        "/api/v1/registries/tokreg/spaces/small/bindings/blue",
+        None,
+    )
+    .await;
+    let as_editor = Target {
+        host: host.clone(),
+        credential: Some(("blue-editor".into(), editor.clone())),
+    };
+    push_image(
+        &Image::new(&[(43, 4_000)], "amd64"),
+        &as_editor,
+        "small/first",
+        "v1",
+    )
+    .await
+    .unwrap();
+    let refused = push_image(
+        &Image::new(&[(44, 1_000)], "amd64"),
+        &as_editor,
+        "small/second",
+        "v1",
+    )
+    .await;
+    assert!(
+        refused.is_err(),
+        "a push into a space over its quota is refused"
+    );
+    assert!(can_pull(&host, "small/first:v1", "blue-editor", &editor).await);
+    ok(
+        &suite,
+        Method::PATCH,
+        "/api/v1/registries/tokreg/spaces/small",
+        Some(json!({"quota_bytes": 1_000_000})),
+    )
+    .await;
+    push_image(
+        &Image::new(&[(44, 1_000)], "amd64"),
+        &as_editor,
+        "small/second",
+        "v1",
+    )
+    .await
+    .unwrap();
+    ok(
+        &suite,
+        Method::DELETE,
+        "/api/v1/registries/tokreg/spaces/small/bindings/blue",
+        None,
+    )
+    .await;
+
     // The image selector shows each namespace exactly what it may pull, with digests.
     let images = |v: &Value| -> Vec<String> {
         v["items"]

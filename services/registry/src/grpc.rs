@@ -99,7 +99,7 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<GetRegistryOverviewResponse>, Status> {
         let req = req.into_inner();
         required("name", &req.name)?;
-        let overview = self.registries.overview(&req.name).await?;
+        let overview = self.registries.overview(&req.name, &req.space).await?;
         Ok(Response::new(GetRegistryOverviewResponse {
             overview: Some(overview),
         }))

@@ -520,11 +520,11 @@ impl Registries {
         Ok(())
     }
 
-    pub async fn overview(&self, name: &str) -> Result<Overview> {
+    pub async fn overview(&self, name: &str, space: &str) -> Result<Overview> {
         validate::name("name", name).map_err(|_| RegistryError::NotFound(name.to_string()))?;
         let m = self.find(name).await?;
         self.adapter(&m)?
-            .overview()
+            .overview(space)
             .await
             .map_err(|error| RegistryError::Upstream {
                 registry: m.name.clone(),
@@ -539,7 +539,7 @@ impl Registries {
         let parts: Vec<Option<Overview>> = futures::stream::iter(all)
             .map(|m| async move {
                 match self.adapter(&m) {
-                    Ok(a) => match a.overview().await {
+                    Ok(a) => match a.overview("").await {
                         Ok(o) => Some(o),
                         Err(e) => {
                             tracing::warn!(registry = %m.name, error = %e, "registry left out of the platform overview");

@@ -238,13 +238,61 @@ impl Tenancy {
                                 best.or(Some(r))
                             }
                         });
-                Ok(match best {
+                let (granted, reason) = match best {
                     Some(r) if WRITE_ROLES.contains(&r) => (pick(&["pull", "push", "delete"]), format!("{r} of a bound workspace")),
                     Some(r) => (pick(&["pull"]), format!("{r} of a bound workspace")),
                     None if space.visibility == "public" => (pick(&["pull"]), "public space".into()),
                     None => (Vec::new(), format!("space {registry}/{space_name} is private and not bound to a workspace of {name}")),
-                })
+                };
+                self.within_quota(&reg, &space, granted, reason).await
             }
         }
+    }
+
+    /// Drops `push` when the space is at or over its storage quota (deleting stays allowed, to
+    /// make room). Harbor enforces its own project quotas, so only other kinds are measured.
+    async fn within_quota(
+        &self,
+        reg: &Registry,
+        space: &crate::entity::space::Model,
+        granted: Vec<String>,
+        reason: String,
+    ) -> Result<(Vec<String>, String)> {
+        if space.quota_bytes <= 0
+            || reg.kind == "harbor"
+            || !granted.iter().any(|a| a == "push" || a == "*")
+        {
+            return Ok((granted, reason));
+        }
+        let req = berth_proto::v1::GetRegistryOverviewRequest {
+            name: reg.name.clone(),
+            space: space.name.clone(),
+        };
+        let usage = self
+            .directory
+            .client()
+            .get_registry_overview(req)
+            .await
+            .map_err(|s| {
+                SpaceError::Upstream(berth_error::ApiError::from_status("registry service", &s))
+            })?
+            .into_inner()
+            .overview
+            .unwrap_or_default()
+            .storage_bytes;
+        if usage < space.quota_bytes as u64 {
+            return Ok((granted, reason));
+        }
+        let kept = granted
+            .into_iter()
+            .filter(|a| a != "push" && a != "*")
+            .collect();
+        Ok((
+            kept,
+            format!(
+                "space {}/{} is over its quota ({usage} of {} bytes used)",
+                reg.name, space.name, space.quota_bytes
+            ),
+        ))
     }
 }

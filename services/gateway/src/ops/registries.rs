@@ -143,6 +143,7 @@ pub async fn registry_overview(s: &AppState, p: &Principal, name: &str) -> ApiRe
             p,
             GetRegistryOverviewRequest {
                 name: name.to_string(),
+                ..Default::default()
             },
         ))
         .await

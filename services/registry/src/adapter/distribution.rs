@@ -133,8 +133,9 @@ impl Adapter for Distribution {
         self.client.ping().await
     }
 
-    async fn overview(&self) -> Result<Overview, OciError> {
-        let repos = self.client.catalog().await?;
+    async fn overview(&self, space: &str) -> Result<Overview, OciError> {
+        let mut repos = self.client.catalog().await?;
+        repos.retain(|r| space.is_empty() || space_of(r) == space);
         let this = self.clone();
         let per_repo: Vec<(String, Vec<Arc<Footprint>>)> = stream::iter(repos)
             .map(move |repo| {

@@ -330,7 +330,27 @@ impl Adapter for Harbor {
         self.oci.ping().await
     }
 
-    async fn overview(&self) -> Result<Overview, OciError> {
+    async fn overview(&self, space: &str) -> Result<Overview, OciError> {
+        if !space.is_empty() {
+            // One project: Harbor accounts (and enforces) its quota itself; count what it holds.
+            let repos = self.project_repositories(space).await?;
+            let mut storage = 0;
+            for r in &repos {
+                let name = r.name.split_once('/').map_or(r.name.as_str(), |(_, n)| n);
+                let path = format!(
+                    "/projects/{space}/repositories/{}/artifacts",
+                    encode_repo(name)
+                );
+                let artifacts: Vec<HarborArtifact> = self.all(&path).await?;
+                storage += artifacts.iter().map(|a| a.size).sum::<u64>();
+            }
+            return Ok(Overview {
+                spaces: 1,
+                repositories: repos.len() as u64,
+                artifacts: repos.iter().map(|r| r.artifact_count).sum(),
+                storage_bytes: storage,
+            });
+        }
         let stats: Statistics = self.json("/statistics").await?;
         let mut artifacts = 0;
         for project in self.projects().await? {

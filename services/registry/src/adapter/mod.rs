@@ -14,8 +14,8 @@ pub type Page<T> = (Vec<T>, String);
 pub trait Adapter: Send + Sync {
     /// Checks reachability, that the URL is a registry of this kind, and the credential.
     async fn ping(&self) -> Result<(), OciError>;
-    /// Counts spaces, repositories, artifacts and storage.
-    async fn overview(&self) -> Result<Overview, OciError>;
+    /// Counts spaces, repositories, artifacts and storage; of one space when `space` is set.
+    async fn overview(&self, space: &str) -> Result<Overview, OciError>;
     /// Repositories, optionally of one space, in name order.
     async fn repositories(
         &self,
