@@ -65,6 +65,32 @@ async fn harbor_registry_is_integrated_through_its_api() {
     assert_eq!(status, 201, "{r}");
     assert_eq!(r["health"]["status"], "healthy");
 
+    // Import: Harbor's projects become spaces, with their public flag; a second import adds nothing.
+    let (status, imported) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/registries/harbor/import-spaces",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{imported}");
+    let names: Vec<&str> = imported["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["infra", "shop"]);
+    assert_eq!(imported["items"][0]["visibility"], "private");
+    let (_, again) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/registries/harbor/import-spaces",
+            None,
+        )
+        .await;
+    assert_eq!(again["items"], json!([]));
+
     // A plain registry is not a Harbor.
     let (status, e) = suite
         .admin(

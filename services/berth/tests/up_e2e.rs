@@ -235,6 +235,13 @@ async fn berth_up_integrates_a_registry_and_tracks_its_health_and_storage() {
     let (_, p) = berth.get("/api/v1/overview").await;
     assert_eq!(p["storage_bytes"], expected_storage);
     assert_eq!(p["registries"], 1);
+    let (ok, out, err) = berth.cli(&["space", "import", "dist"], None);
+    assert!(
+        ok && out.contains("team-a") && out.contains("team-b") && out.contains("private"),
+        "{out}{err}"
+    );
+    let (_, spaces) = berth.get("/api/v1/registries/dist/spaces").await;
+    assert_eq!(spaces["items"].as_array().unwrap().len(), 2, "{spaces}");
     let (ok, out, _) = berth.cli(&["repo", "list", "dist"], None);
     assert!(
         ok && out.contains("team-a/app1") && out.contains("team-b/multi"),

@@ -193,6 +193,15 @@ impl SpaceService for PublicApi {
         ops::delete_space(&self.state, &p, &r.registry, &r.name).await?;
         Ok(Response::new(DeleteSpaceResponse {}))
     }
+
+    async fn import_spaces(
+        &self,
+        req: Request<ImportSpacesRequest>,
+    ) -> Result<Response<ImportSpacesResponse>, Status> {
+        let p = self.principal(&req).await?;
+        let imported = ops::import_spaces(&self.state, &p, &req.into_inner().registry).await?;
+        Ok(Response::new(ImportSpacesResponse { imported }))
+    }
 }
 
 #[tonic::async_trait]

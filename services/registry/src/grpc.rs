@@ -212,4 +212,20 @@ impl RegistryProvisioningService for RegistryApi {
         let credentials = self.registries.robot_credentials(&r.workspace).await?;
         Ok(Response::new(ListRobotCredentialsResponse { credentials }))
     }
+
+    async fn discover_spaces(
+        &self,
+        req: Request<DiscoverSpacesRequest>,
+    ) -> Result<Response<DiscoverSpacesResponse>, Status> {
+        let r = req.into_inner();
+        required("registry", &r.registry)?;
+        let spaces = self
+            .registries
+            .discover_spaces(&r.registry)
+            .await?
+            .into_iter()
+            .map(|(name, public)| DiscoveredSpace { name, public })
+            .collect();
+        Ok(Response::new(DiscoverSpacesResponse { spaces }))
+    }
 }

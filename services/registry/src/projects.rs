@@ -163,4 +163,26 @@ impl Registries {
             .await?;
         Ok(())
     }
+
+    /// The spaces a registry already has: Harbor projects with their public flag, or the first
+    /// path segments of its repositories (private).
+    pub async fn discover_spaces(&self, registry: &str) -> Result<Vec<(String, bool)>> {
+        if let Some((_, harbor)) = self.harbor(registry).await? {
+            return harbor
+                .projects_with_visibility()
+                .await
+                .map_err(Self::upstream(registry));
+        }
+        let mut spaces = std::collections::BTreeSet::new();
+        let mut token = String::new();
+        loop {
+            let (repos, next) = self.repositories(registry, "", 500, &token).await?;
+            spaces.extend(repos.into_iter().map(|r| r.space).filter(|s| !s.is_empty()));
+            if next.is_empty() {
+                break;
+            }
+            token = next;
+        }
+        Ok(spaces.into_iter().map(|s| (s, false)).collect())
+    }
 }

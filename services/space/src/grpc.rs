@@ -79,6 +79,17 @@ impl SpaceService for SpaceApi {
         self.tenancy.delete_space(&r.registry, &r.name).await?;
         Ok(Response::new(DeleteSpaceResponse {}))
     }
+
+    async fn import_spaces(
+        &self,
+        req: Request<ImportSpacesRequest>,
+    ) -> Result<Response<ImportSpacesResponse>, Status> {
+        let imported = self
+            .tenancy
+            .import_spaces(&req.into_inner().registry)
+            .await?;
+        Ok(Response::new(ImportSpacesResponse { imported }))
+    }
 }
 
 #[tonic::async_trait]

@@ -218,4 +218,58 @@ impl Tenancy {
         self.outbox.notify();
         Ok(())
     }
+
+    /// Records the spaces a registry already has; existing spaces are left as they are.
+    pub async fn import_spaces(&self, registry: &str) -> Result<Vec<Space>> {
+        check("registry", berth_error::validate::dns_label, registry)?;
+        self.directory.by_name(registry).await?;
+        let discovered = self
+            .directory
+            .provisioning()
+            .discover_spaces(berth_proto::v1::DiscoverSpacesRequest {
+                registry: registry.into(),
+            })
+            .await
+            .map_err(|s| {
+                SpaceError::Upstream(berth_error::ApiError::from_status("registry service", &s))
+            })?
+            .into_inner()
+            .spaces;
+        let mut imported = Vec::new();
+        for d in discovered {
+            if berth_error::validate::path_component(&d.name).is_err()
+                || self.find_space(&self.db, registry, &d.name).await.is_ok()
+            {
+                continue;
+            }
+            let now = Utc::now();
+            let txn = self.db.begin().await?;
+            let saved = space::ActiveModel {
+                id: Set(uuid::Uuid::now_v7().to_string()),
+                registry: Set(registry.into()),
+                name: Set(d.name.clone()),
+                visibility: Set(if d.public { "public" } else { "private" }.into()),
+                quota_bytes: Set(0),
+                description: Set("imported".into()),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+            self.enqueue(
+                &txn,
+                "space.changed",
+                &SpaceChanged {
+                    registry: registry.into(),
+                    space: d.name,
+                    change: "created".into(),
+                },
+            )
+            .await?;
+            txn.commit().await?;
+            imported.push(self.to_proto(&saved).await?);
+        }
+        self.outbox.notify();
+        Ok(imported)
+    }
 }

@@ -91,6 +91,10 @@ pub enum SpaceCommand {
     Rm {
         space: String,
     },
+    /// Record the spaces REGISTRY already has (Harbor projects, first path segments).
+    Import {
+        registry: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -304,6 +308,10 @@ pub async fn space(client: &Client, format: Format, cmd: SpaceCommand) -> anyhow
                     Some(&Value::Object(body)),
                 )
                 .await?
+        }
+        Import { registry } => {
+            let path = format!("/api/v1/registries/{}/import-spaces", segment(&registry));
+            client.call(Method::POST, &path, None).await?
         }
         Rm { space } => {
             return done(

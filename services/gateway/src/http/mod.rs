@@ -127,6 +127,10 @@ pub fn router(state: AppState) -> Router {
             post(tenancy::login_command),
         )
         .route(
+            "/api/v1/registries/{registry}/import-spaces",
+            post(tenancy::import_spaces),
+        )
+        .route(
             "/api/v1/namespaces/{namespace}/images",
             get(tenancy::list_images),
         )

@@ -55,6 +55,7 @@ impl Modify for BearerAuth {
         tenancy::revoke_pull_secret,
         tenancy::login_command,
         tenancy::list_images,
+        tenancy::import_spaces,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

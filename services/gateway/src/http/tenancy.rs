@@ -333,3 +333,19 @@ pub async fn list_images(
         .collect();
     Ok(Json(List::new(items, r.next_page_token)))
 }
+
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/import-spaces", responses((status = 200, body = List<SpaceJson>)))]
+pub async fn import_spaces(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(registry): Path<String>,
+) -> HttpResult<Json<List<SpaceJson>>> {
+    let imported = ops::import_spaces(&s, &p, &registry).await?;
+    Ok(Json(List::new(
+        imported
+            .into_iter()
+            .map(|sp| SpaceJson::new(sp, visible(&p)))
+            .collect(),
+        String::new(),
+    )))
+}

@@ -536,3 +536,36 @@ pub async fn list_visible_images(
         .map(|r| r.into_inner())
         .map_err(from_space)
 }
+
+/// Records the spaces a registry already has (Harbor projects, first path segments).
+pub async fn import_spaces(s: &AppState, p: &Principal, registry: &str) -> ApiResult<Vec<Space>> {
+    let owner = registry_owner(s, p, registry).await?;
+    authorize(
+        p,
+        Action::Manage,
+        Owner::of(&owner),
+        &format!("spaces of registry {registry:?}"),
+    )?;
+    let out = s
+        .space
+        .spaces
+        .clone()
+        .import_spaces(request(
+            p,
+            ImportSpacesRequest {
+                registry: registry.into(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner().imported)
+        .map_err(from_space);
+    audit(
+        s,
+        p,
+        "space.import",
+        &format!("registries/{registry}/spaces"),
+        &out,
+    )
+    .await;
+    out
+}

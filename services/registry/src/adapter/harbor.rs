@@ -24,6 +24,8 @@ pub struct Harbor {
 #[derive(Deserialize)]
 struct Project {
     name: String,
+    #[serde(default)]
+    metadata: std::collections::HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +156,18 @@ impl Harbor {
     async fn projects(&self) -> Result<Vec<String>, OciError> {
         let projects: Vec<Project> = self.all("/projects").await?;
         Ok(projects.into_iter().map(|p| p.name).collect())
+    }
+
+    /// Every project with its public flag.
+    pub async fn projects_with_visibility(&self) -> Result<Vec<(String, bool)>, OciError> {
+        let projects: Vec<Project> = self.all("/projects").await?;
+        Ok(projects
+            .into_iter()
+            .map(|p| {
+                let public = p.metadata.get("public").is_some_and(|v| v == "true");
+                (p.name, public)
+            })
+            .collect())
     }
 
     async fn project_repositories(&self, project: &str) -> Result<Vec<HarborRepository>, OciError> {
