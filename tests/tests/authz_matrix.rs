@@ -290,6 +290,63 @@ async fn every_operation_for_every_role() {
             Some(json!({"namespace": "blue-ns", "image": "127.0.0.1:1/priv/app:v1"})),
             blue_read,
         ),
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/spaces",
+            None,
+            all_read,
+        ),
+        // The registries behind these are unreachable: 503 where authorized, so the cell shows the
+        // authorization decision (401/403/404) apart from the upstream failure.
+        op(
+            Method::GET,
+            "/api/v1/namespaces/blue-ns/images",
+            None,
+            [503, 503, 503, 503, 404, 404, 404, 401],
+        ),
+        op(
+            Method::POST,
+            "/api/v1/registries/own/import-spaces",
+            None,
+            [503, 503, 403, 403, 404, 404, 404, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/namespaces/blue-ns/pull-secret",
+            None,
+            [200, 200, 200, 403, 404, 404, 404, 401],
+        ),
+        op(
+            Method::DELETE,
+            "/api/v1/namespaces/blue-ns/pull-secret",
+            None,
+            [204, 204, 204, 403, 404, 404, 404, 401],
+        ),
+        op(
+            Method::POST,
+            "/api/v1/registries/plat/login-command",
+            None,
+            [412, 412, 412, 412, 412, 412, 412, 401],
+        ),
+        op(
+            Method::POST,
+            "/api/v1/registries/own/login-command",
+            None,
+            [412, 412, 412, 412, 404, 404, 404, 401],
+        ),
+        Op {
+            reset: Some((
+                Method::PUT,
+                "/api/v1/workspaces/blue/namespaces/leaving-ns",
+                None,
+            )),
+            ..op(
+                Method::DELETE,
+                "/api/v1/workspaces/blue/namespaces/leaving-ns",
+                None,
+                [204, 403, 403, 403, 403, 403, 403, 401],
+            )
+        },
         op(Method::GET, "/api/v1/audit-events", None, admin_only(200)),
         op(
             Method::POST,
