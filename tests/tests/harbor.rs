@@ -256,6 +256,35 @@ async fn harbor_projects_and_robots_follow_spaces_and_bindings() {
         Some("false")
     );
 
+    // The space's quota is the project's quota in Harbor (-1: none).
+    let quota_of = |name: &'static str| {
+        let harbor_get = &harbor_get;
+        async move {
+            let id = harbor_get(&format!("/projects/{name}")).await["project_id"]
+                .as_i64()
+                .unwrap();
+            harbor_get(&format!("/quotas?reference=project&reference_id={id}")).await[0]["hard"]
+                ["storage"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    assert_eq!(quota_of("team").await, -1);
+    ok(
+        Method::PATCH,
+        "/api/v1/registries/harbor/spaces/team",
+        Some(json!({"quota_bytes": 5_000_000})),
+    )
+    .await;
+    assert_eq!(quota_of("team").await, 5_000_000);
+    ok(
+        Method::PATCH,
+        "/api/v1/registries/harbor/spaces/team",
+        Some(json!({"quota_bytes": 0})),
+    )
+    .await;
+    assert_eq!(quota_of("team").await, -1);
+
     // Bind: a robot with pull on the project; the namespace's pull secret carries it.
     ok(
         Method::POST,

@@ -37,10 +37,18 @@ pub struct Robot {
     pub projects: Vec<String>,
 }
 
+#[derive(Clone, Debug)]
+struct ProjectState {
+    id: i64,
+    public: bool,
+    storage_limit: i64,
+}
+
 #[derive(Clone, Default)]
 struct Provisioned {
-    /// Projects created through the API, with their public flag.
-    projects: BTreeMap<String, bool>,
+    /// Projects created through the API: id, public flag, storage limit (-1: none).
+    projects: BTreeMap<String, ProjectState>,
+    next_project: i64,
     robots: BTreeMap<i64, Robot>,
     next_robot: i64,
 }
@@ -94,8 +102,10 @@ impl HarborEmulator {
             .route("/api/v2.0/projects", get(projects).post(create_project))
             .route(
                 "/api/v2.0/projects/{project}",
-                axum::routing::put(update_project).delete(delete_project),
+                get(get_project).put(update_project).delete(delete_project),
             )
+            .route("/api/v2.0/quotas", get(quotas))
+            .route("/api/v2.0/quotas/{id}", axum::routing::put(update_quota))
             .route("/api/v2.0/robots", get(list_robots).post(create_robot))
             .route(
                 "/api/v2.0/robots/{id}",
@@ -275,7 +285,7 @@ async fn projects(State(emu): State<Emu>, headers: HeaderMap, Query(p): Query<Pa
         .enumerate()
         .map(|(i, n)| {
             let repo_count = inv.keys().filter(|r| project_of(r) == Some(n.as_str())).count();
-            let public = state.projects.get(n).copied().unwrap_or(false);
+            let public = state.projects.get(n).is_some_and(|p| p.public);
             json!({"project_id": i + 1, "name": n, "repo_count": repo_count, "metadata": {"public": public.to_string()}})
         })
         .collect();
@@ -286,6 +296,7 @@ async fn projects(State(emu): State<Emu>, headers: HeaderMap, Query(p): Query<Pa
 struct ProjectReq {
     project_name: Option<String>,
     metadata: Option<HashMap<String, String>>,
+    storage_limit: Option<i64>,
 }
 
 fn public_of(req: &ProjectReq) -> bool {
@@ -326,7 +337,13 @@ async fn create_project(
             "the project already exists",
         );
     }
-    state.projects.insert(name, public_of(&req));
+    state.next_project += 1;
+    let project = ProjectState {
+        id: state.next_project,
+        public: public_of(&req),
+        storage_limit: req.storage_limit.unwrap_or(-1),
+    };
+    state.projects.insert(name, project);
     StatusCode::CREATED.into_response()
 }
 
@@ -341,8 +358,8 @@ async fn update_project(
     }
     let mut state = emu.state.lock().expect("state");
     match state.projects.get_mut(&project) {
-        Some(public) => {
-            *public = public_of(&req);
+        Some(p) => {
+            p.public = public_of(&req);
             StatusCode::OK.into_response()
         }
         None => harbor_error(StatusCode::NOT_FOUND, "NOT_FOUND", "project not found"),
@@ -370,6 +387,68 @@ async fn delete_project(
     match emu.state.lock().expect("state").projects.remove(&project) {
         Some(_) => StatusCode::OK.into_response(),
         None => harbor_error(StatusCode::NOT_FOUND, "NOT_FOUND", "project not found"),
+    }
+}
+
+async fn get_project(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    match emu.state.lock().expect("state").projects.get(&project) {
+        Some(p) => Json(json!({"project_id": p.id, "name": project, "metadata": {"public": p.public.to_string()}})).into_response(),
+        None => harbor_error(StatusCode::NOT_FOUND, "NOT_FOUND", "project not found"),
+    }
+}
+
+#[derive(Deserialize)]
+struct QuotaQuery {
+    reference_id: Option<i64>,
+}
+
+/// Quotas share their project's id here.
+async fn quotas(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Query(q): Query<QuotaQuery>,
+) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let state = emu.state.lock().expect("state");
+    let items: Vec<Value> = state
+        .projects
+        .iter()
+        .filter(|(_, p)| q.reference_id.is_none_or(|id| id == p.id))
+        .map(|(name, p)| json!({"id": p.id, "ref": {"id": p.id, "name": name}, "hard": {"storage": p.storage_limit}}))
+        .collect();
+    Json(items).into_response()
+}
+
+#[derive(Deserialize)]
+struct QuotaUpdate {
+    hard: HashMap<String, i64>,
+}
+
+async fn update_quota(
+    State(emu): State<Emu>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Json(req): Json<QuotaUpdate>,
+) -> Response {
+    if !basic_ok(&emu, &headers) {
+        return unauthorized();
+    }
+    let mut state = emu.state.lock().expect("state");
+    match state.projects.values_mut().find(|p| p.id == id) {
+        Some(p) => {
+            p.storage_limit = req.hard.get("storage").copied().unwrap_or(-1);
+            StatusCode::OK.into_response()
+        }
+        None => harbor_error(StatusCode::NOT_FOUND, "NOT_FOUND", "quota not found"),
     }
 }
 

@@ -171,7 +171,7 @@ impl RegistryProvisioningService for RegistryApi {
         required("project", &r.project)?;
         let harbor = self
             .registries
-            .ensure_project(&r.registry, &r.project, r.public)
+            .ensure_project(&r.registry, &r.project, r.public, r.quota_bytes)
             .await?;
         Ok(Response::new(EnsureProjectResponse { harbor }))
     }

@@ -46,22 +46,29 @@ impl Registries {
         }
     }
 
-    /// Creates the Harbor project of a space (or sets its public flag). Answers whether the
-    /// registry is a Harbor.
+    /// Creates the Harbor project of a space, or sets its public flag and storage quota.
+    /// Answers whether the registry is a Harbor.
     pub async fn ensure_project(
         &self,
         registry: &str,
         project: &str,
         public: bool,
+        quota_bytes: u64,
     ) -> Result<bool> {
         let Some((_, harbor)) = self.harbor(registry).await? else {
             return Ok(false);
         };
         harbor
-            .ensure_project(project, public)
+            .ensure_project(project, public, quota_bytes)
             .await
             .map_err(Self::upstream(registry))?;
-        tracing::info!(registry, project, public, "harbor project ensured");
+        tracing::info!(
+            registry,
+            project,
+            public,
+            quota_bytes,
+            "harbor project ensured"
+        );
         Ok(true)
     }
 

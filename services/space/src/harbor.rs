@@ -24,6 +24,7 @@ impl Tenancy {
         registry: &str,
         project: &str,
         public: bool,
+        quota_bytes: u64,
     ) -> Result<()> {
         if !self.is_harbor(registry).await? {
             return Ok(());
@@ -32,6 +33,7 @@ impl Tenancy {
             registry: registry.into(),
             project: project.into(),
             public,
+            quota_bytes,
         };
         self.directory
             .provisioning()

@@ -73,8 +73,13 @@ impl Tenancy {
                 message: format!("space {}/{} already exists", req.registry, req.name),
             });
         }
-        self.ensure_project(&req.registry, &req.name, visibility == "public")
-            .await?;
+        self.ensure_project(
+            &req.registry,
+            &req.name,
+            visibility == "public",
+            req.quota_bytes,
+        )
+        .await?;
         let now = Utc::now();
         let txn = self.db.begin().await?;
         if self
@@ -151,8 +156,13 @@ impl Tenancy {
             m.description = Set(d.clone());
         }
         m.updated_at = Set(Utc::now());
-        if let Some(v) = &req.visibility {
-            self.ensure_project(&req.registry, &req.name, v == "public")
+        if req.visibility.is_some() || req.quota_bytes.is_some() {
+            let public = req
+                .visibility
+                .as_deref()
+                .map_or(current.visibility == "public", |v| v == "public");
+            let quota_bytes = req.quota_bytes.unwrap_or(current.quota_bytes.max(0) as u64);
+            self.ensure_project(&req.registry, &req.name, public, quota_bytes)
                 .await?;
         }
         let txn = self.db.begin().await?;

@@ -244,10 +244,20 @@ impl Harbor {
         })
     }
 
-    /// Creates `project` if missing, then sets its public flag.
-    pub async fn ensure_project(&self, project: &str, public: bool) -> Result<(), OciError> {
+    /// Creates `project` if missing, then sets its public flag and storage quota (0: none).
+    pub async fn ensure_project(
+        &self,
+        project: &str,
+        public: bool,
+        quota_bytes: u64,
+    ) -> Result<(), OciError> {
         let metadata = serde_json::json!({"public": public.to_string()});
-        let create = serde_json::json!({"project_name": project, "metadata": metadata});
+        let limit: i64 = if quota_bytes == 0 {
+            -1
+        } else {
+            quota_bytes.min(i64::MAX as u64) as i64
+        };
+        let create = serde_json::json!({"project_name": project, "metadata": metadata, "storage_limit": limit});
         self.write(reqwest::Method::POST, "/projects", Some(create), &[409])
             .await?;
         self.write(
@@ -257,6 +267,32 @@ impl Harbor {
             &[],
         )
         .await?;
+        // The quota of an existing project lives in Harbor's quota API, keyed by project id.
+        #[derive(Deserialize)]
+        struct ProjectId {
+            project_id: i64,
+        }
+        #[derive(Deserialize)]
+        struct Quota {
+            id: i64,
+        }
+        let p: ProjectId = self.json(&format!("/projects/{project}")).await?;
+        let quotas: Vec<Quota> = self
+            .json(&format!(
+                "/quotas?reference=project&reference_id={}",
+                p.project_id
+            ))
+            .await?;
+        if let Some(q) = quotas.first() {
+            let body = serde_json::json!({"hard": {"storage": limit}});
+            self.write(
+                reqwest::Method::PUT,
+                &format!("/quotas/{}", q.id),
+                Some(body),
+                &[],
+            )
+            .await?;
+        }
         Ok(())
     }
 
