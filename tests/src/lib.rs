@@ -22,6 +22,7 @@ pub struct Suite {
     _registry_db: TestDatabase,
     _gateway_db: TestDatabase,
     _space_db: TestDatabase,
+    _replication_db: TestDatabase,
 }
 
 impl Drop for Suite {
@@ -80,6 +81,18 @@ impl Suite {
         )
         .await
         .unwrap();
+        let replication_db = TestDatabase::new(backend).await.unwrap();
+        let replication = berth_replication::start(
+            berth_replication::Deps {
+                db: berth_db::connect(&replication_db.url).await.unwrap(),
+                internal_token: Some(internal_token.clone()),
+                registry_addr: format!("http://{}", registry.addr),
+            },
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            shutdown.child(),
+        )
+        .await
+        .unwrap();
         let gateway = berth_gateway::start(
             berth_gateway::Deps {
                 db: berth_db::connect(&gateway_db.url).await.unwrap(),
@@ -88,6 +101,7 @@ impl Suite {
                 platform_admins: vec![],
                 registry_addr: format!("http://{}", registry.addr),
                 space_addr: format!("http://{}", space.addr),
+                replication_addr: format!("http://{}", replication.addr),
                 token_signer: berth_auth::registry_token::TokenSigner::generate("berth").unwrap(),
                 bus: Arc::clone(&bus),
                 cache: cache.clone(),
@@ -108,6 +122,7 @@ impl Suite {
             _registry_db: registry_db,
             _gateway_db: gateway_db,
             _space_db: space_db,
+            _replication_db: replication_db,
         };
         let ready = berth_testkit::wait_until(Duration::from_secs(20), || async {
             suite

@@ -15,6 +15,7 @@ pub const SECRET_KEY: &str = "BERTH_SECRET_KEY";
 pub const HEALTH_INTERVAL_SECS: &str = "BERTH_HEALTH_INTERVAL_SECS";
 pub const REGISTRY_ADDR: &str = "BERTH_REGISTRY_ADDR";
 pub const SPACE_ADDR: &str = "BERTH_SPACE_ADDR";
+pub const REPLICATION_ADDR: &str = "BERTH_REPLICATION_ADDR";
 /// Issuer of registry tokens (`auth.token.issuer` of registries); `berth` by default.
 pub const TOKEN_ISSUER: &str = "BERTH_TOKEN_ISSUER";
 pub const PLATFORM_ADMINS: &str = "BERTH_PLATFORM_ADMINS";

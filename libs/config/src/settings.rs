@@ -25,6 +25,7 @@ pub struct RawSettings {
     pub health_interval_secs: Option<String>,
     pub registry_addr: Option<String>,
     pub space_addr: Option<String>,
+    pub replication_addr: Option<String>,
     pub token_issuer: Option<String>,
     pub platform_admins: Option<String>,
     pub log_format: Option<String>,
@@ -46,6 +47,7 @@ impl RawSettings {
             health_interval_secs: env.var(keys::HEALTH_INTERVAL_SECS),
             registry_addr: env.var(keys::REGISTRY_ADDR),
             space_addr: env.var(keys::SPACE_ADDR),
+            replication_addr: env.var(keys::REPLICATION_ADDR),
             token_issuer: env.var(keys::TOKEN_ISSUER),
             platform_admins: env.var(keys::PLATFORM_ADMINS),
             log_format: env.var(keys::LOG_FORMAT),
@@ -75,6 +77,7 @@ impl RawSettings {
             health_interval_secs: over.health_interval_secs.or(self.health_interval_secs),
             registry_addr: over.registry_addr.or(self.registry_addr),
             space_addr: over.space_addr.or(self.space_addr),
+            replication_addr: over.replication_addr.or(self.replication_addr),
             token_issuer: over.token_issuer.or(self.token_issuer),
             platform_admins: over.platform_admins.or(self.platform_admins),
             log_format: over.log_format.or(self.log_format),
@@ -110,6 +113,7 @@ pub struct Settings {
     pub health_interval: Duration,
     pub registry_addr: Option<String>,
     pub space_addr: Option<String>,
+    pub replication_addr: Option<String>,
     pub token_issuer: String,
     pub platform_admins: Vec<String>,
     pub log_format: LogFormat,
@@ -193,6 +197,11 @@ impl Settings {
         }
         let registry_addr = check_url(keys::REGISTRY_ADDR, raw.registry_addr, &["http", "https"])?;
         let space_addr = check_url(keys::SPACE_ADDR, raw.space_addr, &["http", "https"])?;
+        let replication_addr = check_url(
+            keys::REPLICATION_ADDR,
+            raw.replication_addr,
+            &["http", "https"],
+        )?;
         let platform_admins = raw
             .platform_admins
             .map(|s| {
@@ -218,6 +227,7 @@ impl Settings {
             health_interval,
             registry_addr,
             space_addr,
+            replication_addr,
             token_issuer: raw.token_issuer.unwrap_or_else(|| "berth".into()),
             platform_admins,
             log_format,

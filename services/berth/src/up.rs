@@ -131,6 +131,17 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    let replication = berth_replication::start(
+        berth_replication::Deps {
+            db: berth_db::connect(&db_url("replication")).await?,
+            internal_token: Some(internal_token.clone()),
+            registry_addr: format!("http://{}", registry.addr),
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        shutdown.child(),
+    )
+    .await?;
+
     let gateway_listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -142,6 +153,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             platform_admins: settings.platform_admins.clone(),
             registry_addr: format!("http://{}", registry.addr),
             space_addr: format!("http://{}", space.addr),
+            replication_addr: format!("http://{}", replication.addr),
             token_signer: berth_auth::registry_token::TokenSigner::load_or_create(
                 dir,
                 &settings.token_issuer,
@@ -181,6 +193,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         let _ = gateway.task.await;
         let _ = registry.task.await;
         let _ = space.task.await;
+        let _ = replication.task.await;
     })
     .await;
     berth_telemetry::shutdown();

@@ -624,3 +624,124 @@ async fn tenancy_through_the_cli() {
     assert!(ok, "{out}");
     assert_eq!(check(&berth)["allowed"], false);
 }
+
+#[tokio::test]
+async fn replication_through_the_fixed_contract() {
+    let source = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let destination = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let target = Target {
+        host: source.host(),
+        credential: None,
+    };
+    let image = Image::new(&[(71, 20_000)], "amd64");
+    push_image(&image, &target, "apps/web", "1.0")
+        .await
+        .unwrap();
+    push_image(&image, &target, "apps/web", "1.1")
+        .await
+        .unwrap();
+    let berth = Berth::up().await;
+    for (name, url) in [("src", source.url()), ("dst", destination.url())] {
+        let (status, body) = berth
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/registries",
+                Some(json!({"name": name, "kind": "distribution", "url": url})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // A bad policy names the field and creates nothing.
+    let bad = json!({"name": "p", "source": {"registry": "nope"}, "destination": {"registry": "dst"}, "filters": [], "trigger": {"kind": "manual"}, "override": false});
+    let (status, e) = berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/replication/policies",
+            Some(bad),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("source.registry")),
+        "{e}"
+    );
+
+    let policy = json!({
+        "name": "dr",
+        "source": {"registry": "src", "space": "apps"},
+        "destination": {"registry": "dst"},
+        "filters": [{"kind": "tag", "pattern": "1.*", "exclude": false}],
+        "trigger": {"kind": "manual"},
+        "override": true
+    });
+    let (status, p) = berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/replication/policies",
+            Some(policy),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(p["source"], json!({"registry": "src", "space": "apps"}));
+    let first = run_policy(&berth, "dr").await;
+    assert_eq!(
+        (
+            first["status"].as_str(),
+            first["total"].as_u64(),
+            first["succeeded"].as_u64()
+        ),
+        (Some("succeeded"), Some(2), Some(2)),
+        "{first}"
+    );
+    let dst = berth_oci::Client::new(&destination.url(), None, Default::default()).unwrap();
+    assert_eq!(
+        dst.manifest("apps/web", "1.1").await.unwrap().digest,
+        image.manifest.digest
+    );
+    let second = run_policy(&berth, "dr").await;
+    assert_eq!(
+        (second["bytes"].as_u64(), second["skipped"].as_u64()),
+        (Some(0), Some(2)),
+        "a second run copies 0 bytes: {second}"
+    );
+}
+
+/// Runs `policy` and waits for its execution to end.
+async fn run_policy(berth: &Berth, policy: &str) -> Value {
+    let (status, e) = berth
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/replication/policies/{policy}/run"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{e}");
+    for key in [
+        "id",
+        "status",
+        "total",
+        "succeeded",
+        "failed",
+        "skipped",
+        "bytes",
+    ] {
+        assert!(e.get(key).is_some(), "execution lacks {key}: {e}");
+    }
+    let id = e["id"].as_str().unwrap().to_string();
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let (_, e) = berth
+            .get(&format!("/api/v1/replication/executions/{id}"))
+            .await;
+        if e["status"] != "running" && e["status"] != "pending" {
+            return e;
+        }
+        last = e;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("execution did not finish: {last}");
+}

@@ -49,6 +49,8 @@ pub struct Deps {
     pub registry_addr: String,
     /// `http://host:port` of the space service.
     pub space_addr: String,
+    /// `http://host:port` of the replication service.
+    pub replication_addr: String,
     pub token_signer: berth_auth::registry_token::TokenSigner,
     pub bus: Arc<dyn berth_bus::Bus>,
     pub cache: Arc<dyn berth_cache::Cache>,
@@ -81,6 +83,7 @@ pub async fn start(
     };
     let (registry_channel, space_channel) =
         (channel(&deps.registry_addr)?, channel(&deps.space_addr)?);
+    let replication_channel = channel(&deps.replication_addr)?;
     let attacher = Attacher::new(deps.internal_token.as_deref());
     let state = AppState {
         db: deps.db,
@@ -94,13 +97,15 @@ pub async fn start(
             registry_channel.clone(),
             attacher.clone(),
         ),
-        space: state::SpaceClients::new(space_channel.clone(), attacher),
+        space: state::SpaceClients::new(space_channel.clone(), attacher.clone()),
+        replication: state::ReplicationClients::new(replication_channel.clone(), attacher.clone()),
         token_signer: Arc::new(deps.token_signer),
         access_cache: access_cache::AccessCache::new(deps.cache.clone()),
         internal_token: deps.internal_token.clone(),
         channels: Arc::new(vec![
             ("registry", registry_channel),
             ("space", space_channel),
+            ("replication", replication_channel),
         ]),
     };
     let follower = state.access_cache.follow(deps.bus.as_ref()).await?;

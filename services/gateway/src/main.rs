@@ -22,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
     let internal_token = require(&settings.internal_token, keys::INTERNAL_TOKEN);
     let registry_addr = require(&settings.registry_addr, keys::REGISTRY_ADDR);
     let space_addr = require(&settings.space_addr, keys::SPACE_ADDR);
+    let replication_addr = require(&settings.replication_addr, keys::REPLICATION_ADDR);
     std::fs::create_dir_all(&settings.data_dir)?;
     let db_url = settings
         .backends
@@ -42,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
             platform_admins: settings.platform_admins.clone(),
             registry_addr,
             space_addr,
+            replication_addr,
             token_signer: berth_auth::registry_token::TokenSigner::load_or_create(
                 &settings.data_dir,
                 &settings.token_issuer,

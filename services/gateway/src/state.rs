@@ -37,6 +37,28 @@ impl SpaceClients {
     }
 }
 
+/// Clients of the replication service.
+#[derive(Clone)]
+pub struct ReplicationClients {
+    pub policies: berth_proto::v1::policy_service_client::PolicyServiceClient<Intercepted>,
+    pub executions: berth_proto::v1::execution_service_client::ExecutionServiceClient<Intercepted>,
+}
+
+impl ReplicationClients {
+    pub fn new(channel: Channel, attacher: Attacher) -> Self {
+        Self {
+            policies: berth_proto::v1::policy_service_client::PolicyServiceClient::with_interceptor(
+                channel.clone(),
+                attacher.clone(),
+            ),
+            executions:
+                berth_proto::v1::execution_service_client::ExecutionServiceClient::with_interceptor(
+                    channel, attacher,
+                ),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
@@ -46,6 +68,7 @@ pub struct AppState {
     /// Internal provisioning of the registry service (robot credentials for pull secrets).
     pub provisioning: ProvisioningClient,
     pub space: SpaceClients,
+    pub replication: ReplicationClients,
     /// Cached `CheckPull` answers.
     pub access_cache: crate::access_cache::AccessCache,
     /// Signs registry tokens (`/auth/token`).

@@ -228,4 +228,21 @@ impl RegistryProvisioningService for RegistryApi {
             .collect();
         Ok(Response::new(DiscoverSpacesResponse { spaces }))
     }
+
+    async fn get_registry_access(
+        &self,
+        req: Request<GetRegistryAccessRequest>,
+    ) -> Result<Response<GetRegistryAccessResponse>, Status> {
+        let r = req.into_inner();
+        required("registry", &r.registry)?;
+        let (url, insecure, credential) = self.registries.access(&r.registry).await?;
+        Ok(Response::new(GetRegistryAccessResponse {
+            url,
+            insecure,
+            credential: credential.map(|c| Credential {
+                username: c.username,
+                password: c.password,
+            }),
+        }))
+    }
 }

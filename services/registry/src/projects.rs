@@ -192,4 +192,14 @@ impl Registries {
         }
         Ok(spaces.into_iter().map(|s| (s, false)).collect())
     }
+
+    /// URL, TLS option and credential of a registry, for Berth's own copy workers.
+    pub async fn access(
+        &self,
+        registry: &str,
+    ) -> Result<(String, bool, Option<berth_oci::Credential>)> {
+        let m = self.model(registry).await?;
+        let credential = self.credential_of(&m)?;
+        Ok((m.url, m.insecure, credential))
+    }
 }

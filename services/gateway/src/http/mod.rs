@@ -5,6 +5,7 @@ pub mod dto;
 mod extract;
 pub mod openapi;
 mod registries;
+mod replication;
 mod system;
 mod tenancy;
 
@@ -133,6 +134,26 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/namespaces/{namespace}/images",
             get(tenancy::list_images),
+        )
+        .route(
+            "/api/v1/replication/policies",
+            get(replication::list_policies).post(replication::create_policy),
+        )
+        .route(
+            "/api/v1/replication/policies/{policy}",
+            get(replication::get_policy).delete(replication::delete_policy),
+        )
+        .route(
+            "/api/v1/replication/policies/{policy}/run",
+            post(replication::run_policy),
+        )
+        .route(
+            "/api/v1/replication/executions",
+            get(replication::list_executions),
+        )
+        .route(
+            "/api/v1/replication/executions/{id}",
+            get(replication::get_execution),
         )
         .route("/auth/token", get(crate::token_service::token))
         .route("/auth/certificate", get(crate::token_service::certificate))

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{registries, system, tenancy};
+use super::{registries, replication, system, tenancy};
 
 struct BearerAuth;
 
@@ -56,6 +56,13 @@ impl Modify for BearerAuth {
         tenancy::login_command,
         tenancy::list_images,
         tenancy::import_spaces,
+        replication::create_policy,
+        replication::list_policies,
+        replication::get_policy,
+        replication::delete_policy,
+        replication::run_policy,
+        replication::get_execution,
+        replication::list_executions,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -3,11 +3,13 @@
 
 mod credentials;
 mod registries;
+mod replication;
 mod system;
 mod tenancy;
 
 pub use credentials::*;
 pub use registries::*;
+pub use replication::*;
 pub use system::*;
 pub use tenancy::*;
 

@@ -1,0 +1,128 @@
+//! Replication policies and executions. Copying between registries reads and writes them with
+//! Berth's own credentials, so it is the platform admins' (workspace-scoped policies come later).
+
+use berth_error::{ApiError, ApiResult};
+use berth_proto::v1::*;
+
+use super::{audit, request};
+use crate::authn::Principal;
+use crate::authz::{authorize, Action, Owner};
+use crate::state::AppState;
+
+fn from_replication(status: tonic::Status) -> ApiError {
+    ApiError::from_status("replication service", &status)
+}
+
+fn admin(p: &Principal) -> ApiResult<()> {
+    authorize(p, Action::Admin, Owner::Platform, "replication")
+}
+
+pub async fn create_policy(s: &AppState, p: &Principal, policy: Policy) -> ApiResult<Policy> {
+    admin(p)?;
+    let resource = format!("replication/policies/{}", policy.name);
+    let out = s
+        .replication
+        .policies
+        .clone()
+        .create_policy(request(
+            p,
+            CreatePolicyRequest {
+                policy: Some(policy),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner().policy.unwrap_or_default())
+        .map_err(from_replication);
+    audit(s, p, "replication.policy.create", &resource, &out).await;
+    out
+}
+
+pub async fn get_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult<Policy> {
+    admin(p)?;
+    s.replication
+        .policies
+        .clone()
+        .get_policy(request(p, GetPolicyRequest { name: name.into() }))
+        .await
+        .map(|r| r.into_inner().policy.unwrap_or_default())
+        .map_err(from_replication)
+}
+
+pub async fn list_policies(s: &AppState, p: &Principal) -> ApiResult<Vec<Policy>> {
+    admin(p)?;
+    s.replication
+        .policies
+        .clone()
+        .list_policies(request(p, ListPoliciesRequest::default()))
+        .await
+        .map(|r| r.into_inner().policies)
+        .map_err(from_replication)
+}
+
+pub async fn delete_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult<()> {
+    admin(p)?;
+    let out = s
+        .replication
+        .policies
+        .clone()
+        .delete_policy(request(p, DeletePolicyRequest { name: name.into() }))
+        .await
+        .map(|_| ())
+        .map_err(from_replication);
+    audit(
+        s,
+        p,
+        "replication.policy.delete",
+        &format!("replication/policies/{name}"),
+        &out,
+    )
+    .await;
+    out
+}
+
+pub async fn run_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult<Execution> {
+    admin(p)?;
+    let out = s
+        .replication
+        .executions
+        .clone()
+        .run_policy(request(p, RunPolicyRequest { name: name.into() }))
+        .await
+        .map(|r| r.into_inner().execution.unwrap_or_default())
+        .map_err(from_replication);
+    audit(
+        s,
+        p,
+        "replication.policy.run",
+        &format!("replication/policies/{name}"),
+        &out,
+    )
+    .await;
+    out
+}
+
+pub async fn get_execution(s: &AppState, p: &Principal, id: &str) -> ApiResult<Execution> {
+    admin(p)?;
+    s.replication
+        .executions
+        .clone()
+        .get_execution(request(p, GetExecutionRequest { id: id.into() }))
+        .await
+        .map(|r| r.into_inner().execution.unwrap_or_default())
+        .map_err(from_replication)
+}
+
+pub async fn list_executions(
+    s: &AppState,
+    p: &Principal,
+    req: ListExecutionsRequest,
+) -> ApiResult<Vec<Execution>> {
+    admin(p)?;
+    s.replication
+        .executions
+        .clone()
+        .list_executions(request(p, req))
+        .await
+        .map(|r| r.into_inner().executions)
+        .map_err(from_replication)
+}

@@ -1,0 +1,102 @@
+//! `PolicyService` and `ExecutionService`: thin handlers over [`Replication`].
+
+use berth_error::ApiError;
+use berth_proto::v1::execution_service_server::ExecutionService;
+use berth_proto::v1::policy_service_server::PolicyService;
+use berth_proto::v1::*;
+use tonic::{Request, Response, Status};
+
+use crate::Replication;
+
+#[derive(Clone)]
+pub struct ReplicationApi {
+    pub replication: Replication,
+}
+
+#[tonic::async_trait]
+impl PolicyService for ReplicationApi {
+    async fn create_policy(
+        &self,
+        req: Request<CreatePolicyRequest>,
+    ) -> Result<Response<CreatePolicyResponse>, Status> {
+        let policy = req
+            .into_inner()
+            .policy
+            .ok_or_else(|| ApiError::invalid("policy", "is required"))?;
+        let policy = self.replication.create_policy(policy).await?;
+        Ok(Response::new(CreatePolicyResponse {
+            policy: Some(policy),
+        }))
+    }
+
+    async fn get_policy(
+        &self,
+        req: Request<GetPolicyRequest>,
+    ) -> Result<Response<GetPolicyResponse>, Status> {
+        let policy = self.replication.get_policy(&req.into_inner().name).await?;
+        Ok(Response::new(GetPolicyResponse {
+            policy: Some(policy),
+        }))
+    }
+
+    async fn list_policies(
+        &self,
+        _req: Request<ListPoliciesRequest>,
+    ) -> Result<Response<ListPoliciesResponse>, Status> {
+        let policies = self.replication.list_policies().await?;
+        Ok(Response::new(ListPoliciesResponse {
+            policies,
+            next_page_token: String::new(),
+        }))
+    }
+
+    async fn delete_policy(
+        &self,
+        req: Request<DeletePolicyRequest>,
+    ) -> Result<Response<DeletePolicyResponse>, Status> {
+        self.replication
+            .delete_policy(&req.into_inner().name)
+            .await?;
+        Ok(Response::new(DeletePolicyResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl ExecutionService for ReplicationApi {
+    async fn run_policy(
+        &self,
+        req: Request<RunPolicyRequest>,
+    ) -> Result<Response<RunPolicyResponse>, Status> {
+        let execution = self.replication.run(&req.into_inner().name).await?;
+        Ok(Response::new(RunPolicyResponse {
+            execution: Some(execution),
+        }))
+    }
+
+    async fn get_execution(
+        &self,
+        req: Request<GetExecutionRequest>,
+    ) -> Result<Response<GetExecutionResponse>, Status> {
+        let execution = self.replication.get_execution(&req.into_inner().id).await?;
+        Ok(Response::new(GetExecutionResponse {
+            execution: Some(execution),
+        }))
+    }
+
+    async fn list_executions(
+        &self,
+        req: Request<ListExecutionsRequest>,
+    ) -> Result<Response<ListExecutionsResponse>, Status> {
+        let r = req.into_inner();
+        let limit = if r.page_size <= 0 {
+            50
+        } else {
+            r.page_size.min(500) as u64
+        };
+        let executions = self.replication.list_executions(&r.policy, limit).await?;
+        Ok(Response::new(ListExecutionsResponse {
+            executions,
+            next_page_token: String::new(),
+        }))
+    }
+}
