@@ -34,6 +34,21 @@ impl Health {
     pub async fn serving(&self) {
         self.set(true).await
     }
+
+    /// Marks serving once `probe` answers true (checked every 200 ms): a server is ready when
+    /// its dependencies answer, not merely when it listens.
+    pub fn serving_when<F, Fut>(self, probe: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = bool> + Send,
+    {
+        tokio::spawn(async move {
+            while !probe().await {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            self.serving().await;
+        });
+    }
 }
 
 /// Adds health (all `NOT_SERVING` at first) and reflection to `routes`. `services` are the

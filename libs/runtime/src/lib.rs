@@ -5,6 +5,7 @@
 //! `grpc.health.v1` (starting `NOT_SERVING`) and reflection, one span and one latency sample per
 //! RPC, and stops within the drain limit when shutdown is asked.
 
+pub mod boot;
 pub mod grpc;
 
 use std::future::Future;

@@ -60,13 +60,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let settings =
         berth_config::Settings::load(args.config.as_deref(), &berth_config::ProcessEnv, flags)
             .unwrap_or_else(|e| exit_config(e));
-    berth_telemetry::init(
-        "berth",
-        match settings.log_format {
-            berth_config::LogFormat::Json => berth_telemetry::Format::Json,
-            berth_config::LogFormat::Plain => berth_telemetry::Format::Plain,
-        },
-    );
+    berth_runtime::boot::telemetry("berth", settings.log_format);
     let started = Instant::now();
     let dir = &settings.data_dir;
     std::fs::create_dir_all(dir)

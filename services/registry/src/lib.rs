@@ -92,17 +92,10 @@ pub async fn start(
         berth_runtime::grpc::with_health_and_reflection(routes, &[SERVICE_NAME]).await?;
     let addr = listener.local_addr()?;
     let (db, bus) = (deps.db.clone(), deps.bus.clone());
-    let ready = async move {
-        // Serving once the database and the bus answer.
-        loop {
-            if berth_db::ping(&db).await && bus.ping().await {
-                health.serving().await;
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
-    tokio::spawn(ready);
+    health.serving_when(move || {
+        let (db, bus) = (db.clone(), bus.clone());
+        async move { berth_db::ping(&db).await && bus.ping().await }
+    });
     let task = tokio::spawn(berth_runtime::grpc::serve(listener, routes, shutdown));
     tracing::info!(%addr, "registry service listening");
     Ok(Running {

@@ -85,11 +85,9 @@ pub async fn start(
     let (routes, health) =
         berth_runtime::grpc::with_health_and_reflection(routes, &SERVICE_NAMES).await?;
     let db = deps.db.clone();
-    tokio::spawn(async move {
-        while !berth_db::ping(&db).await {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        health.serving().await;
+    health.serving_when(move || {
+        let db = db.clone();
+        async move { berth_db::ping(&db).await }
     });
     let addr = listener.local_addr()?;
     let task = tokio::spawn(berth_runtime::grpc::serve(listener, routes, shutdown));

@@ -95,14 +95,9 @@ pub async fn start(
     let (routes, health) =
         berth_runtime::grpc::with_health_and_reflection(routes, &SERVICE_NAMES).await?;
     let (db, bus) = (deps.db.clone(), deps.bus.clone());
-    tokio::spawn(async move {
-        loop {
-            if berth_db::ping(&db).await && bus.ping().await {
-                health.serving().await;
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    health.serving_when(move || {
+        let (db, bus) = (db.clone(), bus.clone());
+        async move { berth_db::ping(&db).await && bus.ping().await }
     });
     let addr = listener.local_addr()?;
     let task = tokio::spawn(berth_runtime::grpc::serve(listener, routes, shutdown));

@@ -1,47 +1,27 @@
 //! `berth-space`: the space service as its own process (production deployments).
 
-use berth_config::{keys, ConfigError, RawSettings, EXIT_CONFIG};
+use berth_config::keys;
+use berth_runtime::boot;
+
+const BINARY: &str = "berth-space";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = berth_config::load_or_exit(RawSettings::default());
-    berth_telemetry::init(
-        "berth-space",
-        match settings.log_format {
-            berth_config::LogFormat::Json => berth_telemetry::Format::Json,
-            berth_config::LogFormat::Plain => berth_telemetry::Format::Plain,
-        },
-    );
-    let require = |value: &Option<String>, key: &str| -> String {
-        value.clone().unwrap_or_else(|| {
-            eprintln!("berth-space: {}", ConfigError::new(key, "is required"));
-            std::process::exit(EXIT_CONFIG)
-        })
-    };
-    let internal_token = require(&settings.internal_token, keys::INTERNAL_TOKEN);
-    let registry_addr = require(&settings.registry_addr, keys::REGISTRY_ADDR);
-    std::fs::create_dir_all(&settings.data_dir)?;
-    let db_url = settings
-        .backends
-        .database
-        .clone()
-        .unwrap_or_else(|| berth_db::sqlite_url(&settings.data_dir, "space"));
-    let db = berth_db::connect(&db_url).await?;
+    let settings = boot::settings(BINARY);
+    let internal_token = boot::require(BINARY, &settings.internal_token, keys::INTERNAL_TOKEN);
+    let registry_addr = boot::require(BINARY, &settings.registry_addr, keys::REGISTRY_ADDR);
+    let db = berth_db::connect(&boot::database_url(&settings, "space")?).await?;
     let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
     let shutdown = berth_runtime::Shutdown::new();
     shutdown.on_signals();
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
-    let running = berth_space::start(
-        berth_space::Deps {
-            db,
-            bus,
-            internal_token: Some(internal_token),
-            registry_addr,
-        },
-        listener,
-        shutdown,
-    )
-    .await?;
+    let deps = berth_space::Deps {
+        db,
+        bus,
+        internal_token: Some(internal_token),
+        registry_addr,
+    };
+    let running = berth_space::start(deps, listener, shutdown).await?;
     tracing::info!(addr = %running.addr, "space service ready");
     running.task.await??;
     berth_telemetry::shutdown();
