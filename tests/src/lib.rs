@@ -85,6 +85,7 @@ impl Suite {
         let replication = berth_replication::start(
             berth_replication::Deps {
                 db: berth_db::connect(&replication_db.url).await.unwrap(),
+                bus: Arc::clone(&bus),
                 internal_token: Some(internal_token.clone()),
                 registry_addr: format!("http://{}", registry.addr),
             },

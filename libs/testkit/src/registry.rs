@@ -11,6 +11,8 @@ pub struct RegistryOptions {
     pub htpasswd: Option<(String, String)>,
     /// Notification endpoint URL (Distribution's `notifications.endpoints`).
     pub notify_url: Option<String>,
+    /// Bearer token the registry sends with its notifications.
+    pub notify_token: Option<String>,
     /// Token auth: realm URL, service name, issuer and the path of the root certificate bundle.
     pub token: Option<TokenAuth>,
 }
@@ -95,6 +97,11 @@ impl DockerRegistry {
             yaml.push_str(&format!(
                 "notifications:\n  endpoints:\n    - name: berth\n      url: {url}\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n"
             ));
+            if let Some(token) = &self.options.notify_token {
+                yaml.push_str(&format!(
+                    "      headers:\n        Authorization: [\"Bearer {token}\"]\n"
+                ));
+            }
         }
         std::fs::write(d.join("config.yml"), yaml)?;
         Ok(())

@@ -128,6 +128,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let replication = berth_replication::start(
         berth_replication::Deps {
             db: berth_db::connect(&db_url("replication")).await?,
+            bus: Arc::clone(&bus),
             internal_token: Some(internal_token.clone()),
             registry_addr: format!("http://{}", registry.addr),
         },

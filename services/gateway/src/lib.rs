@@ -11,6 +11,7 @@ pub mod authn;
 pub mod authz;
 pub mod grpc;
 mod grpc_tenancy;
+pub mod hooks;
 pub mod http;
 pub mod ops;
 pub mod state;
@@ -101,6 +102,7 @@ pub async fn start(
         replication: state::ReplicationClients::new(replication_channel.clone(), attacher.clone()),
         token_signer: Arc::new(deps.token_signer),
         access_cache: access_cache::AccessCache::new(deps.cache.clone()),
+        bus: deps.bus.clone(),
         internal_token: deps.internal_token.clone(),
         channels: Arc::new(vec![
             ("registry", registry_channel),

@@ -69,6 +69,8 @@ pub struct AppState {
     pub provisioning: ProvisioningClient,
     pub space: SpaceClients,
     pub replication: ReplicationClients,
+    /// The job bus (registry notifications become `artifact.pushed`).
+    pub bus: Arc<dyn berth_bus::Bus>,
     /// Cached `CheckPull` answers.
     pub access_cache: crate::access_cache::AccessCache,
     /// Signs registry tokens (`/auth/token`).

@@ -45,17 +45,42 @@ pub fn to_proto(m: &execution::Model) -> Execution {
     }
 }
 
+/// Progress of an execution.
 #[derive(Default)]
-struct Counts {
-    total: AtomicU64,
-    succeeded: AtomicU64,
-    failed: AtomicU64,
-    skipped: AtomicU64,
-    bytes: AtomicU64,
+pub(crate) struct Counts {
+    pub(crate) total: AtomicU64,
+    pub(crate) succeeded: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+}
+
+impl Counts {
+    /// Counts the outcome of copying `repository:tag`.
+    pub(crate) fn record(
+        &self,
+        repository: &str,
+        tag: &str,
+        outcome: std::result::Result<Outcome, OciError>,
+    ) {
+        match outcome {
+            Ok(Outcome::Copied(b)) => {
+                self.succeeded.fetch_add(1, Ordering::Relaxed);
+                self.bytes.fetch_add(b, Ordering::Relaxed);
+            }
+            Ok(Outcome::UpToDate) | Ok(Outcome::Kept) => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!(repository, tag, error = %e, "artifact copy failed");
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 impl Replication {
-    async fn client(&self, registry: &str) -> Result<(Client, String)> {
+    pub(crate) async fn client(&self, registry: &str) -> Result<(Client, String)> {
         let access = self
             .provisioning
             .clone()
@@ -95,6 +120,21 @@ impl Replication {
                 r.id
             )));
         }
+        let row = self.start_execution(policy).await?;
+        let this = self.clone();
+        let started = row.clone();
+        tokio::spawn(async move {
+            let counts = Arc::new(Counts::default());
+            let result = this.execute(&spec, counts.clone()).await;
+            if let Err(e) = this.finish(started, &counts, result).await {
+                tracing::error!(error = %e, "could not record the end of an execution");
+            }
+        });
+        Ok(to_proto(&row))
+    }
+
+    /// Records a new running execution of `policy`.
+    pub(crate) async fn start_execution(&self, policy: &str) -> Result<execution::Model> {
         let row = execution::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             policy: Set(policy.into()),
@@ -110,16 +150,7 @@ impl Replication {
         }
         .insert(&self.db)
         .await?;
-        let this = self.clone();
-        let started = row.clone();
-        tokio::spawn(async move {
-            let counts = Arc::new(Counts::default());
-            let result = this.execute(&spec, counts.clone()).await;
-            if let Err(e) = this.finish(started, &counts, result).await {
-                tracing::error!(error = %e, "could not record the end of an execution");
-            }
-        });
-        Ok(to_proto(&row))
+        Ok(row)
     }
 
     /// Plans and copies; errors here fail the whole execution.
@@ -167,26 +198,15 @@ impl Replication {
                 let (copier, counts) = (copier.clone(), counts.clone());
                 let dst_repo = spec.destination_repository(&repo);
                 async move {
-                    match copier.copy_tag(&repo, &dst_repo, &tag, overwrite).await {
-                        Ok(Outcome::Copied(b)) => {
-                            counts.succeeded.fetch_add(1, Ordering::Relaxed);
-                            counts.bytes.fetch_add(b, Ordering::Relaxed);
-                        }
-                        Ok(Outcome::UpToDate) | Ok(Outcome::Kept) => {
-                            counts.skipped.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            tracing::warn!(repository = %repo, tag = %tag, error = %e, "artifact copy failed");
-                            counts.failed.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
+                    let outcome = copier.copy_tag(&repo, &dst_repo, &tag, overwrite).await;
+                    counts.record(&repo, &tag, outcome);
                 }
             })
             .await;
         Ok(())
     }
 
-    async fn finish(
+    pub(crate) async fn finish(
         &self,
         row: execution::Model,
         counts: &Counts,

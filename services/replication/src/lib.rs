@@ -18,6 +18,7 @@ pub mod grpc;
 pub mod migration;
 pub mod pattern;
 pub mod policies;
+pub mod triggers;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub struct Replication {
 
 pub struct Deps {
     pub db: DatabaseConnection,
+    pub bus: std::sync::Arc<dyn berth_bus::Bus>,
     pub internal_token: Option<String>,
     /// `http://host:port` of the registry service.
     pub registry_addr: String,
@@ -73,6 +75,18 @@ pub async fn start(
         db: deps.db.clone(),
         provisioning,
     };
+    let pushes = deps
+        .bus
+        .subscribe(
+            triggers::subscription(),
+            std::sync::Arc::new(triggers::PushHandler(replication.clone())),
+        )
+        .await?;
+    let stop_pushes = shutdown.wait();
+    tokio::spawn(async move {
+        stop_pushes.await;
+        pushes.stop().await;
+    });
     let api = grpc::ReplicationApi {
         replication: replication.clone(),
     };

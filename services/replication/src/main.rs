@@ -14,8 +14,10 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = berth_runtime::Shutdown::new();
     shutdown.on_signals();
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+    let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
     let deps = berth_replication::Deps {
         db,
+        bus,
         internal_token: Some(internal_token),
         registry_addr,
     };

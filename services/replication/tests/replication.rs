@@ -78,6 +78,7 @@ async fn fixture() -> Fixture {
     let running = berth_replication::start(
         berth_replication::Deps {
             db: berth_db::connect(&pdb.url).await.unwrap(),
+            bus: berth_bus::open(None, "t").await.unwrap(),
             internal_token: Some(token),
             registry_addr: format!("http://{}", registry.addr),
         },

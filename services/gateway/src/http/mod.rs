@@ -155,6 +155,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/replication/executions/{id}",
             get(replication::get_execution),
         )
+        .route(
+            "/hooks/distribution/{registry}",
+            post(crate::hooks::distribution),
+        )
         .route("/auth/token", get(crate::token_service::token))
         .route("/auth/certificate", get(crate::token_service::certificate))
         .route("/admission/validate", post(crate::admission::validate))
