@@ -86,6 +86,7 @@ impl Suite {
             berth_replication::Deps {
                 db: berth_db::connect(&replication_db.url).await.unwrap(),
                 bus: Arc::clone(&bus),
+                cache: cache.clone(),
                 internal_token: Some(internal_token.clone()),
                 registry_addr: format!("http://{}", registry.addr),
             },

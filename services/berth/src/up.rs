@@ -129,6 +129,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         berth_replication::Deps {
             db: berth_db::connect(&db_url("replication")).await?,
             bus: Arc::clone(&bus),
+            cache: Arc::clone(&cache),
             internal_token: Some(internal_token.clone()),
             registry_addr: format!("http://{}", registry.addr),
         },

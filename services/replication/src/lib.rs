@@ -18,6 +18,7 @@ pub mod grpc;
 pub mod migration;
 pub mod pattern;
 pub mod policies;
+pub mod scheduler;
 pub mod triggers;
 
 use std::net::SocketAddr;
@@ -46,6 +47,8 @@ pub struct Replication {
 pub struct Deps {
     pub db: DatabaseConnection,
     pub bus: std::sync::Arc<dyn berth_bus::Bus>,
+    /// Leases for cron ticks, shared by replicas.
+    pub cache: std::sync::Arc<dyn berth_cache::Cache>,
     pub internal_token: Option<String>,
     /// `http://host:port` of the registry service.
     pub registry_addr: String,
@@ -87,6 +90,11 @@ pub async fn start(
         stop_pushes.await;
         pushes.stop().await;
     });
+    tokio::spawn(scheduler::run(
+        replication.clone(),
+        deps.cache.clone(),
+        shutdown.clone(),
+    ));
     let api = grpc::ReplicationApi {
         replication: replication.clone(),
     };

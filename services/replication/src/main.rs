@@ -15,9 +15,11 @@ async fn main() -> anyhow::Result<()> {
     shutdown.on_signals();
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
+    let cache = berth_cache::open(settings.backends.cache.as_deref(), &settings.namespace).await?;
     let deps = berth_replication::Deps {
         db,
         bus,
+        cache,
         internal_token: Some(internal_token),
         registry_addr,
     };

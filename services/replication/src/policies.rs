@@ -177,13 +177,9 @@ impl Replication {
         match spec.trigger.as_str() {
             "manual" | "push" => {}
             "cron" => {
-                let fields = spec.cron.split_whitespace().count();
-                if !(5..=6).contains(&fields) {
-                    return Err(ReplicationError::invalid(
-                        "trigger.cron",
-                        "must be a cron expression of 5 or 6 fields",
-                    ));
-                }
+                crate::scheduler::parse(&spec.cron).map_err(|e| {
+                    ReplicationError::invalid("trigger.cron", format!("not a cron schedule: {e}"))
+                })?;
             }
             other => {
                 return Err(ReplicationError::invalid(

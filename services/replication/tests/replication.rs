@@ -79,6 +79,7 @@ async fn fixture() -> Fixture {
         berth_replication::Deps {
             db: berth_db::connect(&pdb.url).await.unwrap(),
             bus: berth_bus::open(None, "t").await.unwrap(),
+            cache: berth_cache::open(None, "t").await.unwrap(),
             internal_token: Some(token),
             registry_addr: format!("http://{}", registry.addr),
         },
@@ -336,4 +337,53 @@ async fn bad_policies_name_the_field() {
         f.replication.list_policies().await.unwrap().is_empty(),
         "nothing was created"
     );
+}
+
+#[tokio::test]
+async fn a_cron_policy_fires_on_time() {
+    let f = fixture().await;
+    let src = Target {
+        host: f.source.host(),
+        credential: None,
+    };
+    push_image(
+        &Image::new(&[(91, 3_000)], "amd64"),
+        &src,
+        "team/cron",
+        "v1",
+    )
+    .await
+    .unwrap();
+    let mut p = policy("every-second", vec![]);
+    p.trigger = Some(berth_proto::v1::Trigger {
+        kind: "cron".into(),
+        cron: "* * * * * *".into(),
+    });
+    f.replication.create_policy(p).await.unwrap();
+    let fired = berth_testkit::wait_until(Duration::from_secs(8), || {
+        let r = f.replication.clone();
+        async move {
+            r.list_executions("every-second", 10)
+                .await
+                .unwrap()
+                .iter()
+                .any(|e| e.status == "succeeded" && e.succeeded == 1)
+        }
+    })
+    .await;
+    assert!(fired, "the cron policy did not run");
+    let dst = berth_oci::Client::new(
+        &f.destination.url(),
+        Some(berth_oci::Credential {
+            username: "copier".into(),
+            password: "copier-pass".into(),
+        }),
+        Default::default(),
+    )
+    .unwrap();
+    assert!(dst
+        .head_manifest("mirror/cron", "v1")
+        .await
+        .unwrap()
+        .is_some());
 }

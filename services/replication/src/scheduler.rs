@@ -1,0 +1,100 @@
+//! Cron triggers. Every replica checks the cron policies each second; a tick that is due is
+//! claimed with a lease in the shared cache (`set_nx` on policy and tick time), so it fires once
+//! across replicas. Schedules are in UTC; 5 fields, or 6 with seconds first.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_cache::Cache;
+use berth_runtime::Shutdown;
+use chrono::{DateTime, Utc};
+use croner::Cron;
+
+use crate::error::ReplicationError;
+use crate::Replication;
+
+const LEASE: Duration = Duration::from_secs(3600);
+
+/// Parses a schedule, or says what is wrong with it.
+pub fn parse(expression: &str) -> Result<Cron, String> {
+    Cron::new(expression)
+        .with_seconds_optional()
+        .parse()
+        .map_err(|e| e.to_string())
+}
+
+/// The first tick of `schedule` after `after` and no later than `now`, if any.
+pub fn due(schedule: &Cron, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    schedule
+        .find_next_occurrence(&after, false)
+        .ok()
+        .filter(|t| *t <= now)
+}
+
+/// Fires cron policies until shutdown.
+pub async fn run(replication: Replication, cache: Arc<dyn Cache>, shutdown: Shutdown) {
+    let mut last = Utc::now();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = ticker.tick() => {}
+        }
+        let now = Utc::now();
+        let policies = match replication.list_policies().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cron scheduler cannot read policies");
+                continue;
+            }
+        };
+        for p in policies {
+            let Some(trigger) = p.trigger.as_ref().filter(|t| t.kind == "cron") else {
+                continue;
+            };
+            let Ok(schedule) = parse(&trigger.cron) else {
+                continue;
+            };
+            let Some(tick) = due(&schedule, last, now) else {
+                continue;
+            };
+            let lease = format!("cron:{}:{}", p.name, tick.timestamp());
+            match cache.set_nx(&lease, b"1", LEASE).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, policy = %p.name, "cron lease unavailable, skipping tick");
+                    continue;
+                }
+            }
+            match replication.run(&p.name).await {
+                Ok(e) => {
+                    tracing::info!(policy = %p.name, execution = %e.id, %tick, "cron run started")
+                }
+                Err(ReplicationError::Conflict(_)) => {
+                    tracing::info!(policy = %p.name, "cron tick skipped: still running")
+                }
+                Err(e) => tracing::warn!(policy = %p.name, error = %e, "cron run failed to start"),
+            }
+        }
+        last = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn schedules_parse_and_fall_due() {
+        assert!(parse("*/5 * * * *").is_ok());
+        assert!(parse("*/2 * * * * *").is_ok(), "seconds");
+        assert!(parse("every day").is_err());
+        assert!(parse("61 * * * *").is_err());
+        let s = parse("0 * * * *").unwrap();
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 1, 1, h, m, 0).unwrap();
+        assert_eq!(due(&s, at(9, 59), at(10, 0)), Some(at(10, 0)));
+        assert_eq!(due(&s, at(10, 0), at(10, 30)), None);
+    }
+}
