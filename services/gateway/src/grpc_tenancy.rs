@@ -126,21 +126,12 @@ impl WorkspaceService for PublicApi {
         req: Request<GetNamespaceRequest>,
     ) -> Result<Response<GetNamespaceResponse>, Status> {
         let p = self.principal(&req).await?;
-        let ns = self
-            .state
-            .space
-            .workspaces
-            .clone()
-            .get_namespace(req.into_inner())
-            .await?
-            .into_inner();
-        authorize(
-            &p,
-            Action::Read,
-            Owner::Workspace(&ns.workspace),
-            &format!("namespace {:?}", ns.namespace),
-        )?;
-        Ok(Response::new(ns))
+        let namespace = req.into_inner().namespace;
+        let workspace = ops::namespace_workspace(&self.state, &p, &namespace).await?;
+        Ok(Response::new(GetNamespaceResponse {
+            namespace,
+            workspace,
+        }))
     }
 }
 

@@ -9,14 +9,12 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use berth_error::{ApiError, ApiResult};
-use berth_proto::v1::{
-    GetNamespaceRequest, GetRegistryRequest, ListRegistriesRequest, ListRobotCredentialsRequest,
-};
+use berth_proto::v1::{GetRegistryRequest, ListRegistriesRequest, ListRobotCredentialsRequest};
 use chrono::{Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
-use super::{audit, from_registry, from_space, request};
+use super::{audit, from_registry, request};
 use crate::authn::{Principal, LOGIN_PREFIX, NAMESPACE_PREFIX};
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
@@ -31,29 +29,10 @@ async fn authorize_namespace(s: &AppState, p: &Principal, ns: &str) -> ApiResult
     if berth_error::validate::dns_label(ns).is_err() {
         return Err(ApiError::not_found(format!("namespace {ns:?} not found")));
     }
-    let workspace = s
-        .space
-        .workspaces
-        .clone()
-        .get_namespace(request(
-            p,
-            GetNamespaceRequest {
-                namespace: ns.into(),
-            },
-        ))
-        .await
-        .map_err(from_space)?
-        .into_inner()
-        .workspace;
+    let workspace = super::namespace_workspace(s, p, ns).await?;
     if p.platform_admin {
         return Ok(workspace);
     }
-    authorize(
-        p,
-        Action::Read,
-        Owner::Workspace(&workspace),
-        &format!("namespace {ns:?}"),
-    )?;
     match p.roles.get(&workspace) {
         Some(r) if WRITE_ROLES.contains(&r.as_str()) => Ok(workspace),
         _ => Err(ApiError::permission_denied(

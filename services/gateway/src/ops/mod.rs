@@ -39,6 +39,36 @@ pub(crate) fn from_space(status: tonic::Status) -> ApiError {
     ApiError::from_status("space service", &status)
 }
 
+/// The workspace of `namespace`, for a principal allowed to see it: platform admins and
+/// members of that workspace. To anyone else the namespace does not exist (404).
+pub async fn namespace_workspace(
+    s: &AppState,
+    p: &Principal,
+    namespace: &str,
+) -> ApiResult<String> {
+    let workspace = s
+        .space
+        .workspaces
+        .clone()
+        .get_namespace(request(
+            p,
+            berth_proto::v1::GetNamespaceRequest {
+                namespace: namespace.into(),
+            },
+        ))
+        .await
+        .map_err(from_space)?
+        .into_inner()
+        .workspace;
+    crate::authz::authorize(
+        p,
+        crate::authz::Action::Read,
+        crate::authz::Owner::Workspace(&workspace),
+        &format!("namespace {namespace:?}"),
+    )?;
+    Ok(workspace)
+}
+
 /// Records a mutation and its outcome in the audit trail.
 pub(crate) async fn audit<T>(
     s: &AppState,

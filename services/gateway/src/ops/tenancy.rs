@@ -3,7 +3,7 @@
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{audit, from_registry, from_space, request};
+use super::{audit, from_registry, from_space, namespace_workspace, request};
 use crate::authn::Principal;
 use crate::authz::{authorize, authorize_space, Action, Owner};
 use crate::state::AppState;
@@ -455,26 +455,9 @@ pub async fn check_pull(
     if req.image.is_empty() {
         return Err(ApiError::invalid("image", "is required"));
     }
+    // Platform admins may ask about any namespace; the space service answers 404 for unknown ones.
     if !p.platform_admin {
-        let ns = s
-            .space
-            .workspaces
-            .clone()
-            .get_namespace(request(
-                p,
-                GetNamespaceRequest {
-                    namespace: req.namespace.clone(),
-                },
-            ))
-            .await
-            .map_err(from_space)?
-            .into_inner();
-        authorize(
-            p,
-            Action::Read,
-            Owner::Workspace(&ns.workspace),
-            &format!("namespace {:?}", req.namespace),
-        )?;
+        namespace_workspace(s, p, &req.namespace).await?;
     }
     if let Some(d) = s.access_cache.get(&req.namespace, &req.image).await {
         metrics::counter!("berth_access_cache_hits_total").increment(1);
@@ -507,26 +490,9 @@ pub async fn list_visible_images(
     p: &Principal,
     req: ListVisibleImagesRequest,
 ) -> ApiResult<ListVisibleImagesResponse> {
+    // Platform admins may ask about any namespace; the space service answers 404 for unknown ones.
     if !p.platform_admin {
-        let ns = s
-            .space
-            .workspaces
-            .clone()
-            .get_namespace(request(
-                p,
-                GetNamespaceRequest {
-                    namespace: req.namespace.clone(),
-                },
-            ))
-            .await
-            .map_err(from_space)?
-            .into_inner();
-        authorize(
-            p,
-            Action::Read,
-            Owner::Workspace(&ns.workspace),
-            &format!("namespace {:?}", req.namespace),
-        )?;
+        namespace_workspace(s, p, &req.namespace).await?;
     }
     s.space
         .access
