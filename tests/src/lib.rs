@@ -184,4 +184,43 @@ impl Suite {
         assert_eq!(status, 201, "{body}");
         body["token"].as_str().unwrap().to_string()
     }
+
+    /// Seeds the common tenancy fixture: registry `dist` (kind `oci`, URL `http://127.0.0.1:1`,
+    /// unverified), workspace `blue` with namespace `blue-ns`, and the private space `dist/priv`
+    /// bound to `blue`.
+    pub async fn seed_bound_space(&self) {
+        let steps = [
+            (
+                reqwest::Method::POST,
+                "/api/v1/registries",
+                Some(
+                    serde_json::json!({"name": "dist", "kind": "oci", "url": "http://127.0.0.1:1", "verify": false}),
+                ),
+            ),
+            (
+                reqwest::Method::POST,
+                "/api/v1/workspaces",
+                Some(serde_json::json!({"name": "blue"})),
+            ),
+            (
+                reqwest::Method::PUT,
+                "/api/v1/workspaces/blue/namespaces/blue-ns",
+                None,
+            ),
+            (
+                reqwest::Method::POST,
+                "/api/v1/registries/dist/spaces",
+                Some(serde_json::json!({"name": "priv"})),
+            ),
+            (
+                reqwest::Method::PUT,
+                "/api/v1/registries/dist/spaces/priv/bindings/blue",
+                None,
+            ),
+        ];
+        for (method, path, body) in steps {
+            let (status, answer) = self.admin(method, path, body).await;
+            assert!(status < 300, "{path}: {answer}");
+        }
+    }
 }

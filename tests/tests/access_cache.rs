@@ -20,38 +20,7 @@ fn counter(metrics: &str, name: &str) -> u64 {
 #[tokio::test]
 async fn cached_decisions_follow_bindings_within_a_second() {
     let suite = Suite::start(Backend::Postgres).await;
-    for (m, p, b) in [
-        (
-            Method::POST,
-            "/api/v1/registries",
-            Some(
-                json!({"name": "dist", "kind": "oci", "url": "http://127.0.0.1:1", "verify": false}),
-            ),
-        ),
-        (
-            Method::POST,
-            "/api/v1/workspaces",
-            Some(json!({"name": "blue"})),
-        ),
-        (
-            Method::PUT,
-            "/api/v1/workspaces/blue/namespaces/blue-ns",
-            None,
-        ),
-        (
-            Method::POST,
-            "/api/v1/registries/dist/spaces",
-            Some(json!({"name": "priv"})),
-        ),
-        (
-            Method::PUT,
-            "/api/v1/registries/dist/spaces/priv/bindings/blue",
-            None,
-        ),
-    ] {
-        let (status, body) = suite.admin(m, p, b).await;
-        assert!(status < 300, "{p}: {body}");
-    }
+    suite.seed_bound_space().await;
     let check = json!({"namespace": "blue-ns", "image": "127.0.0.1:1/priv/app:v1"});
     let allowed = |v: &Value| v["allowed"].as_bool().unwrap();
     // Let the events of the setup settle, then warm the cache.

@@ -143,41 +143,9 @@ fn berth_error_from(status: &tonic::Status) -> Option<String> {
 async fn platform_services_check_pulls_over_grpc_at_the_gateway() {
     use berth_proto::v1::access_service_client::AccessServiceClient;
     use berth_proto::v1::CheckPullRequest;
-    use serde_json::json;
 
     let suite = Suite::start(Backend::Sqlite).await;
-    for (m, p, b) in [
-        (
-            reqwest::Method::POST,
-            "/api/v1/registries",
-            Some(
-                json!({"name": "dist", "kind": "oci", "url": "http://127.0.0.1:1", "verify": false}),
-            ),
-        ),
-        (
-            reqwest::Method::POST,
-            "/api/v1/workspaces",
-            Some(json!({"name": "blue"})),
-        ),
-        (
-            reqwest::Method::PUT,
-            "/api/v1/workspaces/blue/namespaces/blue-ns",
-            None,
-        ),
-        (
-            reqwest::Method::POST,
-            "/api/v1/registries/dist/spaces",
-            Some(json!({"name": "priv"})),
-        ),
-        (
-            reqwest::Method::PUT,
-            "/api/v1/registries/dist/spaces/priv/bindings/blue",
-            None,
-        ),
-    ] {
-        let (status, body) = suite.admin(m, p, b).await;
-        assert!(status < 300, "{p}: {body}");
-    }
+    suite.seed_bound_space().await;
     let mut client = AccessServiceClient::new(channel(suite.gateway_addr).await);
     let ask = |ns: &str, token: Option<&str>| {
         let mut req = tonic::Request::new(CheckPullRequest {

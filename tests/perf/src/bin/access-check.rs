@@ -32,38 +32,7 @@ async fn main() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let suite = berth_tests::Suite::start(Backend::Sqlite).await;
-    for (m, p, b) in [
-        (
-            Method::POST,
-            "/api/v1/registries",
-            Some(
-                json!({"name": "dist", "kind": "oci", "url": "http://127.0.0.1:1", "verify": false}),
-            ),
-        ),
-        (
-            Method::POST,
-            "/api/v1/workspaces",
-            Some(json!({"name": "blue"})),
-        ),
-        (
-            Method::PUT,
-            "/api/v1/workspaces/blue/namespaces/blue-ns",
-            None,
-        ),
-        (
-            Method::POST,
-            "/api/v1/registries/dist/spaces",
-            Some(json!({"name": "priv"})),
-        ),
-        (
-            Method::PUT,
-            "/api/v1/registries/dist/spaces/priv/bindings/blue",
-            None,
-        ),
-    ] {
-        let (status, body) = suite.admin(m, p, b).await;
-        assert!(status < 300, "{p}: {body}");
-    }
+    suite.seed_bound_space().await;
     let body = json!({"namespace": "blue-ns", "image": "127.0.0.1:1/priv/app:v1"});
     let (_, answer) = suite
         .admin(Method::POST, "/api/v1/access/check", Some(body.clone()))
