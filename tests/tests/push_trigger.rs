@@ -78,21 +78,24 @@ async fn a_push_is_replicated_within_seconds() {
             .digest,
         image.manifest.digest
     );
-    // The execution is recorded; the filtered tag is not copied.
-    let (_, executions) = suite
-        .admin(
-            Method::GET,
-            "/api/v1/replication/executions?policy=on-push",
-            None,
-        )
-        .await;
-    let items = executions["items"].as_array().unwrap();
-    assert!(
-        items
+    // The execution is recorded (its row is finished just after the manifest lands, so wait
+    // for it); the filtered tag is not copied.
+    let recorded = berth_testkit::wait_until(Duration::from_secs(5), || async {
+        let (_, executions) = suite
+            .admin(
+                Method::GET,
+                "/api/v1/replication/executions?policy=on-push",
+                None,
+            )
+            .await;
+        executions["items"]
+            .as_array()
+            .unwrap()
             .iter()
-            .any(|e| e["succeeded"] == 1 && e["status"] == "succeeded"),
-        "{executions}"
-    );
+            .any(|e| e["succeeded"] == 1 && e["status"] == "succeeded")
+    })
+    .await;
+    assert!(recorded, "no succeeded execution recorded for the push");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(dst
         .head_manifest("mirror/api", "snapshot")
