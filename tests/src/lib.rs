@@ -89,6 +89,11 @@ impl Suite {
                 cache: cache.clone(),
                 internal_token: Some(internal_token.clone()),
                 registry_addr: format!("http://{}", registry.addr),
+                tuning: berth_replication::Tuning {
+                    retry_backoff: Duration::from_millis(200),
+                    ..Default::default()
+                },
+                work: true,
             },
             tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             shutdown.child(),

@@ -16,6 +16,12 @@ pub const HEALTH_INTERVAL_SECS: &str = "BERTH_HEALTH_INTERVAL_SECS";
 pub const REGISTRY_ADDR: &str = "BERTH_REGISTRY_ADDR";
 pub const SPACE_ADDR: &str = "BERTH_SPACE_ADDR";
 pub const REPLICATION_ADDR: &str = "BERTH_REPLICATION_ADDR";
+/// Replication tasks one process copies at once; 0 runs no worker in that process.
+pub const REPLICATION_WORKERS: &str = "BERTH_REPLICATION_WORKERS";
+pub const REPLICATION_TASK_ATTEMPTS: &str = "BERTH_REPLICATION_TASK_ATTEMPTS";
+pub const REPLICATION_TASK_TIMEOUT_SECS: &str = "BERTH_REPLICATION_TASK_TIMEOUT_SECS";
+/// How long a digest recorded by a policy is trusted before the destination is asked again.
+pub const REPLICATION_VERIFY_SECS: &str = "BERTH_REPLICATION_VERIFY_SECS";
 /// Issuer of registry tokens (`auth.token.issuer` of registries); `berth` by default.
 pub const TOKEN_ISSUER: &str = "BERTH_TOKEN_ISSUER";
 pub const PLATFORM_ADMINS: &str = "BERTH_PLATFORM_ADMINS";

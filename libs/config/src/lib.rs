@@ -9,7 +9,7 @@
 pub mod keys;
 mod settings;
 
-pub use settings::{BackendUrls, LogFormat, RawSettings, Settings};
+pub use settings::{BackendUrls, LogFormat, RawSettings, ReplicationSettings, Settings};
 
 use std::collections::HashMap;
 

@@ -29,6 +29,10 @@ pub struct RawSettings {
     pub token_issuer: Option<String>,
     pub platform_admins: Option<String>,
     pub log_format: Option<String>,
+    pub replication_workers: Option<String>,
+    pub replication_task_attempts: Option<String>,
+    pub replication_task_timeout_secs: Option<String>,
+    pub replication_verify_secs: Option<String>,
 }
 
 impl RawSettings {
@@ -51,6 +55,10 @@ impl RawSettings {
             token_issuer: env.var(keys::TOKEN_ISSUER),
             platform_admins: env.var(keys::PLATFORM_ADMINS),
             log_format: env.var(keys::LOG_FORMAT),
+            replication_workers: env.var(keys::REPLICATION_WORKERS),
+            replication_task_attempts: env.var(keys::REPLICATION_TASK_ATTEMPTS),
+            replication_task_timeout_secs: env.var(keys::REPLICATION_TASK_TIMEOUT_SECS),
+            replication_verify_secs: env.var(keys::REPLICATION_VERIFY_SECS),
         }
     }
 
@@ -81,6 +89,16 @@ impl RawSettings {
             token_issuer: over.token_issuer.or(self.token_issuer),
             platform_admins: over.platform_admins.or(self.platform_admins),
             log_format: over.log_format.or(self.log_format),
+            replication_workers: over.replication_workers.or(self.replication_workers),
+            replication_task_attempts: over
+                .replication_task_attempts
+                .or(self.replication_task_attempts),
+            replication_task_timeout_secs: over
+                .replication_task_timeout_secs
+                .or(self.replication_task_timeout_secs),
+            replication_verify_secs: over
+                .replication_verify_secs
+                .or(self.replication_verify_secs),
         }
     }
 }
@@ -117,6 +135,39 @@ pub struct Settings {
     pub token_issuer: String,
     pub platform_admins: Vec<String>,
     pub log_format: LogFormat,
+    pub replication: ReplicationSettings,
+}
+
+/// How replication executions run in this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationSettings {
+    pub workers: u16,
+    pub task_attempts: u32,
+    pub task_timeout: Duration,
+    pub verify_interval: Duration,
+}
+
+/// Parses a whole number in `range`, or says which key is wrong.
+fn number(
+    key: &str,
+    value: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(ConfigError::new(
+                key,
+                format!(
+                    "{v:?} is not a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        },
+    }
 }
 
 impl Settings {
@@ -212,6 +263,32 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
+        let replication = ReplicationSettings {
+            workers: number(
+                keys::REPLICATION_WORKERS,
+                raw.replication_workers,
+                8,
+                0..=256,
+            )? as u16,
+            task_attempts: number(
+                keys::REPLICATION_TASK_ATTEMPTS,
+                raw.replication_task_attempts,
+                5,
+                1..=100,
+            )? as u32,
+            task_timeout: Duration::from_secs(number(
+                keys::REPLICATION_TASK_TIMEOUT_SECS,
+                raw.replication_task_timeout_secs,
+                3600,
+                1..=7 * 86_400,
+            )?),
+            verify_interval: Duration::from_secs(number(
+                keys::REPLICATION_VERIFY_SECS,
+                raw.replication_verify_secs,
+                86_400,
+                0..=365 * 86_400,
+            )?),
+        };
         Ok(Self {
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from("berth-data")),
             listen,
@@ -231,6 +308,7 @@ impl Settings {
             token_issuer: raw.token_issuer.unwrap_or_else(|| "berth".into()),
             platform_admins,
             log_format,
+            replication,
         })
     }
 }

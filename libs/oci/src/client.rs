@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+    HeaderMap, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RANGE, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, Response, StatusCode};
 use url::Url;
@@ -617,10 +617,7 @@ impl Client {
         size: u64,
         body: BlobStream,
     ) -> Result<(), OciError> {
-        let mut url = match Url::parse(location) {
-            Ok(u) => u,
-            Err(_) => self.url(location)?,
-        };
+        let mut url = self.upload_url(location)?;
         url.query_pairs_mut().append_pair("digest", digest);
         let req = self
             .inner
@@ -651,6 +648,116 @@ impl Client {
         }
         Self::check(resp, &format!("upload {repo}@{digest}")).await?;
         Ok(())
+    }
+
+    /// An upload location as a URL (registries answer absolute or path-only locations).
+    fn upload_url(&self, location: &str) -> Result<Url, OciError> {
+        match Url::parse(location) {
+            Ok(u) => Ok(u),
+            Err(_) => self.url(location),
+        }
+    }
+
+    /// Opens an upload session for chunked upload; answers its location.
+    pub async fn open_upload(&self, repo: &str) -> Result<String, OciError> {
+        let resp = self.start_upload(repo, "").await?;
+        self.location(&resp)
+    }
+
+    /// Streams `len` bytes starting at `offset` into the upload at `location` (`PATCH` with
+    /// `Content-Range`); answers the location to continue at.
+    pub async fn upload_chunk(
+        &self,
+        repo: &str,
+        location: &str,
+        offset: u64,
+        len: u64,
+        body: BlobStream,
+    ) -> Result<String, OciError> {
+        let req = self
+            .inner
+            .http
+            .patch(self.upload_url(location)?)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, len)
+            .header("Content-Range", format!("{offset}-{}", offset + len - 1))
+            .body(reqwest::Body::wrap_stream(
+                body.map(|r| r.map_err(std::io::Error::other)),
+            ));
+        let resp = self
+            .authorize(req, &push(repo))
+            .send()
+            .await
+            .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
+        let resp = Self::check(resp, &format!("upload chunk to {repo}")).await?;
+        self.location(&resp)
+    }
+
+    /// How many bytes the registry holds of the upload at `location`, and where to continue.
+    pub async fn upload_offset(
+        &self,
+        repo: &str,
+        location: &str,
+    ) -> Result<(u64, String), OciError> {
+        let resp = self
+            .send(
+                Method::GET,
+                self.upload_url(location)?,
+                &push(repo),
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        let resp = Self::check(resp, &format!("upload status in {repo}")).await?;
+        let next = self
+            .location(&resp)
+            .unwrap_or_else(|_| location.to_string());
+        // `Range: 0-N` means N+1 bytes held; `0-0` is also what an empty upload answers, so
+        // it counts as none (resending one byte is harmless).
+        let end = resp
+            .headers()
+            .get(RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| r.rsplit_once('-'))
+            .and_then(|(_, end)| end.parse::<u64>().ok());
+        Ok((end.filter(|e| *e > 0).map_or(0, |e| e + 1), next))
+    }
+
+    /// Streams bytes `start..=end` of a blob (a `Range` request).
+    pub async fn get_blob_range(
+        &self,
+        repo: &str,
+        digest: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<BlobStream, OciError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            RANGE,
+            HeaderValue::from_str(&format!("bytes={start}-{end}"))
+                .map_err(|e| OciError::Protocol(e.to_string()))?,
+        );
+        let resp = self
+            .send(
+                Method::GET,
+                self.url(&format!("/v2/{repo}/blobs/{digest}"))?,
+                &pull(repo),
+                headers,
+                None,
+            )
+            .await?;
+        let resp = Self::check(resp, &format!("blob {repo}@{digest}")).await?;
+        if resp.status() != StatusCode::PARTIAL_CONTENT {
+            return Err(OciError::Protocol(format!(
+                "{} ignored a range request for {digest}",
+                self.inner.host
+            )));
+        }
+        let host = self.inner.host.clone();
+        Ok(Box::pin(
+            resp.bytes_stream()
+                .map_err(move |e| OciError::from_transport(&host, &e)),
+        ))
     }
 
     /// Manifests whose `subject` is `digest`: the referrers API, else the `sha256-<hex>` tag.

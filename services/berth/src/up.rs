@@ -132,6 +132,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             cache: Arc::clone(&cache),
             internal_token: Some(internal_token.clone()),
             registry_addr: format!("http://{}", registry.addr),
+            tuning: berth_replication::Tuning::from_settings(&settings.replication),
+            work: settings.replication.workers > 0,
         },
         tokio::net::TcpListener::bind("127.0.0.1:0").await?,
         shutdown.child(),

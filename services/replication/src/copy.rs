@@ -1,24 +1,53 @@
 //! The copy engine: one artifact (a tag) from a source repository to a destination repository,
-//! with the one OCI client. Blobs first, in parallel, skipping those the destination has
-//! (HEAD), mounting across repositories of the same registry, streaming everything else
-//! (GET → PUT, never held whole); index children before the index; the tag's manifest last, so
-//! a partial image never appears.
+//! with the one OCI client.
+//!
+//! - Blobs first, in parallel, skipping those the destination has (HEAD), mounting across
+//!   repositories of the same registry, streaming everything else (GET → PUT, never held whole);
+//!   blobs of [`CHUNK`] bytes or more go in chunks and resume after a failure where the
+//!   registry allows it. The registry verifies every digest on the final `PUT`.
+//! - The same blob is copied once at a time per destination ([`Flights`]); later tasks mount it.
+//! - Index children before the index, the tag's manifest last, so a partial image never appears.
+//! - Optionally only some platforms of an index (the index is rewritten), and the referrers
+//!   (signatures, SBOMs) of every copied manifest, through the referrers API or its tag schema.
+//! - Transient failures of a blob are retried a few times with backoff before the task fails.
 
-use berth_oci::{Client, Descriptor, Manifest, Mount, OciError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_oci::{BlobStream, Client, Descriptor, Manifest, Mount, OciError};
 use bytes::Bytes;
 use futures::{stream, StreamExt, TryStreamExt};
 
+use crate::flights::Flights;
+use crate::throttle::Bandwidth;
+
 const BLOBS_IN_FLIGHT: usize = 8;
+/// Blobs this large or larger are uploaded in chunks of this size.
+pub const CHUNK: u64 = 32 * 1024 * 1024;
+const BLOB_ATTEMPTS: u32 = 3;
+const REFERRER_DEPTH: u32 = 2;
 
 /// What copying one tag did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Copied; this many bytes moved.
-    Copied(u64),
+    Copied { bytes: u64, digest: String },
     /// The destination already had the same digest.
-    UpToDate,
+    UpToDate { digest: String },
     /// The destination tag points elsewhere and the policy does not override.
-    Kept,
+    Kept { digest: String },
+}
+
+impl Outcome {
+    /// The digest now at the destination for the tag.
+    pub fn digest(&self) -> &str {
+        match self {
+            Self::Copied { digest, .. } | Self::UpToDate { digest } | Self::Kept { digest } => {
+                digest
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -27,6 +56,67 @@ pub struct Copier {
     pub dst: Client,
     /// Source and destination are the same registry: blobs can be mounted.
     pub same_registry: bool,
+    /// Names the destination for [`Flights`].
+    pub dst_key: String,
+    /// `os/arch[/variant]` to keep of indexes; empty keeps all.
+    pub platforms: Vec<String>,
+    pub referrers: bool,
+    pub bandwidth: Option<Arc<Bandwidth>>,
+    pub flights: Arc<Flights>,
+    /// Bytes moved so far (blobs and manifests), for progress.
+    pub progress: Arc<AtomicU64>,
+    pub chunk: u64,
+}
+
+/// Whether `platform` (of an index entry) is one of `wanted`; `linux/arm64` takes every variant.
+fn platform_wanted(platform: Option<&str>, wanted: &[String]) -> bool {
+    let Some(p) = platform else { return false };
+    wanted.iter().any(|w| {
+        p == w
+            || p.strip_prefix(w.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+    })
+}
+
+/// `index` with only the entries of `wanted` platforms.
+pub fn filter_index(index: &Manifest, wanted: &[String]) -> Result<Manifest, OciError> {
+    let mut doc: serde_json::Value = serde_json::from_slice(&index.bytes)
+        .map_err(|e| OciError::Protocol(format!("index is not JSON: {e}")))?;
+    let kept: Vec<serde_json::Value> = index
+        .children()
+        .iter()
+        .zip(doc["manifests"].as_array().cloned().unwrap_or_default())
+        .filter(|(d, _)| platform_wanted(d.platform.as_deref(), wanted))
+        .map(|(_, raw)| raw)
+        .collect();
+    if kept.is_empty() {
+        return Err(OciError::NotFound(format!(
+            "no manifest for platforms {} in index {}",
+            wanted.join(", "),
+            index.digest
+        )));
+    }
+    doc["manifests"] = serde_json::Value::Array(kept);
+    let bytes = serde_json::to_vec(&doc).map_err(|e| OciError::Protocol(e.to_string()))?;
+    Manifest::parse(bytes, Some(&index.media_type)).map_err(OciError::Protocol)
+}
+
+async fn with_retries<T, F, Fut>(what: &str, mut f: F) -> Result<T, OciError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, OciError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Err(e) if e.is_transient() && attempt < BLOB_ATTEMPTS => {
+                tracing::info!(what, attempt, error = %e, "transfer failed, retrying");
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 impl Copier {
@@ -38,39 +128,120 @@ impl Copier {
         tag: &str,
         overwrite: bool,
     ) -> Result<Outcome, OciError> {
-        let top = self.src.manifest(src_repo, tag).await?;
+        let source = self.src.manifest(src_repo, tag).await?;
+        let top = if !self.platforms.is_empty() && source.is_index() {
+            filter_index(&source, &self.platforms)?
+        } else {
+            source.clone()
+        };
         if let Some(existing) = self.dst.head_manifest(dst_repo, tag).await? {
             if existing.digest == top.digest {
-                return Ok(Outcome::UpToDate);
+                if self.referrers {
+                    let before = self.moved();
+                    self.copy_referrers(src_repo, dst_repo, &source, 0).await?;
+                    if self.moved() > before {
+                        return Ok(Outcome::Copied {
+                            bytes: self.moved() - before,
+                            digest: top.digest,
+                        });
+                    }
+                }
+                return Ok(Outcome::UpToDate { digest: top.digest });
             }
             if !overwrite {
-                return Ok(Outcome::Kept);
+                return Ok(Outcome::Kept {
+                    digest: existing.digest,
+                });
             }
         }
-        let mut bytes = 0;
+        let before = self.moved();
         for child in top.children() {
-            if self
-                .dst
-                .head_manifest(dst_repo, &child.digest)
-                .await?
-                .is_some()
-            {
-                continue;
-            }
-            let m = self.src.manifest(src_repo, &child.digest).await?;
-            bytes += self.copy_blobs(src_repo, dst_repo, &m).await?;
-            bytes += self.put(dst_repo, &child.digest, &m).await?;
+            self.copy_manifest(src_repo, dst_repo, &child.digest, 0)
+                .await?;
         }
-        bytes += self.copy_blobs(src_repo, dst_repo, &top).await?;
-        bytes += self.put(dst_repo, tag, &top).await?;
-        Ok(Outcome::Copied(bytes))
+        self.copy_blobs(src_repo, dst_repo, &top).await?;
+        self.put(dst_repo, tag, &top).await?;
+        if self.referrers {
+            self.copy_referrers(src_repo, dst_repo, &source, 0).await?;
+        }
+        Ok(Outcome::Copied {
+            bytes: self.moved() - before,
+            digest: top.digest,
+        })
     }
 
-    async fn put(&self, repo: &str, reference: &str, m: &Manifest) -> Result<u64, OciError> {
-        self.dst
-            .put_manifest(repo, reference, &m.media_type, Bytes::from(m.bytes.clone()))
-            .await?;
-        Ok(m.bytes.len() as u64)
+    fn moved(&self) -> u64 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Copies a manifest by digest, children and blobs first; referrers after, when asked.
+    async fn copy_manifest(
+        &self,
+        src_repo: &str,
+        dst_repo: &str,
+        digest: &str,
+        depth: u32,
+    ) -> Result<(), OciError> {
+        let present = self.dst.head_manifest(dst_repo, digest).await?.is_some();
+        if !present {
+            let m = self.src.manifest(src_repo, digest).await?;
+            for child in m.children() {
+                Box::pin(self.copy_manifest(src_repo, dst_repo, &child.digest, depth)).await?;
+            }
+            self.copy_blobs(src_repo, dst_repo, &m).await?;
+            self.put(dst_repo, digest, &m).await?;
+        }
+        if self.referrers && depth < REFERRER_DEPTH {
+            let m = self.src.manifest(src_repo, digest).await?;
+            Box::pin(self.copy_referrers(src_repo, dst_repo, &m, depth)).await?;
+        }
+        Ok(())
+    }
+
+    /// Copies what refers to `subject` (manifests whose `subject` it is), and makes them
+    /// findable at the destination: its referrers API, or the `sha256-<hex>` tag schema.
+    async fn copy_referrers(
+        &self,
+        src_repo: &str,
+        dst_repo: &str,
+        subject: &Manifest,
+        depth: u32,
+    ) -> Result<(), OciError> {
+        let referrers = self.src.referrers(src_repo, &subject.digest).await?;
+        if referrers.is_empty() {
+            return Ok(());
+        }
+        for r in &referrers {
+            Box::pin(self.copy_manifest(src_repo, dst_repo, &r.digest, depth + 1)).await?;
+        }
+        let fallback = subject.digest.replace(':', "-");
+        let known = self.dst.referrers(dst_repo, &subject.digest).await?;
+        if referrers
+            .iter()
+            .all(|r| known.iter().any(|k| k.digest == r.digest))
+        {
+            return Ok(());
+        }
+        // The destination has no referrers API (or lists them under its tag schema): copy the
+        // source's tag-schema index, or write one listing what was copied.
+        let index = match self.src.manifest(src_repo, &fallback).await {
+            Ok(m) if m.is_index() => m,
+            Ok(_) | Err(OciError::NotFound(_)) => referrers_index(&referrers)?,
+            Err(e) => return Err(e),
+        };
+        self.put(dst_repo, &fallback, &index).await
+    }
+
+    async fn put(&self, repo: &str, reference: &str, m: &Manifest) -> Result<(), OciError> {
+        let bytes = Bytes::from(m.bytes.clone());
+        with_retries("manifest", || {
+            self.dst
+                .put_manifest(repo, reference, &m.media_type, bytes.clone())
+        })
+        .await?;
+        self.progress
+            .fetch_add(m.bytes.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn copy_blobs(
@@ -78,40 +249,176 @@ impl Copier {
         src_repo: &str,
         dst_repo: &str,
         m: &Manifest,
-    ) -> Result<u64, OciError> {
-        let blobs = m.blobs();
-        let copied: Vec<u64> = stream::iter(blobs)
+    ) -> Result<(), OciError> {
+        stream::iter(m.blobs())
             .map(|d| self.copy_blob(src_repo, dst_repo, d))
             .buffer_unordered(BLOBS_IN_FLIGHT)
-            .try_collect()
+            .try_collect::<Vec<()>>()
             .await?;
-        Ok(copied.into_iter().sum())
+        Ok(())
     }
 
-    /// Copies one blob; answers the bytes moved (0 when skipped or mounted).
+    /// Copies one blob unless the destination repository has it.
     async fn copy_blob(
         &self,
         src_repo: &str,
         dst_repo: &str,
         d: Descriptor,
-    ) -> Result<u64, OciError> {
+    ) -> Result<(), OciError> {
+        let mut landed = self.flights.hold(&self.dst_key, &d.digest).await;
         if self.dst.head_blob(dst_repo, &d.digest).await?.is_some() {
-            return Ok(0);
+            *landed = Some(dst_repo.to_string());
+            return Ok(());
         }
-        if self.same_registry && src_repo != dst_repo {
-            match self.dst.mount_blob(dst_repo, &d.digest, src_repo).await? {
-                Mount::Mounted => return Ok(0),
-                Mount::Upload(location) => {
-                    let (_, body) = self.src.get_blob(src_repo, &d.digest).await?;
-                    self.dst
-                        .finish_upload(dst_repo, &location, &d.digest, d.size, body)
-                        .await?;
-                    return Ok(d.size);
+        // Mount from where an earlier flight landed it, or from the source on the same registry.
+        let from = landed
+            .clone()
+            .filter(|r| r != dst_repo)
+            .or_else(|| (self.same_registry && src_repo != dst_repo).then(|| src_repo.to_string()));
+        let location = match from {
+            Some(from) => match self.dst.mount_blob(dst_repo, &d.digest, &from).await? {
+                Mount::Mounted => {
+                    *landed = Some(dst_repo.to_string());
+                    return Ok(());
                 }
+                Mount::Upload(location) => Some(location),
+            },
+            None => None,
+        };
+        if d.size >= self.chunk {
+            self.transfer_chunked(src_repo, dst_repo, &d, location)
+                .await?;
+        } else {
+            let mut location = location;
+            let d = &d;
+            with_retries("blob", || {
+                let location = location.take();
+                async move {
+                    let (_, body) = self.src.get_blob(src_repo, &d.digest).await?;
+                    let body = self.metered(body);
+                    match location {
+                        Some(l) => {
+                            self.dst
+                                .finish_upload(dst_repo, &l, &d.digest, d.size, body)
+                                .await
+                        }
+                        None => self.dst.put_blob(dst_repo, &d.digest, d.size, body).await,
+                    }
+                }
+            })
+            .await?;
+        }
+        *landed = Some(dst_repo.to_string());
+        Ok(())
+    }
+
+    /// `body`, paced to the policy's bandwidth and counted into progress.
+    fn metered(&self, body: BlobStream) -> BlobStream {
+        let body = match &self.bandwidth {
+            Some(b) => b.pace(body),
+            None => body,
+        };
+        let progress = self.progress.clone();
+        Box::pin(body.inspect_ok(move |chunk| {
+            progress.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }))
+    }
+
+    /// Uploads a large blob in chunks of [`Copier::chunk`] bytes, each a ranged `GET` streamed
+    /// into a `PATCH`. After a failure it asks the registry how much it holds and resumes
+    /// there; a registry that dropped the upload gets a new one from the start.
+    async fn transfer_chunked(
+        &self,
+        src_repo: &str,
+        dst_repo: &str,
+        d: &Descriptor,
+        location: Option<String>,
+    ) -> Result<(), OciError> {
+        let mut location = match location {
+            Some(l) => l,
+            None => self.dst.open_upload(dst_repo).await?,
+        };
+        let mut offset = 0u64;
+        let mut failures = 0u32;
+        while offset < d.size {
+            let len = self.chunk.min(d.size - offset);
+            let sent = async {
+                let body = self
+                    .src
+                    .get_blob_range(src_repo, &d.digest, offset, offset + len - 1)
+                    .await?;
+                self.dst
+                    .upload_chunk(dst_repo, &location, offset, len, self.metered(body))
+                    .await
+            }
+            .await;
+            match sent {
+                Ok(next) => {
+                    location = next;
+                    offset += len;
+                    failures = 0;
+                }
+                Err(e) if e.is_transient() && failures + 1 < BLOB_ATTEMPTS * 2 => {
+                    failures += 1;
+                    tracing::info!(digest = %d.digest, offset, error = %e, "chunk failed, resuming");
+                    tokio::time::sleep(Duration::from_millis(250 << failures.min(5))).await;
+                    match self.dst.upload_offset(dst_repo, &location).await {
+                        Ok((held, next)) if held <= d.size => {
+                            offset = held;
+                            location = next;
+                        }
+                        _ => {
+                            offset = 0;
+                            location = self.dst.open_upload(dst_repo).await?;
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
-        let (_, body) = self.src.get_blob(src_repo, &d.digest).await?;
-        self.dst.put_blob(dst_repo, &d.digest, d.size, body).await?;
-        Ok(d.size)
+        let empty: BlobStream = Box::pin(stream::empty());
+        self.dst
+            .finish_upload(dst_repo, &location, &d.digest, 0, empty)
+            .await
+    }
+}
+
+/// An OCI index listing `referrers`, for the referrers tag schema.
+fn referrers_index(referrers: &[Descriptor]) -> Result<Manifest, OciError> {
+    let manifests: Vec<serde_json::Value> = referrers
+        .iter()
+        .map(|r| {
+            let mut d = serde_json::json!({
+                "mediaType": r.media_type,
+                "digest": r.digest,
+                "size": r.size,
+            });
+            if let Some(t) = &r.artifact_type {
+                d["artifactType"] = serde_json::Value::String(t.clone());
+            }
+            d
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": berth_oci::manifest::OCI_INDEX,
+        "manifests": manifests,
+    });
+    let bytes = serde_json::to_vec(&doc).map_err(|e| OciError::Protocol(e.to_string()))?;
+    Manifest::parse(bytes, None).map_err(OciError::Protocol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::platform_wanted;
+
+    #[test]
+    fn platforms_match_with_or_without_variant() {
+        let wanted = vec!["linux/amd64".to_string(), "linux/arm64".to_string()];
+        assert!(platform_wanted(Some("linux/amd64"), &wanted));
+        assert!(platform_wanted(Some("linux/arm64/v8"), &wanted));
+        assert!(!platform_wanted(Some("linux/arm/v7"), &wanted));
+        assert!(!platform_wanted(Some("linux/amd64x"), &wanted));
+        assert!(!platform_wanted(None, &wanted));
     }
 }

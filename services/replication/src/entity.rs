@@ -38,6 +38,67 @@ pub mod execution {
         pub error: String,
         pub started_at: DateTimeUtc,
         pub finished_at: Option<DateTimeUtc>,
+        /// "manual", "cron" or "push".
+        pub trigger: String,
+        /// Artifacts skipped at planning because their recorded digest still matches.
+        pub known: i64,
+        /// Re-check every artifact at the destination.
+        pub verify: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod task {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "replication_tasks")]
+    pub struct Model {
+        /// Derived from the execution and the artifact, so planning twice adds nothing.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub execution: String,
+        pub policy: String,
+        pub source_repository: String,
+        pub destination_repository: String,
+        pub reference: String,
+        pub status: String,
+        pub attempts: i32,
+        pub bytes: i64,
+        pub digest: String,
+        pub error: String,
+        /// The delivery that owns the task now; only its owner may finish it.
+        pub claim: String,
+        pub started_at: Option<DateTimeUtc>,
+        pub finished_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod record {
+    use sea_orm::entity::prelude::*;
+
+    /// The digest a policy last put at the destination for a source tag.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "replication_records")]
+    pub struct Model {
+        /// `{policy}\n{source repository}:{tag}`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub policy: String,
+        pub registry: String,
+        pub repository: String,
+        pub tag: String,
+        pub digest: String,
+        pub verified_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,117 +1,178 @@
-//! Executions: a run of a policy. The run lists only what the filters need, plans one task per
-//! artifact (repository:tag), copies a few at a time and records counts and bytes as it goes.
+//! Executions: a run of a policy, and its tasks (one per artifact).
+//!
+//! A run records the execution and its planning job in one transaction (the job goes out through
+//! the outbox); the planner ([`crate::plan`]) adds the tasks, workers ([`crate::worker`]) copy
+//! them. Progress is read from the tasks while an execution runs, and stored on the execution
+//! when it ends. One manual or cron execution per policy runs at a time; push executions (one
+//! artifact each) may overlap.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::time::Duration;
 
-use berth_error::ApiError;
-use berth_oci::{Client, ClientOptions, Credential, OciError};
-use berth_proto::v1::{Execution, GetRegistryAccessRequest};
+use berth_bus::Message;
+use berth_proto::v1::{Execution, Task};
 use chrono::Utc;
-use futures::StreamExt;
+use futures::Stream;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
+use serde::{Deserialize, Serialize};
 
-use crate::copy::{Copier, Outcome};
-use crate::entity::execution;
+use crate::entity::{execution, task};
 use crate::error::{ReplicationError, Result};
-use crate::policies::Spec;
 use crate::Replication;
 
-const ARTIFACTS_IN_FLIGHT: usize = 4;
+/// Message type of planning jobs.
+pub const PLAN: &str = "replication.plan";
+/// Message type of copy tasks: the `replication.task` work queue.
+pub const TASK: &str = "replication.task";
 
-fn timestamp(t: chrono::DateTime<Utc>) -> prost_types::Timestamp {
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanJob {
+    pub execution: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskJob {
+    pub task: String,
+}
+
+pub const ACTIVE: [&str; 2] = ["pending", "running"];
+
+pub fn is_final(status: &str) -> bool {
+    !ACTIVE.contains(&status)
+}
+
+pub(crate) fn timestamp(t: chrono::DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.timestamp(),
         nanos: t.timestamp_subsec_nanos() as i32,
     }
 }
 
-pub fn to_proto(m: &execution::Model) -> Execution {
+/// Counts of an execution.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub cancelled: u64,
+    pub bytes: u64,
+}
+
+#[derive(FromQueryResult)]
+struct StatusRow {
+    status: String,
+    n: i64,
+    bytes: Option<i64>,
+}
+
+fn to_proto(m: &execution::Model, c: Counts) -> Execution {
     Execution {
         id: m.id.clone(),
         policy: m.policy.clone(),
         status: m.status.clone(),
+        total: c.total,
+        succeeded: c.succeeded,
+        failed: c.failed,
+        skipped: c.skipped,
+        bytes: c.bytes,
+        started_at: Some(timestamp(m.started_at)),
+        finished_at: m.finished_at.map(timestamp),
+        error: m.error.clone(),
+        trigger: m.trigger.clone(),
+    }
+}
+
+fn stored(m: &execution::Model) -> Counts {
+    Counts {
         total: m.total.max(0) as u64,
         succeeded: m.succeeded.max(0) as u64,
         failed: m.failed.max(0) as u64,
         skipped: m.skipped.max(0) as u64,
+        cancelled: 0,
         bytes: m.bytes.max(0) as u64,
-        started_at: Some(timestamp(m.started_at)),
-        finished_at: m.finished_at.map(timestamp),
-        error: m.error.clone(),
     }
 }
 
-/// Progress of an execution.
-#[derive(Default)]
-pub(crate) struct Counts {
-    pub(crate) total: AtomicU64,
-    pub(crate) succeeded: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) skipped: AtomicU64,
-    pub(crate) bytes: AtomicU64,
+pub(crate) fn task_to_proto(t: &task::Model) -> Task {
+    Task {
+        id: t.id.clone(),
+        execution: t.execution.clone(),
+        source_repository: t.source_repository.clone(),
+        destination_repository: t.destination_repository.clone(),
+        reference: t.reference.clone(),
+        status: t.status.clone(),
+        attempts: t.attempts.max(0) as u32,
+        bytes: t.bytes.max(0) as u64,
+        digest: t.digest.clone(),
+        error: t.error.clone(),
+        started_at: t.started_at.map(timestamp),
+        finished_at: t.finished_at.map(timestamp),
+    }
 }
 
-impl Counts {
-    /// Counts the outcome of copying `repository:tag`.
-    pub(crate) fn record(
-        &self,
-        repository: &str,
-        tag: &str,
-        outcome: std::result::Result<Outcome, OciError>,
-    ) {
-        match outcome {
-            Ok(Outcome::Copied(b)) => {
-                self.succeeded.fetch_add(1, Ordering::Relaxed);
-                self.bytes.fetch_add(b, Ordering::Relaxed);
-            }
-            Ok(Outcome::UpToDate) | Ok(Outcome::Kept) => {
-                self.skipped.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                tracing::warn!(repository, tag, error = %e, "artifact copy failed");
-                self.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+/// A new task row for `execution`; its id is derived from the artifact, so planning twice adds
+/// nothing.
+pub(crate) fn new_task(
+    execution: &str,
+    policy: &str,
+    source: &str,
+    destination: &str,
+    tag: &str,
+) -> task::ActiveModel {
+    let id = uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!("{execution}\n{source}:{tag}").as_bytes(),
+    );
+    task::ActiveModel {
+        id: Set(id.to_string()),
+        execution: Set(execution.into()),
+        policy: Set(policy.into()),
+        source_repository: Set(source.into()),
+        destination_repository: Set(destination.into()),
+        reference: Set(tag.into()),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        bytes: Set(0),
+        digest: Set(String::new()),
+        error: Set(String::new()),
+        claim: Set(String::new()),
+        started_at: Set(None),
+        finished_at: Set(None),
+    }
+}
+
+/// A new execution row.
+pub(crate) fn new_execution(policy: &str, trigger: &str, verify: bool) -> execution::ActiveModel {
+    execution::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        policy: Set(policy.into()),
+        status: Set("pending".into()),
+        total: Set(0),
+        succeeded: Set(0),
+        failed: Set(0),
+        skipped: Set(0),
+        bytes: Set(0),
+        error: Set(String::new()),
+        started_at: Set(Utc::now()),
+        finished_at: Set(None),
+        trigger: Set(trigger.into()),
+        known: Set(0),
+        verify: Set(verify),
     }
 }
 
 impl Replication {
-    pub(crate) async fn client(&self, registry: &str) -> Result<(Client, String)> {
-        let access = self
-            .provisioning
-            .clone()
-            .get_registry_access(GetRegistryAccessRequest {
-                registry: registry.into(),
-            })
-            .await
-            .map_err(|s| ReplicationError::Upstream(ApiError::from_status("registry service", &s)))?
-            .into_inner();
-        let credential = access.credential.map(|c| Credential {
-            username: c.username,
-            password: c.password,
-        });
-        let client = Client::new(
-            &access.url,
-            credential,
-            ClientOptions {
-                insecure: access.insecure,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| ReplicationError::invalid("registry", e.to_string()))?;
-        Ok((client, access.url))
-    }
-
-    /// Starts a run of `policy`; answers the execution at once.
-    pub async fn run(&self, policy: &str) -> Result<Execution> {
-        let (_, spec) = self.policy(policy).await?;
+    /// Starts a run of `policy`; answers the pending execution at once.
+    pub async fn run(&self, policy: &str, trigger: &str, verify: bool) -> Result<Execution> {
+        self.policy(policy).await?;
         let running = execution::Entity::find()
             .filter(execution::Column::Policy.eq(policy))
-            .filter(execution::Column::Status.is_in(["pending", "running"]))
+            .filter(execution::Column::Status.is_in(ACTIVE))
+            .filter(execution::Column::Trigger.ne("push"))
             .one(&self.db)
             .await?;
         if let Some(r) = running {
@@ -120,129 +181,80 @@ impl Replication {
                 r.id
             )));
         }
-        let row = self.start_execution(policy).await?;
-        let this = self.clone();
-        let started = row.clone();
-        tokio::spawn(async move {
-            let counts = Arc::new(Counts::default());
-            let result = this.execute(&spec, counts.clone()).await;
-            if let Err(e) = this.finish(started, &counts, result).await {
-                tracing::error!(error = %e, "could not record the end of an execution");
-            }
-        });
-        Ok(to_proto(&row))
+        let tx = self.db.begin().await?;
+        let row = new_execution(policy, trigger, verify).insert(&tx).await?;
+        let job = Message::new(
+            PLAN,
+            &PlanJob {
+                execution: row.id.clone(),
+            },
+        );
+        self.outbox.enqueue(&tx, &job).await.map_err(db_error)?;
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(to_proto(&row, Counts::default()))
     }
 
-    /// Records a new running execution of `policy`.
-    pub(crate) async fn start_execution(&self, policy: &str) -> Result<execution::Model> {
-        let row = execution::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
-            policy: Set(policy.into()),
-            status: Set("running".into()),
-            total: Set(0),
-            succeeded: Set(0),
-            failed: Set(0),
-            skipped: Set(0),
-            bytes: Set(0),
-            error: Set(String::new()),
-            started_at: Set(Utc::now()),
-            finished_at: Set(None),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(row)
-    }
-
-    /// Plans and copies; errors here fail the whole execution.
-    async fn execute(&self, spec: &Spec, counts: Arc<Counts>) -> std::result::Result<(), String> {
-        let (src, src_url) = self
-            .client(&spec.source_registry)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (dst, dst_url) = self
-            .client(&spec.destination_registry)
-            .await
-            .map_err(|e| e.to_string())?;
-        let copier = Copier {
-            src: src.clone(),
-            dst,
-            same_registry: src_url == dst_url,
-        };
-        let mut repos = src
-            .catalog()
-            .await
-            .map_err(|e| format!("listing the source: {e}"))?;
-        repos.retain(|r| {
-            (spec.source_space.is_empty()
-                || r.split_once('/')
-                    .is_some_and(|(s, _)| s == spec.source_space))
-                && spec.admits("repository", r)
-        });
-        let mut tasks = Vec::new();
-        for repo in repos {
-            let tags = match src.tags(&repo).await {
-                Ok(t) => t,
-                Err(OciError::NotFound(_)) => continue,
-                Err(e) => return Err(format!("listing tags of {repo}: {e}")),
-            };
-            tasks.extend(
-                tags.into_iter()
-                    .filter(|t| spec.admits("tag", t))
-                    .map(|t| (repo.clone(), t)),
-            );
-        }
-        counts.total.store(tasks.len() as u64, Ordering::Relaxed);
-        let overwrite = spec.overwrite;
-        futures::stream::iter(tasks)
-            .for_each_concurrent(ARTIFACTS_IN_FLIGHT, |(repo, tag)| {
-                let (copier, counts) = (copier.clone(), counts.clone());
-                let dst_repo = spec.destination_repository(&repo);
-                async move {
-                    let outcome = copier.copy_tag(&repo, &dst_repo, &tag, overwrite).await;
-                    counts.record(&repo, &tag, outcome);
-                }
-            })
-            .await;
-        Ok(())
-    }
-
-    pub(crate) async fn finish(
-        &self,
-        row: execution::Model,
-        counts: &Counts,
-        result: std::result::Result<(), String>,
-    ) -> Result<()> {
-        let failed = counts.failed.load(Ordering::Relaxed);
-        let mut m = row.into_active_model();
-        m.total = Set(counts.total.load(Ordering::Relaxed) as i64);
-        m.succeeded = Set(counts.succeeded.load(Ordering::Relaxed) as i64);
-        m.failed = Set(failed as i64);
-        m.skipped = Set(counts.skipped.load(Ordering::Relaxed) as i64);
-        m.bytes = Set(counts.bytes.load(Ordering::Relaxed) as i64);
-        m.finished_at = Set(Some(Utc::now()));
-        match result {
-            Ok(()) if failed == 0 => m.status = Set("succeeded".into()),
-            Ok(()) => {
-                m.status = Set("failed".into());
-                m.error = Set(format!("{failed} artifacts failed to copy"));
-            }
-            Err(e) => {
-                m.status = Set("failed".into());
-                m.error = Set(e);
-            }
-        }
-        let saved = m.update(&self.db).await?;
-        metrics::counter!("berth_replication_bytes_total").increment(saved.bytes.max(0) as u64);
-        tracing::info!(execution = %saved.id, policy = %saved.policy, status = %saved.status, total = saved.total, bytes = saved.bytes, "execution finished");
-        Ok(())
-    }
-
-    pub async fn get_execution(&self, id: &str) -> Result<Execution> {
+    pub(crate) async fn execution_row(&self, id: &str) -> Result<execution::Model> {
         execution::Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await?
-            .map(|m| to_proto(&m))
             .ok_or_else(|| ReplicationError::NotFound(format!("execution {id:?} not found")))
+    }
+
+    /// Counts of an execution from its tasks (while it runs).
+    pub(crate) async fn count(&self, m: &execution::Model) -> Result<Counts> {
+        let rows = StatusRow::find_by_statement(
+            self.db.get_database_backend().build(
+                sea_orm::sea_query::Query::select()
+                    .column(task::Column::Status)
+                    .expr_as(
+                        Expr::col(task::Column::Id).count(),
+                        sea_orm::sea_query::Alias::new("n"),
+                    )
+                    // PostgreSQL sums BIGINT into NUMERIC; keep it an integer everywhere.
+                    .expr_as(
+                        Expr::cust("CAST(SUM(bytes) AS BIGINT)"),
+                        sea_orm::sea_query::Alias::new("bytes"),
+                    )
+                    .from(task::Entity)
+                    .and_where(Expr::col(task::Column::Execution).eq(m.id.clone()))
+                    .group_by_col(task::Column::Status),
+            ),
+        )
+        .all(&self.db)
+        .await?;
+        let mut c = Counts {
+            total: m.total.max(0) as u64,
+            skipped: m.known.max(0) as u64,
+            ..Default::default()
+        };
+        for r in rows {
+            let n = r.n.max(0) as u64;
+            c.bytes += r.bytes.unwrap_or(0).max(0) as u64;
+            match r.status.as_str() {
+                "succeeded" => c.succeeded += n,
+                "failed" => c.failed += n,
+                "skipped" => c.skipped += n,
+                "cancelled" => c.cancelled += n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    async fn describe(&self, m: &execution::Model) -> Result<Execution> {
+        let counts = if m.finished_at.is_some() {
+            stored(m)
+        } else {
+            self.count(m).await?
+        };
+        Ok(to_proto(m, counts))
+    }
+
+    pub async fn get_execution(&self, id: &str) -> Result<Execution> {
+        let m = self.execution_row(id).await?;
+        self.describe(&m).await
     }
 
     /// Executions, newest first, optionally of one policy.
@@ -253,6 +265,174 @@ impl Replication {
         if !policy.is_empty() {
             q = q.filter(execution::Column::Policy.eq(policy));
         }
-        Ok(q.all(&self.db).await?.iter().map(to_proto).collect())
+        let mut out = Vec::new();
+        for m in q.all(&self.db).await? {
+            out.push(self.describe(&m).await?);
+        }
+        Ok(out)
     }
+
+    /// Tasks of an execution in id order, after `after`, optionally in one status.
+    pub async fn list_tasks(
+        &self,
+        execution_id: &str,
+        status: &str,
+        after: &str,
+        limit: u64,
+    ) -> Result<Vec<Task>> {
+        self.execution_row(execution_id).await?;
+        let mut q = task::Entity::find()
+            .filter(task::Column::Execution.eq(execution_id))
+            .order_by_asc(task::Column::Id)
+            .limit(limit);
+        if !status.is_empty() {
+            q = q.filter(task::Column::Status.eq(status));
+        }
+        if !after.is_empty() {
+            q = q.filter(task::Column::Id.gt(after));
+        }
+        Ok(q.all(&self.db).await?.iter().map(task_to_proto).collect())
+    }
+
+    /// Ends the execution when no task is left to run: succeeded, or failed if any task
+    /// failed. Only the first caller to see it so records the end.
+    pub(crate) async fn finish_if_done(&self, id: &str) -> Result<()> {
+        let open = task::Entity::find()
+            .filter(task::Column::Execution.eq(id))
+            .filter(task::Column::Status.is_in(ACTIVE))
+            .count(&self.db)
+            .await?;
+        if open > 0 {
+            return Ok(());
+        }
+        let m = self.execution_row(id).await?;
+        if m.status != "running" {
+            return Ok(());
+        }
+        let c = self.count(&m).await?;
+        let (status, error) = if c.failed > 0 {
+            (
+                "failed",
+                format!("{} of {} artifacts failed to copy", c.failed, c.total),
+            )
+        } else {
+            ("succeeded", String::new())
+        };
+        self.close(&m.id, &["running"], status, &error, c).await?;
+        Ok(())
+    }
+
+    /// Records the end of an execution if it is still in one of `from`.
+    pub(crate) async fn close(
+        &self,
+        id: &str,
+        from: &[&str],
+        status: &str,
+        error: &str,
+        c: Counts,
+    ) -> Result<bool> {
+        let done = execution::Entity::update_many()
+            .col_expr(execution::Column::Status, Expr::value(status))
+            .col_expr(execution::Column::Error, Expr::value(error))
+            .col_expr(execution::Column::Total, Expr::value(c.total as i64))
+            .col_expr(
+                execution::Column::Succeeded,
+                Expr::value(c.succeeded as i64),
+            )
+            .col_expr(execution::Column::Failed, Expr::value(c.failed as i64))
+            .col_expr(execution::Column::Skipped, Expr::value(c.skipped as i64))
+            .col_expr(execution::Column::Bytes, Expr::value(c.bytes as i64))
+            .col_expr(execution::Column::FinishedAt, Expr::value(Utc::now()))
+            .filter(execution::Column::Id.eq(id))
+            .filter(execution::Column::Status.is_in(from.iter().copied()))
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            == 1;
+        if done {
+            metrics::counter!("berth_replication_executions_total", "status" => status.to_string())
+                .increment(1);
+            metrics::counter!("berth_replication_bytes_total").increment(c.bytes);
+            tracing::info!(execution = %id, status, total = c.total, succeeded = c.succeeded, failed = c.failed, skipped = c.skipped, bytes = c.bytes, "execution finished");
+        }
+        Ok(done)
+    }
+
+    /// Cancels an execution: tasks not yet finished are cancelled, and workers interrupt the
+    /// transfers they have in flight. Cancelling a finished execution changes nothing.
+    pub async fn cancel(&self, id: &str) -> Result<Execution> {
+        let m = self.execution_row(id).await?;
+        if is_final(&m.status) {
+            return self.describe(&m).await;
+        }
+        task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value("cancelled"))
+            .col_expr(task::Column::FinishedAt, Expr::value(Utc::now()))
+            .filter(task::Column::Execution.eq(id))
+            .filter(task::Column::Status.is_in(ACTIVE))
+            .exec(&self.db)
+            .await?;
+        let c = self.count(&m).await?;
+        self.close(id, &ACTIVE, "cancelled", "cancelled", c).await?;
+        self.get_execution(id).await
+    }
+
+    /// The execution now and whenever it changes, until it ends.
+    pub fn watch(&self, id: String) -> impl Stream<Item = Result<Execution>> + Send + 'static {
+        let this = self.clone();
+        futures::stream::unfold(
+            (this, id, None::<Execution>, false),
+            |(this, id, last, done)| async move {
+                if done {
+                    return None;
+                }
+                loop {
+                    let now = match this.get_execution(&id).await {
+                        Ok(e) => e,
+                        Err(e) => return Some((Err(e), (this, id, last, true))),
+                    };
+                    let ended = is_final(&now.status);
+                    if last.as_ref() != Some(&now) {
+                        return Some((Ok(now.clone()), (this, id, Some(now), ended)));
+                    }
+                    if ended {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            },
+        )
+    }
+}
+
+pub(crate) fn db_error(e: anyhow::Error) -> ReplicationError {
+    ReplicationError::Db(sea_orm::DbErr::Custom(e.to_string()))
+}
+
+/// Inserts tasks and their jobs in one transaction.
+pub(crate) async fn enqueue_tasks(
+    db: &DatabaseConnection,
+    outbox: &berth_bus::outbox::Outbox,
+    tasks: Vec<task::ActiveModel>,
+) -> Result<()> {
+    for chunk in tasks.chunks(200) {
+        let tx = db.begin().await?;
+        for t in chunk {
+            let id = t.id.clone().unwrap();
+            let exists = task::Entity::find_by_id(id.clone()).one(&tx).await?;
+            if exists.is_some() {
+                continue;
+            }
+            t.clone().insert(&tx).await?;
+            if t.status.clone().unwrap() == "pending" {
+                outbox
+                    .enqueue(&tx, &Message::new(TASK, &TaskJob { task: id }))
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        tx.commit().await?;
+        outbox.notify();
+    }
+    Ok(())
 }

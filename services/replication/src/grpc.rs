@@ -4,6 +4,9 @@ use berth_error::ApiError;
 use berth_proto::v1::execution_service_server::ExecutionService;
 use berth_proto::v1::policy_service_server::PolicyService;
 use berth_proto::v1::*;
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::Replication;
@@ -50,6 +53,20 @@ impl PolicyService for ReplicationApi {
         }))
     }
 
+    async fn update_policy(
+        &self,
+        req: Request<UpdatePolicyRequest>,
+    ) -> Result<Response<UpdatePolicyResponse>, Status> {
+        let policy = req
+            .into_inner()
+            .policy
+            .ok_or_else(|| ApiError::invalid("policy", "is required"))?;
+        let policy = self.replication.update_policy(policy).await?;
+        Ok(Response::new(UpdatePolicyResponse {
+            policy: Some(policy),
+        }))
+    }
+
     async fn delete_policy(
         &self,
         req: Request<DeletePolicyRequest>,
@@ -67,7 +84,8 @@ impl ExecutionService for ReplicationApi {
         &self,
         req: Request<RunPolicyRequest>,
     ) -> Result<Response<RunPolicyResponse>, Status> {
-        let execution = self.replication.run(&req.into_inner().name).await?;
+        let r = req.into_inner();
+        let execution = self.replication.run(&r.name, "manual", r.verify).await?;
         Ok(Response::new(RunPolicyResponse {
             execution: Some(execution),
         }))
@@ -98,5 +116,57 @@ impl ExecutionService for ReplicationApi {
             executions,
             next_page_token: String::new(),
         }))
+    }
+
+    async fn list_tasks(
+        &self,
+        req: Request<ListTasksRequest>,
+    ) -> Result<Response<ListTasksResponse>, Status> {
+        let r = req.into_inner();
+        let limit = if r.page_size <= 0 {
+            100
+        } else {
+            r.page_size.min(1000) as u64
+        };
+        let tasks = self
+            .replication
+            .list_tasks(&r.execution, &r.status, &r.page_token, limit)
+            .await?;
+        let next_page_token = if tasks.len() as u64 == limit {
+            tasks.last().map(|t| t.id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(ListTasksResponse {
+            tasks,
+            next_page_token,
+        }))
+    }
+
+    async fn cancel_execution(
+        &self,
+        req: Request<CancelExecutionRequest>,
+    ) -> Result<Response<CancelExecutionResponse>, Status> {
+        let execution = self.replication.cancel(&req.into_inner().id).await?;
+        Ok(Response::new(CancelExecutionResponse {
+            execution: Some(execution),
+        }))
+    }
+
+    type WatchExecutionStream =
+        Pin<Box<dyn Stream<Item = Result<WatchExecutionResponse, Status>> + Send + 'static>>;
+
+    async fn watch_execution(
+        &self,
+        req: Request<WatchExecutionRequest>,
+    ) -> Result<Response<Self::WatchExecutionStream>, Status> {
+        let id = req.into_inner().id;
+        // Fail fast on an unknown execution rather than in the stream.
+        self.replication.get_execution(&id).await?;
+        let stream = self.replication.watch(id).map(|r| {
+            r.map(|e| WatchExecutionResponse { execution: Some(e) })
+                .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 }

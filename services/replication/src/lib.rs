@@ -2,8 +2,12 @@
 //! that copy it.
 //!
 //! - [`policies`]: validation and storage; [`pattern`]: doublestar filters;
-//! - [`executions`]: planning a run and recording its progress;
-//! - [`copy`]: the copy engine on the one OCI client;
+//! - [`executions`]: runs, their tasks and progress; [`plan`]: what a run copies;
+//! - [`worker`]: the `replication.task` consumer; [`copy`]: the copy engine on the one OCI
+//!   client, with [`flights`] (one copy of a blob at a time) and [`throttle`] (bandwidth and
+//!   concurrency per policy);
+//! - [`records`]: digests recorded per policy, for a fast no-op;
+//! - [`triggers`]: push and delete events; [`scheduler`]: cron;
 //! - [`grpc`]: `PolicyService` and `ExecutionService`;
 //! - [`entity`], [`migration`]: the `replication_*` tables; [`error`]: errors mapped once.
 //!
@@ -14,15 +18,26 @@ pub mod copy;
 pub mod entity;
 pub mod error;
 pub mod executions;
+pub mod flights;
 pub mod grpc;
 pub mod migration;
 pub mod pattern;
+pub mod plan;
 pub mod policies;
+pub mod records;
 pub mod scheduler;
+pub mod throttle;
 pub mod triggers;
+pub mod worker;
+
+mod clients;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use berth_bus::dedup::Deduplicating;
+use berth_bus::outbox::Outbox;
 
 use berth_auth::internal::{Attacher, Verifier};
 use berth_proto::v1::execution_service_server::ExecutionServiceServer;
@@ -36,22 +51,74 @@ use tonic::transport::Channel;
 
 pub const SERVICE_NAMES: [&str; 2] = ["berth.v1.PolicyService", "berth.v1.ExecutionService"];
 
-/// Policies, executions and the clients they need.
+/// How executions run.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Attempts per task before it fails.
+    pub task_attempts: u32,
+    /// Delay before a task's first retry; doubled for every later one.
+    pub retry_backoff: Duration,
+    /// Hard limit on one attempt of a task.
+    pub task_timeout: Duration,
+    /// Tasks this worker process copies at once.
+    pub workers: u16,
+    /// How long a recorded digest is trusted before the destination is asked again.
+    pub verify_interval: Duration,
+    /// Chunk size for large blobs (tests make it small); `None`: [`copy::CHUNK`].
+    pub chunk_size: Option<u64>,
+}
+
+impl Tuning {
+    /// Tuning from a process's settings.
+    pub fn from_settings(s: &berth_config::ReplicationSettings) -> Self {
+        Self {
+            task_attempts: s.task_attempts,
+            task_timeout: s.task_timeout,
+            workers: s.workers,
+            verify_interval: s.verify_interval,
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            task_attempts: 5,
+            retry_backoff: Duration::from_secs(2),
+            task_timeout: Duration::from_secs(3600),
+            workers: 8,
+            verify_interval: Duration::from_secs(24 * 3600),
+            chunk_size: None,
+        }
+    }
+}
+
+type Provisioning = RegistryProvisioningServiceClient<InterceptedService<Channel, Attacher>>;
+
+/// Policies, executions and what they share in this process.
 #[derive(Clone)]
 pub struct Replication {
     pub(crate) db: DatabaseConnection,
-    pub(crate) provisioning:
-        RegistryProvisioningServiceClient<InterceptedService<Channel, Attacher>>,
+    pub(crate) provisioning: Provisioning,
+    pub(crate) outbox: Outbox,
+    pub(crate) tuning: Tuning,
+    pub(crate) flights: Arc<flights::Flights>,
+    pub(crate) throttles: Arc<throttle::Throttles>,
+    pub(crate) clients: Arc<clients::Clients>,
 }
 
 pub struct Deps {
     pub db: DatabaseConnection,
-    pub bus: std::sync::Arc<dyn berth_bus::Bus>,
+    pub bus: Arc<dyn berth_bus::Bus>,
     /// Leases for cron ticks, shared by replicas.
-    pub cache: std::sync::Arc<dyn berth_cache::Cache>,
+    pub cache: Arc<dyn berth_cache::Cache>,
     pub internal_token: Option<String>,
     /// `http://host:port` of the registry service.
     pub registry_addr: String,
+    pub tuning: Tuning,
+    /// Consume tasks in this process (a control-plane-only replica sets it false).
+    pub work: bool,
 }
 
 pub struct Running {
@@ -74,21 +141,49 @@ pub async fn start(
         channel,
         Attacher::new(deps.internal_token.as_deref()),
     );
+    let outbox = Outbox::new("replication");
     let replication = Replication {
         db: deps.db.clone(),
-        provisioning,
+        provisioning: provisioning.clone(),
+        outbox: outbox.clone(),
+        tuning: deps.tuning.clone(),
+        flights: Arc::default(),
+        throttles: Arc::default(),
+        clients: Arc::new(clients::Clients::new(provisioning)),
     };
-    let pushes = deps
-        .bus
-        .subscribe(
-            triggers::subscription(),
-            std::sync::Arc::new(triggers::PushHandler(replication.clone())),
-        )
-        .await?;
-    let stop_pushes = shutdown.wait();
+    tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
+    let events = Deduplicating::new(
+        triggers::EventHandler(replication.clone()),
+        deps.cache.clone(),
+        "replication.events",
+    );
+    let mut consumers = vec![
+        deps.bus
+            .subscribe(triggers::subscription(), Arc::new(events))
+            .await?,
+        deps.bus
+            .subscribe(
+                plan::subscription(),
+                Arc::new(plan::PlanHandler(replication.clone())),
+            )
+            .await?,
+    ];
+    if deps.work {
+        consumers.push(
+            deps.bus
+                .subscribe(
+                    worker::subscription(&deps.tuning),
+                    Arc::new(worker::TaskHandler(replication.clone())),
+                )
+                .await?,
+        );
+    }
+    let stop_consumers = shutdown.wait();
     tokio::spawn(async move {
-        stop_pushes.await;
-        pushes.stop().await;
+        stop_consumers.await;
+        for c in consumers {
+            c.stop().await;
+        }
     });
     tokio::spawn(scheduler::run(
         replication.clone(),

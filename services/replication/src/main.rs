@@ -22,6 +22,8 @@ async fn main() -> anyhow::Result<()> {
         cache,
         internal_token: Some(internal_token),
         registry_addr,
+        tuning: berth_replication::Tuning::from_settings(&settings.replication),
+        work: settings.replication.workers > 0,
     };
     let running = berth_replication::start(deps, listener, shutdown).await?;
     tracing::info!(addr = %running.addr, "replication service ready");

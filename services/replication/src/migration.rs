@@ -7,7 +7,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables)]
+        vec![Box::new(CreateTables), Box::new(TasksAndRecords)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -56,5 +56,91 @@ impl MigrationTrait for CreateTables {
                 .to_owned(),
         )
         .await
+    }
+}
+
+struct TasksAndRecords;
+
+impl MigrationName for TasksAndRecords {
+    fn name(&self) -> &str {
+        "m0002_tasks_records_outbox"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for TasksAndRecords {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let executions = Alias::new("replication_executions");
+        for column in [
+            col("trigger")
+                .string()
+                .not_null()
+                .default("manual")
+                .to_owned(),
+            col("known").big_integer().not_null().default(0).to_owned(),
+            col("verify").boolean().not_null().default(false).to_owned(),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(executions.clone())
+                    .add_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_table(
+            Table::create()
+                .table(Alias::new("replication_tasks"))
+                .col(col("id").string().not_null().primary_key())
+                .col(col("execution").string().not_null())
+                .col(col("policy").string().not_null())
+                .col(col("source_repository").string().not_null())
+                .col(col("destination_repository").string().not_null())
+                .col(col("reference").string().not_null())
+                .col(col("status").string().not_null())
+                .col(col("attempts").integer().not_null())
+                .col(col("bytes").big_integer().not_null())
+                .col(col("digest").string().not_null())
+                .col(col("error").text().not_null())
+                .col(col("claim").string().not_null())
+                .col(col("started_at").timestamp_with_time_zone().null())
+                .col(col("finished_at").timestamp_with_time_zone().null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("replication_tasks_by_execution")
+                .table(Alias::new("replication_tasks"))
+                .col(Alias::new("execution"))
+                .col(Alias::new("status"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Alias::new("replication_records"))
+                .col(col("id").string().not_null().primary_key())
+                .col(col("policy").string().not_null())
+                .col(col("registry").string().not_null())
+                .col(col("repository").string().not_null())
+                .col(col("tag").string().not_null())
+                .col(col("digest").string().not_null())
+                .col(col("verified_at").timestamp_with_time_zone().not_null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("replication_records_by_artifact")
+                .table(Alias::new("replication_records"))
+                .col(Alias::new("registry"))
+                .col(Alias::new("repository"))
+                .to_owned(),
+        )
+        .await?;
+        let backend = m.get_database_backend();
+        m.create_table(berth_bus::outbox::Outbox::new("replication").create_table(backend))
+            .await
     }
 }

@@ -15,6 +15,11 @@ pub fn validate(pattern: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `pattern` matches only itself.
+pub fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?'])
+}
+
 /// Whether `text` matches `pattern`.
 pub fn matches(pattern: &str, text: &str) -> bool {
     fn go(p: &[u8], t: &[u8]) -> bool {

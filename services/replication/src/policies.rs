@@ -3,7 +3,7 @@
 use berth_error::ApiError;
 use berth_proto::v1::{Endpoint, Filter, GetRegistryAccessRequest, Policy, Trigger};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::policy;
@@ -11,18 +11,41 @@ use crate::error::{ReplicationError, Result};
 use crate::pattern;
 use crate::Replication;
 
-/// A policy as stored.
+/// A policy as stored. Fields added after the first release default, so older rows still read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spec {
     pub source_registry: String,
     pub source_space: String,
     pub destination_registry: String,
     pub destination_space: String,
+    #[serde(default)]
+    pub replace_count: Option<i32>,
     pub filters: Vec<(String, String, bool)>,
     pub trigger: String,
     pub cron: String,
+    #[serde(default)]
+    pub time_zone: String,
     pub overwrite: bool,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    #[serde(default)]
+    pub copy_referrers: bool,
+    #[serde(default)]
+    pub bandwidth_limit: u64,
+    #[serde(default)]
+    pub concurrency: u32,
+    #[serde(default)]
+    pub delete_propagation: bool,
 }
+
+fn enabled() -> bool {
+    true
+}
+
+/// The most artifacts a policy may copy at once per worker.
+pub const MAX_CONCURRENCY: u32 = 64;
 
 impl Spec {
     fn from_proto(p: &Policy) -> Self {
@@ -34,6 +57,7 @@ impl Spec {
             source_space: source.space,
             destination_registry: destination.registry,
             destination_space: destination.space,
+            replace_count: destination.replace_count,
             filters: p
                 .filters
                 .iter()
@@ -45,7 +69,14 @@ impl Spec {
                 trigger.kind
             },
             cron: trigger.cron,
+            time_zone: trigger.time_zone,
             overwrite: p.r#override,
+            enabled: p.enabled.unwrap_or(true),
+            platforms: p.platforms.clone(),
+            copy_referrers: p.copy_referrers,
+            bandwidth_limit: p.bandwidth_limit,
+            concurrency: p.concurrency,
+            delete_propagation: p.delete_propagation,
         }
     }
 
@@ -55,10 +86,12 @@ impl Spec {
             source: Some(Endpoint {
                 registry: self.source_registry.clone(),
                 space: self.source_space.clone(),
+                replace_count: None,
             }),
             destination: Some(Endpoint {
                 registry: self.destination_registry.clone(),
                 space: self.destination_space.clone(),
+                replace_count: self.replace_count,
             }),
             filters: self
                 .filters
@@ -72,12 +105,19 @@ impl Spec {
             trigger: Some(Trigger {
                 kind: self.trigger.clone(),
                 cron: self.cron.clone(),
+                time_zone: self.time_zone.clone(),
             }),
             r#override: self.overwrite,
             created_at: Some(prost_types::Timestamp {
                 seconds: created_at.timestamp(),
                 nanos: 0,
             }),
+            enabled: Some(self.enabled),
+            platforms: self.platforms.clone(),
+            copy_referrers: self.copy_referrers,
+            bandwidth_limit: self.bandwidth_limit,
+            concurrency: self.concurrency,
+            delete_propagation: self.delete_propagation,
         }
     }
 
@@ -95,20 +135,71 @@ impl Spec {
                 .any(|(_, p, e)| *e && pattern::matches(p, value))
     }
 
-    /// The destination repository of a source repository.
-    pub fn destination_repository(&self, source: &str) -> String {
-        match (
-            self.source_space.is_empty(),
-            self.destination_space.is_empty(),
-        ) {
-            (_, true) => source.to_string(),
-            (true, false) => format!("{}/{source}", self.destination_space),
-            (false, false) => {
-                let rest = source.split_once('/').map_or(source, |(_, r)| r);
-                format!("{}/{rest}", self.destination_space)
-            }
-        }
+    /// Whether a source repository lies in the policy's source space.
+    pub fn in_source_space(&self, repository: &str) -> bool {
+        self.source_space.is_empty()
+            || repository
+                .split_once('/')
+                .is_some_and(|(s, _)| s == self.source_space)
     }
+
+    /// The exact values the include filters of `kind` name, when every include filter is a
+    /// literal: then nothing needs listing.
+    pub fn exact(&self, kind: &str) -> Option<Vec<String>> {
+        let includes: Vec<&String> = self
+            .filters
+            .iter()
+            .filter(|(k, _, e)| k == kind && !e)
+            .map(|(_, p, _)| p)
+            .collect();
+        if includes.is_empty() || includes.iter().any(|p| !pattern::is_literal(p)) {
+            return None;
+        }
+        Some(includes.into_iter().cloned().collect())
+    }
+
+    /// Leading segments the destination space replaces.
+    fn replace_count(&self) -> i32 {
+        self.replace_count
+            .unwrap_or(if self.source_space.is_empty() { 0 } else { 1 })
+    }
+
+    /// The destination repository of a source repository (Harbor's namespace replacement).
+    pub fn destination_repository(&self, source: &str) -> std::result::Result<String, String> {
+        if self.destination_space.is_empty() && self.replace_count.is_none() {
+            return Ok(source.to_string());
+        }
+        let segments: Vec<&str> = source.split('/').collect();
+        let count = self.replace_count();
+        let rest = if count < 0 {
+            segments[segments.len() - 1..].join("/")
+        } else if (count as usize) < segments.len() {
+            segments[count as usize..].join("/")
+        } else {
+            return Err(format!(
+                "destination.replace_count {count} leaves nothing of repository {source:?}"
+            ));
+        };
+        Ok(if self.destination_space.is_empty() {
+            rest
+        } else {
+            format!("{}/{rest}", self.destination_space)
+        })
+    }
+}
+
+/// Parses `os/arch[/variant]`.
+pub fn parse_platform(p: &str) -> std::result::Result<(String, String, String), String> {
+    let parts: Vec<&str> = p.split('/').collect();
+    let ok = (2..=3).contains(&parts.len()) && parts.iter().all(|s| !s.is_empty());
+    if !ok {
+        return Err(format!("{p:?} is not os/arch or os/arch/variant"));
+    }
+    Ok((
+        parts[0].to_string(),
+        parts[1].to_string(),
+        parts.get(2).map(|v| v.to_string()).unwrap_or_default(),
+    ))
 }
 
 fn check(
@@ -142,9 +233,9 @@ impl Replication {
         }
     }
 
-    pub async fn create_policy(&self, p: Policy) -> Result<Policy> {
-        check("name", berth_error::validate::dns_label, &p.name)?;
-        let spec = Spec::from_proto(&p);
+    /// Checks a policy; errors name the field.
+    async fn validate(&self, name: &str, spec: &Spec) -> Result<()> {
+        check("name", berth_error::validate::dns_label, name)?;
         self.registry_exists("source.registry", &spec.source_registry)
             .await?;
         self.registry_exists("destination.registry", &spec.destination_registry)
@@ -159,6 +250,7 @@ impl Replication {
         }
         if spec.source_registry == spec.destination_registry
             && spec.source_space == spec.destination_space
+            && spec.replace_count.is_none()
         {
             return Err(ReplicationError::invalid(
                 "destination",
@@ -174,6 +266,27 @@ impl Replication {
             }
             check("filters.pattern", pattern::validate, pat)?;
         }
+        if let Some(count) = spec.replace_count {
+            if count < -1 {
+                return Err(ReplicationError::invalid(
+                    "destination.replace_count",
+                    "must be -1 (keep the last segment) or more",
+                ));
+            }
+            // Repositories named exactly must keep at least one segment; with a source space
+            // every repository has at least two.
+            let shortest = spec
+                .exact("repository")
+                .map(|names| names.iter().map(|n| n.split('/').count()).min())
+                .unwrap_or(None)
+                .unwrap_or(if spec.source_space.is_empty() { 1 } else { 2 });
+            if count >= shortest as i32 && spec.exact("repository").is_some() || count >= 16 {
+                return Err(ReplicationError::invalid(
+                    "destination.replace_count",
+                    format!("{count} is beyond the repository path ({shortest} segments)"),
+                ));
+            }
+        }
         match spec.trigger.as_str() {
             "manual" | "push" => {}
             "cron" => {
@@ -188,6 +301,23 @@ impl Replication {
                 ))
             }
         }
+        crate::scheduler::time_zone(&spec.time_zone)
+            .map_err(|e| ReplicationError::invalid("trigger.time_zone", e))?;
+        for p in &spec.platforms {
+            parse_platform(p).map_err(|e| ReplicationError::invalid("platforms", e))?;
+        }
+        if spec.concurrency > MAX_CONCURRENCY {
+            return Err(ReplicationError::invalid(
+                "concurrency",
+                format!("at most {MAX_CONCURRENCY}"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn create_policy(&self, p: Policy) -> Result<Policy> {
+        let spec = Spec::from_proto(&p);
+        self.validate(&p.name, &spec).await?;
         if policy::Entity::find_by_id(p.name.clone())
             .one(&self.db)
             .await?
@@ -209,6 +339,27 @@ impl Replication {
         Ok(spec.to_proto(&p.name, now))
     }
 
+    /// Replaces a policy; its name and creation time stay.
+    pub async fn update_policy(&self, p: Policy) -> Result<Policy> {
+        let (row, old) = self.policy(&p.name).await?;
+        let spec = Spec::from_proto(&p);
+        self.validate(&p.name, &spec).await?;
+        let created_at = row.created_at;
+        let mut m = row.into_active_model();
+        m.spec = Set(serde_json::to_string(&spec).expect("spec serializes"));
+        m.update(&self.db).await?;
+        if old.source_registry != spec.source_registry
+            || old.destination_registry != spec.destination_registry
+            || old.destination_space != spec.destination_space
+            || old.replace_count != spec.replace_count
+            || old.platforms != spec.platforms
+        {
+            // What the records say no longer describes the destination.
+            crate::records::forget_policy(&self.db, &p.name).await?;
+        }
+        Ok(spec.to_proto(&p.name, created_at))
+    }
+
     /// The stored policy and its spec.
     pub(crate) async fn policy(&self, name: &str) -> Result<(policy::Model, Spec)> {
         let m = policy::Entity::find_by_id(name.to_string())
@@ -221,27 +372,34 @@ impl Replication {
         Ok((m, spec))
     }
 
-    pub async fn get_policy(&self, name: &str) -> Result<Policy> {
-        let (m, spec) = self.policy(name).await?;
-        Ok(spec.to_proto(&m.name, m.created_at))
-    }
-
-    pub async fn list_policies(&self) -> Result<Vec<Policy>> {
+    /// Every readable policy: its stored row and spec.
+    pub(crate) async fn specs(&self) -> Result<Vec<(policy::Model, Spec)>> {
         let rows = policy::Entity::find()
             .order_by_asc(policy::Column::Name)
             .all(&self.db)
             .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|m| {
-                serde_json::from_str::<Spec>(&m.spec)
-                    .ok()
-                    .map(|s| s.to_proto(&m.name, m.created_at))
-            })
+            .filter_map(|m| serde_json::from_str::<Spec>(&m.spec).ok().map(|s| (m, s)))
+            .collect())
+    }
+
+    pub async fn get_policy(&self, name: &str) -> Result<Policy> {
+        let (m, spec) = self.policy(name).await?;
+        Ok(spec.to_proto(&m.name, m.created_at))
+    }
+
+    pub async fn list_policies(&self) -> Result<Vec<Policy>> {
+        Ok(self
+            .specs()
+            .await?
+            .into_iter()
+            .map(|(m, s)| s.to_proto(&m.name, m.created_at))
             .collect())
     }
 
     pub async fn delete_policy(&self, name: &str) -> Result<()> {
+        crate::records::forget_policy(&self.db, name).await?;
         let deleted = policy::Entity::delete_by_id(name.to_string())
             .exec(&self.db)
             .await?;
@@ -264,30 +422,49 @@ mod tests {
             source_space: src.into(),
             destination_registry: "b".into(),
             destination_space: dst.into(),
+            replace_count: None,
             filters: filters
                 .iter()
                 .map(|(k, p, e)| (k.to_string(), p.to_string(), *e))
                 .collect(),
             trigger: "manual".into(),
             cron: String::new(),
+            time_zone: String::new(),
             overwrite: false,
+            enabled: true,
+            platforms: vec![],
+            copy_referrers: false,
+            bandwidth_limit: 0,
+            concurrency: 0,
+            delete_propagation: false,
         }
     }
 
     #[test]
-    fn naming_and_filters() {
+    fn naming_keeps_prefixes_or_replaces_leading_segments() {
+        let dst = |s: &Spec, r: &str| s.destination_repository(r);
+        assert_eq!(dst(&spec("", "", &[]), "team/app").unwrap(), "team/app");
         assert_eq!(
-            spec("", "", &[]).destination_repository("team/app"),
-            "team/app"
-        );
-        assert_eq!(
-            spec("", "mirror", &[]).destination_repository("team/app"),
+            dst(&spec("", "mirror", &[]), "team/app").unwrap(),
             "mirror/team/app"
         );
         assert_eq!(
-            spec("team", "dr", &[]).destination_repository("team/app/x"),
+            dst(&spec("team", "dr", &[]), "team/app/x").unwrap(),
             "dr/app/x"
         );
+        let replace = |n| Spec {
+            replace_count: Some(n),
+            ..spec("", "dr", &[])
+        };
+        assert_eq!(dst(&replace(0), "a/b/c").unwrap(), "dr/a/b/c");
+        assert_eq!(dst(&replace(2), "a/b/c").unwrap(), "dr/c");
+        assert_eq!(dst(&replace(-1), "a/b/c").unwrap(), "dr/c");
+        let err = dst(&replace(3), "a/b/c").unwrap_err();
+        assert!(err.contains("replace_count"), "{err}");
+    }
+
+    #[test]
+    fn filters_include_then_exclude() {
         let s = spec(
             "",
             "",
@@ -302,5 +479,27 @@ mod tests {
         assert!(!s.admits("repository", "other/app"));
         assert!(s.admits("tag", "v1"));
         assert!(!s.admits("tag", "latest"));
+        assert_eq!(s.exact("repository"), None, "a wildcard needs the catalog");
+        let exact = spec(
+            "",
+            "",
+            &[("repository", "team/app", false), ("tag", "v1", false)],
+        );
+        assert_eq!(
+            exact.exact("repository"),
+            Some(vec!["team/app".to_string()])
+        );
+        assert_eq!(exact.exact("tag"), Some(vec!["v1".to_string()]));
+    }
+
+    #[test]
+    fn platforms_parse() {
+        assert!(super::parse_platform("linux/amd64").is_ok());
+        assert_eq!(
+            super::parse_platform("linux/arm64/v8").unwrap().2,
+            "v8".to_string()
+        );
+        assert!(super::parse_platform("linux").is_err());
+        assert!(super::parse_platform("linux//x").is_err());
     }
 }

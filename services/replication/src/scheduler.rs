@@ -1,6 +1,7 @@
 //! Cron triggers. Every replica checks the cron policies each second; a tick that is due is
 //! claimed with a lease in the shared cache (`set_nx` on policy and tick time), so it fires once
-//! across replicas. Schedules are in UTC; 5 fields, or 6 with seconds first.
+//! across replicas. Schedules are read in the policy's time zone (UTC when none is set); 5
+//! fields, or 6 with seconds first. Disabled policies do not fire.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use berth_cache::Cache;
 use berth_runtime::Shutdown;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use croner::Cron;
 
 use crate::error::ReplicationError;
@@ -23,11 +25,26 @@ pub fn parse(expression: &str) -> Result<Cron, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The first tick of `schedule` after `after` and no later than `now`, if any.
-pub fn due(schedule: &Cron, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// Parses an IANA time zone name; empty is UTC.
+pub fn time_zone(name: &str) -> Result<Tz, String> {
+    if name.is_empty() {
+        return Ok(Tz::UTC);
+    }
+    name.parse::<Tz>()
+        .map_err(|_| format!("{name:?} is not an IANA time zone (such as Europe/Paris)"))
+}
+
+/// The first tick of `schedule`, read in `tz`, after `after` and no later than `now`, if any.
+pub fn due(
+    schedule: &Cron,
+    tz: Tz,
+    after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     schedule
-        .find_next_occurrence(&after, false)
+        .find_next_occurrence(&after.with_timezone(&tz), false)
         .ok()
+        .map(|t| t.with_timezone(&Utc))
         .filter(|t| *t <= now)
 }
 
@@ -52,10 +69,14 @@ pub async fn run(replication: Replication, cache: Arc<dyn Cache>, shutdown: Shut
             let Some(trigger) = p.trigger.as_ref().filter(|t| t.kind == "cron") else {
                 continue;
             };
-            let Ok(schedule) = parse(&trigger.cron) else {
+            if p.enabled == Some(false) {
+                continue;
+            }
+            let (Ok(schedule), Ok(tz)) = (parse(&trigger.cron), time_zone(&trigger.time_zone))
+            else {
                 continue;
             };
-            let Some(tick) = due(&schedule, last, now) else {
+            let Some(tick) = due(&schedule, tz, last, now) else {
                 continue;
             };
             let lease = format!("cron:{}:{}", p.name, tick.timestamp());
@@ -67,7 +88,7 @@ pub async fn run(replication: Replication, cache: Arc<dyn Cache>, shutdown: Shut
                     continue;
                 }
             }
-            match replication.run(&p.name).await {
+            match replication.run(&p.name, "cron", false).await {
                 Ok(e) => {
                     tracing::info!(policy = %p.name, execution = %e.id, %tick, "cron run started")
                 }
@@ -94,7 +115,14 @@ mod tests {
         assert!(parse("61 * * * *").is_err());
         let s = parse("0 * * * *").unwrap();
         let at = |h, m| Utc.with_ymd_and_hms(2026, 1, 1, h, m, 0).unwrap();
-        assert_eq!(due(&s, at(9, 59), at(10, 0)), Some(at(10, 0)));
-        assert_eq!(due(&s, at(10, 0), at(10, 30)), None);
+        assert_eq!(due(&s, Tz::UTC, at(9, 59), at(10, 0)), Some(at(10, 0)));
+        assert_eq!(due(&s, Tz::UTC, at(10, 0), at(10, 30)), None);
+        // 02:30 every day in Kolkata (UTC+05:30) is 21:00 UTC the day before.
+        let daily = parse("30 2 * * *").unwrap();
+        let kolkata = time_zone("Asia/Kolkata").unwrap();
+        assert_eq!(due(&daily, kolkata, at(20, 59), at(21, 0)), Some(at(21, 0)));
+        assert_eq!(due(&daily, Tz::UTC, at(20, 59), at(21, 0)), None);
+        assert!(time_zone("Mars/Olympus").is_err());
+        assert_eq!(time_zone("").unwrap(), Tz::UTC);
     }
 }

@@ -1,80 +1,141 @@
-//! Push triggers: every `artifact.pushed` event runs the push policies whose source it matches,
-//! for that one artifact, without listing anything.
-
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+//! Registry events.
+//!
+//! - `artifact.pushed`: every enabled push policy whose source selects the artifact gets an
+//!   execution with exactly one task, queued without listing anything; what the policies
+//!   recorded for that tag is forgotten, so the next full run looks at it again.
+//! - `artifact.deleted`: records are forgotten, and policies with delete propagation delete the
+//!   same manifest at their destination.
 
 use berth_bus::{Handler, HandlerError, Message, Subscription};
-use berth_proto::v1::ArtifactPushed;
+use berth_oci::OciError;
+use berth_proto::v1::{ArtifactDeleted, ArtifactPushed};
+use sea_orm::{ActiveModelTrait, TransactionTrait};
 
-use crate::copy::Copier;
-use crate::executions::Counts;
+use crate::error::Result;
+use crate::executions::{db_error, new_execution, new_task, TaskJob, TASK};
+use crate::policies::Spec;
 use crate::Replication;
 
-/// The queue replication workers share for push events.
+/// The queue replication workers share for registry events.
 pub fn subscription() -> Subscription {
-    Subscription::new("replication.pushes", &["artifact.pushed"])
+    Subscription::new(
+        "replication.pushes",
+        &["artifact.pushed", "artifact.deleted"],
+    )
 }
 
-pub struct PushHandler(pub Replication);
+pub struct EventHandler(pub Replication);
 
 #[async_trait::async_trait]
-impl Handler for PushHandler {
-    async fn handle(&self, m: &Message) -> Result<(), HandlerError> {
-        let event: ArtifactPushed = m
-            .payload()
-            .map_err(|e| HandlerError::Reject(format!("bad artifact.pushed payload: {e}")))?;
-        self.0
-            .on_push(&event)
-            .await
-            .map_err(|e| HandlerError::Retry(e.to_string()))
+impl Handler for EventHandler {
+    async fn handle(&self, m: &Message) -> std::result::Result<(), HandlerError> {
+        let result = match m.kind.as_str() {
+            "artifact.pushed" => {
+                let event: ArtifactPushed = m
+                    .payload()
+                    .map_err(|e| HandlerError::Reject(format!("bad artifact.pushed: {e}")))?;
+                self.0.on_push(&event).await
+            }
+            "artifact.deleted" => {
+                let event: ArtifactDeleted = m
+                    .payload()
+                    .map_err(|e| HandlerError::Reject(format!("bad artifact.deleted: {e}")))?;
+                self.0.on_delete(&event).await
+            }
+            _ => Ok(()),
+        };
+        result.map_err(|e| HandlerError::Retry(e.to_string()))
     }
 }
 
+/// Whether a policy's source selects `repository` (and `tag`, when given) of `registry`.
+fn selects(spec: &Spec, registry: &str, repository: &str, tag: Option<&str>) -> bool {
+    spec.source_registry == registry
+        && spec.in_source_space(repository)
+        && spec.admits("repository", repository)
+        && tag.is_none_or(|t| spec.admits("tag", t))
+}
+
 impl Replication {
-    /// Copies a pushed artifact for every push policy that selects it, one execution each.
-    pub async fn on_push(&self, event: &ArtifactPushed) -> crate::error::Result<()> {
-        for policy in self.list_policies().await? {
-            let (_, spec) = self.policy(&policy.name).await?;
-            let in_space = spec.source_space.is_empty()
-                || event
-                    .repository
-                    .split_once('/')
-                    .is_some_and(|(s, _)| s == spec.source_space);
+    /// Queues a one-task execution of every push policy that selects the pushed artifact.
+    pub async fn on_push(&self, event: &ArtifactPushed) -> Result<()> {
+        crate::records::forget(
+            &self.db,
+            &event.registry,
+            &event.repository,
+            Some(&event.tag),
+        )
+        .await?;
+        for (row, spec) in self.specs().await? {
+            let name = row.name;
             if spec.trigger != "push"
-                || spec.source_registry != event.registry
-                || !in_space
-                || !spec.admits("repository", &event.repository)
-                || !spec.admits("tag", &event.tag)
+                || !spec.enabled
+                || !selects(&spec, &event.registry, &event.repository, Some(&event.tag))
             {
                 continue;
             }
-            let row = self.start_execution(&policy.name).await?;
-            let counts = Arc::new(Counts::default());
-            counts.total.store(1, Ordering::Relaxed);
-            let result = async {
-                let (src, src_url) = self
-                    .client(&spec.source_registry)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let (dst, dst_url) = self
-                    .client(&spec.destination_registry)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let copier = Copier {
-                    src,
-                    dst,
-                    same_registry: src_url == dst_url,
-                };
-                let dst_repo = spec.destination_repository(&event.repository);
-                let outcome = copier
-                    .copy_tag(&event.repository, &dst_repo, &event.tag, spec.overwrite)
-                    .await;
-                counts.record(&event.repository, &event.tag, outcome);
-                Ok::<(), String>(())
+            let mut e = new_execution(&name, "push", false);
+            e.status = sea_orm::Set("running".into());
+            e.total = sea_orm::Set(1);
+            let tx = self.db.begin().await?;
+            let e = e.insert(&tx).await?;
+            let mut t = match spec.destination_repository(&event.repository) {
+                Ok(dst) => new_task(&e.id, &name, &event.repository, &dst, &event.tag),
+                Err(err) => {
+                    let mut t = new_task(&e.id, &name, &event.repository, "", &event.tag);
+                    t.status = sea_orm::Set("failed".into());
+                    t.error = sea_orm::Set(err);
+                    t
+                }
+            };
+            let pending = t.status.clone().unwrap() == "pending";
+            if !pending {
+                t.finished_at = sea_orm::Set(Some(chrono::Utc::now()));
             }
-            .await;
-            self.finish(row, &counts, result).await?;
+            let t = t.insert(&tx).await?;
+            if pending {
+                self.outbox
+                    .enqueue(&tx, &Message::new(TASK, &TaskJob { task: t.id }))
+                    .await
+                    .map_err(db_error)?;
+            }
+            tx.commit().await?;
+            self.outbox.notify();
+            if !pending {
+                self.finish_if_done(&e.id).await?;
+            }
+            tracing::info!(policy = %name, execution = %e.id, repository = %event.repository, tag = %event.tag, "push execution queued");
+        }
+        Ok(())
+    }
+
+    /// Forgets records of a deleted artifact and propagates the deletion where asked.
+    pub async fn on_delete(&self, event: &ArtifactDeleted) -> Result<()> {
+        let tag = (!event.tag.is_empty()).then_some(event.tag.as_str());
+        crate::records::forget(&self.db, &event.registry, &event.repository, tag).await?;
+        if event.digest.is_empty() {
+            return Ok(());
+        }
+        for (row, spec) in self.specs().await? {
+            let name = row.name;
+            if !spec.delete_propagation
+                || !spec.enabled
+                || !selects(&spec, &event.registry, &event.repository, None)
+            {
+                continue;
+            }
+            let Ok(dst_repo) = spec.destination_repository(&event.repository) else {
+                continue;
+            };
+            let (dst, _) = self.client(&spec.destination_registry).await?;
+            match dst.delete_manifest(&dst_repo, &event.digest).await {
+                Ok(()) | Err(OciError::NotFound(_)) => {
+                    tracing::info!(policy = %name, repository = %dst_repo, digest = %event.digest, "deletion propagated")
+                }
+                Err(e) => {
+                    tracing::warn!(policy = %name, repository = %dst_repo, digest = %event.digest, error = %e, "could not propagate a deletion")
+                }
+            }
         }
         Ok(())
     }

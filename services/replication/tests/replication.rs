@@ -82,6 +82,13 @@ async fn fixture() -> Fixture {
             cache: berth_cache::open(None, "t").await.unwrap(),
             internal_token: Some(token),
             registry_addr: format!("http://{}", registry.addr),
+            tuning: berth_replication::Tuning {
+                task_attempts: 3,
+                retry_backoff: Duration::from_millis(200),
+                chunk_size: Some(64 * 1024),
+                ..Default::default()
+            },
+            work: true,
         },
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
         stop.child(),
@@ -103,10 +110,12 @@ fn policy(name: &str, filters: Vec<Filter>) -> Policy {
         source: Some(Endpoint {
             registry: "src".into(),
             space: "team".into(),
+            ..Default::default()
         }),
         destination: Some(Endpoint {
             registry: "dst".into(),
             space: "mirror".into(),
+            ..Default::default()
         }),
         filters,
         ..Default::default()
@@ -152,8 +161,8 @@ async fn copies_what_the_filters_select_with_identical_digests_then_nothing() {
         .create_policy(policy("mirror", filters))
         .await
         .unwrap();
-    let started = f.replication.run("mirror").await.unwrap();
-    assert_eq!(started.status, "running");
+    let started = f.replication.run("mirror", "manual", false).await.unwrap();
+    assert_eq!(started.status, "pending");
     let e = finished(&f.replication, &started.id).await;
     assert_eq!(
         (e.status.as_str(), e.total, e.succeeded, e.failed, e.skipped),
@@ -210,7 +219,11 @@ async fn copies_what_the_filters_select_with_identical_digests_then_nothing() {
     // A second run copies nothing.
     let again = finished(
         &f.replication,
-        &f.replication.run("mirror").await.unwrap().id,
+        &f.replication
+            .run("mirror", "manual", false)
+            .await
+            .unwrap()
+            .id,
     )
     .await;
     assert_eq!(
@@ -249,6 +262,7 @@ async fn bad_policies_name_the_field() {
                 source: Some(Endpoint {
                     registry: "nope".into(),
                     space: String::new(),
+                    ..Default::default()
                 }),
                 ..policy("a", vec![])
             },
@@ -259,6 +273,7 @@ async fn bad_policies_name_the_field() {
                 destination: Some(Endpoint {
                     registry: "ghost".into(),
                     space: String::new(),
+                    ..Default::default()
                 }),
                 ..policy("b", vec![])
             },
@@ -269,6 +284,7 @@ async fn bad_policies_name_the_field() {
                 destination: Some(Endpoint {
                     registry: "dst".into(),
                     space: "Bad Space".into(),
+                    ..Default::default()
                 }),
                 ..policy("c", vec![])
             },
@@ -301,6 +317,7 @@ async fn bad_policies_name_the_field() {
                 trigger: Some(berth_proto::v1::Trigger {
                     kind: "cron".into(),
                     cron: "every day".into(),
+                    ..Default::default()
                 }),
                 ..policy("g", vec![])
             },
@@ -311,6 +328,7 @@ async fn bad_policies_name_the_field() {
                 trigger: Some(berth_proto::v1::Trigger {
                     kind: "hourly".into(),
                     cron: String::new(),
+                    ..Default::default()
                 }),
                 ..policy("h", vec![])
             },
@@ -321,6 +339,7 @@ async fn bad_policies_name_the_field() {
                 destination: Some(Endpoint {
                     registry: "src".into(),
                     space: "team".into(),
+                    ..Default::default()
                 }),
                 ..policy("i", vec![])
             },
@@ -358,6 +377,7 @@ async fn a_cron_policy_fires_on_time() {
     p.trigger = Some(berth_proto::v1::Trigger {
         kind: "cron".into(),
         cron: "* * * * * *".into(),
+        ..Default::default()
     });
     f.replication.create_policy(p).await.unwrap();
     let fired = berth_testkit::wait_until(Duration::from_secs(8), || {

@@ -141,7 +141,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/replication/policies/{policy}",
-            get(replication::get_policy).delete(replication::delete_policy),
+            get(replication::get_policy)
+                .patch(replication::update_policy)
+                .delete(replication::delete_policy),
         )
         .route(
             "/api/v1/replication/policies/{policy}/run",
@@ -156,9 +158,18 @@ pub fn router(state: AppState) -> Router {
             get(replication::get_execution),
         )
         .route(
+            "/api/v1/replication/executions/{id}/tasks",
+            get(replication::list_tasks),
+        )
+        .route(
+            "/api/v1/replication/executions/{id}/cancel",
+            post(replication::cancel_execution),
+        )
+        .route(
             "/hooks/distribution/{registry}",
             post(crate::hooks::distribution),
         )
+        .route("/hooks/harbor/{registry}", post(crate::hooks::harbor))
         .route("/auth/token", get(crate::token_service::token))
         .route("/auth/certificate", get(crate::token_service::certificate))
         .route("/admission/validate", post(crate::admission::validate))

@@ -7,6 +7,8 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use berth_error::ApiError;
+
 use super::dto::List;
 use super::{Authed, HttpResult, JsonBody};
 use crate::ops;
@@ -18,6 +20,10 @@ pub struct EndpointJson {
     pub registry: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<String>,
+    /// Destination only: leading source path segments the space replaces (Harbor's
+    /// `dest_namespace_replace_count`; -1 keeps only the last segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_count: Option<i32>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -37,6 +43,9 @@ pub struct TriggerJson {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
+    /// IANA time zone of the cron schedule; UTC when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// A policy, as created and as read back.
@@ -51,7 +60,25 @@ pub struct PolicyJson {
     pub trigger: Option<TriggerJson>,
     #[serde(default)]
     pub r#override: bool,
-    #[serde(default, skip_deserializing)]
+    /// Disabled policies do not fire on cron or push. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// `os/arch[/variant]` to copy out of multi-arch indexes; empty: all.
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    /// Also copy signatures, SBOMs and other artifacts whose subject is a copied manifest.
+    #[serde(default)]
+    pub copy_referrers: bool,
+    /// Bytes per second for the whole policy; 0: unlimited.
+    #[serde(default)]
+    pub bandwidth_limit: u64,
+    /// Artifacts copied at once per worker; 0: the service default.
+    #[serde(default)]
+    pub concurrency: u32,
+    /// Delete at the destination what is deleted at the source.
+    #[serde(default)]
+    pub delete_propagation: bool,
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
 
@@ -70,10 +97,12 @@ impl From<PolicyJson> for pb::Policy {
             source: Some(pb::Endpoint {
                 registry: p.source.registry,
                 space: p.source.space.unwrap_or_default(),
+                replace_count: None,
             }),
             destination: Some(pb::Endpoint {
                 registry: p.destination.registry,
                 space: p.destination.space.unwrap_or_default(),
+                replace_count: p.destination.replace_count,
             }),
             filters: p
                 .filters
@@ -87,9 +116,16 @@ impl From<PolicyJson> for pb::Policy {
             trigger: p.trigger.map(|t| pb::Trigger {
                 kind: t.kind,
                 cron: t.cron.unwrap_or_default(),
+                time_zone: t.time_zone.unwrap_or_default(),
             }),
             r#override: p.r#override,
             created_at: None,
+            enabled: p.enabled,
+            platforms: p.platforms,
+            copy_referrers: p.copy_referrers,
+            bandwidth_limit: p.bandwidth_limit,
+            concurrency: p.concurrency,
+            delete_propagation: p.delete_propagation,
         }
     }
 }
@@ -106,10 +142,12 @@ impl From<pb::Policy> for PolicyJson {
             source: EndpointJson {
                 registry: src.registry,
                 space: non_empty(src.space),
+                replace_count: None,
             },
             destination: EndpointJson {
                 registry: dst.registry,
                 space: non_empty(dst.space),
+                replace_count: dst.replace_count,
             },
             filters: p
                 .filters
@@ -123,8 +161,15 @@ impl From<pb::Policy> for PolicyJson {
             trigger: Some(TriggerJson {
                 kind: trigger.kind,
                 cron: non_empty(trigger.cron),
+                time_zone: non_empty(trigger.time_zone),
             }),
             r#override: p.r#override,
+            enabled: Some(p.enabled.unwrap_or(true)),
+            platforms: p.platforms,
+            copy_referrers: p.copy_referrers,
+            bandwidth_limit: p.bandwidth_limit,
+            concurrency: p.concurrency,
+            delete_propagation: p.delete_propagation,
             created_at: p
                 .created_at
                 .and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t.seconds, 0))
@@ -147,16 +192,54 @@ pub struct ExecutionJson {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub error: Option<String>,
+    /// `manual`, `cron` or `push`.
+    pub trigger: String,
+}
+
+fn time(t: Option<prost_types::Timestamp>) -> Option<String> {
+    t.and_then(|t| {
+        chrono::DateTime::<chrono::Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32)
+    })
+    .map(|t| t.to_rfc3339())
+}
+
+/// One artifact of an execution.
+#[derive(Serialize, ToSchema)]
+pub struct TaskJson {
+    pub id: String,
+    pub source_repository: String,
+    pub destination_repository: String,
+    pub reference: String,
+    /// `pending`, `running`, `succeeded`, `failed`, `skipped` or `cancelled`.
+    pub status: String,
+    pub attempts: u32,
+    pub bytes: u64,
+    pub digest: Option<String>,
+    pub error: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl From<pb::Task> for TaskJson {
+    fn from(t: pb::Task) -> Self {
+        TaskJson {
+            id: t.id,
+            source_repository: t.source_repository,
+            destination_repository: t.destination_repository,
+            reference: t.reference,
+            status: t.status,
+            attempts: t.attempts,
+            bytes: t.bytes,
+            digest: non_empty(t.digest),
+            error: non_empty(t.error),
+            started_at: time(t.started_at),
+            finished_at: time(t.finished_at),
+        }
+    }
 }
 
 impl From<pb::Execution> for ExecutionJson {
     fn from(e: pb::Execution) -> Self {
-        let time = |t: Option<prost_types::Timestamp>| {
-            t.and_then(|t| {
-                chrono::DateTime::<chrono::Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32)
-            })
-            .map(|t| t.to_rfc3339())
-        };
         ExecutionJson {
             id: e.id,
             policy: e.policy,
@@ -169,6 +252,7 @@ impl From<pb::Execution> for ExecutionJson {
             started_at: time(e.started_at),
             finished_at: time(e.finished_at),
             error: non_empty(e.error),
+            trigger: e.trigger,
         }
     }
 }
@@ -217,16 +301,106 @@ pub async fn delete_policy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/replication/policies/{policy}/run", responses((status = 202, body = ExecutionJson), (status = 409)))]
+/// A JSON merge patch (RFC 7396) of a policy: the fields given replace the stored ones.
+#[utoipa::path(patch, path = "/api/v1/replication/policies/{policy}", request_body = Object, responses((status = 200, body = PolicyJson), (status = 400), (status = 404)))]
+pub async fn update_policy(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(name): Path<String>,
+    JsonBody(patch): JsonBody<serde_json::Value>,
+) -> HttpResult<Json<PolicyJson>> {
+    if !patch.is_object() {
+        return Err(ApiError::invalid("body", "must be a JSON object").into());
+    }
+    if patch
+        .get("name")
+        .is_some_and(|n| n.as_str() != Some(name.as_str()))
+    {
+        return Err(ApiError::invalid("name", "a policy cannot be renamed").into());
+    }
+    let current = PolicyJson::from(ops::get_policy(&s, &p, &name).await?);
+    let mut merged =
+        serde_json::to_value(current).map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Some(o) = merged.as_object_mut() {
+        o.remove("created_at");
+    }
+    merge(&mut merged, patch);
+    let policy: PolicyJson = super::extract::parse_json(merged.to_string().as_bytes())?;
+    Ok(Json(
+        ops::update_policy(&s, &p, policy.into()).await?.into(),
+    ))
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
+fn merge(target: &mut serde_json::Value, patch: serde_json::Value) {
+    match (target, patch) {
+        (serde_json::Value::Object(t), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(&k);
+                } else {
+                    merge(t.entry(k).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p,
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct RunQuery {
+    /// Check every artifact at the destination instead of trusting recorded digests.
+    pub verify: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/v1/replication/policies/{policy}/run", params(RunQuery), responses((status = 202, body = ExecutionJson), (status = 409)))]
 pub async fn run_policy(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(name): Path<String>,
+    Query(q): Query<RunQuery>,
 ) -> HttpResult<(StatusCode, Json<ExecutionJson>)> {
+    let verify = q.verify.unwrap_or(false);
     Ok((
         StatusCode::ACCEPTED,
-        Json(ops::run_policy(&s, &p, &name).await?.into()),
+        Json(ops::run_policy(&s, &p, &name, verify).await?.into()),
     ))
+}
+
+#[utoipa::path(post, path = "/api/v1/replication/executions/{id}/cancel", responses((status = 200, body = ExecutionJson), (status = 404)))]
+pub async fn cancel_execution(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(id): Path<String>,
+) -> HttpResult<Json<ExecutionJson>> {
+    Ok(Json(ops::cancel_execution(&s, &p, &id).await?.into()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct TaskQuery {
+    pub status: Option<String>,
+    pub page_size: Option<i32>,
+    pub page_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/replication/executions/{id}/tasks", params(TaskQuery), responses((status = 200, body = List<TaskJson>), (status = 404)))]
+pub async fn list_tasks(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(id): Path<String>,
+    Query(q): Query<TaskQuery>,
+) -> HttpResult<Json<List<TaskJson>>> {
+    let req = pb::ListTasksRequest {
+        execution: id,
+        status: q.status.unwrap_or_default(),
+        page_size: q.page_size.unwrap_or(0),
+        page_token: q.page_token.unwrap_or_default(),
+    };
+    let r = ops::list_tasks(&s, &p, req).await?;
+    Ok(Json(List::new(
+        r.tasks.into_iter().map(Into::into).collect(),
+        r.next_page_token,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/replication/executions/{id}", responses((status = 200, body = ExecutionJson), (status = 404)))]

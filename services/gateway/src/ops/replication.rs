@@ -80,13 +80,45 @@ pub async fn delete_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult
     out
 }
 
-pub async fn run_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult<Execution> {
+/// Replaces a policy (the HTTP layer merges a PATCH into the stored policy first).
+pub async fn update_policy(s: &AppState, p: &Principal, policy: Policy) -> ApiResult<Policy> {
+    admin(p)?;
+    let resource = format!("replication/policies/{}", policy.name);
+    let out = s
+        .replication
+        .policies
+        .clone()
+        .update_policy(request(
+            p,
+            UpdatePolicyRequest {
+                policy: Some(policy),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner().policy.unwrap_or_default())
+        .map_err(from_replication);
+    audit(s, p, "replication.policy.update", &resource, &out).await;
+    out
+}
+
+pub async fn run_policy(
+    s: &AppState,
+    p: &Principal,
+    name: &str,
+    verify: bool,
+) -> ApiResult<Execution> {
     admin(p)?;
     let out = s
         .replication
         .executions
         .clone()
-        .run_policy(request(p, RunPolicyRequest { name: name.into() }))
+        .run_policy(request(
+            p,
+            RunPolicyRequest {
+                name: name.into(),
+                verify,
+            },
+        ))
         .await
         .map(|r| r.into_inner().execution.unwrap_or_default())
         .map_err(from_replication);
@@ -125,4 +157,40 @@ pub async fn list_executions(
         .await
         .map(|r| r.into_inner().executions)
         .map_err(from_replication)
+}
+
+pub async fn list_tasks(
+    s: &AppState,
+    p: &Principal,
+    req: ListTasksRequest,
+) -> ApiResult<ListTasksResponse> {
+    admin(p)?;
+    s.replication
+        .executions
+        .clone()
+        .list_tasks(request(p, req))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(from_replication)
+}
+
+pub async fn cancel_execution(s: &AppState, p: &Principal, id: &str) -> ApiResult<Execution> {
+    admin(p)?;
+    let out = s
+        .replication
+        .executions
+        .clone()
+        .cancel_execution(request(p, CancelExecutionRequest { id: id.into() }))
+        .await
+        .map(|r| r.into_inner().execution.unwrap_or_default())
+        .map_err(from_replication);
+    audit(
+        s,
+        p,
+        "replication.execution.cancel",
+        &format!("replication/executions/{id}"),
+        &out,
+    )
+    .await;
+    out
 }

@@ -1,0 +1,72 @@
+//! OCI clients of the registries policies name, built from what the registry service's
+//! provisioning answers (URL, TLS option, credential) and kept for a short while, so tasks
+//! share connections and bearer tokens and credential changes still apply within seconds.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use berth_error::ApiError;
+use berth_oci::{Client, ClientOptions, Credential};
+use berth_proto::v1::GetRegistryAccessRequest;
+
+use crate::error::{ReplicationError, Result};
+use crate::Provisioning;
+
+const KEEP: Duration = Duration::from_secs(30);
+
+pub struct Clients {
+    provisioning: Provisioning,
+    cached: Mutex<HashMap<String, (Client, String, Instant)>>,
+}
+
+impl Clients {
+    pub fn new(provisioning: Provisioning) -> Self {
+        Self {
+            provisioning,
+            cached: Mutex::default(),
+        }
+    }
+
+    /// A client of `registry` and its URL.
+    pub async fn get(&self, registry: &str) -> Result<(Client, String)> {
+        if let Some((c, url, at)) = self.cached.lock().expect("clients lock").get(registry) {
+            if at.elapsed() < KEEP {
+                return Ok((c.clone(), url.clone()));
+            }
+        }
+        let access = self
+            .provisioning
+            .clone()
+            .get_registry_access(GetRegistryAccessRequest {
+                registry: registry.into(),
+            })
+            .await
+            .map_err(|s| ReplicationError::Upstream(ApiError::from_status("registry service", &s)))?
+            .into_inner();
+        let credential = access.credential.map(|c| Credential {
+            username: c.username,
+            password: c.password,
+        });
+        let client = Client::new(
+            &access.url,
+            credential,
+            ClientOptions {
+                insecure: access.insecure,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| ReplicationError::invalid("registry", e.to_string()))?;
+        self.cached.lock().expect("clients lock").insert(
+            registry.to_string(),
+            (client.clone(), access.url.clone(), Instant::now()),
+        );
+        Ok((client, access.url))
+    }
+}
+
+impl crate::Replication {
+    pub(crate) async fn client(&self, registry: &str) -> Result<(Client, String)> {
+        self.clients.get(registry).await
+    }
+}

@@ -1,0 +1,205 @@
+//! Planning an execution: list only what the filters need, skip what the policy's records say
+//! is already at the destination, and queue one task per remaining artifact.
+//!
+//! - Repository filters that name repositories exactly skip the catalog; tag filters that name
+//!   tags exactly skip the tag lists.
+//! - A tag whose source digest (one `HEAD` at the source) equals the digest recorded for it is
+//!   counted as skipped without asking the destination, unless the record is older than the
+//!   verify interval or the run asked to verify.
+//! - Planning is a job on the bus, so it survives a restart; tasks get ids derived from the
+//!   artifact, so planning twice queues nothing twice.
+
+use std::collections::HashMap;
+
+use berth_bus::{Handler, HandlerError, Message, Subscription};
+use berth_oci::{Client, OciError};
+use chrono::Utc;
+use futures::{stream, StreamExt, TryStreamExt};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::entity::execution;
+use crate::error::{ReplicationError, Result};
+use crate::executions::{enqueue_tasks, new_task, Counts, PlanJob, PLAN};
+use crate::policies::Spec;
+use crate::Replication;
+
+const LISTING_IN_FLIGHT: usize = 16;
+
+pub fn subscription() -> Subscription {
+    Subscription::new("replication.plan", &[PLAN])
+}
+
+pub struct PlanHandler(pub Replication);
+
+#[async_trait::async_trait]
+impl Handler for PlanHandler {
+    async fn handle(&self, m: &Message) -> std::result::Result<(), HandlerError> {
+        let job: PlanJob = m
+            .payload()
+            .map_err(|e| HandlerError::Reject(format!("bad plan job: {e}")))?;
+        self.0
+            .plan(&job.execution)
+            .await
+            .map_err(|e| HandlerError::Retry(e.to_string()))
+    }
+}
+
+/// The artifacts a policy selects at the source: (repository, tag).
+async fn select(spec: &Spec, src: &Client) -> std::result::Result<Vec<(String, String)>, String> {
+    let repos = match spec.exact("repository") {
+        Some(names) => names,
+        None => src
+            .catalog()
+            .await
+            .map_err(|e| format!("listing the source: {e}"))?,
+    };
+    let repos: Vec<String> = repos
+        .into_iter()
+        .filter(|r| spec.in_source_space(r) && spec.admits("repository", r))
+        .collect();
+    let exact_tags = spec.exact("tag");
+    let listed: Vec<Vec<(String, String)>> = stream::iter(repos)
+        .map(|repo| {
+            let exact_tags = exact_tags.clone();
+            async move {
+                let tags = match exact_tags {
+                    Some(t) => t,
+                    None => match src.tags(&repo).await {
+                        Ok(t) => t,
+                        Err(OciError::NotFound(_)) => Vec::new(),
+                        Err(e) => return Err(format!("listing tags of {repo}: {e}")),
+                    },
+                };
+                Ok(tags
+                    .into_iter()
+                    .filter(|t| spec.admits("tag", t))
+                    .map(|t| (repo.clone(), t))
+                    .collect())
+            }
+        })
+        .buffered(LISTING_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(listed.into_iter().flatten().collect())
+}
+
+impl Replication {
+    /// Plans execution `id` (idempotent).
+    pub async fn plan(&self, id: &str) -> Result<()> {
+        let m = match self.execution_row(id).await {
+            Ok(m) => m,
+            Err(ReplicationError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !matches!(m.status.as_str(), "pending" | "running") {
+            return Ok(());
+        }
+        execution::Entity::update_many()
+            .col_expr(execution::Column::Status, Expr::value("running"))
+            .filter(execution::Column::Id.eq(id))
+            .filter(execution::Column::Status.eq("pending"))
+            .exec(&self.db)
+            .await?;
+        let spec = match self.policy(&m.policy).await {
+            Ok((_, spec)) => spec,
+            Err(ReplicationError::NotFound(e)) => return self.fail(id, &e).await,
+            Err(e) => return Err(e),
+        };
+        let src = match self.client(&spec.source_registry).await {
+            Ok((c, _)) => c,
+            Err(ReplicationError::Upstream(e)) if e.code == berth_error::ErrorCode::NotFound => {
+                return self
+                    .fail(id, &format!("source registry: {}", e.message))
+                    .await
+            }
+            Err(e) => return Err(e),
+        };
+        let artifacts = match select(&spec, &src).await {
+            Ok(a) => a,
+            Err(e) => return self.fail(id, &e).await,
+        };
+        let records = if m.verify {
+            HashMap::new()
+        } else {
+            crate::records::load(&self.db, &m.policy).await?
+        };
+        let fresh_after = Utc::now()
+            - chrono::Duration::from_std(self.tuning.verify_interval)
+                .unwrap_or(chrono::Duration::hours(24));
+        // Ask the source only, and only about tags with a fresh record. A platform filter
+        // rewrites indexes, so the source digest says nothing there.
+        let whole = spec.platforms.is_empty();
+        let lookups: Vec<(String, String, Option<String>)> = artifacts
+            .iter()
+            .map(|(repo, tag)| {
+                let record = records
+                    .get(&(repo.clone(), tag.clone()))
+                    .filter(|(_, at)| whole && *at > fresh_after)
+                    .map(|(d, _)| d.clone());
+                (repo.clone(), tag.clone(), record)
+            })
+            .collect();
+        let known: Vec<bool> = stream::iter(lookups)
+            .map(|(repo, tag, record)| {
+                let src = src.clone();
+                async move {
+                    let Some(digest) = record else { return false };
+                    src.head_manifest(&repo, &tag)
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some_and(|h| h.digest == digest)
+                }
+            })
+            .buffered(LISTING_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut tasks = Vec::new();
+        let mut skipped = 0i64;
+        for ((repo, tag), known) in artifacts.iter().zip(known) {
+            if known {
+                skipped += 1;
+                continue;
+            }
+            let mut t = match spec.destination_repository(repo) {
+                Ok(dst) => new_task(id, &m.policy, repo, &dst, tag),
+                Err(e) => {
+                    let mut t = new_task(id, &m.policy, repo, "", tag);
+                    t.status = sea_orm::Set("failed".into());
+                    t.error = sea_orm::Set(e);
+                    t
+                }
+            };
+            if t.status.clone().unwrap() == "failed" {
+                t.finished_at = sea_orm::Set(Some(Utc::now()));
+            }
+            tasks.push(t);
+        }
+        execution::Entity::update_many()
+            .col_expr(
+                execution::Column::Total,
+                Expr::value(artifacts.len() as i64),
+            )
+            .col_expr(execution::Column::Known, Expr::value(skipped))
+            .filter(execution::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        tracing::info!(execution = %id, artifacts = artifacts.len(), known = skipped, tasks = tasks.len(), "execution planned");
+        enqueue_tasks(&self.db, &self.outbox, tasks).await?;
+        self.finish_if_done(id).await
+    }
+
+    /// Fails an execution before any task ran.
+    async fn fail(&self, id: &str, error: &str) -> Result<()> {
+        tracing::warn!(execution = %id, error, "execution failed");
+        let m = self.execution_row(id).await?;
+        let c = Counts {
+            total: m.total.max(0) as u64,
+            ..Default::default()
+        };
+        self.close(id, &["pending", "running"], "failed", error, c)
+            .await?;
+        Ok(())
+    }
+}

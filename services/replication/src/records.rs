@@ -1,0 +1,87 @@
+//! Digests recorded per policy: what each policy last put at the destination for a source tag.
+//!
+//! A run asks only the source for a tag's digest and skips the artifact when it matches the
+//! record, without asking the destination; records older than the verify interval (or every
+//! record, on a run with `verify`) are checked at the destination again. Push and delete events
+//! from the source forget the records they touch.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+
+use crate::entity::record;
+
+fn id(policy: &str, repository: &str, tag: &str) -> String {
+    format!("{policy}\n{repository}:{tag}")
+}
+
+/// A policy's records by (source repository, tag): digest and when it was last verified.
+pub async fn load(
+    db: &DatabaseConnection,
+    policy: &str,
+) -> Result<HashMap<(String, String), (String, DateTime<Utc>)>, DbErr> {
+    Ok(record::Entity::find()
+        .filter(record::Column::Policy.eq(policy))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| ((r.repository, r.tag), (r.digest, r.verified_at)))
+        .collect())
+}
+
+/// Records that `digest` is at the destination for `repository:tag` of `registry`.
+pub async fn remember(
+    db: &DatabaseConnection,
+    policy: &str,
+    registry: &str,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+) -> Result<(), DbErr> {
+    let row = record::ActiveModel {
+        id: Set(id(policy, repository, tag)),
+        policy: Set(policy.into()),
+        registry: Set(registry.into()),
+        repository: Set(repository.into()),
+        tag: Set(tag.into()),
+        digest: Set(digest.into()),
+        verified_at: Set(Utc::now()),
+    };
+    record::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(record::Column::Id)
+                .update_columns([record::Column::Digest, record::Column::VerifiedAt])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets what every policy recorded for `repository` (one tag, or all) of `registry`.
+pub async fn forget(
+    db: &DatabaseConnection,
+    registry: &str,
+    repository: &str,
+    tag: Option<&str>,
+) -> Result<(), DbErr> {
+    let mut q = record::Entity::delete_many()
+        .filter(record::Column::Registry.eq(registry))
+        .filter(record::Column::Repository.eq(repository));
+    if let Some(tag) = tag {
+        q = q.filter(record::Column::Tag.eq(tag));
+    }
+    q.exec(db).await?;
+    Ok(())
+}
+
+/// Forgets everything a policy recorded (it was deleted or now writes elsewhere).
+pub async fn forget_policy(db: &DatabaseConnection, policy: &str) -> Result<(), DbErr> {
+    record::Entity::delete_many()
+        .filter(record::Column::Policy.eq(policy))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Workers: consumers of the `replication.task` work queue. Every replication process is one;
+//! they compete for tasks, so running more processes copies more at once.
+//!
+//! A delivery claims its task (a fresh claim token, one more attempt) and copies it. Only the
+//! holder of the current claim may finish the task, so a task redelivered after a worker died
+//! is finished once even if the old worker comes back. While copying, the worker publishes the
+//! bytes moved every half second and stops at once when the execution is cancelled; a task that
+//! outlives the hard timeout is interrupted. Transient failures go back to the queue with
+//! backoff until the attempt budget is spent; then the task fails with the last error.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_bus::{Handler, HandlerError, Message, Subscription};
+use berth_oci::OciError;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::copy::{Copier, Outcome, CHUNK};
+use crate::entity::{execution, task};
+use crate::error::{ReplicationError, Result};
+use crate::executions::{is_final, TaskJob, ACTIVE, TASK};
+use crate::policies::Spec;
+use crate::{Replication, Tuning};
+
+const TICK: Duration = Duration::from_millis(500);
+
+pub fn subscription(t: &Tuning) -> Subscription {
+    let mut s = Subscription::new("replication.task", &[TASK]);
+    s.prefetch = t.workers.max(1);
+    s.backoff = t.retry_backoff;
+    // The task counts its own attempts; the bus only must not give up first.
+    s.max_attempts = t.task_attempts * 4 + 8;
+    s
+}
+
+pub struct TaskHandler(pub Replication);
+
+#[async_trait::async_trait]
+impl Handler for TaskHandler {
+    async fn handle(&self, m: &Message) -> std::result::Result<(), HandlerError> {
+        let job: TaskJob = m
+            .payload()
+            .map_err(|e| HandlerError::Reject(format!("bad task job: {e}")))?;
+        match self.0.work(&job.task).await {
+            Ok(Step::Done) => Ok(()),
+            Ok(Step::Retry(e)) => Err(HandlerError::Retry(e)),
+            Err(e) => Err(HandlerError::Retry(e.to_string())),
+        }
+    }
+}
+
+/// What the queue should do with a task's message.
+pub enum Step {
+    Done,
+    Retry(String),
+}
+
+enum Ending {
+    Copied(Outcome),
+    Failed(OciError),
+    TimedOut,
+    Cancelled,
+}
+
+impl Replication {
+    /// Runs one delivery of task `id`.
+    pub async fn work(&self, id: &str) -> Result<Step> {
+        let Some(t) = task::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(Step::Done);
+        };
+        if is_final(&t.status) {
+            return Ok(Step::Done);
+        }
+        let spec = match self.policy(&t.policy).await {
+            Ok((_, spec)) => spec,
+            Err(ReplicationError::NotFound(e)) => {
+                self.settle(&t.id, &t.claim, "failed", 0, "", &e).await?;
+                self.finish_if_done(&t.execution).await?;
+                return Ok(Step::Done);
+            }
+            Err(e) => return Err(e),
+        };
+        let claim = uuid::Uuid::now_v7().to_string();
+        let claimed = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value("running"))
+            .col_expr(task::Column::Claim, Expr::value(claim.clone()))
+            .col_expr(
+                task::Column::Attempts,
+                Expr::col(task::Column::Attempts).add(1),
+            )
+            .col_expr(task::Column::StartedAt, Expr::value(Utc::now()))
+            .filter(task::Column::Id.eq(id))
+            .filter(task::Column::Status.is_in(ACTIVE))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        if claimed == 0 {
+            return Ok(Step::Done);
+        }
+        let attempt = t.attempts + 1;
+        let _slot = match self.throttles.slots(&t.policy, spec.concurrency) {
+            Some(s) => Some(s.acquire_owned().await.expect("slots never close")),
+            None => None,
+        };
+        let progress = Arc::new(AtomicU64::new(0));
+        let ending = self.copy(&spec, &t, &claim, progress.clone()).await;
+        let moved = progress.load(Ordering::Relaxed) as i64;
+        let (status, digest, error, retry) = match ending {
+            Ending::Copied(Outcome::Copied { digest, .. }) => {
+                ("succeeded", digest, String::new(), false)
+            }
+            Ending::Copied(Outcome::UpToDate { digest }) => {
+                ("skipped", digest, String::new(), false)
+            }
+            Ending::Copied(Outcome::Kept { digest }) => (
+                "skipped",
+                digest,
+                "the destination tag points to another digest and the policy does not override"
+                    .into(),
+                false,
+            ),
+            Ending::Cancelled => ("cancelled", String::new(), "cancelled".into(), false),
+            Ending::TimedOut => (
+                "failed",
+                String::new(),
+                format!("timed out after {:?}", self.tuning.task_timeout),
+                attempt < self.tuning.task_attempts as i32,
+            ),
+            Ending::Failed(e) => (
+                "failed",
+                String::new(),
+                e.to_string(),
+                e.is_transient() && attempt < self.tuning.task_attempts as i32,
+            ),
+        };
+        if retry {
+            tracing::info!(task = %id, attempt, error = %error, "task failed, will retry");
+            self.settle(id, &claim, "pending", moved, "", &error)
+                .await?;
+            return Ok(Step::Retry(error));
+        }
+        let error = if status == "failed" && attempt > 1 {
+            format!("{error} (after {attempt} attempts)")
+        } else {
+            error
+        };
+        if self
+            .settle(id, &claim, status, moved, &digest, &error)
+            .await?
+        {
+            if matches!(status, "succeeded" | "skipped") && !t.reference.is_empty() {
+                crate::records::remember(
+                    &self.db,
+                    &t.policy,
+                    &spec.source_registry,
+                    &t.source_repository,
+                    &t.reference,
+                    &digest,
+                )
+                .await?;
+            }
+            metrics::counter!("berth_replication_tasks_total", "status" => status).increment(1);
+            self.finish_if_done(&t.execution).await?;
+        }
+        Ok(Step::Done)
+    }
+
+    /// Copies the task's artifact, publishing progress, until done, cancelled or timed out.
+    async fn copy(
+        &self,
+        spec: &Spec,
+        t: &task::Model,
+        claim: &str,
+        progress: Arc<AtomicU64>,
+    ) -> Ending {
+        let copier = match self.copier(spec, &t.policy, progress.clone()).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Ending::Failed(OciError::Connect {
+                    host: "registry service".into(),
+                    detail: e.to_string(),
+                })
+            }
+        };
+        let copy = copier.copy_tag(
+            &t.source_repository,
+            &t.destination_repository,
+            &t.reference,
+            spec.overwrite,
+        );
+        let deadline = tokio::time::sleep(self.tuning.task_timeout);
+        tokio::pin!(copy, deadline);
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                r = &mut copy => return match r {
+                    Ok(o) => Ending::Copied(o),
+                    Err(e) => Ending::Failed(e),
+                },
+                _ = &mut deadline => return Ending::TimedOut,
+                _ = tick.tick() => {
+                    let moved = progress.load(Ordering::Relaxed) as i64;
+                    let _ = task::Entity::update_many()
+                        .col_expr(task::Column::Bytes, Expr::value(moved))
+                        .filter(task::Column::Id.eq(t.id.clone()))
+                        .filter(task::Column::Claim.eq(claim))
+                        .exec(&self.db)
+                        .await;
+                    if self.cancelled(&t.execution).await {
+                        return Ending::Cancelled;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn cancelled(&self, execution_id: &str) -> bool {
+        execution::Entity::find_by_id(execution_id.to_string())
+            .one(&self.db)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|e| e.status == "cancelled")
+    }
+
+    /// A copier for a policy, with its registries' clients and this worker's shared state.
+    pub(crate) async fn copier(
+        &self,
+        spec: &Spec,
+        policy: &str,
+        progress: Arc<AtomicU64>,
+    ) -> Result<Copier> {
+        let (src, src_url) = self.client(&spec.source_registry).await?;
+        let (dst, dst_url) = self.client(&spec.destination_registry).await?;
+        Ok(Copier {
+            src,
+            dst,
+            same_registry: src_url == dst_url,
+            dst_key: dst_url,
+            platforms: spec.platforms.clone(),
+            referrers: spec.copy_referrers,
+            bandwidth: self.throttles.bandwidth(policy, spec.bandwidth_limit),
+            flights: self.flights.clone(),
+            progress,
+            chunk: self.tuning.chunk_size.unwrap_or(CHUNK),
+        })
+    }
+
+    /// Moves a task to `status` if `claim` still owns it; answers whether it did.
+    async fn settle(
+        &self,
+        id: &str,
+        claim: &str,
+        status: &str,
+        bytes: i64,
+        digest: &str,
+        error: &str,
+    ) -> Result<bool> {
+        let mut q = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value(status))
+            .col_expr(task::Column::Bytes, Expr::value(bytes))
+            .col_expr(task::Column::Digest, Expr::value(digest))
+            .col_expr(task::Column::Error, Expr::value(error))
+            .filter(task::Column::Id.eq(id))
+            .filter(task::Column::Claim.eq(claim))
+            .filter(task::Column::Status.is_in(ACTIVE));
+        if is_final(status) {
+            q = q.col_expr(task::Column::FinishedAt, Expr::value(Utc::now()));
+        }
+        Ok(q.exec(&self.db).await?.rows_affected == 1)
+    }
+}
