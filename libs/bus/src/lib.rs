@@ -50,8 +50,9 @@ pub struct Subscription {
     pub bindings: Vec<String>,
     /// Deliveries of one message before it is dead-lettered.
     pub max_attempts: u32,
-    /// Delay before the first retry; doubled for every later one.
+    /// Delay before the first retry; doubled for every later one, up to `max_backoff`.
     pub backoff: Duration,
+    pub max_backoff: Duration,
     /// Messages in flight per consumer.
     pub prefetch: u16,
 }
@@ -63,6 +64,7 @@ impl Subscription {
             bindings: bindings.iter().map(|s| s.to_string()).collect(),
             max_attempts: 5,
             backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
             prefetch: 16,
         }
     }
@@ -71,6 +73,7 @@ impl Subscription {
     pub fn delay(&self, attempt: u32) -> Duration {
         self.backoff
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_backoff)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The RabbitMQ bus (lapin).
 //!
 //! Topology per namespace `ns`: a durable topic exchange `ns.events`; per subscription a durable
-//! queue `ns.QUEUE` bound to its patterns, delay queues `ns.QUEUE.retry.N` whose TTL is the N-th
-//! backoff and which dead-letter back into `ns.QUEUE`, and a dead-letter queue `ns.QUEUE.dlq`.
+//! queue `ns.QUEUE` bound to its patterns, delay queues `ns.QUEUE.retry.MSms` (one per distinct
+//! backoff, named by it, so consumers configured differently can share the queue) which
+//! dead-letter back into `ns.QUEUE`, and a dead-letter queue `ns.QUEUE.dlq`.
 //! The attempt number travels in the `x-attempt` header. Every consumer has its own connection,
 //! so stopping it hands its unacknowledged messages back to the broker.
 
@@ -162,12 +163,13 @@ impl RabbitBus {
             )
             .await?;
         }
-        for attempt in 1..sub.max_attempts {
+        let mut delays: Vec<u128> = (1..sub.max_attempts)
+            .map(|a| sub.delay(a).as_millis())
+            .collect();
+        delays.dedup();
+        for ms in delays {
             let mut args = FieldTable::default();
-            args.insert(
-                "x-message-ttl".into(),
-                AMQPValue::LongLongInt(sub.delay(attempt).as_millis() as i64),
-            );
+            args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ms as i64));
             args.insert(
                 "x-dead-letter-exchange".into(),
                 AMQPValue::LongString("".into()),
@@ -176,7 +178,7 @@ impl RabbitBus {
                 "x-dead-letter-routing-key".into(),
                 AMQPValue::LongString(main.clone().into()),
             );
-            ch.queue_declare(&format!("{main}.retry.{attempt}"), durable, args)
+            ch.queue_declare(&format!("{main}.retry.{ms}ms"), durable, args)
                 .await?;
         }
         ch.queue_declare(&format!("{main}.dlq"), durable, FieldTable::default())
@@ -238,7 +240,10 @@ impl RabbitBus {
                             if message.attempt < sub.max_attempts =>
                         {
                             tracing::info!(queue = %main, id = %message.id, attempt = message.attempt, error = %e, "handler failed, retrying");
-                            let retry = format!("{main}.retry.{}", message.attempt);
+                            let retry = format!(
+                                "{main}.retry.{}ms",
+                                sub.delay(message.attempt).as_millis()
+                            );
                             message.attempt += 1;
                             publish_confirmed(&ch, "", &retry, &message).await?;
                         }

@@ -298,3 +298,69 @@ mod tests {
         assert_ne!(x.manifest.digest, y.manifest.digest);
     }
 }
+
+/// A signature-like artifact whose `subject` is the manifest `subject` (media type, digest,
+/// size): an empty config and one small layer.
+pub fn referrer(subject: (&str, &str, u64), seed: u64) -> (Blob, Vec<Blob>) {
+    let config = Blob::new(b"{}".to_vec());
+    let mut payload = vec![0u8; 512];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut payload);
+    let layer = Blob::new(payload);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.example.signature.v1",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config.digest, "size": config.size()},
+        "layers": [{"mediaType": "application/vnd.example.signature.v1", "digest": layer.digest, "size": layer.size()}],
+        "subject": {"mediaType": subject.0, "digest": subject.1, "size": subject.2},
+    });
+    (
+        Blob::new(serde_json::to_vec(&manifest).expect("json")),
+        vec![config, layer],
+    )
+}
+
+/// Pushes a [`referrer`] as a client does against a registry without the referrers API: the
+/// artifact by digest, then the `sha256-<hex>` tag-schema index listing it.
+pub async fn push_referrer(
+    registry_url: &str,
+    repo: &str,
+    subject: (&str, &str, u64),
+    seed: u64,
+) -> anyhow::Result<Blob> {
+    let client = berth_oci::Client::new(registry_url, None, Default::default())?;
+    let (manifest, blobs) = referrer(subject, seed);
+    for b in &blobs {
+        let body: berth_oci::BlobStream = Box::pin(futures::stream::once(futures::future::ready(
+            Ok(bytes::Bytes::from(b.bytes.clone())),
+        )));
+        client.put_blob(repo, &b.digest, b.size(), body).await?;
+    }
+    client
+        .put_manifest(
+            repo,
+            &manifest.digest,
+            OCI_MANIFEST,
+            bytes::Bytes::from(manifest.bytes.clone()),
+        )
+        .await?;
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [{
+            "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.example.signature.v1",
+            "digest": manifest.digest,
+            "size": manifest.size(),
+        }],
+    });
+    client
+        .put_manifest(
+            repo,
+            &subject.1.replace(':', "-"),
+            OCI_INDEX,
+            bytes::Bytes::from(serde_json::to_vec(&index)?),
+        )
+        .await?;
+    Ok(manifest)
+}

@@ -37,15 +37,18 @@ pub enum Outcome {
     UpToDate { digest: String },
     /// The destination tag points elsewhere and the policy does not override.
     Kept { digest: String },
+    /// The index has none of the policy's platforms.
+    NoPlatform { digest: String },
 }
 
 impl Outcome {
     /// The digest now at the destination for the tag.
     pub fn digest(&self) -> &str {
         match self {
-            Self::Copied { digest, .. } | Self::UpToDate { digest } | Self::Kept { digest } => {
-                digest
-            }
+            Self::Copied { digest, .. }
+            | Self::UpToDate { digest }
+            | Self::Kept { digest }
+            | Self::NoPlatform { digest } => digest,
         }
     }
 }
@@ -78,8 +81,8 @@ fn platform_wanted(platform: Option<&str>, wanted: &[String]) -> bool {
     })
 }
 
-/// `index` with only the entries of `wanted` platforms.
-pub fn filter_index(index: &Manifest, wanted: &[String]) -> Result<Manifest, OciError> {
+/// `index` with only the entries of `wanted` platforms; `None` when it has none of them.
+pub fn filter_index(index: &Manifest, wanted: &[String]) -> Result<Option<Manifest>, OciError> {
     let mut doc: serde_json::Value = serde_json::from_slice(&index.bytes)
         .map_err(|e| OciError::Protocol(format!("index is not JSON: {e}")))?;
     let kept: Vec<serde_json::Value> = index
@@ -90,15 +93,13 @@ pub fn filter_index(index: &Manifest, wanted: &[String]) -> Result<Manifest, Oci
         .map(|(_, raw)| raw)
         .collect();
     if kept.is_empty() {
-        return Err(OciError::NotFound(format!(
-            "no manifest for platforms {} in index {}",
-            wanted.join(", "),
-            index.digest
-        )));
+        return Ok(None);
     }
     doc["manifests"] = serde_json::Value::Array(kept);
     let bytes = serde_json::to_vec(&doc).map_err(|e| OciError::Protocol(e.to_string()))?;
-    Manifest::parse(bytes, Some(&index.media_type)).map_err(OciError::Protocol)
+    Manifest::parse(bytes, Some(&index.media_type))
+        .map(Some)
+        .map_err(OciError::Protocol)
 }
 
 async fn with_retries<T, F, Fut>(what: &str, mut f: F) -> Result<T, OciError>
@@ -130,7 +131,14 @@ impl Copier {
     ) -> Result<Outcome, OciError> {
         let source = self.src.manifest(src_repo, tag).await?;
         let top = if !self.platforms.is_empty() && source.is_index() {
-            filter_index(&source, &self.platforms)?
+            match filter_index(&source, &self.platforms)? {
+                Some(m) => m,
+                None => {
+                    return Ok(Outcome::NoPlatform {
+                        digest: source.digest,
+                    })
+                }
+            }
         } else {
             source.clone()
         };

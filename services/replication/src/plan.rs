@@ -45,6 +45,13 @@ impl Handler for PlanHandler {
     }
 }
 
+/// Whether `tag` is a referrers tag-schema index (`sha256-<hex>`): it travels with the
+/// artifact it describes when the policy copies referrers, never as an artifact of its own.
+pub fn is_referrers_tag(tag: &str) -> bool {
+    tag.strip_prefix("sha256-")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The artifacts a policy selects at the source: (repository, tag).
 async fn select(spec: &Spec, src: &Client) -> std::result::Result<Vec<(String, String)>, String> {
     let repos = match spec.exact("repository") {
@@ -73,7 +80,7 @@ async fn select(spec: &Spec, src: &Client) -> std::result::Result<Vec<(String, S
                 };
                 Ok(tags
                     .into_iter()
-                    .filter(|t| spec.admits("tag", t))
+                    .filter(|t| !is_referrers_tag(t) && spec.admits("tag", t))
                     .map(|t| (repo.clone(), t))
                     .collect())
             }

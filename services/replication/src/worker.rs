@@ -31,8 +31,9 @@ pub fn subscription(t: &Tuning) -> Subscription {
     let mut s = Subscription::new("replication.task", &[TASK]);
     s.prefetch = t.workers.max(1);
     s.backoff = t.retry_backoff;
-    // The task counts its own attempts; the bus only must not give up first.
-    s.max_attempts = t.task_attempts * 4 + 8;
+    // The task counts its own attempts (redeliveries after a crash do not count at the bus);
+    // the bus only must not give up first.
+    s.max_attempts = t.task_attempts + 3;
     s
 }
 
@@ -123,6 +124,15 @@ impl Replication {
                 digest,
                 "the destination tag points to another digest and the policy does not override"
                     .into(),
+                false,
+            ),
+            Ending::Copied(Outcome::NoPlatform { digest }) => (
+                "skipped",
+                digest,
+                format!(
+                    "the index has none of the platforms {}",
+                    spec.platforms.join(", ")
+                ),
                 false,
             ),
             Ending::Cancelled => ("cancelled", String::new(), "cancelled".into(), false),

@@ -7,12 +7,15 @@ use berth_proto::v1::{CreateRegistryRequest, Credential, Endpoint, Filter, Polic
 use berth_replication::error::ReplicationError;
 use berth_testkit::db::TestDatabase;
 use berth_testkit::image::{push_image, push_index, Image, Index, Target};
+use berth_testkit::proxy::TcpProxy;
 use berth_testkit::registry::{DockerRegistry, RegistryOptions};
 
 struct Fixture {
     replication: berth_replication::Replication,
     source: DockerRegistry,
     destination: DockerRegistry,
+    /// Stands between Berth and the destination: cut it to take the destination away.
+    proxy: TcpProxy,
     stop: berth_runtime::Shutdown,
     _dbs: (TestDatabase, TestDatabase),
 }
@@ -24,6 +27,12 @@ impl Drop for Fixture {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(3).await
+}
+
+/// Two registries integrated as `src` and `dst` (through a proxy), and a replication service
+/// whose tasks get `attempts` attempts.
+async fn fixture_with(attempts: u32) -> Fixture {
     let source = DockerRegistry::start(RegistryOptions::default())
         .await
         .unwrap();
@@ -52,11 +61,14 @@ async fn fixture() -> Fixture {
     )
     .await
     .unwrap();
+    let proxy = TcpProxy::start(([127, 0, 0, 1], destination.port).into())
+        .await
+        .unwrap();
     for (name, url, credential) in [
         ("src", source.url(), None),
         (
             "dst",
-            destination.url(),
+            format!("http://127.0.0.1:{}", proxy.port),
             Some(Credential {
                 username: "copier".into(),
                 password: "copier-pass".into(),
@@ -83,7 +95,7 @@ async fn fixture() -> Fixture {
             internal_token: Some(token),
             registry_addr: format!("http://{}", registry.addr),
             tuning: berth_replication::Tuning {
-                task_attempts: 3,
+                task_attempts: attempts,
                 retry_backoff: Duration::from_millis(200),
                 chunk_size: Some(64 * 1024),
                 ..Default::default()
@@ -99,6 +111,7 @@ async fn fixture() -> Fixture {
         replication: running.replication,
         source,
         destination,
+        proxy,
         stop,
         _dbs: (rdb, pdb),
     }
@@ -345,6 +358,60 @@ async fn bad_policies_name_the_field() {
             },
             "destination",
         ),
+        (
+            Policy {
+                destination: Some(Endpoint {
+                    registry: "dst".into(),
+                    space: "m".into(),
+                    replace_count: Some(-2),
+                }),
+                ..policy("j", vec![])
+            },
+            "destination.replace_count",
+        ),
+        (
+            Policy {
+                destination: Some(Endpoint {
+                    registry: "dst".into(),
+                    space: "m".into(),
+                    replace_count: Some(2),
+                }),
+                ..policy(
+                    "k",
+                    vec![Filter {
+                        kind: "repository".into(),
+                        pattern: "team/app".into(),
+                        exclude: false,
+                    }],
+                )
+            },
+            "destination.replace_count",
+        ),
+        (
+            Policy {
+                trigger: Some(berth_proto::v1::Trigger {
+                    kind: "cron".into(),
+                    cron: "0 * * * *".into(),
+                    time_zone: "Mars/Olympus".into(),
+                }),
+                ..policy("l", vec![])
+            },
+            "trigger.time_zone",
+        ),
+        (
+            Policy {
+                platforms: vec!["linux".into()],
+                ..policy("m", vec![])
+            },
+            "platforms",
+        ),
+        (
+            Policy {
+                concurrency: 1000,
+                ..policy("n", vec![])
+            },
+            "concurrency",
+        ),
     ];
     for (p, field) in cases {
         match f.replication.create_policy(p).await {
@@ -406,4 +473,321 @@ async fn a_cron_policy_fires_on_time() {
         .await
         .unwrap()
         .is_some());
+}
+
+impl Fixture {
+    fn dst(&self) -> berth_oci::Client {
+        berth_oci::Client::new(
+            &self.destination.url(),
+            Some(berth_oci::Credential {
+                username: "copier".into(),
+                password: "copier-pass".into(),
+            }),
+            Default::default(),
+        )
+        .unwrap()
+    }
+
+    fn src_target(&self) -> Target {
+        Target {
+            host: self.source.host(),
+            credential: None,
+        }
+    }
+
+    async fn run(&self, policy: &str, verify: bool) -> berth_proto::v1::Execution {
+        let e = self
+            .replication
+            .run(policy, "manual", verify)
+            .await
+            .unwrap();
+        finished(&self.replication, &e.id).await
+    }
+
+    async fn tasks(&self, execution: &str) -> Vec<berth_proto::v1::Task> {
+        self.replication
+            .list_tasks(execution, "", "", 1000)
+            .await
+            .unwrap()
+    }
+}
+
+fn index_entry(image: &Image) -> (&'static str, String, u64) {
+    (
+        berth_testkit::image::OCI_MANIFEST,
+        image.manifest.digest.clone(),
+        image.manifest.size(),
+    )
+}
+
+#[tokio::test]
+async fn multi_arch_indexes_arrive_with_their_signatures_and_platforms_can_be_picked() {
+    let f = fixture().await;
+    let amd = Image::new(&[(71, 5_000)], "amd64");
+    let arm = Image::new(&[(72, 5_000)], "arm64");
+    let multi = Index::new(vec![amd.clone(), arm.clone()]);
+    push_index(&multi, &f.src_target(), "team/multi", "v1")
+        .await
+        .unwrap();
+    let index_subject = (
+        berth_testkit::image::OCI_INDEX,
+        multi.manifest.digest.as_str(),
+        multi.manifest.size(),
+    );
+    let sig = berth_testkit::image::push_referrer(&f.source.url(), "team/multi", index_subject, 1)
+        .await
+        .unwrap();
+    let (t, d, n) = index_entry(&amd);
+    let amd_sig = berth_testkit::image::push_referrer(&f.source.url(), "team/multi", (t, &d, n), 2)
+        .await
+        .unwrap();
+
+    let mut p = policy(
+        "signed",
+        vec![Filter {
+            kind: "tag".into(),
+            pattern: "v1".into(),
+            exclude: false,
+        }],
+    );
+    p.copy_referrers = true;
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.run("signed", false).await;
+    assert_eq!((e.status.as_str(), e.succeeded), ("succeeded", 1), "{e:?}");
+    let dst = f.dst();
+    assert_eq!(
+        dst.manifest("mirror/multi", "v1").await.unwrap().digest,
+        multi.manifest.digest
+    );
+    for m in [&sig, &amd_sig] {
+        assert_eq!(
+            dst.manifest("mirror/multi", &m.digest)
+                .await
+                .unwrap()
+                .digest,
+            m.digest,
+            "the signature arrives unchanged"
+        );
+    }
+    let found = dst
+        .referrers("mirror/multi", &multi.manifest.digest)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|d| d.digest.clone()).collect::<Vec<_>>(),
+        vec![sig.digest.clone()],
+        "the destination lists the index's signature"
+    );
+    let found = dst.referrers("mirror/multi", &d).await.unwrap();
+    assert_eq!(found.len(), 1, "and the amd64 image's");
+
+    // Only amd64: the index is rewritten with one entry; the arm64 image stays behind.
+    let mut p = policy("amd64-only", vec![]);
+    p.destination = Some(Endpoint {
+        registry: "dst".into(),
+        space: "amd".into(),
+        ..Default::default()
+    });
+    p.platforms = vec!["linux/amd64".into()];
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.run("amd64-only", false).await;
+    assert_eq!(
+        (e.status.as_str(), e.succeeded),
+        ("succeeded", 1),
+        "{e:?} {:?}",
+        f.tasks(&e.id).await
+    );
+    let copied = dst.manifest("amd/multi", "v1").await.unwrap();
+    let children = copied.children();
+    assert_eq!(children.len(), 1, "{children:?}");
+    assert_eq!(children[0].digest, amd.manifest.digest);
+    assert!(dst
+        .head_manifest("amd/multi", &arm.manifest.digest)
+        .await
+        .unwrap()
+        .is_none());
+    // The rewritten index is remembered too: a second run moves nothing.
+    let again = f.run("amd64-only", false).await;
+    assert_eq!((again.succeeded, again.bytes), (0, 0), "{again:?}");
+}
+
+#[tokio::test]
+async fn recorded_digests_skip_without_asking_the_destination_and_verify_rechecks() {
+    let f = fixture().await;
+    // One layer is larger than the chunk size (64 KiB here), so it goes up in chunks.
+    let big = Image::new(&[(81, 300_000), (82, 2_000)], "amd64");
+    let small = Image::new(&[(81, 300_000), (83, 2_000)], "amd64");
+    push_image(&big, &f.src_target(), "team/big", "v1")
+        .await
+        .unwrap();
+    push_image(&small, &f.src_target(), "team/small", "v1")
+        .await
+        .unwrap();
+    let mut p = policy("flat", vec![]);
+    p.destination = Some(Endpoint {
+        registry: "dst".into(),
+        space: "flat".into(),
+        replace_count: Some(-1),
+    });
+    f.replication.create_policy(p).await.unwrap();
+    let first = f.run("flat", false).await;
+    assert_eq!(
+        (first.status.as_str(), first.total, first.succeeded),
+        ("succeeded", 2, 2),
+        "{first:?}"
+    );
+    let dst = f.dst();
+    assert_eq!(
+        dst.manifest("flat/big", "v1").await.unwrap().digest,
+        big.manifest.digest,
+        "the chunked layer arrives intact (the registry checked its digest)"
+    );
+    assert_eq!(
+        dst.manifest("flat/small", "v1").await.unwrap().digest,
+        small.manifest.digest
+    );
+    let shared = &big.layers[0];
+    assert!(
+        first.bytes < 2 * shared.size(),
+        "the shared layer crossed once, then was mounted: {first:?}"
+    );
+
+    // The second run trusts the records: no task at all, nothing moved.
+    let second = f.run("flat", false).await;
+    assert_eq!(
+        (second.status.as_str(), second.skipped, second.bytes),
+        ("succeeded", 2, 0),
+        "{second:?}"
+    );
+    assert!(f.tasks(&second.id).await.is_empty(), "no task was queued");
+
+    // A verify run asks the destination again; a changed source tag is seen without verify.
+    let verify = f.run("flat", true).await;
+    assert_eq!((verify.skipped, verify.bytes), (2, 0), "{verify:?}");
+    assert_eq!(f.tasks(&verify.id).await.len(), 2);
+    push_image(&small, &f.src_target(), "team/big", "v1")
+        .await
+        .unwrap();
+    let p = f
+        .replication
+        .update_policy(Policy {
+            r#override: true,
+            ..f.replication.get_policy("flat").await.unwrap()
+        })
+        .await
+        .unwrap();
+    assert!(p.r#override);
+    let changed = f.run("flat", false).await;
+    assert_eq!((changed.succeeded, changed.skipped), (1, 1), "{changed:?}");
+    assert_eq!(
+        dst.manifest("flat/big", "v1").await.unwrap().digest,
+        small.manifest.digest
+    );
+}
+
+#[tokio::test]
+async fn cancelling_interrupts_transfers_in_flight() {
+    let f = fixture().await;
+    push_image(
+        &Image::new(&[(84, 400_000)], "amd64"),
+        &f.src_target(),
+        "team/slow",
+        "v1",
+    )
+    .await
+    .unwrap();
+    let mut p = policy("slow", vec![]);
+    p.bandwidth_limit = 40_000;
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.replication.run("slow", "manual", false).await.unwrap();
+    let moving = berth_testkit::wait_until(Duration::from_secs(10), || async {
+        f.replication
+            .get_execution(&e.id)
+            .await
+            .is_ok_and(|e| e.bytes > 0)
+    })
+    .await;
+    assert!(moving, "the transfer started");
+    let started = std::time::Instant::now();
+    let cancelled = f.replication.cancel(&e.id).await.unwrap();
+    assert_eq!(cancelled.status, "cancelled");
+    // The worker lets go within a tick; nothing lands at the destination.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let tasks = f.tasks(&e.id).await;
+    assert_eq!(tasks[0].status, "cancelled", "{tasks:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(f
+        .dst()
+        .head_manifest("mirror/slow", "v1")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        f.replication.run("slow", "manual", false).await.is_ok(),
+        "a cancelled execution no longer blocks the policy"
+    );
+}
+
+#[tokio::test]
+async fn a_destination_outage_is_retried_until_it_returns() {
+    let f = fixture_with(8).await;
+    let image = Image::new(&[(85, 20_000)], "amd64");
+    push_image(&image, &f.src_target(), "team/app", "v1")
+        .await
+        .unwrap();
+    f.replication
+        .create_policy(policy("dr", vec![]))
+        .await
+        .unwrap();
+    f.proxy.cut();
+    let e = f.replication.run("dr", "manual", false).await.unwrap();
+    let retried = berth_testkit::wait_until(Duration::from_secs(10), || async {
+        f.tasks(&e.id)
+            .await
+            .first()
+            .is_some_and(|t| t.attempts >= 2)
+    })
+    .await;
+    assert!(
+        retried,
+        "the task was retried while the destination was away"
+    );
+    f.proxy.restore().await.unwrap();
+    let done = finished(&f.replication, &e.id).await;
+    assert_eq!(
+        (done.status.as_str(), done.succeeded),
+        ("succeeded", 1),
+        "{done:?}"
+    );
+    assert_eq!(
+        f.dst().manifest("mirror/app", "v1").await.unwrap().digest,
+        image.manifest.digest
+    );
+}
+
+#[tokio::test]
+async fn a_destination_that_stays_away_fails_the_task_with_a_clear_error() {
+    let f = fixture_with(3).await;
+    push_image(
+        &Image::new(&[(86, 2_000)], "amd64"),
+        &f.src_target(),
+        "team/app",
+        "v1",
+    )
+    .await
+    .unwrap();
+    f.replication
+        .create_policy(policy("dr", vec![]))
+        .await
+        .unwrap();
+    f.proxy.cut();
+    let e = f.run("dr", false).await;
+    assert_eq!((e.status.as_str(), e.failed), ("failed", 1), "{e:?}");
+    let task = &f.tasks(&e.id).await[0];
+    assert_eq!(task.attempts, 3);
+    assert!(
+        task.error.contains("after 3 attempts") && task.error.contains("127.0.0.1"),
+        "{}",
+        task.error
+    );
 }
