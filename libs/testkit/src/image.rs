@@ -275,30 +275,6 @@ pub fn storage_bytes(images: &[&Image], indexes: &[&Index]) -> u64 {
     sizes.values().sum()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn layers_are_deterministic_per_seed() {
-        let (a, da) = layer(1, 1000);
-        let (b, db) = layer(1, 1000);
-        let (c, _) = layer(2, 1000);
-        assert_eq!(a.digest, b.digest);
-        assert_eq!(da, db);
-        assert_ne!(a.digest, c.digest);
-        assert!(a.size() > 1000, "random bytes do not compress");
-    }
-
-    #[test]
-    fn images_sharing_a_base_share_its_digest() {
-        let x = Image::new(&[(7, 100), (8, 50)], "amd64");
-        let y = Image::new(&[(7, 100), (9, 50)], "amd64");
-        assert_eq!(x.layers[0].digest, y.layers[0].digest);
-        assert_ne!(x.manifest.digest, y.manifest.digest);
-    }
-}
-
 /// A signature-like artifact whose `subject` is the manifest `subject` (media type, digest,
 /// size): an empty config and one small layer.
 pub fn referrer(subject: (&str, &str, u64), seed: u64) -> (Blob, Vec<Blob>) {
@@ -363,4 +339,28 @@ pub async fn push_referrer(
         )
         .await?;
     Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_are_deterministic_per_seed() {
+        let (a, da) = layer(1, 1000);
+        let (b, db) = layer(1, 1000);
+        let (c, _) = layer(2, 1000);
+        assert_eq!(a.digest, b.digest);
+        assert_eq!(da, db);
+        assert_ne!(a.digest, c.digest);
+        assert!(a.size() > 1000, "random bytes do not compress");
+    }
+
+    #[test]
+    fn images_sharing_a_base_share_its_digest() {
+        let x = Image::new(&[(7, 100), (8, 50)], "amd64");
+        let y = Image::new(&[(7, 100), (9, 50)], "amd64");
+        assert_eq!(x.layers[0].digest, y.layers[0].digest);
+        assert_ne!(x.manifest.digest, y.manifest.digest);
+    }
 }
