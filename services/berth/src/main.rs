@@ -64,6 +64,9 @@ enum Command {
     /// Print a docker login command with a short-lived credential for REGISTRY.
     #[command(name = "login-command")]
     Login { registry: String },
+    /// Replication: policies, runs with a progress bar, executions and their tasks.
+    #[command(subcommand)]
+    Sync(commands::sync::SyncCommand),
     /// The image selector: what a namespace may pull.
     Images {
         #[arg(long)]
@@ -104,6 +107,7 @@ fn main() {
                     Command::Login { registry } => {
                         commands::tenancy::login_command(&client, &registry).await
                     }
+                    Command::Sync(c) => commands::sync::run(&client, cli.output, c).await,
                     Command::Up(_) => unreachable!("handled above"),
                 }
             }

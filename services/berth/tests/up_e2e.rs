@@ -708,6 +708,69 @@ async fn replication_through_the_fixed_contract() {
         (Some(0), Some(2)),
         "a second run copies 0 bytes: {second}"
     );
+
+    // The same through the CLI: a policy with a flattened destination, a watched run.
+    let (ok, out, err) = berth.cli(
+        &[
+            "sync",
+            "policy",
+            "create",
+            "flat",
+            "--from",
+            "src/apps",
+            "--to",
+            "dst/flat",
+            "--tag",
+            "1.1",
+            "--replace-count",
+            "-1",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["destination"]["replace_count"], -1, "{out}");
+    let (ok, out, err) = berth.cli(&["sync", "run", "flat", "--watch"], None);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("succeeded: 1 copied, 0 skipped, 0 failed"),
+        "{out}"
+    );
+    assert_eq!(
+        dst.manifest("flat/web", "1.1").await.unwrap().digest,
+        image.manifest.digest
+    );
+    let (ok, out, _) = berth.cli(&["sync", "executions", "--policy", "flat"], None);
+    assert!(
+        ok && out.contains("succeeded") && out.contains("manual"),
+        "{out}"
+    );
+    let (ok, out, _) = berth.cli(
+        &[
+            "sync",
+            "policy",
+            "update",
+            "flat",
+            "--disable",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["enabled"],
+        false
+    );
+    let (ok, _, err) = berth.cli(
+        &["sync", "policy", "update", "flat", "--cron", "nope"],
+        None,
+    );
+    assert!(!ok && err.contains("trigger.cron"), "{err}");
+    let (ok, out, _) = berth.cli(&["sync", "policy", "rm", "flat"], None);
+    assert!(ok, "{out}");
 }
 
 /// Runs `policy` and waits for its execution to end.

@@ -3,6 +3,7 @@
 pub mod overview;
 pub mod registry;
 pub mod repo;
+pub mod sync;
 pub mod tenancy;
 
 /// Percent-encodes one path segment.
