@@ -75,13 +75,13 @@ pub enum SyncCommand {
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// Create a policy.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     List,
     Get {
         name: String,
     },
     /// Change a policy; only the flags given change.
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     Rm {
         name: String,
     },
