@@ -341,6 +341,86 @@ pub async fn push_referrer(
     Ok(manifest)
 }
 
+/// Appends a file to an in-memory tar.
+fn tar_file(tar: &mut tar::Builder<Vec<u8>>, path: &str, bytes: &[u8]) {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bytes.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    tar.append_data(&mut header, path, bytes)
+        .expect("in-memory tar");
+}
+
+fn gzip(bytes: Vec<u8>) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &bytes).expect("in-memory gzip");
+    gz.finish().expect("in-memory gzip")
+}
+
+/// An OCI image layout of `index` tagged `tag`, as a tar (gzipped when asked).
+pub fn oci_archive(index: &Index, tag: &str, gzipped: bool) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar_file(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    let mut blobs: Vec<&Blob> = vec![&index.manifest];
+    for i in &index.images {
+        blobs.push(&i.manifest);
+        blobs.extend(i.blobs());
+    }
+    for b in blobs {
+        let path = format!("blobs/sha256/{}", b.digest.trim_start_matches("sha256:"));
+        tar_file(&mut tar, &path, &b.bytes);
+    }
+    let top = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": OCI_INDEX, "digest": index.manifest.digest, "size": index.manifest.size(),
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }],
+    });
+    tar_file(
+        &mut tar,
+        "index.json",
+        &serde_json::to_vec(&top).expect("json"),
+    );
+    let bytes = tar.into_inner().expect("in-memory tar");
+    if gzipped {
+        gzip(bytes)
+    } else {
+        bytes
+    }
+}
+
+/// A legacy `docker save` tarball of `image` as `repo_tag`: uncompressed `layer.tar`s, the
+/// config as `<hex>.json`, and `manifest.json` last. Answers the archive and the digests of
+/// its layer tars (the image's diff IDs).
+pub fn docker_save_archive(image: &Image, repo_tag: &str) -> (Vec<u8>, Vec<String>) {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut layers = Vec::new();
+    let mut digests = Vec::new();
+    for (n, l) in image.layers.iter().enumerate() {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(l.bytes.as_slice()),
+            &mut plain,
+        )
+        .expect("our own gzip");
+        let path = format!("layer{n}/layer.tar");
+        tar_file(&mut tar, &path, &plain);
+        digests.push(sha256(&plain));
+        layers.push(path);
+    }
+    let config = format!("{}.json", image.config.digest.trim_start_matches("sha256:"));
+    tar_file(&mut tar, &config, &image.config.bytes);
+    let manifest = json!([{"Config": config, "RepoTags": [repo_tag], "Layers": layers}]);
+    tar_file(
+        &mut tar,
+        "manifest.json",
+        &serde_json::to_vec(&manifest).expect("json"),
+    );
+    (tar.into_inner().expect("in-memory tar"), digests)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,11 +26,25 @@ impl Client {
         body: Option<&Value>,
     ) -> anyhow::Result<Value> {
         let mut req = self.http.request(method, format!("{}{path}", self.server));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
         if let Some(b) = body {
             req = req.json(b);
+        }
+        self.send(req).await
+    }
+
+    /// POSTs a streamed body (`application/octet-stream`).
+    pub async fn upload(&self, path: &str, body: reqwest::Body) -> anyhow::Result<Value> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.server))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        self.send(req).await
+    }
+
+    async fn send(&self, mut req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
         }
         let resp = req
             .send()

@@ -64,6 +64,9 @@ enum Command {
     /// Print a docker login command with a short-lived credential for REGISTRY.
     #[command(name = "login-command")]
     Login { registry: String },
+    /// Image archives: `berth image import FILE --to REGISTRY/SPACE/REPO:TAG`.
+    #[command(subcommand)]
+    Image(commands::image::ImageCommand),
     /// Replication: policies, runs with a progress bar, executions and their tasks.
     #[command(subcommand)]
     Sync(commands::sync::SyncCommand),
@@ -107,6 +110,7 @@ fn main() {
                     Command::Login { registry } => {
                         commands::tenancy::login_command(&client, &registry).await
                     }
+                    Command::Image(c) => commands::image::run(&client, cli.output, c).await,
                     Command::Sync(c) => commands::sync::run(&client, cli.output, c).await,
                     Command::Up(_) => unreachable!("handled above"),
                 }

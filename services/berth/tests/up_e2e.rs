@@ -808,3 +808,97 @@ async fn run_policy(berth: &Berth, policy: &str) -> Value {
     }
     panic!("execution did not finish: {last}");
 }
+
+#[tokio::test]
+async fn image_archives_are_imported_streamed_into_a_space() {
+    let destination = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let berth = Berth::up().await;
+    let (status, body) = berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "dst", "kind": "distribution", "url": destination.url()})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let dst = berth_oci::Client::new(&destination.url(), None, Default::default()).unwrap();
+
+    // An OCI layout (tar.gz) of a multi-arch index, over HTTP: digests are kept.
+    let index = Index::new(vec![
+        Image::new(&[(95, 30_000)], "amd64"),
+        Image::new(&[(96, 30_000)], "arm64"),
+    ]);
+    let archive = berth_testkit::image::oci_archive(&index, "v1", true);
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/registries/dst/import?repository=team/multi&tag=v1",
+            berth.url
+        ))
+        .bearer_auth(&berth.token)
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let out: Value = resp.json().await.unwrap();
+    assert_eq!(out["digest"], index.manifest.digest.as_str(), "{out}");
+    assert_eq!(
+        dst.manifest("team/multi", "v1").await.unwrap().digest,
+        index.manifest.digest
+    );
+    for child in &index.images {
+        assert!(dst
+            .head_manifest("team/multi", &child.manifest.digest)
+            .await
+            .unwrap()
+            .is_some());
+    }
+
+    // A docker save tarball, through the CLI: layers arrive as their uncompressed tars.
+    let image = Image::new(&[(97, 40_000), (98, 10_000)], "amd64");
+    let (archive, layer_digests) = berth_testkit::image::docker_save_archive(&image, "team/app:v2");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.tar");
+    std::fs::write(&file, archive).unwrap();
+    let (ok, out, err) = berth.cli(
+        &[
+            "image",
+            "import",
+            file.to_str().unwrap(),
+            "--to",
+            "dst/team/app:v2",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let m = dst.manifest("team/app", "v2").await.unwrap();
+    let blobs = m.blobs();
+    assert_eq!(blobs[0].digest, image.config.digest, "the config is kept");
+    assert_eq!(
+        blobs[1..]
+            .iter()
+            .map(|b| b.digest.clone())
+            .collect::<Vec<_>>(),
+        layer_digests
+    );
+
+    // Not an archive: a clear error naming it, nothing tagged.
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/registries/dst/import?repository=team/bad&tag=v1",
+            berth.url
+        ))
+        .bearer_auth(&berth.token)
+        .body(vec![7u8; 5000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let e: Value = resp.json().await.unwrap();
+    assert_eq!(e["error"]["field"], "archive", "{e}");
+    assert!(dst.head_manifest("team/bad", "v1").await.unwrap().is_none());
+}

@@ -42,6 +42,7 @@ impl SpaceClients {
 pub struct ReplicationClients {
     pub policies: berth_proto::v1::policy_service_client::PolicyServiceClient<Intercepted>,
     pub executions: berth_proto::v1::execution_service_client::ExecutionServiceClient<Intercepted>,
+    pub imports: berth_proto::v1::import_service_client::ImportServiceClient<Intercepted>,
 }
 
 impl ReplicationClients {
@@ -53,8 +54,12 @@ impl ReplicationClients {
             ),
             executions:
                 berth_proto::v1::execution_service_client::ExecutionServiceClient::with_interceptor(
-                    channel, attacher,
+                    channel.clone(),
+                    attacher.clone(),
                 ),
+            imports: berth_proto::v1::import_service_client::ImportServiceClient::with_interceptor(
+                channel, attacher,
+            ),
         }
     }
 }

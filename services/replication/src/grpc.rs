@@ -170,3 +170,47 @@ impl ExecutionService for ReplicationApi {
         Ok(Response::new(Box::pin(stream)))
     }
 }
+
+#[tonic::async_trait]
+impl berth_proto::v1::import_service_server::ImportService for ReplicationApi {
+    async fn import_image(
+        &self,
+        req: Request<tonic::Streaming<ImportImageRequest>>,
+    ) -> Result<Response<ImportImageResponse>, Status> {
+        let mut parts = req.into_inner();
+        let target = match parts.message().await?.and_then(|m| m.part) {
+            Some(import_image_request::Part::Target(t)) => t,
+            _ => return Err(ApiError::invalid("target", "must come first").into()),
+        };
+        berth_error::validate::dns_label(&target.registry)
+            .map_err(|m| ApiError::invalid("registry", m))?;
+        berth_oci::Reference::parse(&format!("x/{}:{}", target.repository, target.tag))
+            .map_err(|m| ApiError::invalid("repository", m))?;
+        if target.tag.is_empty() || target.repository.is_empty() {
+            return Err(ApiError::invalid("tag", "repository and tag are required").into());
+        }
+        let (dst, _) = self.replication.client(&target.registry).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let feed = tokio::spawn(async move {
+            while let Some(m) = parts.message().await? {
+                if let Some(import_image_request::Part::Chunk(b)) = m.part {
+                    if tx.send(bytes::Bytes::from(b)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Ok::<(), Status>(())
+        });
+        let imported = crate::import::import(&dst, &target.repository, &target.tag, rx).await;
+        feed.abort();
+        let imported = imported?;
+        tracing::info!(registry = %target.registry, repository = %target.repository, tag = %target.tag, digest = %imported.digest, bytes = imported.bytes, "image imported");
+        Ok(Response::new(ImportImageResponse {
+            repository: target.repository,
+            tag: target.tag,
+            digest: imported.digest,
+            blobs: imported.blobs,
+            bytes: imported.bytes,
+        }))
+    }
+}

@@ -8,6 +8,7 @@
 //!   concurrency per policy);
 //! - [`records`]: digests recorded per policy, for a fast no-op;
 //! - [`triggers`]: push and delete events; [`scheduler`]: cron;
+//! - [`import`]: image archives (`docker save`, OCI layouts) streamed into a registry;
 //! - [`grpc`]: `PolicyService` and `ExecutionService`;
 //! - [`entity`], [`migration`]: the `replication_*` tables; [`error`]: errors mapped once.
 //!
@@ -20,6 +21,7 @@ pub mod error;
 pub mod executions;
 pub mod flights;
 pub mod grpc;
+pub mod import;
 pub mod migration;
 pub mod pattern;
 pub mod plan;
@@ -41,6 +43,7 @@ use berth_bus::outbox::Outbox;
 
 use berth_auth::internal::{Attacher, Verifier};
 use berth_proto::v1::execution_service_server::ExecutionServiceServer;
+use berth_proto::v1::import_service_server::ImportServiceServer;
 use berth_proto::v1::policy_service_server::PolicyServiceServer;
 use berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient;
 use berth_runtime::Shutdown;
@@ -49,7 +52,11 @@ use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-pub const SERVICE_NAMES: [&str; 2] = ["berth.v1.PolicyService", "berth.v1.ExecutionService"];
+pub const SERVICE_NAMES: [&str; 3] = [
+    "berth.v1.PolicyService",
+    "berth.v1.ExecutionService",
+    "berth.v1.ImportService",
+];
 
 /// How executions run.
 #[derive(Debug, Clone)]
@@ -198,7 +205,11 @@ pub async fn start(
         api.clone(),
         verifier.clone(),
     ))
-    .add_service(ExecutionServiceServer::with_interceptor(api, verifier));
+    .add_service(ExecutionServiceServer::with_interceptor(
+        api.clone(),
+        verifier.clone(),
+    ))
+    .add_service(ImportServiceServer::with_interceptor(api, verifier));
     let (routes, health) =
         berth_runtime::grpc::with_health_and_reflection(routes, &SERVICE_NAMES).await?;
     let db = deps.db.clone();

@@ -1,5 +1,6 @@
 //! The admin commands, one module per resource.
 
+pub mod image;
 pub mod overview;
 pub mod registry;
 pub mod repo;

@@ -170,6 +170,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::hooks::distribution),
         )
         .route("/hooks/harbor/{registry}", post(crate::hooks::harbor))
+        .route(
+            "/api/v1/registries/{registry}/import",
+            post(replication::import_image),
+        )
         .route("/auth/token", get(crate::token_service::token))
         .route("/auth/certificate", get(crate::token_service::certificate))
         .route("/admission/validate", post(crate::admission::validate))

@@ -64,6 +64,7 @@ impl Modify for BearerAuth {
         replication::run_policy,
         replication::cancel_execution,
         replication::list_tasks,
+        replication::import_image,
         replication::get_execution,
         replication::list_executions,
     ),

@@ -436,3 +436,49 @@ pub async fn list_executions(
         .collect();
     Ok(Json(List::new(items, String::new())))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ImportQuery {
+    /// `space/repo` to import into.
+    pub repository: String,
+    pub tag: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportJson {
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub blobs: u64,
+    pub bytes: u64,
+}
+
+/// Streams an image archive (`docker save` tarball or OCI layout, tar or tar.gz) in the body.
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/import", params(ImportQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 201, body = ImportJson), (status = 400)))]
+pub async fn import_image(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(registry): Path<String>,
+    Query(q): Query<ImportQuery>,
+    body: axum::body::Body,
+) -> HttpResult<(StatusCode, Json<ImportJson>)> {
+    let r = ops::import_image(
+        &s,
+        &p,
+        &registry,
+        &q.repository,
+        &q.tag,
+        body.into_data_stream(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ImportJson {
+            repository: r.repository,
+            tag: r.tag,
+            digest: r.digest,
+            blobs: r.blobs,
+            bytes: r.bytes,
+        }),
+    ))
+}

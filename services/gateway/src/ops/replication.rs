@@ -194,3 +194,70 @@ pub async fn cancel_execution(s: &AppState, p: &Principal, id: &str) -> ApiResul
     .await;
     out
 }
+
+/// Streams an image archive into `registry` as `repository:tag` (see the replication service's
+/// import). Whoever may manage the registry may import into it.
+pub async fn import_image(
+    s: &AppState,
+    p: &Principal,
+    registry: &str,
+    repository: &str,
+    tag: &str,
+    body: impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Send + 'static,
+) -> ApiResult<ImportImageResponse> {
+    let r = s
+        .registry
+        .clone()
+        .get_registry(request(
+            p,
+            GetRegistryRequest {
+                name: registry.into(),
+            },
+        ))
+        .await
+        .map_err(super::from_registry)?
+        .into_inner()
+        .registry
+        .unwrap_or_default();
+    authorize(
+        p,
+        Action::Manage,
+        Owner::of(&r.workspace),
+        &format!("registry {registry:?}"),
+    )?;
+    let target = ImportImageRequest {
+        part: Some(import_image_request::Part::Target(ImportTarget {
+            registry: registry.into(),
+            repository: repository.into(),
+            tag: tag.into(),
+        })),
+    };
+    // A body that breaks off ends the stream early; the archive is then incomplete and the
+    // import fails on it.
+    use futures::StreamExt;
+    let chunks = body
+        .take_while(|b| futures::future::ready(b.is_ok()))
+        .filter_map(|b| {
+            futures::future::ready(b.ok().map(|b| ImportImageRequest {
+                part: Some(import_image_request::Part::Chunk(b.to_vec())),
+            }))
+        });
+    let parts = futures::stream::once(async { target }).chain(chunks);
+    let out = s
+        .replication
+        .imports
+        .clone()
+        .import_image(request(p, parts))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(from_replication);
+    audit(
+        s,
+        p,
+        "image.import",
+        &format!("registries/{registry}/repositories/{repository}:{tag}"),
+        &out,
+    )
+    .await;
+    out
+}

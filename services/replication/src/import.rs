@@ -1,0 +1,405 @@
+//! Importing an image archive into a registry: a `docker save` tarball (legacy
+//! `manifest.json` + `layer.tar` layout, or the OCI layout Docker 25+ writes) or an OCI image
+//! layout, as tar or tar.gz, of any size.
+//!
+//! The archive is read once, as it arrives: a blocking thread walks the tar (ungzipping on the
+//! fly) and hands every blob over in bounded chunks to an upload that streams it to the
+//! destination (`POST`, one `PATCH`, `PUT ?digest=` with the digest computed on the way, which
+//! the registry verifies). Only small JSON files (manifests, configs, `index.json`) are kept. At
+//! the end the manifests are put, children before the index and the tag last.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+use berth_oci::{BlobStream, Client, Manifest, OciError};
+use bytes::Bytes;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::error::{ReplicationError, Result};
+
+/// Bytes handed from the tar reader to an upload at a time.
+const PIECE: usize = 256 * 1024;
+/// Files up to this size are also kept in memory (manifests, configs, indexes).
+const SMALL: u64 = 4 * 1024 * 1024;
+const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
+
+/// What the tar reader reports, in archive order.
+enum Event {
+    /// A file starts; its data follows.
+    File {
+        path: String,
+        size: u64,
+    },
+    Data(Bytes),
+    /// The file ended: its digest, and its bytes if it is small.
+    End {
+        digest: String,
+        small: Option<Vec<u8>>,
+    },
+}
+
+/// A [`Read`] over chunks arriving on a channel (for the blocking tar reader).
+pub struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    buf: Bytes,
+}
+
+impl ChannelReader {
+    pub fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+        Self {
+            rx,
+            buf: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.buf.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.buf = b,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Walks the archive, sending every regular file as events. Runs on a blocking thread.
+fn walk(input: impl Read, events: mpsc::Sender<Event>) -> std::result::Result<(), String> {
+    let mut input = BufReader::with_capacity(PIECE, input);
+    let gzipped = input
+        .fill_buf()
+        .map_err(|e| format!("reading the archive: {e}"))?
+        .starts_with(&[0x1f, 0x8b]);
+    let input: Box<dyn Read> = if gzipped {
+        Box::new(flate2::read::GzDecoder::new(input))
+    } else {
+        Box::new(input)
+    };
+    let mut archive = tar::Archive::new(input);
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("not a tar archive: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("not a tar archive: {e}"))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| format!("bad path in the archive: {e}"))?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        let size = entry.size();
+        let send = |e: Event| {
+            events
+                .blocking_send(e)
+                .map_err(|_| "upload stopped".to_string())
+        };
+        send(Event::File {
+            path: path.clone(),
+            size,
+        })?;
+        let mut hash = Sha256::new();
+        let mut small = (size <= SMALL).then(|| Vec::with_capacity(size as usize));
+        let mut buf = vec![0u8; PIECE];
+        loop {
+            let n = entry
+                .read(&mut buf)
+                .map_err(|e| format!("reading {path} from the archive: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buf[..n]);
+            if let Some(s) = small.as_mut() {
+                s.extend_from_slice(&buf[..n]);
+            }
+            send(Event::Data(Bytes::copy_from_slice(&buf[..n])))?;
+        }
+        send(Event::End {
+            digest: format!("sha256:{}", hex::encode(hash.finalize())),
+            small,
+        })?;
+    }
+    Ok(())
+}
+
+/// Is this archive path a blob worth uploading?
+fn is_blob(path: &str) -> bool {
+    path.starts_with("blobs/") || path.ends_with("/layer.tar") || path.ends_with(".tar")
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub digest: String,
+    pub blobs: u64,
+    pub bytes: u64,
+}
+
+/// A file of the archive: where it went and, if small, its bytes.
+struct Stored {
+    digest: String,
+    size: u64,
+    small: Option<Vec<u8>>,
+}
+
+/// Imports the archive whose bytes arrive on `chunks` into `repo:tag` of `dst`.
+pub async fn import(
+    dst: &Client,
+    repo: &str,
+    tag: &str,
+    chunks: mpsc::Receiver<Bytes>,
+) -> Result<Imported> {
+    let (tx, mut events) = mpsc::channel::<Event>(16);
+    let reader = tokio::task::spawn_blocking(move || walk(ChannelReader::new(chunks), tx));
+    let mut files: HashMap<String, Stored> = HashMap::new();
+    let mut out = Imported::default();
+    let mut current: Option<(String, u64, Option<Upload>)> = None;
+    while let Some(e) = events.recv().await {
+        match e {
+            Event::File { path, size } => {
+                let upload = if is_blob(&path) {
+                    Some(Upload::start(dst, repo, size).await.map_err(oci)?)
+                } else {
+                    None
+                };
+                current = Some((path, size, upload));
+            }
+            Event::Data(b) => {
+                if let Some((_, _, Some(u))) = current.as_mut() {
+                    u.send(b).await;
+                }
+            }
+            Event::End { digest, small } => {
+                let Some((path, size, upload)) = current.take() else {
+                    continue;
+                };
+                if let Some(u) = upload {
+                    u.finish(dst, repo, &digest).await.map_err(oci)?;
+                    out.blobs += 1;
+                    out.bytes += size;
+                }
+                if let Some(expected) = path.strip_prefix("blobs/sha256/") {
+                    if digest != format!("sha256:{expected}") {
+                        return Err(invalid(format!(
+                            "{path} does not match its digest (it hashes to {digest})"
+                        )));
+                    }
+                }
+                files.insert(
+                    path,
+                    Stored {
+                        digest,
+                        size,
+                        small,
+                    },
+                );
+            }
+        }
+    }
+    match reader.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(invalid(e)),
+        Err(e) => return Err(invalid(format!("reading the archive failed: {e}"))),
+    }
+    out.digest = if files.contains_key("index.json") {
+        put_oci_layout(dst, repo, tag, &files).await?
+    } else if files.contains_key("manifest.json") {
+        put_docker_save(dst, repo, tag, &files).await?
+    } else {
+        return Err(invalid(
+            "neither an OCI layout (index.json) nor a docker save archive (manifest.json)",
+        ));
+    };
+    Ok(out)
+}
+
+fn invalid(message: impl Into<String>) -> ReplicationError {
+    ReplicationError::invalid("archive", message)
+}
+
+fn oci(e: OciError) -> ReplicationError {
+    ReplicationError::invalid("destination", e.to_string())
+}
+
+fn small<'a>(files: &'a HashMap<String, Stored>, path: &str) -> Result<&'a [u8]> {
+    files
+        .get(path)
+        .and_then(|f| f.small.as_deref())
+        .ok_or_else(|| invalid(format!("{path} is missing from the archive")))
+}
+
+/// Puts the image an OCI layout's `index.json` names (the only one, or the one whose
+/// `org.opencontainers.image.ref.name` is `tag`).
+async fn put_oci_layout(
+    dst: &Client,
+    repo: &str,
+    tag: &str,
+    files: &HashMap<String, Stored>,
+) -> Result<String> {
+    let index = Manifest::parse(small(files, "index.json")?.to_vec(), None).map_err(invalid)?;
+    let entries = index.children();
+    let doc: serde_json::Value =
+        serde_json::from_slice(small(files, "index.json")?).map_err(|e| invalid(e.to_string()))?;
+    let chosen = if entries.len() == 1 {
+        entries[0].clone()
+    } else {
+        let named = doc["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .position(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag);
+        match named {
+            Some(i) => entries[i].clone(),
+            None => {
+                return Err(invalid(format!(
+                    "index.json lists {} images and none is named {tag:?}",
+                    entries.len()
+                )))
+            }
+        }
+    };
+    put_tree(dst, repo, tag, &chosen.digest, files).await?;
+    Ok(chosen.digest)
+}
+
+/// Puts a manifest from the layout (children first), as `reference`.
+async fn put_tree(
+    dst: &Client,
+    repo: &str,
+    reference: &str,
+    digest: &str,
+    files: &HashMap<String, Stored>,
+) -> Result<()> {
+    let path = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    let m = Manifest::parse(small(files, &path)?.to_vec(), None).map_err(invalid)?;
+    for child in m.children() {
+        Box::pin(put_tree(dst, repo, &child.digest, &child.digest, files)).await?;
+    }
+    dst.put_manifest(repo, reference, &m.media_type, Bytes::from(m.bytes.clone()))
+        .await
+        .map_err(oci)?;
+    Ok(())
+}
+
+/// Builds and puts the Docker image manifest of a legacy `docker save` archive.
+async fn put_docker_save(
+    dst: &Client,
+    repo: &str,
+    tag: &str,
+    files: &HashMap<String, Stored>,
+) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Entry {
+        config: String,
+        #[serde(default)]
+        repo_tags: Option<Vec<String>>,
+        layers: Vec<String>,
+    }
+    let entries: Vec<Entry> = serde_json::from_slice(small(files, "manifest.json")?)
+        .map_err(|e| invalid(format!("manifest.json: {e}")))?;
+    let entry = match entries.len() {
+        1 => &entries[0],
+        n => entries
+            .iter()
+            .find(|e| {
+                e.repo_tags
+                    .iter()
+                    .flatten()
+                    .any(|t| t.rsplit_once(':').is_some_and(|(_, t)| t == tag))
+            })
+            .ok_or_else(|| {
+                invalid(format!(
+                    "manifest.json lists {n} images and none is tagged {tag:?}"
+                ))
+            })?,
+    };
+    let config_bytes = small(files, &entry.config)?;
+    let config = files.get(&entry.config).expect("checked by small()");
+    // The config is not uploaded while streaming (it is not a blob path); upload it now.
+    let body: BlobStream = Box::pin(futures::stream::once(futures::future::ready(Ok(
+        Bytes::from(config_bytes.to_vec()),
+    ))));
+    dst.put_blob(repo, &config.digest, config.size, body)
+        .await
+        .map_err(oci)?;
+    let mut layers = Vec::new();
+    for l in &entry.layers {
+        let f = files
+            .get(l)
+            .ok_or_else(|| invalid(format!("{l} is missing from the archive")))?;
+        layers.push(
+            serde_json::json!({"mediaType": DOCKER_LAYER, "digest": f.digest, "size": f.size}),
+        );
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": berth_oci::manifest::DOCKER_MANIFEST,
+        "config": {"mediaType": DOCKER_CONFIG, "digest": config.digest, "size": config.size},
+        "layers": layers,
+    });
+    let bytes = Bytes::from(serde_json::to_vec(&manifest).expect("json"));
+    dst.put_manifest(repo, tag, berth_oci::manifest::DOCKER_MANIFEST, bytes)
+        .await
+        .map_err(oci)
+}
+
+/// One blob streaming to the destination while the archive is read.
+struct Upload {
+    body: Option<mpsc::Sender<Bytes>>,
+    task: tokio::task::JoinHandle<std::result::Result<String, OciError>>,
+}
+
+impl Upload {
+    async fn start(dst: &Client, repo: &str, size: u64) -> std::result::Result<Self, OciError> {
+        let location = dst.open_upload(repo).await?;
+        let (tx, rx) = mpsc::channel::<Bytes>(8);
+        let (dst, repo) = (dst.clone(), repo.to_string());
+        let task = tokio::spawn(async move {
+            if size == 0 {
+                return Ok(location);
+            }
+            let body: BlobStream = Box::pin(
+                tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<Bytes, OciError>),
+            );
+            dst.upload_chunk(&repo, &location, 0, size, body).await
+        });
+        Ok(Self {
+            body: Some(tx),
+            task,
+        })
+    }
+
+    async fn send(&mut self, b: Bytes) {
+        if let Some(tx) = &self.body {
+            if tx.send(b).await.is_err() {
+                // The upload ended early; its error surfaces in finish().
+                self.body = None;
+            }
+        }
+    }
+
+    async fn finish(
+        mut self,
+        dst: &Client,
+        repo: &str,
+        digest: &str,
+    ) -> std::result::Result<(), OciError> {
+        self.body.take();
+        let location = self
+            .task
+            .await
+            .map_err(|e| OciError::Protocol(format!("upload task: {e}")))??;
+        let empty: BlobStream = Box::pin(futures::stream::empty());
+        dst.finish_upload(repo, &location, digest, 0, empty).await
+    }
+}
