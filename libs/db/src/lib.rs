@@ -35,8 +35,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .await
         .map_err(|e| anyhow::anyhow!("database unavailable: {e}"))?;
     if db.get_database_backend() == DbBackend::Sqlite {
+        // WAL with synchronous=NORMAL: commits do not wait for fsync (only checkpoints do); the
+        // database stays consistent after a crash, a power cut may lose the last commits.
         db.execute_unprepared(
-            "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
         )
         .await?;
     }

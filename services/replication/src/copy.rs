@@ -274,15 +274,19 @@ impl Copier {
         d: Descriptor,
     ) -> Result<(), OciError> {
         let mut landed = self.flights.hold(&self.dst_key, &d.digest).await;
+        // Landed by an earlier flight elsewhere at the destination: one mount says it all.
+        if let Some(from) = landed.clone().filter(|r| r != dst_repo) {
+            if let Mount::Mounted = self.dst.mount_blob(dst_repo, &d.digest, &from).await? {
+                *landed = Some(dst_repo.to_string());
+                return Ok(());
+            }
+        }
         if self.dst.head_blob(dst_repo, &d.digest).await?.is_some() {
             *landed = Some(dst_repo.to_string());
             return Ok(());
         }
-        // Mount from where an earlier flight landed it, or from the source on the same registry.
-        let from = landed
-            .clone()
-            .filter(|r| r != dst_repo)
-            .or_else(|| (self.same_registry && src_repo != dst_repo).then(|| src_repo.to_string()));
+        // Mount from the source on the same registry.
+        let from = (self.same_registry && src_repo != dst_repo).then(|| src_repo.to_string());
         let location = match from {
             Some(from) => match self.dst.mount_blob(dst_repo, &d.digest, &from).await? {
                 Mount::Mounted => {

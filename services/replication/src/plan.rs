@@ -52,8 +52,18 @@ pub fn is_referrers_tag(tag: &str) -> bool {
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// The artifacts a policy selects at the source: (repository, tag).
-async fn select(spec: &Spec, src: &Client) -> std::result::Result<Vec<(String, String)>, String> {
+/// Digests recorded for (repository, tag) that are fresh enough to trust.
+type Recorded = HashMap<(String, String), String>;
+
+/// The artifacts a policy selects at the source, each with whether the destination already
+/// has it according to the records: (repository, tag, known). Repositories are surveyed
+/// concurrently, each listing its tags and then asking the source (`HEAD`) about the tags with
+/// a record, so nothing waits for the slowest phase.
+async fn survey(
+    spec: &Spec,
+    src: &Client,
+    recorded: &Recorded,
+) -> std::result::Result<Vec<(String, String, bool)>, String> {
     let repos = match spec.exact("repository") {
         Some(names) => names,
         None => src
@@ -66,7 +76,7 @@ async fn select(spec: &Spec, src: &Client) -> std::result::Result<Vec<(String, S
         .filter(|r| spec.in_source_space(r) && spec.admits("repository", r))
         .collect();
     let exact_tags = spec.exact("tag");
-    let listed: Vec<Vec<(String, String)>> = stream::iter(repos)
+    let listed: Vec<Vec<(String, String, bool)>> = stream::iter(repos)
         .map(|repo| {
             let exact_tags = exact_tags.clone();
             async move {
@@ -78,11 +88,26 @@ async fn select(spec: &Spec, src: &Client) -> std::result::Result<Vec<(String, S
                         Err(e) => return Err(format!("listing tags of {repo}: {e}")),
                     },
                 };
-                Ok(tags
+                let tags = tags
                     .into_iter()
-                    .filter(|t| !is_referrers_tag(t) && spec.admits("tag", t))
-                    .map(|t| (repo.clone(), t))
-                    .collect())
+                    .filter(|t| !is_referrers_tag(t) && spec.admits("tag", t));
+                let checked = tags.map(|tag| {
+                    let record = recorded.get(&(repo.clone(), tag.clone())).cloned();
+                    let repo = repo.clone();
+                    async move {
+                        let known = match record {
+                            Some(digest) => src
+                                .head_manifest(&repo, &tag)
+                                .await
+                                .ok()
+                                .flatten()
+                                .is_some_and(|h| h.digest == digest),
+                            None => false,
+                        };
+                        (repo, tag, known)
+                    }
+                });
+                Ok(futures::future::join_all(checked).await)
             }
         })
         .buffered(LISTING_IN_FLIGHT)
@@ -122,50 +147,29 @@ impl Replication {
             }
             Err(e) => return Err(e),
         };
-        let artifacts = match select(&spec, &src).await {
-            Ok(a) => a,
-            Err(e) => return self.fail(id, &e).await,
-        };
-        let records = if m.verify {
-            HashMap::new()
-        } else {
-            crate::records::load(&self.db, &m.policy).await?
-        };
+        // Trust records younger than the verify interval, unless this run verifies. A
+        // platform filter rewrites indexes, so the source digest says nothing there.
         let fresh_after = Utc::now()
             - chrono::Duration::from_std(self.tuning.verify_interval)
                 .unwrap_or(chrono::Duration::hours(24));
-        // Ask the source only, and only about tags with a fresh record. A platform filter
-        // rewrites indexes, so the source digest says nothing there.
-        let whole = spec.platforms.is_empty();
-        let lookups: Vec<(String, String, Option<String>)> = artifacts
-            .iter()
-            .map(|(repo, tag)| {
-                let record = records
-                    .get(&(repo.clone(), tag.clone()))
-                    .filter(|(_, at)| whole && *at > fresh_after)
-                    .map(|(d, _)| d.clone());
-                (repo.clone(), tag.clone(), record)
-            })
-            .collect();
-        let known: Vec<bool> = stream::iter(lookups)
-            .map(|(repo, tag, record)| {
-                let src = src.clone();
-                async move {
-                    let Some(digest) = record else { return false };
-                    src.head_manifest(&repo, &tag)
-                        .await
-                        .ok()
-                        .flatten()
-                        .is_some_and(|h| h.digest == digest)
-                }
-            })
-            .buffered(LISTING_IN_FLIGHT)
-            .collect()
-            .await;
+        let recorded: Recorded = if m.verify || !spec.platforms.is_empty() {
+            HashMap::new()
+        } else {
+            crate::records::load(&self.db, &m.policy)
+                .await?
+                .into_iter()
+                .filter(|(_, (_, at))| *at > fresh_after)
+                .map(|(k, (digest, _))| (k, digest))
+                .collect()
+        };
+        let artifacts = match survey(&spec, &src, &recorded).await {
+            Ok(a) => a,
+            Err(e) => return self.fail(id, &e).await,
+        };
         let mut tasks = Vec::new();
         let mut skipped = 0i64;
-        for ((repo, tag), known) in artifacts.iter().zip(known) {
-            if known {
+        for (repo, tag, known) in &artifacts {
+            if *known {
                 skipped += 1;
                 continue;
             }

@@ -206,7 +206,7 @@ impl Replication {
         );
         let deadline = tokio::time::sleep(self.tuning.task_timeout);
         tokio::pin!(copy, deadline);
-        let mut tick = tokio::time::interval(TICK);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
         loop {
             tokio::select! {
                 r = &mut copy => return match r {

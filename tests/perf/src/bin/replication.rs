@@ -1,0 +1,312 @@
+//! Replication against `skopeo sync` in the same run, on the same source registry, each into a
+//! fresh destination registry of its own (real `docker-registry` processes):
+//!
+//! - many small images sharing a base layer (target ≥ 5× skopeo);
+//! - the no-op resync of the same images (target ≥ 10×);
+//! - one large image with a single large layer (target ≥ 1.2×), during which the peak RSS of
+//!   the whole `berth up` process (every service, the worker included) is read from
+//!   `/proc/PID/status` (`VmHWM`; target < 150 MiB).
+//!
+//! Berth runs as `berth up` (release build, embedded SQLite, bus and cache), driven over its
+//! HTTP API like any client would.
+//!
+//! `cargo build --release -p berth-cli && cargo run --release -p berth-perf --bin replication
+//! [-- SMALL_IMAGES LARGE_MIB]`
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_testkit::image::{push_image, Image, Target};
+use berth_testkit::registry::{DockerRegistry, RegistryOptions};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "perf-admin-token-0123456789";
+
+struct Berth {
+    child: std::process::Child,
+    url: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Berth {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Berth {
+    async fn up() -> Self {
+        let exe = std::env::current_exe().unwrap();
+        let berth: PathBuf = exe.parent().unwrap().join("berth");
+        assert!(
+            berth.exists(),
+            "build it first: cargo build --release -p berth-cli ({} is missing)",
+            berth.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = berth_testkit::free_port();
+        let child = Command::new(berth)
+            .args(["up", "--data-dir"])
+            .arg(dir.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("BERTH_ADMIN_TOKEN", TOKEN)
+            .env("BERTH_LOG_FORMAT", "plain")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let b = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            _dir: dir,
+        };
+        let ready = berth_testkit::wait_until(Duration::from_secs(30), || async {
+            b.http
+                .get(format!("{}/readyz", b.url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+        assert!(ready, "berth up did not become ready");
+        b
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {v}");
+        v
+    }
+
+    /// Runs a policy and waits for its execution; answers it and the wall time.
+    async fn run(&self, policy: &str) -> (Value, Duration) {
+        let started = Instant::now();
+        let e = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/replication/policies/{policy}/run"),
+                None,
+            )
+            .await;
+        let id = e["id"].as_str().unwrap().to_string();
+        loop {
+            let e = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/replication/executions/{id}"),
+                    None,
+                )
+                .await;
+            if !matches!(e["status"].as_str(), Some("pending" | "running")) {
+                assert_eq!(e["status"], "succeeded", "{e}");
+                return (e, started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Peak resident memory of the `berth up` process so far, in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        kb / 1024.0
+    }
+}
+
+/// CPU seconds process `pid` has used so far (user + system, from `/proc/PID/stat`).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name: state is field 3, utime field 14 and stime field 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
+/// CPU seconds of the processes in `pids` while `f` runs.
+struct Cpu(Vec<(&'static str, u32, f64)>);
+
+impl Cpu {
+    fn start(pids: &[(&'static str, u32)]) -> Self {
+        Self(pids.iter().map(|(n, p)| (*n, *p, cpu_secs(*p))).collect())
+    }
+
+    fn report(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, p, at)| format!("{n} {:.2}", cpu_secs(*p) - at))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `skopeo sync` of `repos` (all tags) from `src` to `dst`; answers the wall time.
+fn skopeo_sync(src: &str, dst: &str, repos: &[String]) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("sync.yaml");
+    let images: serde_json::Map<String, Value> =
+        repos.iter().map(|r| (r.clone(), json!([]))).collect();
+    let config = json!({ src: {"tls-verify": false, "images": images} });
+    // YAML is a superset of JSON.
+    std::fs::write(&yaml, config.to_string()).unwrap();
+    let started = Instant::now();
+    let out = Command::new("skopeo")
+        .args(["sync", "--src", "yaml", "--dest", "docker"])
+        .arg("--dest-tls-verify=false")
+        .arg(&yaml)
+        .arg(dst)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "skopeo sync failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+fn line(name: &str, skopeo: Duration, berth: Duration, target: f64) -> bool {
+    let ratio = skopeo.as_secs_f64() / berth.as_secs_f64();
+    let met = ratio >= target;
+    println!(
+        "  {name:<28} skopeo {:>8.2} s   berth {:>8.2} s   ratio {ratio:>6.1}x (target >= {target}x: {})",
+        skopeo.as_secs_f64(),
+        berth.as_secs_f64(),
+        if met { "met" } else { "NOT met" }
+    );
+    met
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let small: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let large_mib: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(500);
+
+    let src = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let to_skopeo = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let to_berth = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let target = Target {
+        host: src.host(),
+        credential: None,
+    };
+    eprintln!("pushing {small} small images and one {large_mib} MiB image to the source…");
+    let repos: Vec<String> = (0..small).map(|i| format!("small/app-{i}")).collect();
+    futures::stream::iter(repos.iter().enumerate())
+        .for_each_concurrent(8, |(i, repo)| {
+            let target = target.clone();
+            async move {
+                let image = Image::new(&[(1, 200_000), (1000 + i as u64, 8_000)], "amd64");
+                push_image(&image, &target, repo, "v1").await.unwrap();
+            }
+        })
+        .await;
+    let big = Image::new(&[(2, large_mib * 1024 * 1024)], "amd64");
+    push_image(&big, &target, "large/big", "v1").await.unwrap();
+    drop(big);
+
+    let berth = Berth::up().await;
+    for (name, url) in [("src", src.url()), ("dst", to_berth.url())] {
+        berth
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/registries",
+                Some(json!({"name": name, "kind": "distribution", "url": url})),
+            )
+            .await;
+    }
+    for space in ["small", "large"] {
+        berth
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/replication/policies",
+                Some(json!({
+                    "name": space,
+                    "source": {"registry": "src", "space": space},
+                    "destination": {"registry": "dst"},
+                })),
+            )
+            .await;
+    }
+    let rss_idle = berth.peak_rss_mib();
+
+    println!("replication ({small} small images sharing a base layer; one {large_mib} MiB layer)");
+    let watch = |dst: &DockerRegistry| {
+        Cpu::start(&[
+            ("source", src.pid().unwrap()),
+            ("destination", dst.pid().unwrap()),
+            ("berth", berth.child.id()),
+        ])
+    };
+    let cpu = watch(&to_skopeo);
+    let skopeo_small = skopeo_sync(&src.host(), &to_skopeo.host(), &repos);
+    eprintln!("  (skopeo run, CPU s: {})", cpu.report());
+    let cpu = watch(&to_berth);
+    let (e, berth_small) = berth.run("small").await;
+    eprintln!("  (berth run, CPU s: {})", cpu.report());
+    assert_eq!(e["succeeded"].as_u64(), Some(small as u64), "{e}");
+    let mut met = line("many small images", skopeo_small, berth_small, 5.0);
+
+    let cpu = watch(&to_skopeo);
+    let skopeo_noop = skopeo_sync(&src.host(), &to_skopeo.host(), &repos);
+    eprintln!("  (skopeo run, CPU s: {})", cpu.report());
+    let cpu = watch(&to_berth);
+    let (e, berth_noop) = berth.run("small").await;
+    eprintln!("  (berth run, CPU s: {})", cpu.report());
+    assert_eq!(e["bytes"].as_u64(), Some(0), "{e}");
+    met &= line("no-op resync", skopeo_noop, berth_noop, 10.0);
+
+    let rss_before_large = berth.peak_rss_mib();
+    let skopeo_large = skopeo_sync(&src.host(), &to_skopeo.host(), &["large/big".into()]);
+    let (e, berth_large) = berth.run("large").await;
+    assert_eq!(e["succeeded"].as_u64(), Some(1), "{e}");
+    met &= line(
+        &format!("one {large_mib} MiB layer"),
+        skopeo_large,
+        berth_large,
+        1.2,
+    );
+    let rss = berth.peak_rss_mib();
+    println!(
+        "  berth up peak RSS: {rss_idle:.0} MiB idle, {rss_before_large:.0} MiB after the small images, {rss:.0} MiB after the large layer (target < 150 MiB: {})",
+        if rss < 150.0 { "met" } else { "NOT met" }
+    );
+    met &= rss < 150.0;
+    println!(
+        "  {}",
+        if met {
+            "all targets met"
+        } else {
+            "some targets NOT met"
+        }
+    );
+}
