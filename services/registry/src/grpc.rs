@@ -235,10 +235,11 @@ impl RegistryProvisioningService for RegistryApi {
     ) -> Result<Response<GetRegistryAccessResponse>, Status> {
         let r = req.into_inner();
         required("registry", &r.registry)?;
-        let (url, insecure, credential) = self.registries.access(&r.registry).await?;
+        let (url, insecure, credential, kind) = self.registries.access(&r.registry).await?;
         Ok(Response::new(GetRegistryAccessResponse {
             url,
             insecure,
+            kind,
             credential: credential.map(|c| Credential {
                 username: c.username,
                 password: c.password,

@@ -197,9 +197,9 @@ impl Registries {
     pub async fn access(
         &self,
         registry: &str,
-    ) -> Result<(String, bool, Option<berth_oci::Credential>)> {
+    ) -> Result<(String, bool, Option<berth_oci::Credential>, String)> {
         let m = self.model(registry).await?;
         let credential = self.credential_of(&m)?;
-        Ok((m.url, m.insecure, credential))
+        Ok((m.url, m.insecure, credential, m.kind))
     }
 }

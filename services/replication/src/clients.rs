@@ -15,9 +15,18 @@ use crate::Provisioning;
 
 const KEEP: Duration = Duration::from_secs(30);
 
+/// A registry as the copy engine reaches it.
+#[derive(Clone)]
+pub struct Reached {
+    pub client: Client,
+    pub url: String,
+    /// `distribution`, `harbor` or `oci`.
+    pub kind: String,
+}
+
 pub struct Clients {
     provisioning: Provisioning,
-    cached: Mutex<HashMap<String, (Client, String, Instant)>>,
+    cached: Mutex<HashMap<String, (Reached, Instant)>>,
 }
 
 impl Clients {
@@ -28,11 +37,11 @@ impl Clients {
         }
     }
 
-    /// A client of `registry` and its URL.
-    pub async fn get(&self, registry: &str) -> Result<(Client, String)> {
-        if let Some((c, url, at)) = self.cached.lock().expect("clients lock").get(registry) {
+    /// How to reach `registry`.
+    pub async fn get(&self, registry: &str) -> Result<Reached> {
+        if let Some((r, at)) = self.cached.lock().expect("clients lock").get(registry) {
             if at.elapsed() < KEEP {
-                return Ok((c.clone(), url.clone()));
+                return Ok(r.clone());
             }
         }
         let access = self
@@ -57,16 +66,21 @@ impl Clients {
             },
         )
         .map_err(|e| ReplicationError::invalid("registry", e.to_string()))?;
-        self.cached.lock().expect("clients lock").insert(
-            registry.to_string(),
-            (client.clone(), access.url.clone(), Instant::now()),
-        );
-        Ok((client, access.url))
+        let reached = Reached {
+            client,
+            url: access.url,
+            kind: access.kind,
+        };
+        self.cached
+            .lock()
+            .expect("clients lock")
+            .insert(registry.to_string(), (reached.clone(), Instant::now()));
+        Ok(reached)
     }
 }
 
 impl crate::Replication {
-    pub(crate) async fn client(&self, registry: &str) -> Result<(Client, String)> {
-        self.clients.get(registry).await
+    pub(crate) async fn client(&self, registry: &str) -> Result<Client> {
+        Ok(self.clients.get(registry).await?.client)
     }
 }

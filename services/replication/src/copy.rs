@@ -59,6 +59,8 @@ pub struct Copier {
     pub dst: Client,
     /// Source and destination are the same registry: blobs can be mounted.
     pub same_registry: bool,
+    /// Probe the destination repository with a mount from itself instead of a `HEAD`.
+    pub mount_probe: bool,
     /// Names the destination for [`Flights`].
     pub dst_key: String,
     /// `os/arch[/variant]` to keep of indexes; empty keeps all.
@@ -274,19 +276,21 @@ impl Copier {
         d: Descriptor,
     ) -> Result<(), OciError> {
         let mut landed = self.flights.hold(&self.dst_key, &d.digest).await;
-        // Landed by an earlier flight elsewhere at the destination: one mount says it all.
-        if let Some(from) = landed.clone().filter(|r| r != dst_repo) {
-            if let Mount::Mounted = self.dst.mount_blob(dst_repo, &d.digest, &from).await? {
-                *landed = Some(dst_repo.to_string());
-                return Ok(());
-            }
-        }
-        if self.dst.head_blob(dst_repo, &d.digest).await?.is_some() {
+        // Where the destination may mount it from: where an earlier flight landed it, or the
+        // source on the same registry.
+        let from = landed
+            .clone()
+            .filter(|r| r != dst_repo)
+            .or_else(|| (self.same_registry && src_repo != dst_repo).then(|| src_repo.to_string()));
+        if !self.mount_probe && self.dst.head_blob(dst_repo, &d.digest).await?.is_some() {
             *landed = Some(dst_repo.to_string());
             return Ok(());
         }
-        // Mount from the source on the same registry.
-        let from = (self.same_registry && src_repo != dst_repo).then(|| src_repo.to_string());
+        let from = match (from, self.mount_probe) {
+            (Some(from), _) => Some(from),
+            (None, true) => Some(dst_repo.to_string()),
+            (None, false) => None,
+        };
         let location = match from {
             Some(from) => match self.dst.mount_blob(dst_repo, &d.digest, &from).await? {
                 Mount::Mounted => {

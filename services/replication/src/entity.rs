@@ -106,3 +106,21 @@ pub mod record {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod source {
+    use sea_orm::entity::prelude::*;
+
+    /// A registry that sends Berth its push and delete notifications, and since when.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "replication_sources")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub registry: String,
+        pub notified_since: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

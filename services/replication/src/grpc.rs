@@ -189,7 +189,7 @@ impl berth_proto::v1::import_service_server::ImportService for ReplicationApi {
         if target.tag.is_empty() || target.repository.is_empty() {
             return Err(ApiError::invalid("tag", "repository and tag are required").into());
         }
-        let (dst, _) = self.replication.client(&target.registry).await?;
+        let dst = self.replication.client(&target.registry).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         let feed = tokio::spawn(async move {
             while let Some(m) = parts.message().await? {

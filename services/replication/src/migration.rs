@@ -7,7 +7,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables), Box::new(TasksAndRecords)]
+        vec![
+            Box::new(CreateTables),
+            Box::new(TasksAndRecords),
+            Box::new(NotifyingSources),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -142,5 +146,27 @@ impl MigrationTrait for TasksAndRecords {
         let backend = m.get_database_backend();
         m.create_table(berth_bus::outbox::Outbox::new("replication").create_table(backend))
             .await
+    }
+}
+
+struct NotifyingSources;
+
+impl MigrationName for NotifyingSources {
+    fn name(&self) -> &str {
+        "m0003_notifying_sources"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for NotifyingSources {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(Alias::new("replication_sources"))
+                .col(col("registry").string().not_null().primary_key())
+                .col(col("notified_since").timestamp_with_time_zone().not_null())
+                .to_owned(),
+        )
+        .await
     }
 }

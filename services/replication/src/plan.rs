@@ -24,7 +24,7 @@ use crate::executions::{enqueue_tasks, new_task, Counts, PlanJob, PLAN};
 use crate::policies::Spec;
 use crate::Replication;
 
-const LISTING_IN_FLIGHT: usize = 16;
+const LISTING_IN_FLIGHT: usize = 48;
 
 pub fn subscription() -> Subscription {
     Subscription::new("replication.plan", &[PLAN])
@@ -52,8 +52,9 @@ pub fn is_referrers_tag(tag: &str) -> bool {
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Digests recorded for (repository, tag) that are fresh enough to trust.
-type Recorded = HashMap<(String, String), String>;
+/// Digests recorded for (repository, tag) that are fresh enough to use, and whether they are
+/// trusted outright (the source notifies Berth of every change since the record was made).
+type Recorded = HashMap<(String, String), (String, bool)>;
 
 /// The artifacts a policy selects at the source, each with whether the destination already
 /// has it according to the records: (repository, tag, known). Repositories are surveyed
@@ -96,7 +97,8 @@ async fn survey(
                     let repo = repo.clone();
                     async move {
                         let known = match record {
-                            Some(digest) => src
+                            Some((_, true)) => true,
+                            Some((digest, false)) => src
                                 .head_manifest(&repo, &tag)
                                 .await
                                 .ok()
@@ -139,7 +141,7 @@ impl Replication {
             Err(e) => return Err(e),
         };
         let src = match self.client(&spec.source_registry).await {
-            Ok((c, _)) => c,
+            Ok(c) => c,
             Err(ReplicationError::Upstream(e)) if e.code == berth_error::ErrorCode::NotFound => {
                 return self
                     .fail(id, &format!("source registry: {}", e.message))
@@ -155,13 +157,15 @@ impl Replication {
         let recorded: Recorded = if m.verify || !spec.platforms.is_empty() {
             HashMap::new()
         } else {
+            let since = crate::records::notifying_since(&self.db, &spec.source_registry).await?;
             crate::records::load(&self.db, &m.policy)
                 .await?
                 .into_iter()
                 .filter(|(_, (_, at))| *at > fresh_after)
-                .map(|(k, (digest, _))| (k, digest))
+                .map(|(k, (digest, at))| (k, (digest, since.is_some_and(|s| s < at))))
                 .collect()
         };
+        let surveying = std::time::Instant::now();
         let artifacts = match survey(&spec, &src, &recorded).await {
             Ok(a) => a,
             Err(e) => return self.fail(id, &e).await,
@@ -196,7 +200,7 @@ impl Replication {
             .filter(execution::Column::Id.eq(id))
             .exec(&self.db)
             .await?;
-        tracing::info!(execution = %id, artifacts = artifacts.len(), known = skipped, tasks = tasks.len(), "execution planned");
+        tracing::info!(execution = %id, artifacts = artifacts.len(), known = skipped, tasks = tasks.len(), survey_ms = surveying.elapsed().as_millis() as u64, "execution planned");
         enqueue_tasks(&self.db, &self.outbox, tasks).await?;
         self.finish_if_done(id).await
     }

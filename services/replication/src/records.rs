@@ -4,6 +4,10 @@
 //! record, without asking the destination; records older than the verify interval (or every
 //! record, on a run with `verify`) are checked at the destination again. Push and delete events
 //! from the source forget the records they touch.
+//!
+//! A source that sends Berth its notifications is marked notifying from its first event on
+//! ([`notified`]); a record made after that is trusted without asking the source at all, since
+//! any change to its tag would have arrived as an event and forgotten it.
 
 use std::collections::HashMap;
 
@@ -11,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 
-use crate::entity::record;
+use crate::entity::{record, source};
 
 fn id(policy: &str, repository: &str, tag: &str) -> String {
     format!("{policy}\n{repository}:{tag}")
@@ -84,4 +88,32 @@ pub async fn forget_policy(db: &DatabaseConnection, policy: &str) -> Result<(), 
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Marks `registry` as notifying (from now, if it was not yet).
+pub async fn notified(db: &DatabaseConnection, registry: &str) -> Result<(), DbErr> {
+    let row = source::ActiveModel {
+        registry: Set(registry.into()),
+        notified_since: Set(Utc::now()),
+    };
+    source::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(source::Column::Registry)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Since when `registry` has sent notifications, if it has.
+pub async fn notifying_since(
+    db: &DatabaseConnection,
+    registry: &str,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    Ok(source::Entity::find_by_id(registry.to_string())
+        .one(db)
+        .await?
+        .map(|s| s.notified_since))
 }

@@ -59,6 +59,7 @@ fn selects(spec: &Spec, registry: &str, repository: &str, tag: Option<&str>) -> 
 impl Replication {
     /// Queues a one-task execution of every push policy that selects the pushed artifact.
     pub async fn on_push(&self, event: &ArtifactPushed) -> Result<()> {
+        crate::records::notified(&self.db, &event.registry).await?;
         crate::records::forget(
             &self.db,
             &event.registry,
@@ -113,6 +114,7 @@ impl Replication {
     /// Forgets records of a deleted artifact and propagates the deletion where asked.
     pub async fn on_delete(&self, event: &ArtifactDeleted) -> Result<()> {
         let tag = (!event.tag.is_empty()).then_some(event.tag.as_str());
+        crate::records::notified(&self.db, &event.registry).await?;
         crate::records::forget(&self.db, &event.registry, &event.repository, tag).await?;
         if event.digest.is_empty() {
             return Ok(());
@@ -128,7 +130,7 @@ impl Replication {
             let Ok(dst_repo) = spec.destination_repository(&event.repository) else {
                 continue;
             };
-            let (dst, _) = self.client(&spec.destination_registry).await?;
+            let dst = self.client(&spec.destination_registry).await?;
             match dst.delete_manifest(&dst_repo, &event.digest).await {
                 Ok(()) | Err(OciError::NotFound(_)) => {
                     tracing::info!(policy = %name, repository = %dst_repo, digest = %event.digest, "deletion propagated")

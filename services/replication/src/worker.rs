@@ -246,13 +246,16 @@ impl Replication {
         policy: &str,
         progress: Arc<AtomicU64>,
     ) -> Result<Copier> {
-        let (src, src_url) = self.client(&spec.source_registry).await?;
-        let (dst, dst_url) = self.client(&spec.destination_registry).await?;
+        let src = self.clients.get(&spec.source_registry).await?;
+        let dst = self.clients.get(&spec.destination_registry).await?;
         Ok(Copier {
-            src,
-            dst,
-            same_registry: src_url == dst_url,
-            dst_key: dst_url,
+            same_registry: src.url == dst.url,
+            // Distribution (and Harbor, built on it) answer a mount from the repository itself
+            // with 201 when it holds the blob: one request both skips and opens the upload.
+            mount_probe: matches!(dst.kind.as_str(), "distribution" | "harbor"),
+            src: src.client,
+            dst: dst.client,
+            dst_key: dst.url,
             platforms: spec.platforms.clone(),
             referrers: spec.copy_referrers,
             bandwidth: self.throttles.bandwidth(policy, spec.bandwidth_limit),

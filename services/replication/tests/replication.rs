@@ -791,3 +791,52 @@ async fn a_destination_that_stays_away_fails_the_task_with_a_clear_error() {
         task.error
     );
 }
+
+#[tokio::test]
+async fn a_notifying_source_is_trusted_until_it_announces_a_change() {
+    let f = fixture().await;
+    let v1 = Image::new(&[(89, 3_000)], "amd64");
+    let v2 = Image::new(&[(90, 3_000)], "amd64");
+    push_image(&v1, &f.src_target(), "team/app", "v1")
+        .await
+        .unwrap();
+    let mut p = policy("trusting", vec![]);
+    p.r#override = true;
+    f.replication.create_policy(p).await.unwrap();
+    // The source starts sending notifications (here: one push event).
+    let pushed = |digest: &str| berth_proto::v1::ArtifactPushed {
+        registry: "src".into(),
+        repository: "team/app".into(),
+        tag: "v1".into(),
+        digest: digest.into(),
+    };
+    f.replication
+        .on_push(&pushed(&v1.manifest.digest))
+        .await
+        .unwrap();
+    assert_eq!(f.run("trusting", false).await.succeeded, 1);
+
+    // Retagged behind Berth's back (no event): the record is trusted, nothing is asked.
+    push_image(&v2, &f.src_target(), "team/app", "v1")
+        .await
+        .unwrap();
+    let trusted = f.run("trusting", false).await;
+    assert_eq!((trusted.skipped, trusted.succeeded), (1, 0), "{trusted:?}");
+    // The event arrives: the record is forgotten and the next run copies the new digest.
+    f.replication
+        .on_push(&pushed(&v2.manifest.digest))
+        .await
+        .unwrap();
+    let copied = f.run("trusting", false).await;
+    assert_eq!(copied.succeeded, 1, "{copied:?}");
+    assert_eq!(
+        f.dst().manifest("mirror/app", "v1").await.unwrap().digest,
+        v2.manifest.digest
+    );
+    // A verify run asks everything again.
+    push_image(&v1, &f.src_target(), "team/app", "v1")
+        .await
+        .unwrap();
+    let verified = f.run("trusting", true).await;
+    assert_eq!(verified.succeeded, 1, "{verified:?}");
+}

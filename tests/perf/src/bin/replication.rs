@@ -8,7 +8,9 @@
 //!   `/proc/PID/status` (`VmHWM`; target < 150 MiB).
 //!
 //! Berth runs as `berth up` (release build, embedded SQLite, bus and cache), driven over its
-//! HTTP API like any client would.
+//! HTTP API like any client would, with the source registry sending it notifications as a
+//! deployment would (so the no-op trusts what it recorded; see the replication service's
+//! records). `BERTH_PERF_LOG=FILE` keeps Berth's log.
 //!
 //! `cargo build --release -p berth-cli && cargo run --release -p berth-perf --bin replication
 //! [-- SMALL_IMAGES LARGE_MIB]`
@@ -55,9 +57,16 @@ impl Berth {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("BERTH_ADMIN_TOKEN", TOKEN)
             .env("BERTH_LOG_FORMAT", "plain")
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BERTH_PERF_LOG_LEVEL").unwrap_or("warn".into()),
+            )
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // BERTH_PERF_LOG=FILE keeps berth's log.
+            .stderr(match std::env::var("BERTH_PERF_LOG") {
+                Ok(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+                Err(_) => Stdio::null(),
+            })
             .spawn()
             .unwrap();
         let b = Self {
@@ -206,15 +215,30 @@ async fn main() {
     let small: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(200);
     let large_mib: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(500);
 
-    let src = DockerRegistry::start(RegistryOptions::default())
-        .await
-        .unwrap();
+    // Berth first: the source registry sends it notifications, as a deployment would.
+    let berth = Berth::up().await;
+    let src = DockerRegistry::start(RegistryOptions {
+        notify_url: Some(format!("{}/hooks/distribution/src", berth.url)),
+        notify_token: Some(TOKEN.into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let to_skopeo = DockerRegistry::start(RegistryOptions::default())
         .await
         .unwrap();
     let to_berth = DockerRegistry::start(RegistryOptions::default())
         .await
         .unwrap();
+    for (name, url) in [("src", src.url()), ("dst", to_berth.url())] {
+        berth
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/registries",
+                Some(json!({"name": name, "kind": "distribution", "url": url})),
+            )
+            .await;
+    }
     let target = Target {
         host: src.host(),
         credential: None,
@@ -225,7 +249,15 @@ async fn main() {
         .for_each_concurrent(8, |(i, repo)| {
             let target = target.clone();
             async move {
-                let image = Image::new(&[(1, 200_000), (1000 + i as u64, 8_000)], "amd64");
+                // A base layer all share, a middle layer shared by ten, an own layer.
+                let image = Image::new(
+                    &[
+                        (1, 2_000_000),
+                        (10 + i as u64 / 10, 500_000),
+                        (1000 + i as u64, 200_000),
+                    ],
+                    "amd64",
+                );
                 push_image(&image, &target, repo, "v1").await.unwrap();
             }
         })
@@ -234,16 +266,8 @@ async fn main() {
     push_image(&big, &target, "large/big", "v1").await.unwrap();
     drop(big);
 
-    let berth = Berth::up().await;
-    for (name, url) in [("src", src.url()), ("dst", to_berth.url())] {
-        berth
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/registries",
-                Some(json!({"name": name, "kind": "distribution", "url": url})),
-            )
-            .await;
-    }
+    // Let the push notifications drain before measuring.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     for space in ["small", "large"] {
         berth
             .call(
