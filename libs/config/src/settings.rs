@@ -353,6 +353,21 @@ mod tests {
         assert_eq!(s.backends, BackendUrls::default());
         assert_eq!(s.health_interval, Duration::from_secs(30));
         assert_eq!(s.namespace, "berth");
+        assert_eq!(s.replication.workers, 8);
+        assert_eq!(s.replication.task_attempts, 5);
+        let s = Settings::load(
+            None,
+            &env(&[
+                (keys::REPLICATION_WORKERS, "0"),
+                (keys::REPLICATION_VERIFY_SECS, "60"),
+            ]),
+            RawSettings::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.replication.workers, s.replication.verify_interval),
+            (0, Duration::from_secs(60))
+        );
     }
 
     #[test]
@@ -386,6 +401,10 @@ mod tests {
             (keys::LOG_FORMAT, "xml"),
             (keys::ADMIN_TOKEN, "short"),
             (keys::NAMESPACE, "a b"),
+            (keys::REPLICATION_WORKERS, "many"),
+            (keys::REPLICATION_TASK_ATTEMPTS, "0"),
+            (keys::REPLICATION_TASK_TIMEOUT_SECS, "-5"),
+            (keys::REPLICATION_VERIFY_SECS, "1.5"),
         ] {
             let err =
                 Settings::load(None, &env(&[(key, value)]), RawSettings::default()).expect_err(key);
