@@ -113,6 +113,8 @@ impl Berth {
             )
             .await;
         let id = e["id"].as_str().unwrap().to_string();
+        // Poll often at first (short runs), then back off so polling costs Berth little.
+        let mut pause = Duration::from_millis(2);
         loop {
             let e = self
                 .call(
@@ -125,7 +127,8 @@ impl Berth {
                 assert_eq!(e["status"], "succeeded", "{e}");
                 return (e, started.elapsed());
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 3 / 2).min(Duration::from_millis(50));
         }
     }
 
@@ -167,6 +170,20 @@ impl Cpu {
             .map(|(n, p, at)| format!("{n} {:.2}", cpu_secs(*p) - at))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// Waits until the processes have used (almost) no CPU for a whole second.
+async fn quiet(pids: &[u32]) {
+    let total = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
+    let mut last = total();
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = total();
+        if now - last < 0.02 {
+            return;
+        }
+        last = now;
     }
 }
 
@@ -266,8 +283,9 @@ async fn main() {
     push_image(&big, &target, "large/big", "v1").await.unwrap();
     drop(big);
 
-    // Let the push notifications drain before measuring.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let the push notifications drain (the source sends them, Berth handles them) before
+    // measuring anything: both processes idle for a second.
+    quiet(&[src.pid().unwrap(), berth.child.id()]).await;
     for space in ["small", "large"] {
         berth
             .call(
