@@ -221,6 +221,18 @@ async fn harbor_webhooks_drive_push_policies_which_can_be_paused_and_propagate_d
     })
     .await;
     assert!(finished, "the task is listed as succeeded");
+    let closed = berth_testkit::wait_until(Duration::from_secs(5), || async {
+        let (_, e) = suite
+            .admin(
+                Method::GET,
+                &format!("/api/v1/replication/executions/{id}"),
+                None,
+            )
+            .await;
+        e["status"] == "succeeded"
+    })
+    .await;
+    assert!(closed, "the execution is recorded as succeeded");
     // Cancelling a finished execution changes nothing.
     let (status, body) = suite
         .admin(

@@ -24,7 +24,7 @@ use crate::throttle::Bandwidth;
 
 const BLOBS_IN_FLIGHT: usize = 8;
 /// Blobs this large or larger are uploaded in chunks of this size.
-pub const CHUNK: u64 = 32 * 1024 * 1024;
+pub const CHUNK: u64 = 128 * 1024 * 1024;
 const BLOB_ATTEMPTS: u32 = 3;
 const REFERRER_DEPTH: u32 = 2;
 
@@ -39,6 +39,8 @@ pub enum Outcome {
     Kept { digest: String },
     /// The index has none of the policy's platforms.
     NoPlatform { digest: String },
+    /// The source has no such tag (named exactly by a filter, or deleted since planning).
+    Missing,
 }
 
 impl Outcome {
@@ -49,6 +51,7 @@ impl Outcome {
             | Self::UpToDate { digest }
             | Self::Kept { digest }
             | Self::NoPlatform { digest } => digest,
+            Self::Missing => "",
         }
     }
 }
@@ -131,7 +134,11 @@ impl Copier {
         tag: &str,
         overwrite: bool,
     ) -> Result<Outcome, OciError> {
-        let source = self.src.manifest(src_repo, tag).await?;
+        let source = match self.src.manifest(src_repo, tag).await {
+            Ok(m) => m,
+            Err(OciError::NotFound(_)) => return Ok(Outcome::Missing),
+            Err(e) => return Err(e),
+        };
         let top = if !self.platforms.is_empty() && source.is_index() {
             match filter_index(&source, &self.platforms)? {
                 Some(m) => m,

@@ -135,6 +135,12 @@ impl Replication {
                 ),
                 false,
             ),
+            Ending::Copied(Outcome::Missing) => (
+                "skipped",
+                String::new(),
+                "the source has no such tag".into(),
+                false,
+            ),
             Ending::Cancelled => ("cancelled", String::new(), "cancelled".into(), false),
             Ending::TimedOut => (
                 "failed",
@@ -164,7 +170,7 @@ impl Replication {
             .settle(id, &claim, status, moved, &digest, &error)
             .await?
         {
-            if matches!(status, "succeeded" | "skipped") && !t.reference.is_empty() {
+            if matches!(status, "succeeded" | "skipped") && !digest.is_empty() {
                 crate::records::remember(
                     &self.db,
                     &t.policy,

@@ -840,3 +840,47 @@ async fn a_notifying_source_is_trusted_until_it_announces_a_change() {
     let verified = f.run("trusting", true).await;
     assert_eq!(verified.succeeded, 1, "{verified:?}");
 }
+
+#[tokio::test]
+async fn exact_tags_skip_the_tag_lists_and_absent_ones_are_skipped_not_failed() {
+    let f = fixture().await;
+    push_image(
+        &Image::new(&[(92, 2_000)], "amd64"),
+        &f.src_target(),
+        "team/has",
+        "v1",
+    )
+    .await
+    .unwrap();
+    push_image(
+        &Image::new(&[(93, 2_000)], "amd64"),
+        &f.src_target(),
+        "team/lacks",
+        "v2",
+    )
+    .await
+    .unwrap();
+    f.replication
+        .create_policy(policy(
+            "exact",
+            vec![Filter {
+                kind: "tag".into(),
+                pattern: "v1".into(),
+                exclude: false,
+            }],
+        ))
+        .await
+        .unwrap();
+    let e = f.run("exact", false).await;
+    assert_eq!(
+        (e.status.as_str(), e.total, e.succeeded, e.skipped, e.failed),
+        ("succeeded", 2, 1, 1, 0),
+        "{e:?}"
+    );
+    let tasks = f.tasks(&e.id).await;
+    let lacking = tasks
+        .iter()
+        .find(|t| t.source_repository == "team/lacks")
+        .unwrap();
+    assert_eq!(lacking.error, "the source has no such tag");
+}
