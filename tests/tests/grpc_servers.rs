@@ -192,3 +192,103 @@ async fn platform_services_check_pulls_over_grpc_at_the_gateway() {
         tonic::Code::NotFound
     );
 }
+
+fn authed<T>(message: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {ADMIN_TOKEN}").parse().unwrap(),
+    );
+    req
+}
+
+#[tokio::test]
+async fn replication_runs_and_streams_its_progress_over_the_gateways_grpc() {
+    use berth_proto::v1::execution_service_client::ExecutionServiceClient;
+    use berth_testkit::image::{push_image, Image, Target};
+    use berth_testkit::registry::{DockerRegistry, RegistryOptions};
+
+    let suite = Suite::start(Backend::Sqlite).await;
+    let source = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let destination = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    for (name, url) in [("src", source.url()), ("dst", destination.url())] {
+        let (status, body) = suite
+            .admin(
+                reqwest::Method::POST,
+                "/api/v1/registries",
+                Some(serde_json::json!({"name": name, "kind": "distribution", "url": url})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let target = Target {
+        host: source.host(),
+        credential: None,
+    };
+    for i in 0..3 {
+        push_image(
+            &Image::new(&[(300 + i, 20_000)], "amd64"),
+            &target,
+            &format!("apps/app-{i}"),
+            "v1",
+        )
+        .await
+        .unwrap();
+    }
+    let (status, body) = suite
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/replication/policies",
+            Some(serde_json::json!({
+                "name": "dr",
+                "source": {"registry": "src", "space": "apps"},
+                "destination": {"registry": "dst"}
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let mut client = ExecutionServiceClient::new(channel(suite.gateway_addr).await);
+    let e = client
+        .run_policy(authed(berth_proto::v1::RunPolicyRequest {
+            name: "dr".into(),
+            verify: false,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .execution
+        .unwrap();
+    let mut stream = client
+        .watch_execution(authed(berth_proto::v1::WatchExecutionRequest {
+            id: e.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = Vec::new();
+    while let Some(update) = stream.next().await {
+        seen.push(update.unwrap().execution.unwrap());
+    }
+    let last = seen.last().expect("at least one update");
+    assert_eq!(
+        (last.status.as_str(), last.succeeded),
+        ("succeeded", 3),
+        "{seen:?}"
+    );
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].succeeded + w[0].skipped <= w[1].succeeded + w[1].skipped),
+        "progress only grows: {seen:?}"
+    );
+    // Without a token the stream is refused.
+    let err = client
+        .watch_execution(berth_proto::v1::WatchExecutionRequest { id: e.id })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+}

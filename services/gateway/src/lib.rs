@@ -10,6 +10,7 @@ pub mod admission;
 pub mod authn;
 pub mod authz;
 pub mod grpc;
+mod grpc_replication;
 mod grpc_tenancy;
 pub mod hooks;
 pub mod http;
@@ -28,6 +29,8 @@ use berth_auth::internal::Attacher;
 use berth_proto::v1::access_service_server::AccessServiceServer;
 use berth_proto::v1::audit_service_server::AuditServiceServer;
 use berth_proto::v1::binding_service_server::BindingServiceServer;
+use berth_proto::v1::execution_service_server::ExecutionServiceServer;
+use berth_proto::v1::policy_service_server::PolicyServiceServer;
 use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_proto::v1::registry_service_server::RegistryServiceServer;
 use berth_proto::v1::space_service_server::SpaceServiceServer;
@@ -125,7 +128,9 @@ pub async fn start(
         .add_service(WorkspaceServiceServer::new(api.clone()))
         .add_service(SpaceServiceServer::new(api.clone()))
         .add_service(BindingServiceServer::new(api.clone()))
-        .add_service(AccessServiceServer::new(api));
+        .add_service(AccessServiceServer::new(api.clone()))
+        .add_service(PolicyServiceServer::new(api.clone()))
+        .add_service(ExecutionServiceServer::new(api));
     let (routes, health) = berth_runtime::grpc::with_health_and_reflection(
         routes,
         &[
@@ -136,6 +141,8 @@ pub async fn start(
             "berth.v1.SpaceService",
             "berth.v1.BindingService",
             "berth.v1.AccessService",
+            "berth.v1.PolicyService",
+            "berth.v1.ExecutionService",
         ],
     )
     .await?;

@@ -261,3 +261,19 @@ pub async fn import_image(
     .await;
     out
 }
+
+/// The execution's progress as the replication service streams it.
+pub async fn watch_execution(
+    s: &AppState,
+    p: &Principal,
+    id: &str,
+) -> ApiResult<tonic::Streaming<WatchExecutionResponse>> {
+    admin(p)?;
+    s.replication
+        .executions
+        .clone()
+        .watch_execution(request(p, WatchExecutionRequest { id: id.into() }))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(from_replication)
+}
