@@ -168,14 +168,14 @@ pub(crate) fn new_execution(policy: &str, trigger: &str, verify: bool) -> execut
 impl Replication {
     /// Starts a run of `policy`; answers the pending execution at once.
     pub async fn run(&self, policy: &str, trigger: &str, verify: bool) -> Result<Execution> {
-        self.policy(policy).await?;
+        let (_, spec) = self.policy(policy).await?;
         let running = execution::Entity::find()
             .filter(execution::Column::Policy.eq(policy))
             .filter(execution::Column::Status.is_in(ACTIVE))
             .filter(execution::Column::Trigger.ne("push"))
             .one(&self.db)
             .await?;
-        if let Some(r) = running {
+        if let Some(r) = running.filter(|_| !spec.allow_overlap) {
             return Err(ReplicationError::Conflict(format!(
                 "policy {policy:?} is already running (execution {})",
                 r.id

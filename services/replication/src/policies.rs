@@ -38,6 +38,8 @@ pub struct Spec {
     pub concurrency: u32,
     #[serde(default)]
     pub delete_propagation: bool,
+    #[serde(default)]
+    pub allow_overlap: bool,
 }
 
 fn enabled() -> bool {
@@ -77,6 +79,7 @@ impl Spec {
             bandwidth_limit: p.bandwidth_limit,
             concurrency: p.concurrency,
             delete_propagation: p.delete_propagation,
+            allow_overlap: p.allow_overlap,
         }
     }
 
@@ -118,6 +121,7 @@ impl Spec {
             bandwidth_limit: self.bandwidth_limit,
             concurrency: self.concurrency,
             delete_propagation: self.delete_propagation,
+            allow_overlap: self.allow_overlap,
         }
     }
 
@@ -437,6 +441,7 @@ mod tests {
             bandwidth_limit: 0,
             concurrency: 0,
             delete_propagation: false,
+            allow_overlap: false,
         }
     }
 

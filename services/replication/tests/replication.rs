@@ -722,10 +722,19 @@ async fn cancelling_interrupts_transfers_in_flight() {
         .await
         .unwrap()
         .is_none());
+    // A cancelled execution no longer blocks the policy.
+    let second = f.replication.run("slow", "manual", false).await.unwrap();
+    // Configured to overlap, a policy may run again while an execution is active.
+    let overlapping = Policy {
+        allow_overlap: true,
+        ..f.replication.get_policy("slow").await.unwrap()
+    };
+    f.replication.update_policy(overlapping).await.unwrap();
     assert!(
         f.replication.run("slow", "manual", false).await.is_ok(),
-        "a cancelled execution no longer blocks the policy"
+        "overlap allowed"
     );
+    f.replication.cancel(&second.id).await.unwrap();
 }
 
 #[tokio::test]

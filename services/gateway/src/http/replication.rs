@@ -78,6 +78,9 @@ pub struct PolicyJson {
     /// Delete at the destination what is deleted at the source.
     #[serde(default)]
     pub delete_propagation: bool,
+    /// Let a run start while another execution of the policy is active.
+    #[serde(default)]
+    pub allow_overlap: bool,
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
@@ -126,6 +129,7 @@ impl From<PolicyJson> for pb::Policy {
             bandwidth_limit: p.bandwidth_limit,
             concurrency: p.concurrency,
             delete_propagation: p.delete_propagation,
+            allow_overlap: p.allow_overlap,
         }
     }
 }
@@ -170,6 +174,7 @@ impl From<pb::Policy> for PolicyJson {
             bandwidth_limit: p.bandwidth_limit,
             concurrency: p.concurrency,
             delete_propagation: p.delete_propagation,
+            allow_overlap: p.allow_overlap,
             created_at: p
                 .created_at
                 .and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t.seconds, 0))
