@@ -5,7 +5,8 @@
 //!   repositories of the same registry, streaming everything else (GET → PUT, never held whole);
 //!   blobs of [`CHUNK`] bytes or more go in chunks and resume after a failure where the
 //!   registry allows it. The registry verifies every digest on the final `PUT`.
-//! - The same blob is copied once at a time per destination ([`Flights`]); later tasks mount it.
+//! - The same blob is copied once at a time per destination, across workers ([`Flights`]);
+//!   later tasks mount it from where it landed.
 //! - Index children before the index, the tag's manifest last, so a partial image never appears.
 //! - Optionally only some platforms of an index (the index is rewritten), and the referrers
 //!   (signatures, SBOMs) of every copied manifest, through the referrers API or its tag schema.
@@ -282,15 +283,15 @@ impl Copier {
         dst_repo: &str,
         d: Descriptor,
     ) -> Result<(), OciError> {
-        let mut landed = self.flights.hold(&self.dst_key, &d.digest).await;
+        let mut flight = self.flights.hold(&self.dst_key, &d.digest).await;
         // Where the destination may mount it from: where an earlier flight landed it, or the
         // source on the same registry.
-        let from = landed
-            .clone()
+        let from = flight
+            .landed()
             .filter(|r| r != dst_repo)
             .or_else(|| (self.same_registry && src_repo != dst_repo).then(|| src_repo.to_string()));
         if !self.mount_probe && self.dst.head_blob(dst_repo, &d.digest).await?.is_some() {
-            *landed = Some(dst_repo.to_string());
+            flight.land(dst_repo).await;
             return Ok(());
         }
         let from = match (from, self.mount_probe) {
@@ -301,7 +302,7 @@ impl Copier {
         let location = match from {
             Some(from) => match self.dst.mount_blob(dst_repo, &d.digest, &from).await? {
                 Mount::Mounted => {
-                    *landed = Some(dst_repo.to_string());
+                    flight.land(dst_repo).await;
                     return Ok(());
                 }
                 Mount::Upload(location) => Some(location),
@@ -331,7 +332,7 @@ impl Copier {
             })
             .await?;
         }
-        *landed = Some(dst_repo.to_string());
+        flight.land(dst_repo).await;
         Ok(())
     }
 

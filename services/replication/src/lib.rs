@@ -154,7 +154,7 @@ pub async fn start(
         provisioning: provisioning.clone(),
         outbox: outbox.clone(),
         tuning: deps.tuning.clone(),
-        flights: Arc::default(),
+        flights: Arc::new(flights::Flights::new(deps.cache.clone())),
         throttles: Arc::default(),
         clients: Arc::new(clients::Clients::new(provisioning)),
     };

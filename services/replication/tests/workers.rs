@@ -178,6 +178,18 @@ async fn a_killed_worker_and_a_broker_outage_lose_no_task() {
         ("succeeded", IMAGES as u64, IMAGES as u64, 0),
         "{done:?}"
     );
+    // The shared base layer crossed once, not once per worker: the other images mounted it,
+    // whichever worker copied them (what a killed worker moved is not counted).
+    let own: u64 = images
+        .iter()
+        .map(|i| i.layers[1].size() + i.config.size() + i.manifest.size())
+        .sum();
+    let base = images[0].layers[0].size();
+    assert!(
+        done.bytes <= own + base,
+        "{} bytes moved; own layers, configs and manifests {own}, base {base}",
+        done.bytes
+    );
     let tasks = r.list_tasks(&e.id, "", "", 100).await.unwrap();
     assert_eq!(tasks.len(), IMAGES, "one task per artifact, none lost");
     assert!(tasks.iter().all(|t| t.status == "succeeded"), "{tasks:?}");
