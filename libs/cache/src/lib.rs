@@ -1,6 +1,7 @@
 //! One cache interface, two implementations: [`RedisCache`] for deployments and [`MemoryCache`]
 //! for embedded mode. Keys are namespaced by a prefix so tests and suites can share a server.
-//! Used for access decisions, scheduler leases (`set_nx` with expiry) and message deduplication.
+//! Used for access decisions, scheduler and copy leases (`set_nx` with expiry), message
+//! deduplication and shared budgets (`incr`).
 
 mod memory;
 mod redis_cache;
@@ -18,6 +19,9 @@ pub trait Cache: Send + Sync + 'static {
     /// Sets `key` only if it is absent; answers whether it was set (a lease or a first sighting).
     async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool>;
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// Adds `by` to the counter at `key` (created at 0, expiring `ttl` after its creation);
+    /// answers the new value. Shared budgets (bandwidth per time window) count with it.
+    async fn incr(&self, key: &str, by: i64, ttl: Duration) -> anyhow::Result<i64>;
     /// Answers whether the backend responds.
     async fn ping(&self) -> bool;
 }

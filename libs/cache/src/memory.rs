@@ -59,6 +59,25 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
+    async fn incr(&self, key: &str, by: i64, ttl: Duration) -> anyhow::Result<i64> {
+        let mut map = self.entries.lock().expect("cache lock");
+        let now = Instant::now();
+        Self::sweep(&mut map, now);
+        let (current, expires) = match map.get(key) {
+            Some((v, exp)) if *exp > now => (
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| anyhow::anyhow!("{key} does not hold a counter"))?,
+                *exp,
+            ),
+            _ => (0, now + ttl),
+        };
+        let value = current + by;
+        map.insert(key.to_string(), (value.to_string().into_bytes(), expires));
+        Ok(value)
+    }
+
     async fn ping(&self) -> bool {
         true
     }
@@ -82,5 +101,14 @@ mod tests {
         assert!(c.set_nx("k", b"c", Duration::from_secs(5)).await.unwrap());
         c.delete("k").await.unwrap();
         assert_eq!(c.get("k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn counters_add_up_and_expire_from_their_creation() {
+        let c = MemoryCache::default();
+        assert_eq!(c.incr("n", 5, Duration::from_millis(100)).await.unwrap(), 5);
+        assert_eq!(c.incr("n", 7, Duration::from_secs(10)).await.unwrap(), 12);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(c.incr("n", 1, Duration::from_secs(10)).await.unwrap(), 1);
     }
 }

@@ -70,6 +70,23 @@ impl Cache for RedisCache {
         Ok(())
     }
 
+    async fn incr(&self, key: &str, by: i64, ttl: Duration) -> anyhow::Result<i64> {
+        let key = self.key(key);
+        // One round trip, atomically: the expiry is set only when the counter is new.
+        let (value, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCRBY")
+            .arg(&key)
+            .arg(by)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl_ms(ttl))
+            .arg("NX")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(value)
+    }
+
     async fn ping(&self) -> bool {
         redis::cmd("PING")
             .query_async::<String>(&mut self.conn.clone())

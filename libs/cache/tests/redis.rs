@@ -35,6 +35,12 @@ async fn redis_cache_sets_expires_and_leases() {
         .unwrap());
     c.delete("k").await.unwrap();
     assert_eq!(c.get("k").await.unwrap(), None);
+    // Counters add up and expire from their creation, not from each addition.
+    assert_eq!(c.incr("n", 5, Duration::from_millis(300)).await.unwrap(), 5);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(c.incr("n", 7, Duration::from_secs(10)).await.unwrap(), 12);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(c.incr("n", 1, Duration::from_secs(10)).await.unwrap(), 1);
 }
 
 #[tokio::test]

@@ -155,7 +155,7 @@ pub async fn start(
         outbox: outbox.clone(),
         tuning: deps.tuning.clone(),
         flights: Arc::new(flights::Flights::new(deps.cache.clone())),
-        throttles: Arc::default(),
+        throttles: Arc::new(throttle::Throttles::new(deps.cache.clone())),
         clients: Arc::new(clients::Clients::new(provisioning)),
     };
     tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));

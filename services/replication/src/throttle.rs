@@ -1,39 +1,67 @@
-//! Per-policy limits shared by every task of the policy in this worker: a bandwidth budget
-//! (bytes per second, a token bucket) and the number of artifacts copied at once.
+//! Per-policy limits: a bandwidth budget shared by every transfer of the policy in every worker
+//! (bytes per second, counted in the shared cache), and the number of artifacts a worker copies
+//! at once for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use berth_cache::Cache;
 
 use berth_oci::BlobStream;
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
-/// A token bucket of `rate` bytes per second holding at most one second of burst.
+/// A policy's bandwidth: `rate` bytes per second across every worker, counted per
+/// one-second window in the shared cache. A worker takes grants of an eighth of a second's
+/// budget at a time and spends them locally; when the window is spent it waits for the next.
 pub struct Bandwidth {
     rate: u64,
-    state: Mutex<(Instant, f64)>,
+    key: String,
+    cache: Arc<dyn Cache>,
+    /// Bytes granted and not yet sent (negative: owed).
+    left: tokio::sync::Mutex<i64>,
 }
 
 impl Bandwidth {
-    pub fn new(rate: u64) -> Self {
+    pub fn new(policy: &str, rate: u64, cache: Arc<dyn Cache>) -> Self {
         Self {
             rate,
-            state: Mutex::new((Instant::now(), rate as f64)),
+            key: format!("bandwidth:{policy}"),
+            cache,
+            left: tokio::sync::Mutex::new(0),
         }
     }
 
-    /// Takes `n` bytes from the budget; answers how long to wait before sending them.
-    fn take(&self, n: u64) -> Duration {
-        let mut s = self.state.lock().expect("bandwidth lock");
-        let now = Instant::now();
-        let refill = now.duration_since(s.0).as_secs_f64() * self.rate as f64;
-        s.1 = (s.1 + refill).min(self.rate as f64) - n as f64;
-        s.0 = now;
-        if s.1 >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-s.1 / self.rate as f64)
+    /// Waits until `n` more bytes may be sent.
+    pub async fn take(&self, n: u64) {
+        let mut left = self.left.lock().await;
+        *left -= n as i64;
+        let grant = (self.rate / 8).clamp(1, 1024 * 1024);
+        while *left < 0 {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let window = format!("{}:{}", self.key, now.as_secs());
+            match self
+                .cache
+                .incr(&window, grant as i64, Duration::from_secs(2))
+                .await
+            {
+                Ok(used) if used as u64 <= self.rate => *left += grant as i64,
+                Ok(_) => {
+                    // This second's budget is spent: wait for the next window.
+                    let into = Duration::from_nanos(now.subsec_nanos() as u64);
+                    tokio::time::sleep(Duration::from_secs(1).saturating_sub(into)).await;
+                }
+                Err(e) => {
+                    // Without the shared cache, pace this worker alone.
+                    tracing::debug!(error = %e, "bandwidth budget unavailable, pacing locally");
+                    tokio::time::sleep(Duration::from_secs_f64(grant as f64 / self.rate as f64))
+                        .await;
+                    *left += grant as i64;
+                }
+            }
         }
     }
 
@@ -44,10 +72,7 @@ impl Bandwidth {
             let this = this.clone();
             async move {
                 if let Ok(bytes) = &chunk {
-                    let wait = this.take(bytes.len() as u64);
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
+                    this.take(bytes.len() as u64).await;
                 }
                 chunk
             }
@@ -56,13 +81,21 @@ impl Bandwidth {
 }
 
 /// The limits of each policy, made on first use and replaced when the policy changes them.
-#[derive(Default)]
 pub struct Throttles {
     bandwidth: Mutex<HashMap<String, Arc<Bandwidth>>>,
     slots: Mutex<HashMap<String, (u32, Arc<Semaphore>)>>,
+    cache: Arc<dyn Cache>,
 }
 
 impl Throttles {
+    pub fn new(cache: Arc<dyn Cache>) -> Self {
+        Self {
+            bandwidth: Mutex::default(),
+            slots: Mutex::default(),
+            cache,
+        }
+    }
+
     /// The policy's bandwidth budget, if it has one.
     pub fn bandwidth(&self, policy: &str, rate: u64) -> Option<Arc<Bandwidth>> {
         let mut all = self.bandwidth.lock().expect("throttle lock");
@@ -72,9 +105,9 @@ impl Throttles {
         }
         let b = all
             .entry(policy.to_string())
-            .or_insert_with(|| Arc::new(Bandwidth::new(rate)));
+            .or_insert_with(|| Arc::new(Bandwidth::new(policy, rate, self.cache.clone())));
         if b.rate != rate {
-            *b = Arc::new(Bandwidth::new(rate));
+            *b = Arc::new(Bandwidth::new(policy, rate, self.cache.clone()));
         }
         Some(b.clone())
     }
@@ -100,14 +133,29 @@ impl Throttles {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_budget_refills_at_its_rate() {
-        let b = Bandwidth::new(1000);
-        assert_eq!(b.take(1000), Duration::ZERO, "one second of burst");
-        let wait = b.take(500);
+    #[tokio::test]
+    async fn workers_share_one_budget_per_policy() {
+        let cache: Arc<dyn Cache> = Arc::new(berth_cache::MemoryCache::default());
+        // Two workers of one policy, 100 kB/s between them: 300 kB need three one-second
+        // windows, so at least one whole second, however the windows fall.
+        let a = Arc::new(Bandwidth::new("p", 100_000, cache.clone()));
+        let b = Arc::new(Bandwidth::new("p", 100_000, cache.clone()));
+        let started = std::time::Instant::now();
+        let send = |w: Arc<Bandwidth>| async move {
+            for _ in 0..15 {
+                w.take(10_000).await;
+            }
+        };
+        tokio::join!(send(a), send(b));
+        let took = started.elapsed();
         assert!(
-            wait > Duration::from_millis(450) && wait <= Duration::from_millis(500),
-            "{wait:?}"
+            took >= Duration::from_millis(1000) && took < Duration::from_millis(3500),
+            "{took:?}"
         );
+        // Another policy has a budget of its own.
+        let other = Bandwidth::new("q", 100_000, cache);
+        let started = std::time::Instant::now();
+        other.take(50_000).await;
+        assert!(started.elapsed() < Duration::from_millis(1100));
     }
 }
