@@ -9,7 +9,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use berth_error::{ApiError, ApiResult};
-use berth_proto::v1::{GetRegistryRequest, ListRegistriesRequest, ListRobotCredentialsRequest};
+use berth_proto::v1::{ListRegistriesRequest, ListRobotCredentialsRequest};
 use chrono::{Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
@@ -146,20 +146,7 @@ pub async fn login_command(
     p: &Principal,
     registry: &str,
 ) -> ApiResult<serde_json::Value> {
-    let r = s
-        .registry
-        .clone()
-        .get_registry(request(
-            p,
-            GetRegistryRequest {
-                name: registry.into(),
-            },
-        ))
-        .await
-        .map_err(from_registry)?
-        .into_inner()
-        .registry
-        .unwrap_or_default();
+    let r = super::fetch_registry(s, p, registry).await?;
     authorize(
         p,
         Action::Read,

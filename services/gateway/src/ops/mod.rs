@@ -35,6 +35,27 @@ pub(crate) fn from_registry(status: tonic::Status) -> ApiError {
     ApiError::from_status("registry service", &status)
 }
 
+/// A registry as the registry service answers it (for its owning workspace), as `p`.
+pub(crate) async fn fetch_registry(
+    s: &AppState,
+    p: &Principal,
+    registry: &str,
+) -> ApiResult<berth_proto::v1::Registry> {
+    Ok(s.registry
+        .clone()
+        .get_registry(request(
+            p,
+            berth_proto::v1::GetRegistryRequest {
+                name: registry.into(),
+            },
+        ))
+        .await
+        .map_err(from_registry)?
+        .into_inner()
+        .registry
+        .unwrap_or_default())
+}
+
 pub(crate) fn from_space(status: tonic::Status) -> ApiError {
     ApiError::from_status("space service", &status)
 }

@@ -205,20 +205,7 @@ pub async fn import_image(
     tag: &str,
     body: impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Send + 'static,
 ) -> ApiResult<ImportImageResponse> {
-    let r = s
-        .registry
-        .clone()
-        .get_registry(request(
-            p,
-            GetRegistryRequest {
-                name: registry.into(),
-            },
-        ))
-        .await
-        .map_err(super::from_registry)?
-        .into_inner()
-        .registry
-        .unwrap_or_default();
+    let r = super::fetch_registry(s, p, registry).await?;
     authorize(
         p,
         Action::Manage,

@@ -3,7 +3,7 @@
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{audit, from_registry, from_space, namespace_workspace, request};
+use super::{audit, from_space, namespace_workspace, request};
 use crate::authn::Principal;
 use crate::authz::{authorize, authorize_space, Action, Owner};
 use crate::state::AppState;
@@ -206,20 +206,7 @@ pub async fn remove_member(
 /// The workspace owning a registry (empty for the platform), hiding registries the principal
 /// may not see.
 async fn registry_owner(s: &AppState, p: &Principal, registry: &str) -> ApiResult<String> {
-    let r = s
-        .registry
-        .clone()
-        .get_registry(request(
-            p,
-            GetRegistryRequest {
-                name: registry.into(),
-            },
-        ))
-        .await
-        .map_err(from_registry)?
-        .into_inner()
-        .registry
-        .unwrap_or_default();
+    let r = super::fetch_registry(s, p, registry).await?;
     authorize(
         p,
         Action::Read,
