@@ -38,10 +38,18 @@ impl Handler for PlanHandler {
         let job: PlanJob = m
             .payload()
             .map_err(|e| HandlerError::Reject(format!("bad plan job: {e}")))?;
-        self.0
-            .plan(&job.execution)
-            .await
-            .map_err(|e| HandlerError::Retry(e.to_string()))
+        match self.0.plan(&job.execution).await {
+            Ok(()) => Ok(()),
+            // The last delivery: fail the execution rather than leave it running forever.
+            Err(e) if m.attempt >= subscription().max_attempts => {
+                let error = format!("planning failed: {e}");
+                self.0
+                    .fail(&job.execution, &error)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.to_string()))
+            }
+            Err(e) => Err(HandlerError::Retry(e.to_string())),
+        }
     }
 }
 
@@ -206,7 +214,7 @@ impl Replication {
     }
 
     /// Fails an execution before any task ran.
-    async fn fail(&self, id: &str, error: &str) -> Result<()> {
+    pub(crate) async fn fail(&self, id: &str, error: &str) -> Result<()> {
         tracing::warn!(execution = %id, error, "execution failed");
         let m = self.execution_row(id).await?;
         let c = Counts {
