@@ -163,6 +163,44 @@ async fn every_operation_for_every_role() {
             )
         },
         op(Method::GET, "/api/v1/workspaces/blue", None, blue_read),
+        // Replication copies with Berth's own credentials: platform admins only.
+        op(
+            Method::GET,
+            "/api/v1/replication/policies",
+            None,
+            admin_only(200),
+        ),
+        op(
+            Method::GET,
+            "/api/v1/replication/executions",
+            None,
+            admin_only(200),
+        ),
+        op(
+            Method::PATCH,
+            "/api/v1/replication/policies/nope",
+            Some(json!({"enabled": false})),
+            admin_only(404),
+        ),
+        op(
+            Method::GET,
+            "/api/v1/replication/executions/nope/tasks",
+            None,
+            admin_only(404),
+        ),
+        op(
+            Method::POST,
+            "/api/v1/replication/executions/nope/cancel",
+            None,
+            admin_only(404),
+        ),
+        // Importing takes the right to manage the registry; an empty body is no archive.
+        op(
+            Method::POST,
+            "/api/v1/registries/own/import?repository=team/app&tag=v1",
+            None,
+            [400, 400, 403, 403, 404, 404, 404, 401],
+        ),
         Op {
             reset: Some((Method::DELETE, "/api/v1/workspaces/tmp", None)),
             ..op(
