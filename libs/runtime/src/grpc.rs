@@ -72,6 +72,9 @@ pub async fn with_health_and_reflection(
 }
 
 /// Serves `routes` on `listener` until `shutdown`, then drains for at most [`DRAIN_LIMIT`].
+/// HTTP/2 flow-control window of Berth's gRPC servers and clients.
+pub const WINDOW: u32 = 4 * 1024 * 1024;
+
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
@@ -97,7 +100,11 @@ pub async fn serve(
         );
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let stop = shutdown.wait();
+    // Large flow-control windows: streamed uploads (image imports) are not held to 64 KiB a
+    // round trip.
     let server = tonic::transport::Server::builder()
+        .initial_stream_window_size(WINDOW)
+        .initial_connection_window_size(WINDOW * 2)
         .layer(trace)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, stop);

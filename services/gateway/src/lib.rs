@@ -83,6 +83,8 @@ pub async fn start(
     let channel = |addr: &str| -> anyhow::Result<tonic::transport::Channel> {
         Ok(tonic::transport::Endpoint::from_shared(addr.to_string())?
             .connect_timeout(std::time::Duration::from_secs(5))
+            .initial_stream_window_size(berth_runtime::grpc::WINDOW)
+            .initial_connection_window_size(berth_runtime::grpc::WINDOW * 2)
             .connect_lazy())
     };
     let (registry_channel, space_channel) =

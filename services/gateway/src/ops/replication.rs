@@ -222,12 +222,13 @@ pub async fn import_image(
     // A body that breaks off ends the stream early; the archive is then incomplete and the
     // import fails on it.
     use futures::StreamExt;
+    // Frames arrive small; what is already here goes as one message (fewer, larger messages).
     let chunks = body
         .take_while(|b| futures::future::ready(b.is_ok()))
-        .filter_map(|b| {
-            futures::future::ready(b.ok().map(|b| ImportImageRequest {
-                part: Some(import_image_request::Part::Chunk(b.to_vec())),
-            }))
+        .filter_map(|b| futures::future::ready(b.ok()))
+        .ready_chunks(64)
+        .map(|frames| ImportImageRequest {
+            part: Some(import_image_request::Part::Chunk(frames.concat())),
         });
     let parts = futures::stream::once(async { target }).chain(chunks);
     let out = s

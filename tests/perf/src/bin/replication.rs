@@ -281,7 +281,18 @@ async fn main() {
         .await;
     let big = Image::new(&[(2, large_mib * 1024 * 1024)], "amd64");
     push_image(&big, &target, "large/big", "v1").await.unwrap();
-    drop(big);
+    // The same image as an OCI layout tarball on disk, for the import below.
+    let archive_dir = tempfile::tempdir().unwrap();
+    let archive = archive_dir.path().join("big.tar");
+    std::fs::write(
+        &archive,
+        berth_testkit::image::oci_archive(
+            &berth_testkit::image::Index::new(vec![big]),
+            "v1",
+            false,
+        ),
+    )
+    .unwrap();
 
     // Let the push notifications drain (the source sends them, Berth handles them) before
     // measuring anything: both processes idle for a second.
@@ -338,6 +349,32 @@ async fn main() {
         1.2,
     );
     let rss = berth.peak_rss_mib();
+    // Import the same image from a tarball, streamed from disk through the gateway.
+    let file = tokio::fs::File::open(&archive).await.unwrap();
+    let size = file.metadata().await.unwrap().len();
+    let started = Instant::now();
+    let resp = berth
+        .http
+        .post(format!(
+            "{}/api/v1/registries/dst/import?repository=imported/big&tag=v1",
+            berth.url
+        ))
+        .bearer_auth(TOKEN)
+        .body(reqwest::Body::wrap_stream(
+            tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201, "{:?}", resp.text().await);
+    let took = started.elapsed();
+    println!(
+        "  import of a {:.0} MiB OCI tarball: {:.2} s ({:.0} MiB/s), berth up peak RSS after it {:.0} MiB",
+        size as f64 / 1048576.0,
+        took.as_secs_f64(),
+        size as f64 / 1048576.0 / took.as_secs_f64(),
+        berth.peak_rss_mib()
+    );
     println!(
         "  berth up peak RSS: {rss_idle:.0} MiB idle, {rss_before_large:.0} MiB after the small images, {rss:.0} MiB after the large layer (target < 150 MiB: {})",
         if rss < 150.0 { "met" } else { "NOT met" }
