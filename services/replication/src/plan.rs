@@ -209,6 +209,10 @@ impl Replication {
             .exec(&self.db)
             .await?;
         tracing::info!(execution = %id, artifacts = artifacts.len(), known = skipped, tasks = tasks.len(), survey_ms = surveying.elapsed().as_millis() as u64, "execution planned");
+        if self.execution_row(id).await?.status != "running" {
+            // Cancelled while the source was surveyed: queue nothing.
+            return Ok(());
+        }
         enqueue_tasks(&self.db, &self.outbox, tasks).await?;
         self.finish_if_done(id).await
     }

@@ -893,3 +893,47 @@ async fn exact_tags_skip_the_tag_lists_and_absent_ones_are_skipped_not_failed() 
         .unwrap();
     assert_eq!(lacking.error, "the source has no such tag");
 }
+
+#[tokio::test]
+async fn cancelled_tasks_that_have_not_started_never_start() {
+    let f = fixture().await;
+    for (i, repo) in ["team/one", "team/two"].iter().enumerate() {
+        push_image(
+            &Image::new(&[(94 + i as u64, 200_000)], "amd64"),
+            &f.src_target(),
+            repo,
+            "v1",
+        )
+        .await
+        .unwrap();
+    }
+    let mut p = policy("one-at-a-time", vec![]);
+    p.concurrency = 1;
+    p.bandwidth_limit = 50_000;
+    f.replication.create_policy(p).await.unwrap();
+    let e = f
+        .replication
+        .run("one-at-a-time", "manual", false)
+        .await
+        .unwrap();
+    let moving = berth_testkit::wait_until(Duration::from_secs(10), || async {
+        f.replication
+            .get_execution(&e.id)
+            .await
+            .is_ok_and(|e| e.bytes > 0)
+    })
+    .await;
+    assert!(moving, "the first transfer started");
+    f.replication.cancel(&e.id).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let tasks = f.tasks(&e.id).await;
+    assert!(tasks.iter().all(|t| t.status == "cancelled"), "{tasks:?}");
+    assert!(
+        tasks.iter().any(|t| t.bytes == 0),
+        "the waiting task never moved a byte: {tasks:?}"
+    );
+    let dst = f.dst();
+    for repo in ["mirror/one", "mirror/two"] {
+        assert!(dst.head_manifest(repo, "v1").await.unwrap().is_none());
+    }
+}
