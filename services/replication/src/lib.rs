@@ -7,7 +7,8 @@
 //!   client, with [`flights`] (one copy of a blob at a time) and [`throttle`] (bandwidth and
 //!   concurrency per policy);
 //! - [`records`]: digests recorded per policy, for a fast no-op;
-//! - [`triggers`]: push and delete events; [`scheduler`]: cron;
+//! - [`triggers`]: push and delete events; [`scheduler`]: cron; [`sweeper`]: executions whose
+//!   end a dead worker did not record;
 //! - [`import`]: image archives (`docker save`, OCI layouts) streamed into a registry;
 //! - [`grpc`]: `PolicyService` and `ExecutionService`;
 //! - [`entity`], [`migration`]: the `replication_*` tables; [`error`]: errors mapped once.
@@ -28,6 +29,7 @@ pub mod plan;
 pub mod policies;
 pub mod records;
 pub mod scheduler;
+pub mod sweeper;
 pub mod throttle;
 pub mod triggers;
 pub mod worker;
@@ -192,6 +194,7 @@ pub async fn start(
             c.stop().await;
         }
     });
+    tokio::spawn(sweeper::run(replication.clone(), shutdown.clone()));
     tokio::spawn(scheduler::run(
         replication.clone(),
         deps.cache.clone(),

@@ -937,3 +937,44 @@ async fn cancelled_tasks_that_have_not_started_never_start() {
         assert!(dst.head_manifest(repo, "v1").await.unwrap().is_none());
     }
 }
+
+#[tokio::test]
+async fn the_sweeper_ends_executions_whose_end_a_dead_worker_did_not_record() {
+    use sea_orm::ConnectionTrait;
+    let f = fixture().await;
+    push_image(
+        &Image::new(&[(96, 2_000)], "amd64"),
+        &f.src_target(),
+        "team/app",
+        "v1",
+    )
+    .await
+    .unwrap();
+    f.replication
+        .create_policy(policy("swept", vec![]))
+        .await
+        .unwrap();
+    let e = f.run("swept", false).await;
+    assert_eq!(e.status, "succeeded");
+    // The worker settled the last task, then died before recording the execution's end.
+    let db = berth_db::connect(&f._dbs.1.url).await.unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE replication_executions SET status = 'running', finished_at = NULL WHERE id = '{}'",
+        e.id
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        f.replication.get_execution(&e.id).await.unwrap().status,
+        "running"
+    );
+    assert_eq!(f.replication.sweep().await.unwrap(), 1);
+    let swept = f.replication.get_execution(&e.id).await.unwrap();
+    assert_eq!(
+        (swept.status.as_str(), swept.succeeded),
+        ("succeeded", 1),
+        "{swept:?}"
+    );
+    // Nothing else to sweep.
+    assert_eq!(f.replication.sweep().await.unwrap(), 0);
+}
