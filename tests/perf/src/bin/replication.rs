@@ -128,7 +128,7 @@ impl Berth {
                 return (e, started.elapsed());
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 3 / 2).min(Duration::from_millis(50));
+            pause = (pause * 3 / 2).min(Duration::from_millis(10));
         }
     }
 
