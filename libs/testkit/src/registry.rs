@@ -100,7 +100,7 @@ impl DockerRegistry {
         }
         if let Some(url) = &self.options.notify_url {
             yaml.push_str(&format!(
-                "notifications:\n  endpoints:\n    - name: berth\n      url: {url}\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n      ignore:\n        actions: [pull]\n"
+                "notifications:\n  endpoints:\n    - name: berth\n      url: {url}\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n"
             ));
             if let Some(token) = &self.options.notify_token {
                 yaml.push_str(&format!(
