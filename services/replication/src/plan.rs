@@ -206,6 +206,9 @@ impl Replication {
             )
             .col_expr(execution::Column::Known, Expr::value(skipped))
             .filter(execution::Column::Id.eq(id))
+            // A plan delivered again (after a failure midway) keeps the first counts: by now
+            // its finished tasks have records and would count twice.
+            .filter(execution::Column::Total.eq(0))
             .exec(&self.db)
             .await?;
         tracing::info!(execution = %id, artifacts = artifacts.len(), known = skipped, tasks = tasks.len(), survey_ms = surveying.elapsed().as_millis() as u64, "execution planned");

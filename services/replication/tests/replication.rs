@@ -978,3 +978,45 @@ async fn the_sweeper_ends_executions_whose_end_a_dead_worker_did_not_record() {
     // Nothing else to sweep.
     assert_eq!(f.replication.sweep().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn planning_again_changes_neither_tasks_nor_counts() {
+    use sea_orm::ConnectionTrait;
+    let f = fixture().await;
+    push_image(
+        &Image::new(&[(97, 2_000)], "amd64"),
+        &f.src_target(),
+        "team/app",
+        "v1",
+    )
+    .await
+    .unwrap();
+    f.replication
+        .create_policy(policy("replanned", vec![]))
+        .await
+        .unwrap();
+    let e = f.run("replanned", false).await;
+    assert_eq!((e.total, e.succeeded, e.skipped), (1, 1, 0), "{e:?}");
+    // As if the planning job were delivered again after failing midway: the execution is still
+    // running, its task done and recorded.
+    let db = berth_db::connect(&f._dbs.1.url).await.unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE replication_executions SET status = 'running', finished_at = NULL WHERE id = '{}'",
+        e.id
+    ))
+    .await
+    .unwrap();
+    f.replication.plan(&e.id).await.unwrap();
+    let again = f.replication.get_execution(&e.id).await.unwrap();
+    assert_eq!(
+        (
+            again.status.as_str(),
+            again.total,
+            again.succeeded,
+            again.skipped
+        ),
+        ("succeeded", 1, 1, 0),
+        "{again:?}"
+    );
+    assert_eq!(f.tasks(&e.id).await.len(), 1);
+}
