@@ -549,11 +549,16 @@ impl Client {
             )
             .await?;
         let len = resp.content_length();
+        Ok((len, self.body(resp)))
+    }
+
+    /// A response's body as a blob stream whose errors name this registry.
+    fn body(&self, resp: Response) -> BlobStream {
         let host = self.inner.host.clone();
-        let stream = resp
-            .bytes_stream()
-            .map_err(move |e| OciError::from_transport(&host, &e));
-        Ok((len, Box::pin(stream)))
+        Box::pin(
+            resp.bytes_stream()
+                .map_err(move |e| OciError::from_transport(&host, &e)),
+        )
     }
 
     async fn start_upload(&self, repo: &str, query: &str) -> Result<Response, OciError> {
@@ -602,8 +607,7 @@ impl Client {
         size: u64,
         body: BlobStream,
     ) -> Result<(), OciError> {
-        let resp = self.start_upload(repo, "").await?;
-        let location = self.location(&resp)?;
+        let location = self.open_upload(repo).await?;
         self.finish_upload(repo, &location, digest, size, body)
             .await
     }
@@ -753,11 +757,7 @@ impl Client {
                 self.inner.host
             )));
         }
-        let host = self.inner.host.clone();
-        Ok(Box::pin(
-            resp.bytes_stream()
-                .map_err(move |e| OciError::from_transport(&host, &e)),
-        ))
+        Ok(self.body(resp))
     }
 
     /// Manifests whose `subject` is `digest`: the referrers API, else the `sha256-<hex>` tag.

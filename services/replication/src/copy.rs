@@ -44,19 +44,6 @@ pub enum Outcome {
     Missing,
 }
 
-impl Outcome {
-    /// The digest now at the destination for the tag.
-    pub fn digest(&self) -> &str {
-        match self {
-            Self::Copied { digest, .. }
-            | Self::UpToDate { digest }
-            | Self::Kept { digest }
-            | Self::NoPlatform { digest } => digest,
-            Self::Missing => "",
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct Copier {
     pub src: Client,

@@ -58,7 +58,6 @@ pub struct Counts {
     pub succeeded: u64,
     pub failed: u64,
     pub skipped: u64,
-    pub cancelled: u64,
     pub bytes: u64,
 }
 
@@ -92,7 +91,6 @@ fn stored(m: &execution::Model) -> Counts {
         succeeded: m.succeeded.max(0) as u64,
         failed: m.failed.max(0) as u64,
         skipped: m.skipped.max(0) as u64,
-        cancelled: 0,
         bytes: m.bytes.max(0) as u64,
     }
 }
@@ -142,6 +140,27 @@ pub(crate) fn new_task(
         claim: Set(String::new()),
         started_at: Set(None),
         finished_at: Set(None),
+    }
+}
+
+/// The task copying `source:tag` for a policy: to its destination repository, or already failed
+/// when the policy's naming leaves nothing of the source path.
+pub(crate) fn task_for(
+    execution: &str,
+    policy: &str,
+    spec: &crate::policies::Spec,
+    source: &str,
+    tag: &str,
+) -> task::ActiveModel {
+    match spec.destination_repository(source) {
+        Ok(dst) => new_task(execution, policy, source, &dst, tag),
+        Err(e) => {
+            let mut t = new_task(execution, policy, source, "", tag);
+            t.status = Set("failed".into());
+            t.error = Set(e);
+            t.finished_at = Set(Some(Utc::now()));
+            t
+        }
     }
 }
 
@@ -236,7 +255,6 @@ impl Replication {
                 "succeeded" => c.succeeded += n,
                 "failed" => c.failed += n,
                 "skipped" => c.skipped += n,
-                "cancelled" => c.cancelled += n,
                 _ => {}
             }
         }
@@ -419,12 +437,16 @@ pub(crate) async fn enqueue_tasks(
         let tx = db.begin().await?;
         for t in chunk {
             let id = t.id.clone().unwrap();
-            let exists = task::Entity::find_by_id(id.clone()).one(&tx).await?;
-            if exists.is_some() {
-                continue;
-            }
-            t.clone().insert(&tx).await?;
-            if t.status.clone().unwrap() == "pending" {
+            // One statement both skips a task planned before and adds a new one.
+            let added = task::Entity::insert(t.clone())
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::column(task::Column::Id)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&tx)
+                .await?;
+            if added == 1 && t.status.clone().unwrap() == "pending" {
                 outbox
                     .enqueue(&tx, &Message::new(TASK, &TaskJob { task: id }))
                     .await

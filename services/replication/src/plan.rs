@@ -20,7 +20,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::entity::execution;
 use crate::error::{ReplicationError, Result};
-use crate::executions::{enqueue_tasks, new_task, Counts, PlanJob, PLAN};
+use crate::executions::{enqueue_tasks, task_for, Counts, PlanJob, PLAN};
 use crate::policies::Spec;
 use crate::Replication;
 
@@ -185,18 +185,7 @@ impl Replication {
                 skipped += 1;
                 continue;
             }
-            let mut t = match spec.destination_repository(repo) {
-                Ok(dst) => new_task(id, &m.policy, repo, &dst, tag),
-                Err(e) => {
-                    let mut t = new_task(id, &m.policy, repo, "", tag);
-                    t.status = sea_orm::Set("failed".into());
-                    t.error = sea_orm::Set(e);
-                    t
-                }
-            };
-            if t.status.clone().unwrap() == "failed" {
-                t.finished_at = sea_orm::Set(Some(Utc::now()));
-            }
+            let t = task_for(id, &m.policy, &spec, repo, tag);
             tasks.push(t);
         }
         execution::Entity::update_many()

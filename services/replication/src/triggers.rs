@@ -12,7 +12,7 @@ use berth_proto::v1::{ArtifactDeleted, ArtifactPushed};
 use sea_orm::{ActiveModelTrait, TransactionTrait};
 
 use crate::error::Result;
-use crate::executions::{db_error, new_execution, new_task, TaskJob, TASK};
+use crate::executions::{db_error, new_execution, task_for, TaskJob, TASK};
 use crate::policies::Spec;
 use crate::Replication;
 
@@ -81,19 +81,8 @@ impl Replication {
             e.total = sea_orm::Set(1);
             let tx = self.db.begin().await?;
             let e = e.insert(&tx).await?;
-            let mut t = match spec.destination_repository(&event.repository) {
-                Ok(dst) => new_task(&e.id, &name, &event.repository, &dst, &event.tag),
-                Err(err) => {
-                    let mut t = new_task(&e.id, &name, &event.repository, "", &event.tag);
-                    t.status = sea_orm::Set("failed".into());
-                    t.error = sea_orm::Set(err);
-                    t
-                }
-            };
+            let t = task_for(&e.id, &name, &spec, &event.repository, &event.tag);
             let pending = t.status.clone().unwrap() == "pending";
-            if !pending {
-                t.finished_at = sea_orm::Set(Some(chrono::Utc::now()));
-            }
             let t = t.insert(&tx).await?;
             if pending {
                 self.outbox
