@@ -1,6 +1,7 @@
-//! The in-process suite for cross-service tests: the registry service and the gateway started
-//! as `berth up` starts them, on a backend of the test's choosing (a fresh PostgreSQL database
-//! and a RabbitMQ namespace, or SQLite and the in-process bus).
+//! The in-process suite for cross-service tests: every service started by the same assembly as
+//! `berth up` ([`berth_suite`]), on a backend of the test's choosing (a fresh PostgreSQL
+//! database per service, a RabbitMQ namespace and a Redis key prefix, or SQLite and the
+//! in-process bus and cache).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub struct Suite {
     pub space_addr: std::net::SocketAddr,
     pub gateway_addr: std::net::SocketAddr,
     pub internal_token: String,
+    /// The suite's registry token signer (its certificate is what registries trust).
+    pub token_signer: Arc<berth_auth::registry_token::TokenSigner>,
     pub http: reqwest::Client,
     shutdown: berth_runtime::Shutdown,
     _registry_db: TestDatabase,
@@ -36,6 +39,9 @@ impl Suite {
         let registry_db = TestDatabase::new(backend).await.unwrap();
         let gateway_db = TestDatabase::new(backend).await.unwrap();
         let space_db = TestDatabase::new(backend).await.unwrap();
+        let replication_db = TestDatabase::new(backend).await.unwrap();
+        let token_signer =
+            Arc::new(berth_auth::registry_token::TokenSigner::generate("berth").unwrap());
         let bus = match backend {
             Backend::Postgres => berth_bus::open(
                 Some("amqp://guest:guest@127.0.0.1:5672/%2f"),
@@ -56,74 +62,40 @@ impl Suite {
         };
         let internal_token = berth_auth::tokens::generate();
         let shutdown = berth_runtime::Shutdown::new();
-        let registry = berth_registry::start(
-            berth_registry::Deps {
-                db: berth_db::connect(&registry_db.url).await.unwrap(),
-                bus: Arc::clone(&bus),
+        let running = berth_suite::start(
+            berth_suite::Config {
+                databases: berth_suite::Databases {
+                    gateway: gateway_db.url.clone(),
+                    registry: registry_db.url.clone(),
+                    space: space_db.url.clone(),
+                    replication: replication_db.url.clone(),
+                },
+                bus,
+                cache,
+                admin_token: ADMIN_TOKEN.into(),
+                internal_token: internal_token.clone(),
                 secrets: SecretBox::from_base64(&SecretBox::generate_key()).unwrap(),
-                internal_token: Some(internal_token.clone()),
+                token_signer: Arc::clone(&token_signer),
+                platform_admins: vec![],
                 health_interval: Duration::from_secs(30),
-            },
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            shutdown.child(),
-        )
-        .await
-        .unwrap();
-        let space = berth_space::start(
-            berth_space::Deps {
-                db: berth_db::connect(&space_db.url).await.unwrap(),
-                bus: Arc::clone(&bus),
-                internal_token: Some(internal_token.clone()),
-                registry_addr: format!("http://{}", registry.addr),
-            },
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            shutdown.child(),
-        )
-        .await
-        .unwrap();
-        let replication_db = TestDatabase::new(backend).await.unwrap();
-        let replication = berth_replication::start(
-            berth_replication::Deps {
-                db: berth_db::connect(&replication_db.url).await.unwrap(),
-                bus: Arc::clone(&bus),
-                cache: cache.clone(),
-                internal_token: Some(internal_token.clone()),
-                registry_addr: format!("http://{}", registry.addr),
-                tuning: berth_replication::Tuning {
+                replication: berth_replication::Tuning {
                     retry_backoff: Duration::from_millis(200),
                     ..Default::default()
                 },
-                work: true,
+                replication_workers: true,
             },
             tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            shutdown.child(),
-        )
-        .await
-        .unwrap();
-        let gateway = berth_gateway::start(
-            berth_gateway::Deps {
-                db: berth_db::connect(&gateway_db.url).await.unwrap(),
-                admin_token: ADMIN_TOKEN.into(),
-                internal_token: Some(internal_token.clone()),
-                platform_admins: vec![],
-                registry_addr: format!("http://{}", registry.addr),
-                space_addr: format!("http://{}", space.addr),
-                replication_addr: format!("http://{}", replication.addr),
-                token_signer: berth_auth::registry_token::TokenSigner::generate("berth").unwrap(),
-                bus: Arc::clone(&bus),
-                cache: cache.clone(),
-            },
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            shutdown.child(),
+            &shutdown,
         )
         .await
         .unwrap();
         let suite = Self {
-            url: format!("http://{}", gateway.addr),
-            registry_addr: registry.addr,
-            space_addr: space.addr,
-            gateway_addr: gateway.addr,
+            url: format!("http://{}", running.gateway),
+            registry_addr: running.registry,
+            space_addr: running.space,
+            gateway_addr: running.gateway,
             internal_token,
+            token_signer,
             http: reqwest::Client::new(),
             shutdown,
             _registry_db: registry_db,
@@ -175,6 +147,40 @@ impl Suite {
         body: Option<Value>,
     ) -> (u16, Value) {
         self.call(Some(ADMIN_TOKEN), method, path, body).await
+    }
+
+    /// An admin call that must succeed; answers its body.
+    pub async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.admin(method, path, body).await;
+        assert!(status < 300, "{path}: {status} {v}");
+        v
+    }
+
+    /// Creates workspace `name` with namespace `namespace`.
+    pub async fn workspace(&self, name: &str, namespace: &str) {
+        self.ok(
+            reqwest::Method::POST,
+            "/api/v1/workspaces",
+            Some(serde_json::json!({ "name": name })),
+        )
+        .await;
+        self.ok(
+            reqwest::Method::PUT,
+            &format!("/api/v1/workspaces/{name}/namespaces/{namespace}"),
+            None,
+        )
+        .await;
+    }
+
+    /// Makes `principal` a member of `workspace` with `role`; answers an API token of theirs.
+    pub async fn member(&self, workspace: &str, principal: &str, role: &str) -> String {
+        self.ok(
+            reqwest::Method::PUT,
+            &format!("/api/v1/workspaces/{workspace}/members/{principal}"),
+            Some(serde_json::json!({ "role": role })),
+        )
+        .await;
+        self.token_for(principal).await
     }
 
     /// Mints an API token for `principal` with the admin token.

@@ -270,13 +270,14 @@ async fn bad_registry_input_names_the_field_and_creates_nothing() {
 #[tokio::test]
 async fn listing_pages_openapi_metrics_and_audit() {
     let suite = Suite::start(Backend::Sqlite).await;
-    for name in ["a1", "a2", "a3"] {
+    for (port, name) in [(11, "a1"), (12, "a2"), (13, "a3")] {
+        let body = with(valid(), "url", json!(format!("http://127.0.0.1:{port}")));
         assert_eq!(
             suite
                 .admin(
                     Method::POST,
                     "/api/v1/registries",
-                    Some(with(valid(), "name", json!(name)))
+                    Some(with(body, "name", json!(name)))
                 )
                 .await
                 .0,

@@ -155,8 +155,29 @@ async fn token_mode_registry_enforces_the_access_rule() {
         "a wrong password pulls nothing"
     );
 
-    // Push: editor of the bound workspace yes; its viewer and an outsider no; a namespace never.
+    // A binding grants pull only unless it says push: the bound workspace's editor may not
+    // push or delete yet.
     let pushed = Image::new(&[(42, 3_000)], "amd64");
+    let blue_editor = Target {
+        host: host.clone(),
+        credential: Some(("blue-editor".into(), suite.token_for("blue-editor").await)),
+    };
+    assert!(
+        push_image(&pushed, &blue_editor, "priv/pushed", "early")
+            .await
+            .is_err(),
+        "a pull-only binding lets no editor push"
+    );
+    ok(
+        &suite,
+        Method::PUT,
+        "/api/v1/registries/tokreg/spaces/priv/bindings/blue",
+        Some(json!({"push": true})),
+    )
+    .await;
+
+    // Push: editor of a workspace bound with push yes; its viewer and an outsider no; a
+    // namespace never.
     for (who, allowed) in [
         ("blue-editor", true),
         ("blue-viewer", false),
@@ -230,7 +251,7 @@ async fn token_mode_registry_enforces_the_access_rule() {
         &suite,
         Method::PUT,
         "/api/v1/registries/tokreg/spaces/small/bindings/blue",
-        None,
+        Some(json!({"push": true})),
     )
     .await;
     let as_editor = Target {

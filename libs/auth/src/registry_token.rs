@@ -89,7 +89,21 @@ fn base32(bytes: &[u8]) -> String {
 impl TokenSigner {
     /// A new key and a self-signed certificate for it.
     pub fn generate(issuer: &str) -> Result<Self, SignerError> {
-        let key = SigningKey::random(&mut rand::rngs::OsRng);
+        Self::with_key(SigningKey::random(&mut rand::rngs::OsRng), issuer)
+    }
+
+    /// The signer of a PKCS#8 PEM P-256 key (`BERTH_TOKEN_SIGNING_KEY_FILE`), with a
+    /// self-signed certificate made for it. Every replica given the same key signs tokens the
+    /// same registries accept: they find the key by its `kid`, which the key alone decides.
+    pub fn from_key_file(path: &std::path::Path, issuer: &str) -> Result<Self, SignerError> {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| SignerError::Key(format!("{}: {e}", path.display())))?;
+        let key = SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| SignerError::Key(format!("{}: {e}", path.display())))?;
+        Self::with_key(key, issuer)
+    }
+
+    fn with_key(key: SigningKey, issuer: &str) -> Result<Self, SignerError> {
         let key_pem = key
             .to_pkcs8_pem(LineEnding::LF)
             .map_err(|e| SignerError::Key(e.to_string()))?;
@@ -209,6 +223,54 @@ impl TokenSigner {
     }
 }
 
+/// Subject of the tokens Berth's own services sign for themselves.
+pub const INTERNAL_SUBJECT: &str = "berth";
+
+/// How long a token Berth signs for itself is valid.
+const MINTED_TTL_SECS: i64 = 300;
+
+/// Signs tokens for Berth's own calls to one registry behind its token service: the audience is
+/// that registry's name in Berth (its `auth.token.service`), the access exactly the scope of
+/// the call. Such a token opens nothing at any other registry.
+pub struct Minter {
+    signer: std::sync::Arc<TokenSigner>,
+    service: String,
+}
+
+impl Minter {
+    pub fn new(signer: std::sync::Arc<TokenSigner>, service: &str) -> Self {
+        Self {
+            signer,
+            service: service.to_string(),
+        }
+    }
+}
+
+impl berth_oci::TokenMinter for Minter {
+    fn mint(&self, scope: &str) -> String {
+        let access: Vec<Access> = scope.split(' ').filter_map(parse_scope).collect();
+        self.signer
+            .sign(INTERNAL_SUBJECT, &self.service, &access, MINTED_TTL_SECS)
+    }
+}
+
+/// Parses one `type:name:actions` scope (the name may contain ':' for a port-qualified
+/// registry; a `type(class)` loses its class).
+pub fn parse_scope(scope: &str) -> Option<Access> {
+    let (kind, rest) = scope.split_once(':')?;
+    let (name, actions) = rest.rsplit_once(':')?;
+    let kind = kind.split('(').next().unwrap_or(kind).to_string();
+    Some(Access {
+        kind,
+        name: name.to_string(),
+        actions: actions
+            .split(',')
+            .filter(|a| !a.is_empty())
+            .map(String::from)
+            .collect(),
+    })
+}
+
 /// Decodes a `Basic` authorization value into user and password.
 pub fn basic_credentials(header: &str) -> Option<(String, String)> {
     let b64 = header
@@ -223,6 +285,27 @@ pub fn basic_credentials(header: &str) -> Option<(String, String)> {
 mod tests {
     use super::*;
     use p256::ecdsa::signature::Verifier;
+
+    #[test]
+    fn scopes() {
+        let a = parse_scope("repository:team/app:pull,push").unwrap();
+        assert_eq!(
+            (a.kind.as_str(), a.name.as_str()),
+            ("repository", "team/app")
+        );
+        assert_eq!(a.actions, vec!["pull", "push"]);
+        let a = parse_scope("registry:catalog:*").unwrap();
+        assert_eq!((a.kind.as_str(), a.actions), ("registry", vec!["*".into()]));
+        assert_eq!(
+            parse_scope("repository(plugin):a/b:pull").unwrap().kind,
+            "repository"
+        );
+        assert_eq!(
+            parse_scope("repository:host:5000/a:pull").unwrap().name,
+            "host:5000/a"
+        );
+        assert!(parse_scope("nonsense").is_none());
+    }
 
     #[test]
     fn signs_verifiable_tokens_with_a_libtrust_kid() {

@@ -24,6 +24,9 @@ pub const REPLICATION_TASK_TIMEOUT_SECS: &str = "BERTH_REPLICATION_TASK_TIMEOUT_
 pub const REPLICATION_VERIFY_SECS: &str = "BERTH_REPLICATION_VERIFY_SECS";
 /// Issuer of registry tokens (`auth.token.issuer` of registries); `berth` by default.
 pub const TOKEN_ISSUER: &str = "BERTH_TOKEN_ISSUER";
+/// A PEM P-256 private key (PKCS#8) every service that signs registry tokens uses (gateway,
+/// registry, replication); `berth up` generates one into its data dir when it is not given.
+pub const TOKEN_SIGNING_KEY_FILE: &str = "BERTH_TOKEN_SIGNING_KEY_FILE";
 pub const PLATFORM_ADMINS: &str = "BERTH_PLATFORM_ADMINS";
 pub const LOG_FORMAT: &str = "BERTH_LOG_FORMAT";
 pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";

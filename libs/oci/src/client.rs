@@ -34,6 +34,42 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// Signs registry tokens locally for a registry behind Berth's own token service, so Berth never
+/// sends a reusable secret to it (the token is bound to that registry's `service` and scope).
+pub trait TokenMinter: Send + Sync {
+    /// A bearer token granting `scope` (`type:name:actions` entries separated by spaces; empty:
+    /// no access, enough for `/v2/`).
+    fn mint(&self, scope: &str) -> String;
+}
+
+/// How the client authenticates.
+#[derive(Clone, Default)]
+pub enum Auth {
+    #[default]
+    Anonymous,
+    /// Basic credentials, or presented to the token service a Bearer challenge names.
+    Password(Credential),
+    /// Tokens signed by Berth itself; challenges are never answered with a password, and a
+    /// challenge's realm is never called.
+    Minted(Arc<dyn TokenMinter>),
+}
+
+impl From<Option<Credential>> for Auth {
+    fn from(c: Option<Credential>) -> Self {
+        c.map_or(Auth::Anonymous, Auth::Password)
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Anonymous => f.write_str("Anonymous"),
+            Auth::Password(c) => write!(f, "Password({c:?})"),
+            Auth::Minted(_) => f.write_str("Minted"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Accept any TLS certificate (self-signed registries).
@@ -56,6 +92,7 @@ struct Inner {
     base: Url,
     host: String,
     credential: Option<Credential>,
+    minter: Option<Arc<dyn TokenMinter>>,
     tokens: TokenCache,
     basic: AtomicBool,
     request_timeout: Duration,
@@ -84,25 +121,33 @@ fn push(repo: &str) -> String {
     format!("repository:{repo}:pull,push")
 }
 
+/// How long a minted token is used; the minter signs it for longer.
+const MINTED_LIFE_SECS: u64 = 240;
+
 impl Client {
+    /// A client with a password (or none).
     pub fn new(
         url: &str,
         credential: Option<Credential>,
         options: ClientOptions,
     ) -> Result<Self, OciError> {
+        Self::with_auth(url, credential.into(), options)
+    }
+
+    pub fn with_auth(url: &str, auth: Auth, options: ClientOptions) -> Result<Self, OciError> {
+        let (credential, minter) = match auth {
+            Auth::Anonymous => (None, None),
+            Auth::Password(c) => (Some(c), None),
+            Auth::Minted(m) => (None, Some(m)),
+        };
         let base = Url::parse(url).map_err(|e| OciError::BadUrl(format!("{url}: {e}")))?;
         if base.scheme() != "http" && base.scheme() != "https" {
             return Err(OciError::BadUrl(format!(
                 "{url}: scheme must be http or https"
             )));
         }
-        let host = base
-            .host_str()
+        let host = crate::reference::host_of_url(url)
             .ok_or_else(|| OciError::BadUrl(format!("{url}: no host")))?;
-        let host = match base.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
-        };
         let http = reqwest::Client::builder()
             .danger_accept_invalid_certs(options.insecure)
             .connect_timeout(Duration::from_secs(10))
@@ -117,6 +162,7 @@ impl Client {
                 base,
                 host,
                 credential,
+                minter,
                 tokens: TokenCache::default(),
                 basic: AtomicBool::new(false),
                 request_timeout: options.request_timeout,
@@ -136,6 +182,17 @@ impl Client {
     }
 
     fn authorize(&self, req: reqwest::RequestBuilder, scope: &str) -> reqwest::RequestBuilder {
+        if let Some(minter) = &self.inner.minter {
+            // Berth signs the token itself: present it at once, no challenge round trip.
+            let token = self.inner.tokens.get(scope).unwrap_or_else(|| {
+                let t = minter.mint(scope);
+                self.inner
+                    .tokens
+                    .put(scope, t.clone(), Some(MINTED_LIFE_SECS));
+                t
+            });
+            return req.bearer_auth(token);
+        }
         if self.inner.basic.load(Ordering::Relaxed) {
             if let Some(c) = &self.inner.credential {
                 return req.basic_auth(&c.username, Some(&c.password));
@@ -173,6 +230,15 @@ impl Client {
                 .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
             if resp.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
                 return Ok(resp);
+            }
+            if self.inner.minter.is_some() {
+                // A minted token was refused. Whatever the challenge asks for (a password, a
+                // token from another realm), Berth sends nothing else to this host.
+                return Err(OciError::Unauthorized(
+                    "the registry refused Berth's token: is it configured with auth.token \
+                     pointing at Berth (realm, service = its name in Berth, rootcertbundle)?"
+                        .into(),
+                ));
             }
             let challenge = resp
                 .headers()
@@ -561,12 +627,17 @@ impl Client {
         )
     }
 
-    async fn start_upload(&self, repo: &str, query: &str) -> Result<Response, OciError> {
+    async fn start_upload(
+        &self,
+        repo: &str,
+        query: &str,
+        scope: &str,
+    ) -> Result<Response, OciError> {
         let resp = self
             .send(
                 Method::POST,
                 self.url(&format!("/v2/{repo}/blobs/uploads/{query}"))?,
-                &push(repo),
+                scope,
                 HeaderMap::new(),
                 Some(Bytes::new()),
             )
@@ -589,8 +660,9 @@ impl Client {
         digest: &str,
         from: &str,
     ) -> Result<Mount, OciError> {
+        let scope = format!("{} {}", push(repo), pull(from));
         let resp = self
-            .start_upload(repo, &format!("?mount={digest}&from={from}"))
+            .start_upload(repo, &format!("?mount={digest}&from={from}"), &scope)
             .await?;
         if resp.status() == StatusCode::CREATED {
             return Ok(Mount::Mounted);
@@ -664,7 +736,7 @@ impl Client {
 
     /// Opens an upload session for chunked upload; answers its location.
     pub async fn open_upload(&self, repo: &str) -> Result<String, OciError> {
-        let resp = self.start_upload(repo, "").await?;
+        let resp = self.start_upload(repo, "", &push(repo)).await?;
         self.location(&resp)
     }
 

@@ -13,7 +13,7 @@ pub mod manifest;
 mod pagination;
 pub mod reference;
 
-pub use client::{BlobStream, Client, ClientOptions, Credential, Mount};
+pub use client::{Auth, BlobStream, Client, ClientOptions, Credential, Mount, TokenMinter};
 pub use error::OciError;
 pub use manifest::{Descriptor, Manifest, ManifestKind};
 pub use reference::Reference;

@@ -2,6 +2,21 @@
 //! first segment is a host only if it has a '.', a ':' or is `localhost`; no host means
 //! `docker.io`, and a single-segment Docker Hub path gets `library/`.
 
+/// `host[:port]` of a registry URL as image references name it: the host lowercased, the port
+/// only when it is not the scheme's default. The one place Berth turns a registry URL into a
+/// host, so a host maps to exactly one registry however its URL was written.
+pub fn host_of_url(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())?
+        .to_ascii_lowercase();
+    Some(match parsed.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
+}
+
 /// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {

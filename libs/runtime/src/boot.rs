@@ -1,5 +1,5 @@
 //! Start-up shared by the service binaries: settings (exit 64 on bad ones), telemetry, required
-//! keys and the service's database URL.
+//! keys, the service's database URL and the registry token signer.
 
 use berth_config::{ConfigError, LogFormat, RawSettings, Settings, EXIT_CONFIG};
 
@@ -37,4 +37,23 @@ pub fn database_url(settings: &Settings, service: &str) -> anyhow::Result<String
         .database
         .clone()
         .unwrap_or_else(|| berth_db::sqlite_url(&settings.data_dir, service)))
+}
+
+/// The registry token signer of `BERTH_TOKEN_SIGNING_KEY_FILE`, if set; exits 64 naming the key
+/// when the file is not a PEM P-256 private key.
+pub fn token_signer(
+    binary: &str,
+    settings: &Settings,
+) -> Option<std::sync::Arc<berth_auth::registry_token::TokenSigner>> {
+    let path = settings.token_signing_key_file.as_ref()?;
+    match berth_auth::registry_token::TokenSigner::from_key_file(path, &settings.token_issuer) {
+        Ok(s) => Some(std::sync::Arc::new(s)),
+        Err(e) => {
+            eprintln!(
+                "{binary}: {}",
+                ConfigError::new(berth_config::keys::TOKEN_SIGNING_KEY_FILE, e.to_string())
+            );
+            std::process::exit(EXIT_CONFIG)
+        }
+    }
 }

@@ -51,8 +51,14 @@ enum Command {
     /// Registry spaces (REGISTRY/SPACE).
     #[command(subcommand)]
     Space(commands::tenancy::SpaceCommand),
-    /// Bind a private space to a workspace.
-    Bind { space: String, workspace: String },
+    /// Bind a space to a workspace (its namespaces and members may pull).
+    Bind {
+        space: String,
+        workspace: String,
+        /// Also let the workspace's editors and admins push and delete in the space.
+        #[arg(long)]
+        push: bool,
+    },
     /// Unbind a space from a workspace.
     Unbind { space: String, workspace: String },
     /// The access rule.
@@ -96,11 +102,13 @@ fn main() {
                         commands::tenancy::workspace(&client, cli.output, c).await
                     }
                     Command::Space(c) => commands::tenancy::space(&client, cli.output, c).await,
-                    Command::Bind { space, workspace } => {
-                        commands::tenancy::bind(&client, &space, &workspace, true).await
-                    }
+                    Command::Bind {
+                        space,
+                        workspace,
+                        push,
+                    } => commands::tenancy::bind(&client, &space, &workspace, Some(push)).await,
                     Command::Unbind { space, workspace } => {
-                        commands::tenancy::bind(&client, &space, &workspace, false).await
+                        commands::tenancy::bind(&client, &space, &workspace, None).await
                     }
                     Command::Access(c) => commands::tenancy::access(&client, cli.output, c).await,
                     Command::Namespace(c) => commands::tenancy::namespace(&client, c).await,

@@ -86,89 +86,48 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // Opened now so a wrong BERTH_CACHE_URL fails at start; access decisions use it.
     let cache = berth_cache::open(backends.cache.as_deref(), &settings.namespace).await?;
     anyhow::ensure!(cache.ping().await, "cache unavailable");
-    let db_url = |service: &str| {
-        backends
-            .database
-            .clone()
-            .unwrap_or_else(|| berth_db::sqlite_url(dir, service))
+    // Every signer of the suite uses one key: given, or kept in the data dir.
+    let token_signer = match berth_runtime::boot::token_signer("berth", &settings) {
+        Some(s) => s,
+        None => Arc::new(berth_auth::registry_token::TokenSigner::load_or_create(
+            dir,
+            &settings.token_issuer,
+        )?),
     };
-    let registry_db = berth_db::connect(&db_url("registry")).await?;
-    let gateway_db = berth_db::connect(&db_url("gateway")).await?;
-    let space_db = berth_db::connect(&db_url("space")).await?;
 
     let shutdown = berth_runtime::Shutdown::new();
     shutdown.on_signals();
-
-    let registry_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let registry = berth_registry::start(
-        berth_registry::Deps {
-            db: registry_db,
-            bus: Arc::clone(&bus),
-            secrets,
-            internal_token: Some(internal_token.clone()),
-            health_interval: settings.health_interval,
-        },
-        registry_listener,
-        shutdown.child(),
-    )
-    .await?;
-
-    let space = berth_space::start(
-        berth_space::Deps {
-            db: space_db,
-            bus: Arc::clone(&bus),
-            internal_token: Some(internal_token.clone()),
-            registry_addr: format!("http://{}", registry.addr),
-        },
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        shutdown.child(),
-    )
-    .await?;
-
-    let replication = berth_replication::start(
-        berth_replication::Deps {
-            db: berth_db::connect(&db_url("replication")).await?,
-            bus: Arc::clone(&bus),
-            cache: Arc::clone(&cache),
-            internal_token: Some(internal_token.clone()),
-            registry_addr: format!("http://{}", registry.addr),
-            tuning: berth_replication::Tuning::from_settings(&settings.replication),
-            work: settings.replication.workers > 0,
-        },
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        shutdown.child(),
-    )
-    .await?;
-
     let gateway_listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let gateway = berth_gateway::start(
-        berth_gateway::Deps {
-            db: gateway_db,
-            admin_token: admin_token.clone(),
-            internal_token: Some(internal_token),
-            platform_admins: settings.platform_admins.clone(),
-            registry_addr: format!("http://{}", registry.addr),
-            space_addr: format!("http://{}", space.addr),
-            replication_addr: format!("http://{}", replication.addr),
-            token_signer: berth_auth::registry_token::TokenSigner::load_or_create(
+    let suite = berth_suite::start(
+        berth_suite::Config {
+            databases: berth_suite::Databases::shared_or_embedded(
+                backends.database.as_deref(),
                 dir,
-                &settings.token_issuer,
-            )?,
-            bus: Arc::clone(&bus),
-            cache: Arc::clone(&cache),
+            ),
+            bus,
+            cache,
+            admin_token: admin_token.clone(),
+            internal_token,
+            secrets,
+            token_signer,
+            platform_admins: settings.platform_admins.clone(),
+            health_interval: settings.health_interval,
+            replication: berth_replication::Tuning::from_settings(&settings.replication),
+            replication_workers: settings.replication.workers > 0,
         },
         gateway_listener,
-        shutdown.child(),
+        &shutdown,
     )
     .await?;
+    let gateway_addr = suite.gateway;
 
-    wait_ready(gateway.addr).await?;
-    tracing::info!(listen = %gateway.addr, registry = %registry.addr, elapsed_ms = started.elapsed().as_millis() as u64, "berth ready");
+    wait_ready(gateway_addr).await?;
+    tracing::info!(listen = %gateway_addr, registry = %suite.registry, elapsed_ms = started.elapsed().as_millis() as u64, "berth ready");
     println!(
         "Berth is ready on http://{} (HTTP/JSON and gRPC)",
-        gateway.addr
+        gateway_addr
     );
     println!("  data dir:    {}", dir.display());
     if settings.admin_token.is_some() {
@@ -187,13 +146,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  try:         BERTH_TOKEN=<admin token> berth registry list");
 
     shutdown.wait().await;
-    let _ = tokio::time::timeout(berth_runtime::DRAIN_LIMIT, async {
-        let _ = gateway.task.await;
-        let _ = registry.task.await;
-        let _ = space.task.await;
-        let _ = replication.task.await;
-    })
-    .await;
+    let _ = tokio::time::timeout(berth_runtime::DRAIN_LIMIT, suite.stopped()).await;
     berth_telemetry::shutdown();
     Ok(())
 }

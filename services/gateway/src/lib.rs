@@ -55,7 +55,7 @@ pub struct Deps {
     pub space_addr: String,
     /// `http://host:port` of the replication service.
     pub replication_addr: String,
-    pub token_signer: berth_auth::registry_token::TokenSigner,
+    pub token_signer: Arc<berth_auth::registry_token::TokenSigner>,
     pub bus: Arc<dyn berth_bus::Bus>,
     pub cache: Arc<dyn berth_cache::Cache>,
 }
@@ -105,7 +105,7 @@ pub async fn start(
         ),
         space: state::SpaceClients::new(space_channel.clone(), attacher.clone()),
         replication: state::ReplicationClients::new(replication_channel.clone(), attacher.clone()),
-        token_signer: Arc::new(deps.token_signer),
+        token_signer: deps.token_signer,
         access_cache: access_cache::AccessCache::new(deps.cache.clone()),
         bus: deps.bus.clone(),
         internal_token: deps.internal_token.clone(),

@@ -17,10 +17,13 @@ async fn main() -> anyhow::Result<()> {
     let db = berth_db::connect(&boot::database_url(&settings, "gateway")?).await?;
     let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
     let cache = berth_cache::open(settings.backends.cache.as_deref(), &settings.namespace).await?;
-    let token_signer = berth_auth::registry_token::TokenSigner::load_or_create(
-        &settings.data_dir,
-        &settings.token_issuer,
-    )?;
+    let token_signer = match boot::token_signer(BINARY, &settings) {
+        Some(s) => s,
+        None => std::sync::Arc::new(berth_auth::registry_token::TokenSigner::load_or_create(
+            &settings.data_dir,
+            &settings.token_issuer,
+        )?),
+    };
     let shutdown = berth_runtime::Shutdown::new();
     shutdown.on_signals();
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;

@@ -3,17 +3,18 @@
 //!
 //! A registry configured with `auth: token` pointing here lets through exactly what the access
 //! rule allows. Callers authenticate with Basic credentials: a namespace's pull credential
-//! (user `namespace/NS`, from its pull secret), a person's API token (user = its principal), or
-//! Berth's own services (user `berth-internal`, the internal credential). `service` is the
-//! registry's name in Berth; each requested `scope` is answered with the subset of actions the
-//! space service grants. Credentials that do not authenticate get 401; a scope that grants
-//! nothing yields a token without that access, as the spec asks.
+//! (user `namespace/NS`, from its pull secret) or a person's API or login token (user = its
+//! principal). Berth's own services never come here: they sign their tokens themselves
+//! ([`berth_auth::registry_token::Minter`]), and the internal service credential is refused
+//! like any unknown password. `service` is the registry's name in Berth; each requested `scope`
+//! is answered with the subset of actions the space service grants. Credentials that do not
+//! authenticate get 401; a scope that grants nothing yields a token without that access, as the
+//! spec asks.
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use berth_auth::internal::constant_time_eq;
-use berth_auth::registry_token::{basic_credentials, Access};
+use berth_auth::registry_token::{basic_credentials, parse_scope, Access};
 use berth_error::ApiError;
 use berth_proto::v1::GrantActionsRequest;
 use http::{header, HeaderMap, StatusCode};
@@ -22,12 +23,10 @@ use crate::authn::{principal_of_token, TokenKind, NAMESPACE_PREFIX};
 use crate::http::HttpError;
 use crate::state::AppState;
 
-use berth_auth::internal::TOKEN_SERVICE_USER as INTERNAL_USER;
 const TOKEN_TTL_SECS: i64 = 300;
 
 /// Who is asking.
 enum Caller {
-    Internal,
     Namespace(String),
     Principal { name: String, platform_admin: bool },
 }
@@ -50,12 +49,6 @@ async fn caller(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     else {
         return Err(unauthorized("credentials are required"));
     };
-    if user == INTERNAL_USER {
-        return match &s.internal_token {
-            Some(t) if constant_time_eq(t.as_bytes(), pass.as_bytes()) => Ok(Caller::Internal),
-            _ => Err(unauthorized("invalid credentials")),
-        };
-    }
     let (principal, kind) = principal_of_token(s, &pass)
         .await
         .map_err(|_| unauthorized("invalid credentials"))?;
@@ -74,22 +67,6 @@ async fn caller(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
             name: principal.name,
         },
     })
-}
-
-/// Parses `type:name:actions` (the name may contain ':' for a port-qualified registry).
-fn parse_scope(scope: &str) -> Option<(String, String, Vec<String>)> {
-    let (kind, rest) = scope.split_once(':')?;
-    let (name, actions) = rest.rsplit_once(':')?;
-    let kind = kind.split('(').next().unwrap_or(kind).to_string();
-    Some((
-        kind,
-        name.to_string(),
-        actions
-            .split(',')
-            .filter(|a| !a.is_empty())
-            .map(String::from)
-            .collect(),
-    ))
 }
 
 pub async fn token(
@@ -115,7 +92,12 @@ pub async fn token(
     let mut access = Vec::new();
     for (_, scope) in query.iter().filter(|(k, _)| k == "scope") {
         for one in scope.split(' ') {
-            let Some((kind, name, actions)) = parse_scope(one) else {
+            let Some(Access {
+                kind,
+                name,
+                actions,
+            }) = parse_scope(one)
+            else {
                 return HttpError(ApiError::invalid(
                     "scope",
                     format!("{one:?} is not type:name:actions"),
@@ -123,7 +105,6 @@ pub async fn token(
                 .into_response();
             };
             let granted = match (&caller, kind.as_str()) {
-                (Caller::Internal, _) => actions,
                 (
                     Caller::Principal {
                         platform_admin: true,
@@ -135,7 +116,6 @@ pub async fn token(
                     let (namespace, principal) = match &caller {
                         Caller::Namespace(ns) => (ns.clone(), String::new()),
                         Caller::Principal { name, .. } => (String::new(), name.clone()),
-                        Caller::Internal => unreachable!("handled above"),
                     };
                     let req = GrantActionsRequest {
                         registry: service.clone(),
@@ -168,7 +148,6 @@ pub async fn token(
         }
     }
     let subject = match &caller {
-        Caller::Internal => INTERNAL_USER.to_string(),
         Caller::Namespace(ns) => format!("{NAMESPACE_PREFIX}{ns}"),
         Caller::Principal { name, .. } => name.clone(),
     };
@@ -190,30 +169,4 @@ pub async fn certificate(State(s): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "application/x-pem-file")],
         s.token_signer.certificate_pem().to_string(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_scope;
-
-    #[test]
-    fn scopes() {
-        assert_eq!(
-            parse_scope("repository:team/app:pull,push"),
-            Some((
-                "repository".into(),
-                "team/app".into(),
-                vec!["pull".into(), "push".into()]
-            ))
-        );
-        assert_eq!(
-            parse_scope("registry:catalog:*"),
-            Some(("registry".into(), "catalog".into(), vec!["*".into()]))
-        );
-        assert_eq!(
-            parse_scope("repository(plugin):a/b:pull").unwrap().0,
-            "repository"
-        );
-        assert_eq!(parse_scope("nonsense"), None);
-    }
 }

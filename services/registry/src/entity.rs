@@ -19,6 +19,8 @@ pub struct Model {
     /// `{"username","password"}` sealed with AES-256-GCM; never plaintext.
     pub credential_sealed: Option<String>,
     pub token_service: String,
+    /// `host[:port]` as image references name it; unique among registries.
+    pub host: String,
     pub health_status: String,
     pub health_checked_at: Option<DateTimeUtc>,
     pub health_latency_ms: i32,

@@ -14,6 +14,11 @@ pub enum RegistryError {
     NotFound(String),
     #[error("a registry named {0:?} already exists")]
     Duplicate(String),
+    /// Another registry already serves this host: a host maps to exactly one registry.
+    #[error("{0}")]
+    HostTaken(String),
+    #[error("{0}")]
+    Precondition(String),
     /// Verifying the registry failed; `field` is what the caller should fix.
     #[error("{error}")]
     Verify {
@@ -57,6 +62,8 @@ impl From<RegistryError> for ApiError {
             RegistryError::Invalid { field, message } => ApiError::invalid(field, message),
             RegistryError::NotFound(_) => ApiError::not_found(e.to_string()),
             RegistryError::Duplicate(_) => ApiError::already_exists("name", e.to_string()),
+            RegistryError::HostTaken(m) => ApiError::already_exists("url", m),
+            RegistryError::Precondition(m) => ApiError::failed_precondition(m),
             RegistryError::Verify { field, error } => {
                 let message = match &error {
                     OciError::Unauthorized(m) => format!("authentication failed: {m}"),

@@ -235,15 +235,16 @@ impl RegistryProvisioningService for RegistryApi {
     ) -> Result<Response<GetRegistryAccessResponse>, Status> {
         let r = req.into_inner();
         required("registry", &r.registry)?;
-        let (url, insecure, credential, kind) = self.registries.access(&r.registry).await?;
+        let a = self.registries.access(&r.registry).await?;
         Ok(Response::new(GetRegistryAccessResponse {
-            url,
-            insecure,
-            kind,
-            credential: credential.map(|c| Credential {
+            url: a.url,
+            insecure: a.insecure,
+            kind: a.kind,
+            credential: a.credential.map(|c| Credential {
                 username: c.username,
                 password: c.password,
             }),
+            berth_token_service: a.berth_token_service,
         }))
     }
 }

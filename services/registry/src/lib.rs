@@ -45,6 +45,9 @@ pub struct Deps {
     pub bus: Arc<dyn Bus>,
     pub secrets: SecretBox,
     pub internal_token: Option<String>,
+    /// Signs Berth's own tokens for registries behind its token service (`None`: such
+    /// registries cannot be reached).
+    pub token_signer: Option<Arc<berth_auth::registry_token::TokenSigner>>,
     pub health_interval: Duration,
 }
 
@@ -68,8 +71,9 @@ pub async fn start(
         deps.db.clone(),
         deps.secrets,
         outbox.clone(),
-        deps.internal_token.clone(),
+        deps.token_signer.clone(),
     );
+    registries.backfill_hosts().await?;
     tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
     tokio::spawn(health::run(
         registries.clone(),

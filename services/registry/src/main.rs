@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
         bus,
         secrets,
         internal_token: Some(internal_token),
+        token_signer: boot::token_signer(BINARY, &settings),
         health_interval: settings.health_interval,
     };
     let running = berth_registry::start(deps, listener, shutdown).await?;

@@ -8,7 +8,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateRegistries), Box::new(CreateRobots)]
+        vec![
+            Box::new(CreateRegistries),
+            Box::new(CreateRobots),
+            Box::new(UniqueHosts),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -134,5 +138,43 @@ impl MigrationTrait for CreateRobots {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// A host (with port) maps to exactly one registry. Rows from before are filled in at start
+/// ([`crate::registries::Registries::backfill_hosts`]); an empty host is not yet known.
+struct UniqueHosts;
+
+impl MigrationName for UniqueHosts {
+    fn name(&self) -> &str {
+        "m0003_unique_hosts"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for UniqueHosts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Registries::Table)
+                    .add_column(
+                        ColumnDef::new(Alias::new("host"))
+                            .string()
+                            .not_null()
+                            .default(""),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // A partial index (both PostgreSQL and SQLite have them): unknown hosts may repeat.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX registry_registries_host ON registry_registries (host) \
+                 WHERE host <> ''",
+            )
+            .await
+            .map(|_| ())
     }
 }

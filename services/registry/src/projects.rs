@@ -193,13 +193,25 @@ impl Registries {
         Ok(spaces.into_iter().map(|s| (s, false)).collect())
     }
 
-    /// URL, TLS option and credential of a registry, for Berth's own copy workers.
-    pub async fn access(
-        &self,
-        registry: &str,
-    ) -> Result<(String, bool, Option<berth_oci::Credential>, String)> {
+    /// URL, TLS option, credential and kind of a registry, and whether it sits behind Berth's
+    /// token service (then there is no credential: the caller signs its own tokens).
+    pub async fn access(&self, registry: &str) -> Result<Access> {
         let m = self.model(registry).await?;
-        let credential = self.credential_of(&m)?;
-        Ok((m.url, m.insecure, credential, m.kind))
+        Ok(Access {
+            credential: self.credential_of(&m)?,
+            berth_token_service: m.token_service == "berth",
+            url: m.url,
+            insecure: m.insecure,
+            kind: m.kind,
+        })
     }
+}
+
+/// How Berth's own workers reach a registry.
+pub struct Access {
+    pub url: String,
+    pub insecure: bool,
+    pub credential: Option<berth_oci::Credential>,
+    pub kind: String,
+    pub berth_token_service: bool,
 }

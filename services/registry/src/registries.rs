@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use berth_auth::sealed::SecretBox;
 use berth_bus::outbox::Outbox;
 use berth_bus::Message;
-use berth_oci::{Credential, OciError};
+use std::sync::Arc;
+
+use berth_auth::registry_token::{Minter, TokenSigner};
+use berth_oci::{Auth, Credential, OciError};
 use berth_proto::v1::{
     Artifact, CreateRegistryRequest, HealthStatus, Overview, Registry, RegistryChanged,
     RegistryHealth, RegistryHealthChanged, Repository, UpdateRegistryRequest,
@@ -48,8 +51,8 @@ pub struct Registries {
     pub(crate) db: DatabaseConnection,
     secrets: SecretBox,
     outbox: Outbox,
-    /// Presented to Berth's token service for registries that delegate their auth to it.
-    internal_token: Option<String>,
+    /// Signs Berth's own tokens for registries that delegate their auth to its token service.
+    token_signer: Option<Arc<TokenSigner>>,
 }
 
 pub fn page_size(requested: i32) -> usize {
@@ -111,31 +114,50 @@ impl Registries {
         db: DatabaseConnection,
         secrets: SecretBox,
         outbox: Outbox,
-        internal_token: Option<String>,
+        token_signer: Option<Arc<TokenSigner>>,
     ) -> Self {
         Self {
             db,
             secrets,
             outbox,
-            internal_token,
+            token_signer,
         }
     }
 
-    /// The credential Berth presents for registries behind its own token service.
-    fn token_service_credential(&self) -> Option<Credential> {
-        self.internal_token.as_ref().map(|t| Credential {
-            username: berth_auth::internal::TOKEN_SERVICE_USER.into(),
-            password: t.clone(),
-        })
+    /// How Berth authenticates to a registry: behind Berth's own token service with tokens it
+    /// signs for that registry alone (never a reusable secret), otherwise with its credential.
+    pub(crate) fn auth(
+        &self,
+        name: &str,
+        token_service: &str,
+        credential: Option<Credential>,
+    ) -> Result<Auth> {
+        if token_service != "berth" {
+            return Ok(credential.into());
+        }
+        let signer = self.token_signer.clone().ok_or_else(|| {
+            RegistryError::Precondition(format!(
+                "registry {name} delegates its auth to Berth's token service, but this registry \
+                 service has no token signing key (BERTH_TOKEN_SIGNING_KEY_FILE)"
+            ))
+        })?;
+        Ok(Auth::Minted(Arc::new(Minter::new(signer, name))))
+    }
+
+    /// [`Registries::auth`] of a stored registry.
+    pub(crate) fn auth_of(&self, m: &Model) -> Result<Auth> {
+        let credential = self.credential_of(m)?;
+        self.auth(&m.name, &m.token_service, credential)
     }
 
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
     }
 
+    /// The stored credential of a registry (none for one behind Berth's token service).
     pub(crate) fn credential_of(&self, m: &Model) -> Result<Option<Credential>> {
         if m.token_service == "berth" {
-            return Ok(self.token_service_credential());
+            return Ok(None);
         }
         let Some(sealed) = &m.credential_sealed else {
             return Ok(None);
@@ -158,8 +180,8 @@ impl Registries {
     }
 
     fn adapter(&self, m: &Model) -> Result<Box<dyn Adapter>> {
-        let credential = self.credential_of(m)?;
-        adapter::for_kind(&m.kind, &m.url, credential, m.insecure).map_err(|error| {
+        let auth = self.auth_of(m)?;
+        adapter::for_kind(&m.kind, &m.url, auth, m.insecure).map_err(|error| {
             RegistryError::Upstream {
                 registry: m.name.clone(),
                 error,
@@ -169,6 +191,55 @@ impl Registries {
 
     pub(crate) fn secrets(&self) -> &SecretBox {
         &self.secrets
+    }
+
+    /// Refuses `host` when another registry than `except` serves it. The message names the other
+    /// registry only to a caller in the same scope (a workspace learns no platform names).
+    async fn ensure_host_free(&self, host: &str, scope: &str, except: Option<&str>) -> Result<()> {
+        let taken = Entity::find()
+            .filter(Column::Host.eq(host))
+            .one(&self.db)
+            .await?;
+        match taken {
+            Some(other) if Some(other.id.as_str()) != except => {
+                let whom = if other.workspace == scope {
+                    format!("registry {:?}", other.name)
+                } else {
+                    "another registry".to_string()
+                };
+                Err(RegistryError::HostTaken(format!(
+                    "host {host} is already integrated as {whom}: a host maps to exactly one registry"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Fills in the host of registries stored before hosts were recorded. A host that two of
+    /// them share stays unknown on the later one (and is logged), so nothing fails to start.
+    pub async fn backfill_hosts(&self) -> Result<()> {
+        let unknown = Entity::find()
+            .filter(Column::Host.eq(""))
+            .order_by_asc(Column::CreatedAt)
+            .all(&self.db)
+            .await?;
+        for m in unknown {
+            let Some(host) = berth_oci::reference::host_of_url(&m.url) else {
+                continue;
+            };
+            if self
+                .ensure_host_free(&host, &m.workspace, Some(&m.id))
+                .await
+                .is_err()
+            {
+                tracing::warn!(registry = %m.name, %host, "registry shares its host with another; remove one");
+                continue;
+            }
+            let mut a = m.into_active_model();
+            a.host = Set(host);
+            a.update(&self.db).await?;
+        }
+        Ok(())
     }
 
     /// The stored model of a registry.
@@ -196,7 +267,7 @@ impl Registries {
         validate::kind(&req.kind)?;
         let url = validate::url(&req.url)?;
         validate::description(&req.description)?;
-        validate::token_service(&req.token_service)?;
+        validate::token_service(&req.token_service, &req.kind)?;
         if !req.workspace.is_empty() {
             validate::name("workspace", &req.workspace)?;
         }
@@ -219,12 +290,8 @@ impl Registries {
             return Err(RegistryError::Duplicate(req.name));
         }
         let check = if req.verify.unwrap_or(true) {
-            let presented = if req.token_service == "berth" {
-                self.token_service_credential()
-            } else {
-                credential.clone()
-            };
-            let adapter = adapter::for_kind(&req.kind, &url, presented, req.insecure)
+            let auth = self.auth(&req.name, &req.token_service, credential.clone())?;
+            let adapter = adapter::for_kind(&req.kind, &url, auth, req.insecure)
                 .map_err(RegistryError::verify)?;
             let started = Instant::now();
             adapter.ping().await.map_err(RegistryError::verify)?;
@@ -237,6 +304,10 @@ impl Registries {
         } else {
             None
         };
+        // After verifying, so a wrong credential is reported as such first.
+        let host = berth_oci::reference::host_of_url(&url)
+            .ok_or_else(|| RegistryError::invalid("url", "must name a host"))?;
+        self.ensure_host_free(&host, &req.workspace, None).await?;
         let now = Utc::now();
         let model = entity::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
@@ -251,6 +322,7 @@ impl Registries {
                 .as_ref()
                 .map(|c| self.seal(&c.username, &c.password))),
             token_service: Set(req.token_service.clone()),
+            host: Set(host.clone()),
             health_status: Set(check.as_ref().map_or("unknown", |c| c.status).to_string()),
             health_checked_at: Set(check.as_ref().map(|c| c.at)),
             health_latency_ms: Set(check.as_ref().map_or(0, |c| c.latency_ms as i32)),
@@ -261,9 +333,11 @@ impl Registries {
         let txn = self.db.begin().await?;
         let saved = match model.insert(&txn).await {
             Ok(m) => m,
-            // Lost a race with a concurrent create of the same name.
+            // Lost a race with a concurrent create of the same name or host.
             Err(e) if e.to_string().to_lowercase().contains("unique") => {
-                return Err(RegistryError::Duplicate(req.name))
+                drop(txn);
+                self.ensure_host_free(&host, &req.workspace, None).await?;
+                return Err(RegistryError::Duplicate(req.name));
             }
             Err(e) => return Err(e.into()),
         };
@@ -288,6 +362,16 @@ impl Registries {
         let current = self.find(&req.name).await?;
         let url = match &req.url {
             Some(u) => Some(validate::url(u)?),
+            None => None,
+        };
+        let new_host = match &url {
+            Some(u) => {
+                let host = berth_oci::reference::host_of_url(u)
+                    .ok_or_else(|| RegistryError::invalid("url", "must name a host"))?;
+                self.ensure_host_free(&host, &current.workspace, Some(&current.id))
+                    .await?;
+                Some(host)
+            }
             None => None,
         };
         if let Some(d) = &req.description {
@@ -322,9 +406,10 @@ impl Registries {
             } else {
                 self.credential_of(&current)?
             };
+            let auth = self.auth(&current.name, &current.token_service, credential)?;
             let target_url = url.clone().unwrap_or_else(|| current.url.clone());
             let insecure = req.insecure.unwrap_or(current.insecure);
-            let adapter = adapter::for_kind(&current.kind, &target_url, credential, insecure)
+            let adapter = adapter::for_kind(&current.kind, &target_url, auth, insecure)
                 .map_err(RegistryError::verify)?;
             let started = Instant::now();
             adapter.ping().await.map_err(RegistryError::verify)?;
@@ -338,6 +423,9 @@ impl Registries {
         let mut model = current.into_active_model();
         if let Some(u) = url {
             model.url = Set(u);
+        }
+        if let Some(h) = new_host {
+            model.host = Set(h);
         }
         if let Some(i) = req.insecure {
             model.insecure = Set(i);

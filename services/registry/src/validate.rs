@@ -117,8 +117,12 @@ pub fn credential(username: &str, password: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn token_service(value: &str) -> Result<()> {
+pub fn token_service(value: &str, kind: &str) -> Result<()> {
     match value {
+        "berth" if kind == "harbor" => Err(RegistryError::invalid(
+            "token_service",
+            "Harbor runs its own token service: \"berth\" is for distribution and oci registries",
+        )),
         "" | "berth" => Ok(()),
         other => Err(RegistryError::invalid(
             "token_service",
@@ -217,7 +221,10 @@ mod tests {
         assert_eq!(field(credential("u", "")), "credential.password");
         assert_eq!(field(description(&"d".repeat(1025))), "description");
         assert_eq!(field(description("bell\u{7}")), "description");
-        assert_eq!(field(token_service("keycloak")), "token_service");
+        assert_eq!(
+            field(token_service("keycloak", "distribution")),
+            "token_service"
+        );
         assert!(repository("library/alpine").is_ok());
         assert_eq!(field(repository("Library/x")), "repository");
         assert_eq!(field(repository("a//b")), "repository");

@@ -3,11 +3,12 @@
 //! share connections and bearer tokens and credential changes still apply within seconds.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use berth_auth::registry_token::{Minter, TokenSigner};
 use berth_error::ApiError;
-use berth_oci::{Client, ClientOptions, Credential};
+use berth_oci::{Auth, Client, ClientOptions, Credential};
 use berth_proto::v1::GetRegistryAccessRequest;
 
 use crate::error::{ReplicationError, Result};
@@ -26,13 +27,15 @@ pub struct Reached {
 
 pub struct Clients {
     provisioning: Provisioning,
+    signer: Option<Arc<TokenSigner>>,
     cached: Mutex<HashMap<String, (Reached, Instant)>>,
 }
 
 impl Clients {
-    pub fn new(provisioning: Provisioning) -> Self {
+    pub fn new(provisioning: Provisioning, signer: Option<Arc<TokenSigner>>) -> Self {
         Self {
             provisioning,
+            signer,
             cached: Mutex::default(),
         }
     }
@@ -53,13 +56,30 @@ impl Clients {
             .await
             .map_err(|s| ReplicationError::Upstream(ApiError::from_status("registry service", &s)))?
             .into_inner();
-        let credential = access.credential.map(|c| Credential {
-            username: c.username,
-            password: c.password,
-        });
-        let client = Client::new(
+        let auth = if access.berth_token_service {
+            // Signed here for this registry alone: no reusable secret goes to its URL.
+            let signer = self.signer.clone().ok_or_else(|| {
+                ReplicationError::invalid(
+                    "registry",
+                    format!(
+                        "{registry} delegates its auth to Berth's token service, but this \
+                         replication service has no token signing key"
+                    ),
+                )
+            })?;
+            Auth::Minted(Arc::new(Minter::new(signer, registry)))
+        } else {
+            access
+                .credential
+                .map(|c| Credential {
+                    username: c.username,
+                    password: c.password,
+                })
+                .into()
+        };
+        let client = Client::with_auth(
             &access.url,
-            credential,
+            auth,
             ClientOptions {
                 insecure: access.insecure,
                 ..Default::default()

@@ -123,6 +123,8 @@ pub struct Deps {
     /// Leases for cron ticks, shared by replicas.
     pub cache: Arc<dyn berth_cache::Cache>,
     pub internal_token: Option<String>,
+    /// Signs Berth's own tokens for registries behind its token service.
+    pub token_signer: Option<Arc<berth_auth::registry_token::TokenSigner>>,
     /// `http://host:port` of the registry service.
     pub registry_addr: String,
     pub tuning: Tuning,
@@ -158,7 +160,10 @@ pub async fn start(
         tuning: deps.tuning.clone(),
         flights: Arc::new(flights::Flights::new(deps.cache.clone())),
         throttles: Arc::new(throttle::Throttles::new(deps.cache.clone())),
-        clients: Arc::new(clients::Clients::new(provisioning)),
+        clients: Arc::new(clients::Clients::new(
+            provisioning,
+            deps.token_signer.clone(),
+        )),
     };
     tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
     let events = Deduplicating::new(

@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
         bus,
         cache,
         internal_token: Some(internal_token),
+        token_signer: boot::token_signer(BINARY, &settings),
         registry_addr,
         tuning: berth_replication::Tuning::from_settings(&settings.replication),
         work: settings.replication.workers > 0,

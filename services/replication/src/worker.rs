@@ -227,30 +227,24 @@ impl Replication {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
         loop {
             tokio::select! {
-                    r = &mut copy => return match r {
-                        Ok(o) => Ending::Copied(o),
-                        Err(e) => Ending::Failed(e),
-                    },
-                    _ = &mut deadline => return Ending::TimedOut,
-                    _ = tick.tick() => {
-                        let moved = progress.load(Ordering::Relaxed) as i64;
-                        let _ = task::Entity::update_many()
-                            .col_expr(task::Column::Bytes, Expr::value(moved))
-                            .filter(task::Column::Id.eq(t.id.clone()))
-                            .filter(task::Column::Claim.eq(claim))
-                            .exec(&self.db)
-                            .await;
-                        // Wait for a slot of the policy first, then look again: the execution may have been
-            // cancelled meanwhile.
-            let _slot = match self.throttles.slots(&t.policy, spec.concurrency) {
-                Some(s) => Some(s.acquire_owned().await.expect("slots never close")),
-                None => None,
-            };
-            if self.cancelled(&t.execution).await {
-                            return Ending::Cancelled;
-                        }
+                r = &mut copy => return match r {
+                    Ok(o) => Ending::Copied(o),
+                    Err(e) => Ending::Failed(e),
+                },
+                _ = &mut deadline => return Ending::TimedOut,
+                _ = tick.tick() => {
+                    let moved = progress.load(Ordering::Relaxed) as i64;
+                    let _ = task::Entity::update_many()
+                        .col_expr(task::Column::Bytes, Expr::value(moved))
+                        .filter(task::Column::Id.eq(t.id.clone()))
+                        .filter(task::Column::Claim.eq(claim))
+                        .exec(&self.db)
+                        .await;
+                    if self.cancelled(&t.execution).await {
+                        return Ending::Cancelled;
                     }
                 }
+            }
         }
     }
 

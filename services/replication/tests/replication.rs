@@ -54,6 +54,7 @@ async fn fixture_with(attempts: u32) -> Fixture {
             bus: berth_bus::open(None, "t").await.unwrap(),
             secrets: SecretBox::from_base64(&SecretBox::generate_key()).unwrap(),
             internal_token: Some(token.clone()),
+            token_signer: None,
             health_interval: Duration::from_secs(3600),
         },
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -93,6 +94,7 @@ async fn fixture_with(attempts: u32) -> Fixture {
             bus: berth_bus::open(None, "t").await.unwrap(),
             cache: berth_cache::open(None, "t").await.unwrap(),
             internal_token: Some(token),
+            token_signer: None,
             registry_addr: format!("http://{}", registry.addr),
             tuning: berth_replication::Tuning {
                 task_attempts: attempts,
@@ -542,7 +544,7 @@ async fn multi_arch_indexes_arrive_with_their_signatures_and_platforms_can_be_pi
         .await
         .unwrap();
 
-    let mut p = policy(
+    let p = policy(
         "signed",
         vec![Filter {
             kind: "tag".into(),
@@ -550,7 +552,8 @@ async fn multi_arch_indexes_arrive_with_their_signatures_and_platforms_can_be_pi
             exclude: false,
         }],
     );
-    p.copy_referrers = true;
+    // Referrers travel by default: the policy leaves `copy_referrers` unset.
+    assert_eq!(p.copy_referrers, None);
     f.replication.create_policy(p).await.unwrap();
     let e = f.run("signed", false).await;
     assert_eq!((e.status.as_str(), e.succeeded), ("succeeded", 1), "{e:?}");
@@ -589,6 +592,7 @@ async fn multi_arch_indexes_arrive_with_their_signatures_and_platforms_can_be_pi
         ..Default::default()
     });
     p.platforms = vec!["linux/amd64".into()];
+    p.copy_referrers = Some(false);
     f.replication.create_policy(p).await.unwrap();
     let e = f.run("amd64-only", false).await;
     assert_eq!(
@@ -606,6 +610,13 @@ async fn multi_arch_indexes_arrive_with_their_signatures_and_platforms_can_be_pi
         .await
         .unwrap()
         .is_none());
+    assert!(
+        dst.head_manifest("amd/multi", &amd_sig.digest)
+            .await
+            .unwrap()
+            .is_none(),
+        "copy_referrers: false leaves signatures behind"
+    );
     // The rewritten index is remembered too: a second run moves nothing.
     let again = f.run("amd64-only", false).await;
     assert_eq!((again.succeeded, again.bytes), (0, 0), "{again:?}");
@@ -735,6 +746,57 @@ async fn cancelling_interrupts_transfers_in_flight() {
         "overlap allowed"
     );
     f.replication.cancel(&second.id).await.unwrap();
+}
+
+/// Regression: the progress tick took the policy's concurrency slot a second time, so with
+/// `concurrency: 1` any task longer than a tick hung forever.
+#[tokio::test]
+async fn concurrency_one_tasks_longer_than_a_tick_complete_and_cancel() {
+    let f = fixture().await;
+    for (seed, repo) in [(91, "team/long"), (92, "team/cut")] {
+        push_image(
+            &Image::new(&[(seed, 120_000)], "amd64"),
+            &f.src_target(),
+            repo,
+            "v1",
+        )
+        .await
+        .unwrap();
+    }
+    let mut p = policy("one", vec![repo_filter("team/long")]);
+    p.concurrency = 1;
+    // About three seconds of copying: several progress ticks.
+    p.bandwidth_limit = 40_000;
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.replication.run("one", "manual", false).await.unwrap();
+    let done = finished(&f.replication, &e.id).await;
+    assert_eq!(done.status, "succeeded", "{done:?}");
+    assert_eq!(done.succeeded, 1);
+
+    let mut p = policy("two", vec![repo_filter("team/cut")]);
+    p.concurrency = 1;
+    p.bandwidth_limit = 20_000;
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.replication.run("two", "manual", false).await.unwrap();
+    let moving = berth_testkit::wait_until(Duration::from_secs(10), || async {
+        f.replication
+            .get_execution(&e.id)
+            .await
+            .is_ok_and(|e| e.bytes > 0)
+    })
+    .await;
+    assert!(moving, "the transfer started");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    f.replication.cancel(&e.id).await.unwrap();
+    let let_go = berth_testkit::wait_until(Duration::from_secs(5), || async {
+        f.tasks(&e.id).await[0].status == "cancelled"
+    })
+    .await;
+    assert!(
+        let_go,
+        "the task let go of its slot and stopped: {:?}",
+        f.tasks(&e.id).await
+    );
 }
 
 #[tokio::test]
@@ -1019,4 +1081,12 @@ async fn planning_again_changes_neither_tasks_nor_counts() {
         "{again:?}"
     );
     assert_eq!(f.tasks(&e.id).await.len(), 1);
+}
+
+fn repo_filter(pattern: &str) -> Filter {
+    Filter {
+        kind: "repository".into(),
+        pattern: pattern.into(),
+        exclude: false,
+    }
 }

@@ -42,6 +42,7 @@ async fn a_killed_worker_and_a_broker_outage_lose_no_task() {
             bus: berth_bus::open(None, "t").await.unwrap(),
             secrets: SecretBox::from_base64(&SecretBox::generate_key()).unwrap(),
             internal_token: Some(token.clone()),
+            token_signer: None,
             health_interval: Duration::from_secs(3600),
         },
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -77,6 +78,7 @@ async fn a_killed_worker_and_a_broker_outage_lose_no_task() {
                 .await
                 .unwrap(),
             internal_token: Some(token.clone()),
+            token_signer: None,
             registry_addr: format!("http://{}", registry.addr),
             tuning: berth_replication::Tuning {
                 workers: 2,

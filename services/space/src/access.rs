@@ -220,29 +220,40 @@ impl Tenancy {
                     }
                     Err(e) => return Err(e),
                 };
-                let bound: Vec<String> = binding::Entity::find()
+                let bound: Vec<binding::Model> = binding::Entity::find()
                     .filter(binding::Column::SpaceId.eq(space.id.as_str()))
                     .all(&self.db)
-                    .await?
-                    .into_iter()
-                    .map(|b| b.workspace)
-                    .collect();
-                let best =
-                    bound
-                        .iter()
-                        .filter_map(|w| role_in(w))
-                        .fold(None, |best: Option<&str>, r| {
-                            if WRITE_ROLES.contains(&r) {
-                                Some(r)
-                            } else {
-                                best.or(Some(r))
-                            }
-                        });
+                    .await?;
+                // The best a principal has through the bindings: write where a binding grants
+                // push and the principal edits that workspace, else pull as any member.
+                let mut best: Option<(&str, bool)> = None;
+                for b in &bound {
+                    let Some(r) = role_in(&b.workspace) else {
+                        continue;
+                    };
+                    let writes = b.push && WRITE_ROLES.contains(&r);
+                    if best.is_none_or(|(_, w)| writes && !w) {
+                        best = Some((r, writes));
+                    }
+                }
                 let (granted, reason) = match best {
-                    Some(r) if WRITE_ROLES.contains(&r) => (pick(&["pull", "push", "delete"]), format!("{r} of a bound workspace")),
-                    Some(r) => (pick(&["pull"]), format!("{r} of a bound workspace")),
-                    None if space.visibility == "public" => (pick(&["pull"]), "public space".into()),
-                    None => (Vec::new(), format!("space {registry}/{space_name} is private and not bound to a workspace of {name}")),
+                    Some((r, true)) => (
+                        pick(&["pull", "push", "delete"]),
+                        format!("{r} of a workspace bound with push"),
+                    ),
+                    Some((r, false)) => (
+                        pick(&["pull"]),
+                        format!("{r} of a bound workspace (the binding grants pull only)"),
+                    ),
+                    None if space.visibility == "public" => {
+                        (pick(&["pull"]), "public space".into())
+                    }
+                    None => (
+                        Vec::new(),
+                        format!(
+                            "space {registry}/{space_name} is private and not bound to a workspace of {name}"
+                        ),
+                    ),
                 };
                 self.within_quota(&reg, &space, granted, reason).await
             }

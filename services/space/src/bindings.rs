@@ -1,4 +1,5 @@
-//! Bindings: a private space made pullable by a workspace's namespaces.
+//! Bindings: a space made pullable by a workspace's namespaces and members, and pushable by
+//! its editors and admins where the binding says `push`.
 
 use berth_proto::v1::{Binding, BindingChanged};
 use chrono::Utc;
@@ -11,50 +12,56 @@ use crate::error::{Result, SpaceError};
 use crate::tenancy::{timestamp, Tenancy};
 
 impl Tenancy {
-    pub async fn bind(&self, registry: &str, space_name: &str, workspace: &str) -> Result<Binding> {
+    /// Binds a space to a workspace, or changes what the binding grants (`push`). Public spaces
+    /// may be bound too: their bindings grant nothing more for pulls, but `push` still counts,
+    /// and they are kept for when the space is made private again.
+    pub async fn bind(
+        &self,
+        registry: &str,
+        space_name: &str,
+        workspace: &str,
+        push: bool,
+    ) -> Result<Binding> {
         let txn = self.db.begin().await?;
         let s = self.find_space(&txn, registry, space_name).await?;
         self.find_workspace(&txn, workspace).await?;
-        if s.visibility == "public" {
-            return Err(SpaceError::Precondition(format!(
-                "space {registry}/{space_name} is public: every namespace may pull it, binding is for private spaces"
-            )));
-        }
         let existing = binding::Entity::find_by_id((s.id.clone(), workspace.to_string()))
             .one(&txn)
             .await?;
-        if existing.is_some() {
-            return Err(SpaceError::Conflict {
-                field: "workspace",
-                message: format!(
-                    "space {registry}/{space_name} is already bound to workspace {workspace:?}"
-                ),
-            });
-        }
-        let now = Utc::now();
-        binding::ActiveModel {
-            space_id: Set(s.id),
-            workspace: Set(workspace.into()),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
+        let (saved, change) = match existing {
+            Some(b) if b.push == push => {
+                // Nothing changes: PUT is idempotent.
+                txn.commit().await?;
+                return Ok(to_proto(registry, space_name, b));
+            }
+            Some(b) => {
+                let mut m: binding::ActiveModel = b.into();
+                m.push = Set(push);
+                (m.update(&txn).await?, "updated")
+            }
+            None => (
+                binding::ActiveModel {
+                    space_id: Set(s.id),
+                    workspace: Set(workspace.into()),
+                    created_at: Set(Utc::now()),
+                    push: Set(push),
+                }
+                .insert(&txn)
+                .await?,
+                "bound",
+            ),
+        };
         let event = BindingChanged {
             registry: registry.into(),
             space: space_name.into(),
             workspace: workspace.into(),
-            change: "bound".into(),
+            change: change.into(),
         };
         self.enqueue(&txn, "binding.changed", &event).await?;
         self.sync_robot(&txn, registry, workspace).await?;
         txn.commit().await?;
         self.outbox.notify();
-        Ok(Binding {
-            registry: registry.into(),
-            space: space_name.into(),
-            workspace: workspace.into(),
-            created_at: Some(timestamp(now)),
-        })
+        Ok(to_proto(registry, space_name, saved))
     }
 
     pub async fn unbind(&self, registry: &str, space_name: &str, workspace: &str) -> Result<()> {
@@ -90,12 +97,17 @@ impl Tenancy {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|b| Binding {
-                registry: registry.into(),
-                space: space_name.into(),
-                workspace: b.workspace,
-                created_at: Some(timestamp(b.created_at)),
-            })
+            .map(|b| to_proto(registry, space_name, b))
             .collect())
+    }
+}
+
+fn to_proto(registry: &str, space: &str, b: binding::Model) -> Binding {
+    Binding {
+        registry: registry.into(),
+        space: space.into(),
+        workspace: b.workspace,
+        created_at: Some(timestamp(b.created_at)),
+        push: b.push,
     }
 }

@@ -22,8 +22,7 @@ pub type ProvisioningClient =
 
 /// `host[:port]` of a registry URL, as image references name it.
 pub fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split('/').next().unwrap_or_default().to_string()
+    berth_oci::reference::host_of_url(url).unwrap_or_default()
 }
 
 /// Every registry, and when it was read.
@@ -101,8 +100,10 @@ impl Directory {
             .ok_or_else(|| SpaceError::NotFound(format!("registry {name:?} not found")))
     }
 
-    /// The registry an image reference's host names, if Berth integrates it.
+    /// The registry an image reference's host names, if Berth integrates it (a host belongs
+    /// to at most one registry: the registry service refuses a second claim).
     pub async fn by_host(&self, host: &str) -> Result<Option<Registry>> {
+        let host = host.to_ascii_lowercase();
         Ok(self
             .all()
             .await?
@@ -121,5 +122,10 @@ mod tests {
             super::host_of("https://reg.example.com/sub"),
             "reg.example.com"
         );
+        assert_eq!(
+            super::host_of("https://Reg.Example.com:443"),
+            "reg.example.com"
+        );
+        assert_eq!(super::host_of("http://reg:8080"), "reg:8080");
     }
 }

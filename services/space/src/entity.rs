@@ -89,6 +89,8 @@ pub mod binding {
         #[sea_orm(primary_key, auto_increment = false)]
         pub workspace: String,
         pub created_at: DateTimeUtc,
+        /// Editors and admins of the workspace may push and delete in the space.
+        pub push: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -226,7 +226,7 @@ impl BindingService for SpaceApi {
         let r = req.into_inner();
         let binding = self
             .tenancy
-            .bind(&r.registry, &r.space, &r.workspace)
+            .bind(&r.registry, &r.space, &r.workspace, r.push)
             .await?;
         Ok(Response::new(BindResponse {
             binding: Some(binding),

@@ -7,7 +7,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables)]
+        vec![Box::new(CreateTables), Box::new(BindingPush)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -102,5 +102,27 @@ impl MigrationTrait for CreateTables {
         let backend = m.get_database_backend();
         m.create_table(berth_bus::outbox::Outbox::new("space").create_table(backend))
             .await
+    }
+}
+
+/// Bindings carry what they grant: `push` lets the workspace's writers push and delete.
+struct BindingPush;
+
+impl MigrationName for BindingPush {
+    fn name(&self) -> &str {
+        "m0002_binding_push"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for BindingPush {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("space_bindings"))
+                .add_column(col("push").boolean().not_null().default(false))
+                .to_owned(),
+        )
+        .await
     }
 }

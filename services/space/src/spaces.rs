@@ -142,10 +142,9 @@ impl Tenancy {
     pub async fn update_space(&self, req: UpdateSpaceRequest) -> Result<Space> {
         let current = self.find_space(&self.db, &req.registry, &req.name).await?;
         let mut m = current.clone().into_active_model();
-        let mut became_public = false;
+        // Bindings survive visibility changes: a public space ignores them for pulls only.
         if let Some(v) = &req.visibility {
             let v = visibility(v)?;
-            became_public = v == "public" && current.visibility != "public";
             m.visibility = Set(v.into());
         }
         if let Some(q) = req.quota_bytes {
@@ -166,20 +165,6 @@ impl Tenancy {
                 .await?;
         }
         let txn = self.db.begin().await?;
-        if became_public {
-            // A public space needs no bindings: every namespace may pull it.
-            let unbound = binding::Entity::find()
-                .filter(binding::Column::SpaceId.eq(&current.id))
-                .all(&txn)
-                .await?;
-            binding::Entity::delete_many()
-                .filter(binding::Column::SpaceId.eq(&current.id))
-                .exec(&txn)
-                .await?;
-            for b in unbound {
-                self.sync_robot(&txn, &req.registry, &b.workspace).await?;
-            }
-        }
         let saved = m.update(&txn).await?;
         self.enqueue(
             &txn,

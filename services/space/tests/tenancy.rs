@@ -38,6 +38,7 @@ async fn fixture(backend: Backend) -> Fixture {
             bus: Arc::clone(&bus),
             secrets: SecretBox::from_base64(&SecretBox::generate_key()).unwrap(),
             internal_token: Some(token.clone()),
+            token_signer: None,
             health_interval: Duration::from_secs(3600),
         },
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -102,7 +103,7 @@ async fn access_rule(backend: Backend) {
     t.create_space(space("pub", "public")).await.unwrap();
     t.create_space(space("priv", "private")).await.unwrap();
     t.create_space(space("other", "private")).await.unwrap();
-    t.bind("dist", "priv", "blue").await.unwrap();
+    t.bind("dist", "priv", "blue", false).await.unwrap();
 
     // (namespace, image, allowed)
     let matrix = [
@@ -197,17 +198,18 @@ async fn bad_input(backend: Backend) {
     let e = api(t.check_pull("Bad_NS", "127.0.0.1:5000/pub/app").await);
     assert_eq!(e.field.as_deref(), Some("namespace"));
 
-    // Binding a public space; binding twice.
-    let e = api(t.bind("dist", "pub", "blue").await);
-    assert_eq!(e.code, ErrorCode::FailedPrecondition);
-    assert!(e.message.contains("public"), "{e}");
-    t.bind("dist", "priv", "blue").await.unwrap();
-    let e = api(t.bind("dist", "priv", "blue").await);
-    assert_eq!(
-        (e.code, e.field.as_deref()),
-        (ErrorCode::AlreadyExists, Some("workspace"))
-    );
-    let e = api(t.bind("dist", "priv", "nope").await);
+    // A public space may be bound (bindings carry push, and outlive visibility); binding
+    // again is idempotent, and changes what the binding grants.
+    let b = t.bind("dist", "pub", "blue", false).await.unwrap();
+    assert!(!b.push);
+    t.unbind("dist", "pub", "blue").await.unwrap();
+    t.bind("dist", "priv", "blue", false).await.unwrap();
+    let again = t.bind("dist", "priv", "blue", false).await.unwrap();
+    assert!(!again.push);
+    let pushing = t.bind("dist", "priv", "blue", true).await.unwrap();
+    assert!(pushing.push);
+    assert!(t.list_bindings("dist", "priv").await.unwrap()[0].push);
+    let e = api(t.bind("dist", "priv", "nope", false).await);
     assert_eq!(e.code, ErrorCode::NotFound);
 
     // Deleting a bound workspace is refused and leaves everything in place.

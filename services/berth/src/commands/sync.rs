@@ -126,7 +126,7 @@ pub struct PolicyFlags {
     /// Platforms to copy from multi-arch indexes (repeatable), e.g. linux/amd64.
     #[arg(long = "platform")]
     platforms: Vec<String>,
-    /// Also copy signatures, SBOMs and other referrers.
+    /// Copy signatures, SBOMs and other referrers (default true; `--referrers false` opts out).
     #[arg(long)]
     referrers: Option<bool>,
     /// Bytes per second for the whole policy (0: unlimited).

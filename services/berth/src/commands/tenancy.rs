@@ -328,15 +328,22 @@ pub async fn space(client: &Client, format: Format, cmd: SpaceCommand) -> anyhow
     Ok(())
 }
 
-pub async fn bind(client: &Client, space: &str, workspace: &str, bind: bool) -> anyhow::Result<()> {
+/// Binds (`Some(push)`) or unbinds (`None`) a space and a workspace.
+pub async fn bind(
+    client: &Client,
+    space: &str,
+    workspace: &str,
+    push: Option<bool>,
+) -> anyhow::Result<()> {
     let path = format!("{}/bindings/{}", space_path(space)?, segment(workspace));
-    if bind {
+    if let Some(push) = push {
+        let grants = if push { "pull, push" } else { "pull" };
         done(
             client,
             Method::PUT,
             &path,
-            None,
-            format!("{space} bound to {workspace}"),
+            Some(&serde_json::json!({ "push": push })),
+            format!("{space} bound to {workspace} ({grants})"),
         )
         .await
     } else {

@@ -400,6 +400,8 @@ pub struct BindingJson {
     pub registry: String,
     pub space: String,
     pub workspace: String,
+    /// Editors and admins of the workspace may push and delete in the space.
+    pub push: bool,
     pub created_at: Option<String>,
 }
 
@@ -409,9 +411,19 @@ impl From<pb::Binding> for BindingJson {
             registry: b.registry,
             space: b.space,
             workspace: b.workspace,
+            push: b.push,
             created_at: time(b.created_at),
         }
     }
+}
+
+/// `PUT …/bindings/{workspace}`: what the binding grants.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindBody {
+    /// Also let the workspace's editors and admins push and delete (default false).
+    #[serde(default)]
+    pub push: bool,
 }
 
 /// `POST /api/v1/access/check`.

@@ -37,11 +37,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = HttpError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::invalid("body", e.body_text()))?;
-        if bytes.len() > MAX_BODY {
-            return Err(ApiError::invalid("body", "is larger than 1 MiB").into());
+        let bytes = body_bytes(req, state).await?;
+        parse_json(&bytes).map(Self).map_err(HttpError)
+    }
+}
+
+/// The request body, at most [`MAX_BODY`] bytes.
+async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, HttpError> {
+    let bytes = axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::invalid("body", e.body_text()))?;
+    if bytes.len() > MAX_BODY {
+        return Err(ApiError::invalid("body", "is larger than 1 MiB").into());
+    }
+    Ok(bytes)
+}
+
+/// A JSON body that may be left out (an empty body is `T::default()`).
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
         }
         parse_json(&bytes).map(Self).map_err(HttpError)
     }

@@ -67,8 +67,9 @@ pub struct PolicyJson {
     #[serde(default)]
     pub platforms: Vec<String>,
     /// Also copy signatures, SBOMs and other artifacts whose subject is a copied manifest.
-    #[serde(default)]
-    pub copy_referrers: bool,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_referrers: Option<bool>,
     /// Bytes per second for the whole policy; 0: unlimited.
     #[serde(default)]
     pub bandwidth_limit: u64,
@@ -170,7 +171,7 @@ impl From<pb::Policy> for PolicyJson {
             r#override: p.r#override,
             enabled: Some(p.enabled.unwrap_or(true)),
             platforms: p.platforms,
-            copy_referrers: p.copy_referrers,
+            copy_referrers: Some(p.copy_referrers.unwrap_or(true)),
             bandwidth_limit: p.bandwidth_limit,
             concurrency: p.concurrency,
             delete_propagation: p.delete_propagation,

@@ -6,7 +6,7 @@ use berth_proto::v1 as pb;
 use http::StatusCode;
 
 use super::dto::*;
-use super::{Authed, HttpResult, JsonBody, Paging};
+use super::{Authed, HttpResult, JsonBody, OptionalJsonBody, Paging};
 use crate::authn::Principal;
 use crate::ops;
 use crate::state::AppState;
@@ -212,11 +212,12 @@ pub async fn list_bindings(
     )))
 }
 
-#[utoipa::path(put, path = "/api/v1/registries/{registry}/spaces/{space}/bindings/{workspace}", responses((status = 200, body = BindingJson), (status = 409), (status = 412)))]
+#[utoipa::path(put, path = "/api/v1/registries/{registry}/spaces/{space}/bindings/{workspace}", request_body(content = BindBody, description = "optional: without a body the binding grants pull"), responses((status = 200, body = BindingJson), (status = 404)))]
 pub async fn bind(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path((registry, space, workspace)): Path<(String, String, String)>,
+    OptionalJsonBody(body): OptionalJsonBody<BindBody>,
 ) -> HttpResult<Json<BindingJson>> {
     Ok(Json(
         ops::bind(
@@ -226,6 +227,7 @@ pub async fn bind(
                 registry,
                 space,
                 workspace,
+                push: body.push,
             },
         )
         .await?

@@ -46,7 +46,12 @@ pub async fn pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<ser
     let robots = s
         .provisioning
         .clone()
-        .list_robot_credentials(request(p, ListRobotCredentialsRequest { workspace }))
+        .list_robot_credentials(request(
+            p,
+            ListRobotCredentialsRequest {
+                workspace: workspace.clone(),
+            },
+        ))
         .await
         .map_err(from_registry)?
         .into_inner()
@@ -84,16 +89,16 @@ pub async fn pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<ser
     out?;
     let auth = STANDARD.encode(format!("{user}:{token}"));
     let mut auths = serde_json::Map::new();
-    for r in registries.iter().filter(|r| r.token_service == "berth") {
-        let host = r
-            .url
-            .split_once("://")
-            .map_or(r.url.as_str(), |(_, h)| h)
-            .split('/')
-            .next()
-            .unwrap_or_default();
+    // Hosts the namespace may pull from: platform registries and its own workspace's, never
+    // another workspace's.
+    for r in registries
+        .iter()
+        .filter(|r| r.token_service == "berth")
+        .filter(|r| r.workspace.is_empty() || r.workspace == workspace)
+    {
+        let host = berth_oci::reference::host_of_url(&r.url).unwrap_or_default();
         auths.insert(
-            host.to_string(),
+            host,
             json!({"username": user, "password": token, "auth": auth}),
         );
     }
@@ -175,14 +180,7 @@ pub async fn login_command(
     });
     audit(s, p, "login.issue", &format!("registries/{registry}"), &out).await;
     out?;
-    let host = r
-        .url
-        .split_once("://")
-        .map_or(r.url.as_str(), |(_, h)| h)
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let host = berth_oci::reference::host_of_url(&r.url).unwrap_or_default();
     Ok(json!({
         "registry": registry,
         "host": host,

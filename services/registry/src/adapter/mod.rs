@@ -4,7 +4,7 @@
 pub mod distribution;
 pub mod harbor;
 
-use berth_oci::{Credential, OciError};
+use berth_oci::{Auth, OciError};
 use berth_proto::v1::{Artifact, Overview, Repository};
 
 /// A page of items and the token of the next page (empty on the last).
@@ -36,14 +36,18 @@ pub trait Adapter: Send + Sync {
 pub fn for_kind(
     kind: &str,
     url: &str,
-    credential: Option<Credential>,
+    auth: Auth,
     insecure: bool,
 ) -> Result<Box<dyn Adapter>, OciError> {
     let options = berth_oci::ClientOptions {
         insecure,
         ..Default::default()
     };
-    let oci = berth_oci::Client::new(url, credential.clone(), options)?;
+    let credential = match &auth {
+        Auth::Password(c) => Some(c.clone()),
+        _ => None,
+    };
+    let oci = berth_oci::Client::with_auth(url, auth, options)?;
     Ok(match kind {
         "harbor" => Box::new(harbor::Harbor::new(url, credential, insecure, oci)?),
         _ => Box::new(distribution::Distribution::new(oci)),
