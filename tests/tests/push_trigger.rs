@@ -6,7 +6,10 @@ use std::time::Duration;
 use berth_testkit::db::Backend;
 use berth_testkit::image::{push_image, Image, Target};
 use berth_testkit::registry::{DockerRegistry, RegistryOptions};
-use berth_tests::{Suite, ADMIN_TOKEN};
+use berth_tests::Suite;
+
+/// The hook secret the source registry sends with its notifications.
+const HOOK_SECRET: &str = "push-trigger-hook-secret-0123456789abcdef";
 use reqwest::Method;
 use serde_json::json;
 
@@ -15,7 +18,7 @@ async fn a_push_is_replicated_within_seconds() {
     let suite = Suite::start(Backend::Postgres).await;
     let source = DockerRegistry::start(RegistryOptions {
         notify_url: Some(format!("{}/hooks/distribution/src", suite.url)),
-        notify_token: Some(ADMIN_TOKEN.into()),
+        notify_token: Some(HOOK_SECRET.into()),
         ..Default::default()
     })
     .await
@@ -33,6 +36,13 @@ async fn a_push_is_replicated_within_seconds() {
             .await;
         assert_eq!(status, 201, "{body}");
     }
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries/src/hook-secret",
+            Some(json!({"secret": HOOK_SECRET})),
+        )
+        .await;
     let policy = json!({
         "name": "on-push",
         "source": {"registry": "src", "space": "apps"},
@@ -147,6 +157,13 @@ async fn harbor_webhooks_drive_push_policies_which_can_be_paused_and_propagate_d
             .await;
         assert_eq!(status, 201, "{body}");
     }
+    // Harbor sends the generated hook secret in its webhook's auth header.
+    let hook_secret = suite
+        .ok(Method::POST, "/api/v1/registries/harb/hook-secret", None)
+        .await["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (status, body) = suite
         .admin(
             Method::POST,
@@ -170,10 +187,15 @@ async fn harbor_webhooks_drive_push_policies_which_can_be_paused_and_propagate_d
     let v1 = Image::new(&[(87, 5_000)], "amd64");
     push_image(&v1, &target, "library/app", "v1").await.unwrap();
     let hook = |payload: serde_json::Value| {
-        let suite = &suite;
+        let (suite, secret) = (&suite, hook_secret.clone());
         async move {
             suite
-                .admin(Method::POST, "/hooks/harbor/harb", Some(payload))
+                .call(
+                    Some(&secret),
+                    Method::POST,
+                    "/hooks/harbor/harb",
+                    Some(payload),
+                )
                 .await
         }
     };

@@ -258,3 +258,56 @@ async fn a_token_minted_for_one_registry_is_refused_by_another() {
         .status();
     assert_eq!(status, 401);
 }
+
+/// A login credential works at the registry it was issued for only: a workspace's own registry
+/// (at a URL its admins control) that harvests a member's login gains nothing at another.
+#[tokio::test]
+async fn a_login_credential_opens_only_its_own_registry() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    suite.seed_bound_space().await;
+    let editor = suite
+        .member("blue", "blue-editor", "workspace-editor")
+        .await;
+    for (name, port) in [("harvest", 31), ("other", 32)] {
+        suite
+            .ok(
+                Method::POST,
+                "/api/v1/registries",
+                Some(
+                    json!({"name": name, "kind": "distribution", "verify": false,
+                            "url": format!("http://127.0.0.1:{port}"), "token_service": "berth"}),
+                ),
+            )
+            .await;
+    }
+    let (status, login) = suite
+        .call(
+            Some(&editor),
+            Method::POST,
+            "/api/v1/registries/harvest/login-command",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{login}");
+    let password = login["password"].as_str().unwrap().to_string();
+    let token_at = |service: &str| {
+        let (suite, password, service) = (&suite, password.clone(), service.to_string());
+        async move {
+            suite
+                .http
+                .get(format!(
+                    "{}/auth/token?service={service}&scope=repository:priv/app:pull",
+                    suite.url
+                ))
+                .basic_auth("blue-editor", Some(password))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(token_at("harvest").await, 200);
+    for service in ["other", "dist"] {
+        assert_eq!(token_at(service).await, 401, "{service}");
+    }
+}

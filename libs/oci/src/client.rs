@@ -113,6 +113,40 @@ pub enum Mount {
     Upload(String),
 }
 
+/// `/v2/{repo}/{rest}` for a repository name of the distribution grammar: nothing else (no
+/// `..`, no escapes, no empty segment) reaches a registry URL.
+fn repo_path(repo: &str, rest: &str) -> Result<String, OciError> {
+    if !crate::reference::valid_repository(repo) {
+        return Err(OciError::BadName(format!(
+            "{repo:?} is not a repository name"
+        )));
+    }
+    Ok(format!("/v2/{repo}/{rest}"))
+}
+
+/// `reference` when it is a tag or a digest.
+fn checked_reference(reference: &str) -> Result<&str, OciError> {
+    if crate::reference::valid_tag(reference) || crate::reference::valid_digest(reference) {
+        Ok(reference)
+    } else {
+        Err(OciError::BadName(format!(
+            "{reference:?} is neither a tag nor a digest"
+        )))
+    }
+}
+
+/// `digest` when it is `algorithm:hex`.
+fn checked_digest(digest: &str) -> Result<&str, OciError> {
+    if crate::reference::valid_digest(digest) {
+        Ok(digest)
+    } else {
+        Err(OciError::BadName(format!("{digest:?} is not a digest")))
+    }
+}
+
+/// Most `Link` pages a listing follows (a hostile registry could link forever).
+const MAX_LINK_PAGES: usize = 10_000;
+
 fn pull(repo: &str) -> String {
     format!("repository:{repo}:pull")
 }
@@ -422,7 +456,7 @@ impl Client {
     pub async fn catalog(&self) -> Result<Vec<String>, OciError> {
         let mut out = Vec::new();
         let mut page = None;
-        loop {
+        for _ in 0..MAX_LINK_PAGES {
             let (names, next) = self.catalog_page(page.as_deref(), 1000).await?;
             out.extend(names);
             match next {
@@ -430,6 +464,9 @@ impl Client {
                 None => return Ok(out),
             }
         }
+        Err(OciError::Protocol(format!(
+            "catalog: more than {MAX_LINK_PAGES} pages"
+        )))
     }
 
     /// Every tag of `repo`.
@@ -439,8 +476,8 @@ impl Client {
             tags: Option<Vec<String>>,
         }
         let mut out = Vec::new();
-        let mut path = format!("/v2/{repo}/tags/list?n=1000");
-        loop {
+        let mut path = repo_path(repo, "tags/list?n=1000")?;
+        for _ in 0..MAX_LINK_PAGES {
             let resp = self
                 .get(&path, &pull(repo), None, &format!("repository {repo}"))
                 .await?;
@@ -455,6 +492,9 @@ impl Client {
                 None => return Ok(out),
             }
         }
+        Err(OciError::Protocol(format!(
+            "tags of {repo}: more than {MAX_LINK_PAGES} pages"
+        )))
     }
 
     /// Fetches a manifest by tag or digest and verifies its digest.
@@ -462,7 +502,10 @@ impl Client {
         let what = format!("manifest {repo}:{reference}");
         let resp = self
             .get(
-                &format!("/v2/{repo}/manifests/{reference}"),
+                &repo_path(
+                    repo,
+                    &format!("manifests/{}", checked_reference(reference)?),
+                )?,
                 &pull(repo),
                 Some(manifest::ACCEPT),
                 &what,
@@ -511,7 +554,10 @@ impl Client {
         let resp = self
             .send(
                 Method::HEAD,
-                self.url(&format!("/v2/{repo}/manifests/{reference}"))?,
+                self.url(&repo_path(
+                    repo,
+                    &format!("manifests/{}", checked_reference(reference)?),
+                )?)?,
                 &pull(repo),
                 headers,
                 None,
@@ -553,7 +599,10 @@ impl Client {
         let resp = self
             .send(
                 Method::PUT,
-                self.url(&format!("/v2/{repo}/manifests/{reference}"))?,
+                self.url(&repo_path(
+                    repo,
+                    &format!("manifests/{}", checked_reference(reference)?),
+                )?)?,
                 &push(repo),
                 headers,
                 Some(bytes.clone()),
@@ -568,7 +617,10 @@ impl Client {
         let resp = self
             .send(
                 Method::DELETE,
-                self.url(&format!("/v2/{repo}/manifests/{digest}"))?,
+                self.url(&repo_path(
+                    repo,
+                    &format!("manifests/{}", checked_digest(digest)?),
+                )?)?,
                 &push(repo),
                 HeaderMap::new(),
                 None,
@@ -583,7 +635,10 @@ impl Client {
         let resp = self
             .send(
                 Method::HEAD,
-                self.url(&format!("/v2/{repo}/blobs/{digest}"))?,
+                self.url(&repo_path(
+                    repo,
+                    &format!("blobs/{}", checked_digest(digest)?),
+                )?)?,
                 &pull(repo),
                 HeaderMap::new(),
                 None,
@@ -608,7 +663,7 @@ impl Client {
     ) -> Result<(Option<u64>, BlobStream), OciError> {
         let resp = self
             .get(
-                &format!("/v2/{repo}/blobs/{digest}"),
+                &repo_path(repo, &format!("blobs/{}", checked_digest(digest)?))?,
                 &pull(repo),
                 None,
                 &format!("blob {repo}@{digest}"),
@@ -636,7 +691,7 @@ impl Client {
         let resp = self
             .send(
                 Method::POST,
-                self.url(&format!("/v2/{repo}/blobs/uploads/{query}"))?,
+                self.url(&repo_path(repo, &format!("blobs/uploads/{query}"))?)?,
                 scope,
                 HeaderMap::new(),
                 Some(Bytes::new()),
@@ -660,6 +715,8 @@ impl Client {
         digest: &str,
         from: &str,
     ) -> Result<Mount, OciError> {
+        checked_digest(digest)?;
+        repo_path(from, "")?;
         let scope = format!("{} {}", push(repo), pull(from));
         let resp = self
             .start_upload(repo, &format!("?mount={digest}&from={from}"), &scope)
@@ -816,7 +873,10 @@ impl Client {
         let resp = self
             .send(
                 Method::GET,
-                self.url(&format!("/v2/{repo}/blobs/{digest}"))?,
+                self.url(&repo_path(
+                    repo,
+                    &format!("blobs/{}", checked_digest(digest)?),
+                )?)?,
                 &pull(repo),
                 headers,
                 None,
@@ -837,7 +897,10 @@ impl Client {
         let resp = self
             .send(
                 Method::GET,
-                self.url(&format!("/v2/{repo}/referrers/{digest}"))?,
+                self.url(&repo_path(
+                    repo,
+                    &format!("referrers/{}", checked_digest(digest)?),
+                )?)?,
                 &pull(repo),
                 HeaderMap::new(),
                 None,

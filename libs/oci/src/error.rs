@@ -28,6 +28,9 @@ pub enum OciError {
     Status { status: u16, detail: String },
     #[error("unexpected registry response: {0}")]
     Protocol(String),
+    /// A repository name, tag or digest outside the distribution grammar: never sent.
+    #[error("{0}")]
+    BadName(String),
 }
 
 impl OciError {

@@ -17,6 +17,73 @@ pub fn host_of_url(url: &str) -> Option<String> {
     })
 }
 
+/// Whether `name` is a repository name by the distribution grammar: path components of
+/// lowercase alphanumerics separated by `.`, `_`, `__` or runs of `-`, joined by `/`, at most
+/// 255 characters. Nothing else reaches a registry URL (`..`, `%2F`, empty segments cannot).
+pub fn valid_repository(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 255 && name.split('/').all(valid_component)
+}
+
+fn valid_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    // Every run of non-alphanumerics is one separator: ".", "_", "__" or "-"+.
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let run = &c[start..i];
+        let ok = matches!(run, "." | "_" | "__") || run.bytes().all(|x| x == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether `tag` is a tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn valid_tag(tag: &str) -> bool {
+    let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
+    let b = tag.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && word(b[0])
+        && b.iter().all(|&x| word(x) || x == b'.' || x == b'-')
+}
+
+/// Whether `digest` is `algorithm:hex`: `sha256` with 64 and `sha512` with 128 lowercase hex
+/// digits, or another algorithm name with at least 32.
+pub fn valid_digest(digest: &str) -> bool {
+    let Some((alg, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let hex_ok = hex
+        .bytes()
+        .all(|x| x.is_ascii_digit() || (b'a'..=b'f').contains(&x));
+    let alg_ok = !alg.is_empty()
+        && alg.split(['+', '.', '_', '-']).all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit())
+        });
+    hex_ok
+        && alg_ok
+        && match alg {
+            "sha256" => hex.len() == 64,
+            "sha512" => hex.len() == 128,
+            _ => hex.len() >= 32,
+        }
+}
+
 /// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
@@ -107,6 +174,50 @@ impl Reference {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn distribution_grammar() {
+        for good in ["a", "team/app", "a.b_c__d---e/f1", "x/y/z", "0"] {
+            assert!(super::valid_repository(good), "{good}");
+        }
+        for bad in [
+            "",
+            "A",
+            "apps/../library/nginx",
+            "a..b",
+            "a/./b",
+            "a//b",
+            "/a",
+            "a/",
+            "a___b",
+            "a%2Fb",
+            "a b",
+            "-a",
+            "a-",
+            "a?b",
+            &"a".repeat(256),
+        ] {
+            assert!(!super::valid_repository(bad), "{bad:?}");
+        }
+        for good in ["v1", "latest", "1.0-rc_2", "_x", &"t".repeat(128)] {
+            assert!(super::valid_tag(good), "{good}");
+        }
+        for bad in ["", ".x", "-x", "a/b", "a:b", "../x", &"t".repeat(129)] {
+            assert!(!super::valid_tag(bad), "{bad:?}");
+        }
+        let hex = "a".repeat(64);
+        assert!(super::valid_digest(&format!("sha256:{hex}")));
+        for bad in [
+            "sha256:".to_string(),
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha256:{}", "a".repeat(63)),
+            format!("sha256:{hex}/../x"),
+            "sha256".to_string(),
+            format!(":{hex}"),
+        ] {
+            assert!(!super::valid_digest(&bad), "{bad:?}");
+        }
+    }
+
     use super::Reference;
 
     fn r(host: &str, repo: &str, tag: Option<&str>, digest: Option<&str>) -> Reference {

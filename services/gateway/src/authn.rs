@@ -20,7 +20,8 @@ pub const BOOTSTRAP_PRINCIPAL: &str = "admin";
 /// registry token service, never at the API.
 pub const NAMESPACE_PREFIX: &str = "namespace/";
 
-/// Principals of short-lived registry logins: `login/PRINCIPAL`.
+/// Principals of short-lived registry logins: `login/REGISTRY/PRINCIPAL` (valid at that
+/// registry only).
 pub const LOGIN_PREFIX: &str = "login/";
 
 /// An authenticated caller and its role in each of its workspaces.
@@ -82,14 +83,16 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> ApiResult<P
 }
 
 /// What a stored token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenKind {
     /// The API (and registries) as its principal.
     Api,
     /// A namespace's pull credential (`namespace/NS`): registries only.
     NamespacePull,
-    /// A person's short-lived registry login (`login/PRINCIPAL`): registries only.
-    Login,
+    /// A person's short-lived login (`login/REGISTRY/PRINCIPAL`): that registry only, so a
+    /// registry that harvests it (a workspace's own, at a URL it controls) gains nothing
+    /// elsewhere.
+    Login { registry: String },
 }
 
 /// The principal a stored token stands for (roles included) and what the token is for, or
@@ -120,8 +123,16 @@ pub async fn principal_of_token(
             roles: BTreeMap::new(),
         };
         return Ok((p, TokenKind::NamespacePull));
-    } else if let Some(person) = row.principal.strip_prefix(LOGIN_PREFIX) {
-        (person.to_string(), TokenKind::Login)
+    } else if let Some(rest) = row.principal.strip_prefix(LOGIN_PREFIX) {
+        let (registry, person) = rest
+            .split_once('/')
+            .ok_or_else(|| ApiError::unauthenticated("invalid token"))?;
+        (
+            person.to_string(),
+            TokenKind::Login {
+                registry: registry.to_string(),
+            },
+        )
     } else {
         (row.principal, TokenKind::Api)
     };

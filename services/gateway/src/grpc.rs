@@ -130,6 +130,16 @@ impl RegistryService for PublicApi {
             ops::list_artifacts(&self.state, &p, req.into_inner()).await?,
         ))
     }
+
+    async fn rotate_hook_secret(
+        &self,
+        req: Request<RotateHookSecretRequest>,
+    ) -> Result<Response<RotateHookSecretResponse>, Status> {
+        let p = self.principal(&req).await?;
+        Ok(Response::new(
+            ops::rotate_hook_secret(&self.state, &p, req.into_inner()).await?,
+        ))
+    }
 }
 
 #[tonic::async_trait]

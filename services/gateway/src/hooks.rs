@@ -7,20 +7,23 @@
 //! - `POST /hooks/harbor/{registry}`: a Harbor v2 webhook (`{"type": "PUSH_ARTIFACT" |
 //!   "DELETE_ARTIFACT", "event_data": {"resources": [...], "repository": {...}}}`).
 //!
-//! The registry authenticates with a bearer token (Distribution: notification `headers`;
-//! Harbor: the webhook's auth header); the caller must be allowed to manage the registry.
+//! The registry authenticates with its own hook secret as a bearer token (Distribution:
+//! notification `headers`; Harbor: the webhook's auth header), set with
+//! `POST /api/v1/registries/{registry}/hook-secret` — never with a person's or an admin's token,
+//! which would then sit in the registry's configuration file. Every repository name, tag and
+//! digest is checked against the distribution grammar before anything is published: one bad
+//! field refuses the whole notification (400 naming it), and nothing of it is published.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use berth_bus::Message;
 use berth_error::ApiError;
-use berth_proto::v1::{ArtifactDeleted, ArtifactPushed, GetRegistryRequest};
+use berth_oci::reference::{valid_digest, valid_repository, valid_tag};
+use berth_proto::v1::{ArtifactDeleted, ArtifactPushed, VerifyHookSecretRequest};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use crate::authn::authenticate;
-use crate::authz::{authorize, Action, Owner};
 use crate::http::HttpError;
 use crate::state::AppState;
 
@@ -99,8 +102,17 @@ fn distribution_events(registry: &str, body: &[u8]) -> Result<Vec<Notified>, Api
     let envelope: Envelope = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid("body", format!("not a notification envelope: {e}")))?;
     let mut out = Vec::new();
-    for e in envelope.events {
+    for (i, e) in envelope.events.into_iter().enumerate() {
         let t = e.target;
+        let relevant = matches!(e.action.as_str(), "push" | "delete");
+        if relevant && !(t.repository.is_empty() && t.digest.is_empty() && t.tag.is_empty()) {
+            check_names(
+                &format!("events[{i}].target"),
+                &t.repository,
+                &t.tag,
+                &t.digest,
+            )?;
+        }
         match e.action.as_str() {
             "push" if !t.tag.is_empty() && is_manifest(&t.media_type) => {
                 out.push(Notified::Pushed(ArtifactPushed {
@@ -135,7 +147,15 @@ fn harbor_events(registry: &str, body: &[u8]) -> Result<Vec<Notified>, ApiError>
         r.repo_full_name
     };
     let mut out = Vec::new();
-    for res in hook.event_data.resources {
+    for (i, res) in hook.event_data.resources.into_iter().enumerate() {
+        if matches!(hook.kind.as_str(), "PUSH_ARTIFACT" | "DELETE_ARTIFACT") {
+            check_names(
+                &format!("event_data.resources[{i}]"),
+                &repository,
+                &res.tag,
+                &res.digest,
+            )?;
+        }
         match hook.kind.as_str() {
             "PUSH_ARTIFACT" if !res.tag.is_empty() => out.push(Notified::Pushed(ArtifactPushed {
                 registry: registry.into(),
@@ -184,6 +204,70 @@ fn respond(r: Result<usize, ApiError>) -> Response {
     }
 }
 
+/// Checks the names of one event (`at` names it in errors, e.g. `events[2].target`).
+fn check_names(at: &str, repository: &str, tag: &str, digest: &str) -> Result<(), ApiError> {
+    if !valid_repository(repository) {
+        return Err(ApiError::invalid(
+            format!("{at}.repository"),
+            format!("{repository:?} is not a repository name"),
+        ));
+    }
+    if !tag.is_empty() && !valid_tag(tag) {
+        return Err(ApiError::invalid(
+            format!("{at}.tag"),
+            format!("{tag:?} is not a tag"),
+        ));
+    }
+    if !digest.is_empty() && !valid_digest(digest) {
+        return Err(ApiError::invalid(
+            format!("{at}.digest"),
+            format!("{digest:?} is not a digest (algorithm:hex)"),
+        ));
+    }
+    Ok(())
+}
+
+fn unauthenticated(registry: &str) -> ApiError {
+    ApiError::unauthenticated(format!(
+        "notifications for {registry:?} authenticate with its hook secret \
+         (POST /api/v1/registries/{registry}/hook-secret) as a bearer token"
+    ))
+}
+
+/// Whether the request carries `registry`'s hook secret.
+async fn verify(s: &AppState, headers: &HeaderMap, registry: &str) -> Result<(), ApiError> {
+    let secret = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthenticated(registry))?;
+    if s.hook_secrets.known(registry, secret) {
+        return Ok(());
+    }
+    let valid = s
+        .provisioning
+        .clone()
+        .verify_hook_secret(VerifyHookSecretRequest {
+            registry: registry.into(),
+            secret: secret.into(),
+        })
+        .await
+        .map_err(|st| match st.code() {
+            // An unknown registry looks like a wrong secret: names don't leak.
+            tonic::Code::NotFound | tonic::Code::InvalidArgument => unauthenticated(registry),
+            _ => ApiError::from_status("registry service", &st),
+        })?
+        .into_inner()
+        .valid;
+    if !valid {
+        return Err(unauthenticated(registry));
+    }
+    s.hook_secrets.remember(registry, secret);
+    Ok(())
+}
+
 async fn handle(
     s: &AppState,
     headers: &HeaderMap,
@@ -191,29 +275,11 @@ async fn handle(
     body: &[u8],
     parse: fn(&str, &[u8]) -> Result<Vec<Notified>, ApiError>,
 ) -> Result<usize, ApiError> {
-    let header = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let p = authenticate(s, header).await?;
-    let r = s
-        .registry
-        .clone()
-        .get_registry(GetRegistryRequest {
-            name: registry.into(),
-        })
-        .await
-        .map_err(|st| ApiError::from_status("registry service", &st))?
-        .into_inner()
-        .registry
-        .unwrap_or_default();
-    authorize(
-        &p,
-        Action::Manage,
-        Owner::of(&r.workspace),
-        &format!("registry {registry:?}"),
-    )?;
+    verify(s, headers, registry).await?;
+    // Parse and check everything before publishing anything.
+    let events = parse(registry, body)?;
     let mut published = 0;
-    for event in parse(registry, body)? {
+    for event in events {
         let message = match &event {
             Notified::Pushed(e) => Message::new("artifact.pushed", e),
             Notified::Deleted(e) => Message::new("artifact.deleted", e),
@@ -226,4 +292,100 @@ async fn handle(
     }
     metrics::counter!("berth_registry_notifications_total").increment(published as u64);
     Ok(published)
+}
+
+/// Hook secrets verified lately, so a busy registry's notifications do not each ask the
+/// registry service (a rotated secret stops working within [`HookSecrets::FRESH`]).
+#[derive(Clone, Default)]
+pub struct HookSecrets {
+    known: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<(String, String), std::time::Instant>>,
+    >,
+}
+
+impl HookSecrets {
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn key(registry: &str, secret: &str) -> (String, String) {
+        (registry.to_string(), berth_auth::tokens::hash(secret))
+    }
+
+    fn known(&self, registry: &str, secret: &str) -> bool {
+        let map = self.known.lock().expect("hook secrets lock");
+        map.get(&Self::key(registry, secret))
+            .is_some_and(|at| at.elapsed() < Self::FRESH)
+    }
+
+    /// Forgets what was verified for `registry` (its secret was just rotated here).
+    pub fn forget(&self, registry: &str) {
+        self.known
+            .lock()
+            .expect("hook secrets lock")
+            .retain(|(r, _), _| r != registry);
+    }
+
+    fn remember(&self, registry: &str, secret: &str) {
+        let mut map = self.known.lock().expect("hook secrets lock");
+        if map.len() > 1024 {
+            map.retain(|_, at| at.elapsed() < Self::FRESH);
+        }
+        map.insert(Self::key(registry, secret), std::time::Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_and_bad_digests_are_refused_naming_the_field() {
+        let body = |repo: &str, tag: &str, digest: &str| {
+            serde_json::json!({"events": [
+                {"action": "push", "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                 "repository": "apps/ok", "tag": "v1", "digest": format!("sha256:{}", "a".repeat(64))}},
+                {"action": "push", "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                 "repository": repo, "tag": tag, "digest": digest}}
+            ]})
+            .to_string()
+        };
+        let good = format!("sha256:{}", "b".repeat(64));
+        for (repo, tag, digest, field) in [
+            (
+                "apps/../library/nginx",
+                "v1",
+                good.as_str(),
+                "events[1].target.repository",
+            ),
+            (
+                "apps/x%2F..",
+                "v1",
+                good.as_str(),
+                "events[1].target.repository",
+            ),
+            ("apps/x", "../v1", good.as_str(), "events[1].target.tag"),
+            ("apps/x", "v1", "sha256:../../x", "events[1].target.digest"),
+        ] {
+            let e = distribution_events("r", body(repo, tag, digest).as_bytes())
+                .err()
+                .expect("refused");
+            assert_eq!(e.field.as_deref(), Some(field), "{repo} {tag} {digest}");
+        }
+        assert_eq!(
+            distribution_events("r", body("apps/x", "v2", &good).as_bytes())
+                .unwrap()
+                .len(),
+            2
+        );
+        let harbor = serde_json::json!({"type": "PUSH_ARTIFACT", "event_data": {
+            "resources": [{"digest": good, "tag": "v1"}],
+            "repository": {"repo_full_name": "library/../secret/app"}}})
+        .to_string();
+        let e = harbor_events("r", harbor.as_bytes())
+            .err()
+            .expect("refused");
+        assert_eq!(
+            e.field.as_deref(),
+            Some("event_data.resources[0].repository")
+        );
+    }
 }

@@ -15,6 +15,7 @@ mod grpc_tenancy;
 pub mod hooks;
 pub mod http;
 pub mod ops;
+pub mod pages;
 pub mod state;
 pub mod store;
 pub mod token_service;
@@ -108,7 +109,8 @@ pub async fn start(
         token_signer: deps.token_signer,
         access_cache: access_cache::AccessCache::new(deps.cache.clone()),
         bus: deps.bus.clone(),
-        internal_token: deps.internal_token.clone(),
+        pages: pages::PageTokens::new(deps.internal_token.as_deref()),
+        hook_secrets: hooks::HookSecrets::default(),
         channels: Arc::new(vec![
             ("registry", registry_channel),
             ("space", space_channel),

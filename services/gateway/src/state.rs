@@ -80,8 +80,10 @@ pub struct AppState {
     pub access_cache: crate::access_cache::AccessCache,
     /// Signs registry tokens (`/auth/token`).
     pub token_signer: Arc<berth_auth::registry_token::TokenSigner>,
-    /// The internal service credential (Berth's services at the token service).
-    pub internal_token: Option<String>,
+    /// Seals the page tokens callers see.
+    pub pages: crate::pages::PageTokens,
+    /// Hook secrets verified lately.
+    pub hook_secrets: crate::hooks::HookSecrets,
     /// Channels of the internal services, by name, for readiness checks.
     pub channels: Arc<Vec<(&'static str, Channel)>>,
 }

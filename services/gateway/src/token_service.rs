@@ -41,7 +41,11 @@ fn unauthorized(message: &str) -> Response {
     resp
 }
 
-async fn caller(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+async fn caller(
+    s: &AppState,
+    headers: &HeaderMap,
+    service: Option<&str>,
+) -> Result<Caller, Response> {
     let Some((user, pass)) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -62,7 +66,12 @@ async fn caller(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
                 .trim_start_matches(NAMESPACE_PREFIX)
                 .to_string(),
         ),
-        TokenKind::Api | TokenKind::Login => Caller::Principal {
+        TokenKind::Login { registry } if Some(registry.as_str()) != service => {
+            return Err(unauthorized(
+                "this login credential is for another registry",
+            ))
+        }
+        TokenKind::Api | TokenKind::Login { .. } => Caller::Principal {
             platform_admin: principal.platform_admin,
             name: principal.name,
         },
@@ -74,15 +83,15 @@ pub async fn token(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    let caller = match caller(&s, &headers).await {
+    let service = query
+        .iter()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.clone());
+    let caller = match caller(&s, &headers, service.as_deref()).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let Some(service) = query
-        .iter()
-        .find(|(k, _)| k == "service")
-        .map(|(_, v)| v.clone())
-    else {
+    let Some(service) = service else {
         return HttpError(ApiError::invalid(
             "service",
             "is required: the registry's name in Berth",

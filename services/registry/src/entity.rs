@@ -21,6 +21,8 @@ pub struct Model {
     pub token_service: String,
     /// `host[:port]` as image references name it; unique among registries.
     pub host: String,
+    /// SHA-256 (hex) of the secret its notifications authenticate with; empty: none yet.
+    pub hook_secret_hash: String,
     pub health_status: String,
     pub health_checked_at: Option<DateTimeUtc>,
     pub health_latency_ms: i32,

@@ -76,6 +76,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::Upstream { registry, error } => {
                 let code = match error {
                     OciError::NotFound(_) => ErrorCode::NotFound,
+                    OciError::BadName(_) => ErrorCode::InvalidArgument,
                     OciError::Status { status: 412, .. } | OciError::Status { status: 409, .. } => ErrorCode::FailedPrecondition,
                     OciError::Unauthorized(_) | OciError::Forbidden(_) => ErrorCode::FailedPrecondition,
                     _ => ErrorCode::Unavailable,

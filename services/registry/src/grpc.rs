@@ -6,6 +6,7 @@ use berth_proto::v1::registry_service_server::RegistryService;
 use berth_proto::v1::*;
 use tonic::{Request, Response, Status};
 
+use crate::adapter::Spaces;
 use crate::registries::{page_size, Registries};
 
 #[derive(Clone)]
@@ -99,7 +100,14 @@ impl RegistryService for RegistryApi {
     ) -> Result<Response<GetRegistryOverviewResponse>, Status> {
         let req = req.into_inner();
         required("name", &req.name)?;
-        let overview = self.registries.overview(&req.name, &req.space).await?;
+        let spaces = if req.only_spaces {
+            Spaces::Only(req.spaces.into_iter().collect())
+        } else if !req.space.is_empty() {
+            Spaces::one(&req.space)
+        } else {
+            Spaces::All
+        };
+        let overview = self.registries.overview(&req.name, &spaces).await?;
         Ok(Response::new(GetRegistryOverviewResponse {
             overview: Some(overview),
         }))
@@ -157,6 +165,19 @@ impl RegistryService for RegistryApi {
             artifacts,
             next_page_token,
         }))
+    }
+
+    async fn rotate_hook_secret(
+        &self,
+        req: Request<RotateHookSecretRequest>,
+    ) -> Result<Response<RotateHookSecretResponse>, Status> {
+        let r = req.into_inner();
+        required("registry", &r.registry)?;
+        let secret = self
+            .registries
+            .rotate_hook_secret(&r.registry, &r.secret)
+            .await?;
+        Ok(Response::new(RotateHookSecretResponse { secret }))
     }
 }
 
@@ -227,6 +248,19 @@ impl RegistryProvisioningService for RegistryApi {
             .map(|(name, public)| DiscoveredSpace { name, public })
             .collect();
         Ok(Response::new(DiscoverSpacesResponse { spaces }))
+    }
+
+    async fn verify_hook_secret(
+        &self,
+        req: Request<VerifyHookSecretRequest>,
+    ) -> Result<Response<VerifyHookSecretResponse>, Status> {
+        let r = req.into_inner();
+        required("registry", &r.registry)?;
+        let valid = self
+            .registries
+            .verify_hook_secret(&r.registry, &r.secret)
+            .await?;
+        Ok(Response::new(VerifyHookSecretResponse { valid }))
     }
 
     async fn get_registry_access(

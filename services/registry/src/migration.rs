@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateRegistries),
             Box::new(CreateRobots),
             Box::new(UniqueHosts),
+            Box::new(HookSecrets),
         ]
     }
 
@@ -141,6 +142,23 @@ impl MigrationTrait for CreateRobots {
     }
 }
 
+/// Adds a non-null string column, empty on existing rows, to the registries table.
+async fn add_text_column(manager: &SchemaManager<'_>, name: &str) -> Result<(), DbErr> {
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Registries::Table)
+                .add_column(
+                    ColumnDef::new(Alias::new(name))
+                        .string()
+                        .not_null()
+                        .default(""),
+                )
+                .to_owned(),
+        )
+        .await
+}
+
 /// A host (with port) maps to exactly one registry. Rows from before are filled in at start
 /// ([`crate::registries::Registries::backfill_hosts`]); an empty host is not yet known.
 struct UniqueHosts;
@@ -154,19 +172,7 @@ impl MigrationName for UniqueHosts {
 #[async_trait::async_trait]
 impl MigrationTrait for UniqueHosts {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Registries::Table)
-                    .add_column(
-                        ColumnDef::new(Alias::new("host"))
-                            .string()
-                            .not_null()
-                            .default(""),
-                    )
-                    .to_owned(),
-            )
-            .await?;
+        add_text_column(manager, "host").await?;
         // A partial index (both PostgreSQL and SQLite have them): unknown hosts may repeat.
         manager
             .get_connection()
@@ -176,5 +182,21 @@ impl MigrationTrait for UniqueHosts {
             )
             .await
             .map(|_| ())
+    }
+}
+
+/// Each registry's notifications authenticate with a secret of their own (stored hashed).
+struct HookSecrets;
+
+impl MigrationName for HookSecrets {
+    fn name(&self) -> &str {
+        "m0004_hook_secrets"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for HookSecrets {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        add_text_column(manager, "hook_secret_hash").await
     }
 }

@@ -215,6 +215,34 @@ impl Registries {
         }
     }
 
+    /// Sets the secret `name`'s notifications authenticate with (`secret`, or a generated one
+    /// when empty) and answers it; the old one stops working.
+    pub async fn rotate_hook_secret(&self, name: &str, secret: &str) -> Result<String> {
+        let m = self.find(name).await?;
+        let secret = if secret.is_empty() {
+            berth_auth::tokens::generate()
+        } else {
+            validate::hook_secret(secret)?;
+            secret.to_string()
+        };
+        let mut a = m.into_active_model();
+        a.hook_secret_hash = Set(berth_auth::tokens::hash(&secret));
+        a.updated_at = Set(Utc::now());
+        a.update(&self.db).await?;
+        tracing::info!(registry = %name, "hook secret rotated");
+        Ok(secret)
+    }
+
+    /// Whether `secret` is `name`'s hook secret.
+    pub async fn verify_hook_secret(&self, name: &str, secret: &str) -> Result<bool> {
+        let m = self.find(name).await?;
+        Ok(!m.hook_secret_hash.is_empty()
+            && berth_auth::internal::constant_time_eq(
+                m.hook_secret_hash.as_bytes(),
+                berth_auth::tokens::hash(secret).as_bytes(),
+            ))
+    }
+
     /// Fills in the host of registries stored before hosts were recorded. A host that two of
     /// them share stays unknown on the later one (and is logged), so nothing fails to start.
     pub async fn backfill_hosts(&self) -> Result<()> {
@@ -323,6 +351,7 @@ impl Registries {
                 .map(|c| self.seal(&c.username, &c.password))),
             token_service: Set(req.token_service.clone()),
             host: Set(host.clone()),
+            hook_secret_hash: Set(String::new()),
             health_status: Set(check.as_ref().map_or("unknown", |c| c.status).to_string()),
             health_checked_at: Set(check.as_ref().map(|c| c.at)),
             health_latency_ms: Set(check.as_ref().map_or(0, |c| c.latency_ms as i32)),
@@ -608,11 +637,11 @@ impl Registries {
         Ok(())
     }
 
-    pub async fn overview(&self, name: &str, space: &str) -> Result<Overview> {
+    pub async fn overview(&self, name: &str, spaces: &adapter::Spaces) -> Result<Overview> {
         validate::name("name", name).map_err(|_| RegistryError::NotFound(name.to_string()))?;
         let m = self.find(name).await?;
         self.adapter(&m)?
-            .overview(space)
+            .overview(spaces)
             .await
             .map_err(|error| RegistryError::Upstream {
                 registry: m.name.clone(),
@@ -627,7 +656,7 @@ impl Registries {
         let parts: Vec<Option<Overview>> = futures::stream::iter(all)
             .map(|m| async move {
                 match self.adapter(&m) {
-                    Ok(a) => match a.overview("").await {
+                    Ok(a) => match a.overview(&adapter::Spaces::All).await {
                         Ok(o) => Some(o),
                         Err(e) => {
                             tracing::warn!(registry = %m.name, error = %e, "registry left out of the platform overview");

@@ -131,23 +131,26 @@ pub fn token_service(value: &str, kind: &str) -> Result<()> {
     }
 }
 
-/// A repository path: lowercase components of `[a-z0-9]+([._-][a-z0-9]+)*` joined by '/'.
+/// A hook secret someone chose: long enough not to be guessed, and sendable in a header.
+pub fn hook_secret(value: &str) -> Result<()> {
+    if value.len() < 32 || value.len() > 256 {
+        return Err(RegistryError::invalid(
+            "secret",
+            "must be 32 to 256 characters (leave it out to have one generated)",
+        ));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(RegistryError::invalid(
+            "secret",
+            "must be printable ASCII without spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// A repository name by the distribution grammar ([`berth_oci::reference::valid_repository`]).
 pub fn repository(value: &str) -> Result<()> {
-    let ok = !value.is_empty()
-        && value.len() <= 255
-        && value.split('/').all(|c| {
-            !c.is_empty()
-                && c.bytes().all(|b| {
-                    b.is_ascii_lowercase()
-                        || b.is_ascii_digit()
-                        || b == b'.'
-                        || b == b'_'
-                        || b == b'-'
-                })
-                && c.as_bytes()[0].is_ascii_alphanumeric()
-                && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
-        });
-    if ok {
+    if berth_oci::reference::valid_repository(value) {
         Ok(())
     } else {
         Err(RegistryError::invalid(

@@ -176,7 +176,10 @@ async fn lifecycle(backend: Backend) {
     push_image(&image, &target, "team-a/app", "latest")
         .await
         .unwrap();
-    let o = regs.overview("dist", "").await.unwrap();
+    let o = regs
+        .overview("dist", &berth_registry::adapter::Spaces::All)
+        .await
+        .unwrap();
     let blobs: u64 = image.blobs().iter().map(|b| b.size()).sum();
     assert_eq!((o.spaces, o.repositories, o.artifacts), (1, 1, 1));
     assert_eq!(o.storage_bytes, blobs + image.manifest.size());

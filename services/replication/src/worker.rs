@@ -128,6 +128,11 @@ impl Replication {
             Ending::Copied(Outcome::Copied { digest, .. }) => {
                 ("succeeded", digest, String::new(), false)
             }
+            // On a later attempt an earlier one (of a worker that died, or whose settle was
+            // lost) put the artifact there: this execution copied it.
+            Ending::Copied(Outcome::UpToDate { digest }) if attempt > 1 => {
+                ("succeeded", digest, String::new(), false)
+            }
             Ending::Copied(Outcome::UpToDate { digest }) => {
                 ("skipped", digest, String::new(), false)
             }

@@ -278,6 +278,7 @@ impl Tenancy {
         let req = berth_proto::v1::GetRegistryOverviewRequest {
             name: reg.name.clone(),
             space: space.name.clone(),
+            ..Default::default()
         };
         let usage = self
             .directory

@@ -1,4 +1,4 @@
-//! `berth registry add|list|get|update|rm|ping`.
+//! `berth registry add|list|get|update|rm|ping|hook-secret`.
 
 use std::io::Read;
 
@@ -34,6 +34,9 @@ pub enum RegistryCommand {
     Rm { name: String },
     /// Check a registry's health now.
     Ping { name: String },
+    /// Set a new secret for the registry's notifications (shown once, with the configuration
+    /// the registry needs); the old one stops working.
+    HookSecret { name: String },
 }
 
 #[derive(Args)]
@@ -182,6 +185,20 @@ pub async fn run(client: &Client, format: Format, cmd: RegistryCommand) -> anyho
                     ("CHECKED_AT", "/checked_at"),
                 ],
             );
+            return Ok(());
+        }
+        RegistryCommand::HookSecret { name } => {
+            let v = client
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/registries/{}/hook-secret", segment(&name)),
+                    None,
+                )
+                .await?;
+            println!("secret: {}", v["secret"].as_str().unwrap_or_default());
+            println!("(shown once; the registry sends it as \"Authorization: Bearer <secret>\")\n");
+            println!("# Distribution config.yml (BERTH: this Berth's URL)");
+            print!("{}", v["distribution"].as_str().unwrap_or_default());
             return Ok(());
         }
     };

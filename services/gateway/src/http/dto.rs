@@ -417,6 +417,44 @@ impl From<pb::Binding> for BindingJson {
     }
 }
 
+/// `POST …/hook-secret`.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HookSecretBody {
+    /// The new secret (32 to 256 printable characters); left out: one is generated.
+    pub secret: Option<String>,
+}
+
+/// A registry's new hook secret (shown once) and how to configure the registry with it.
+#[derive(Serialize, ToSchema)]
+pub struct HookSecretJson {
+    pub secret: String,
+    /// The `Authorization` header value notifications must carry.
+    pub authorization: String,
+    /// Distribution's `notifications.endpoints` entry (YAML), with `BERTH` for Berth's URL.
+    pub distribution: String,
+    /// Harbor webhook policy settings (endpoint path and auth header).
+    pub harbor: serde_json::Value,
+}
+
+impl HookSecretJson {
+    pub fn new(registry: &str, secret: String) -> Self {
+        let authorization = format!("Bearer {secret}");
+        Self {
+            distribution: format!(
+                "notifications:\n  endpoints:\n    - name: berth\n      url: BERTH/hooks/distribution/{registry}\n      headers:\n        Authorization: [\"{authorization}\"]\n      ignoredmediatypes: [application/octet-stream]\n"
+            ),
+            harbor: serde_json::json!({
+                "address": format!("BERTH/hooks/harbor/{registry}"),
+                "auth_header": authorization,
+                "event_types": ["PUSH_ARTIFACT", "DELETE_ARTIFACT"],
+            }),
+            authorization,
+            secret,
+        }
+    }
+}
+
 /// `PUT …/bindings/{workspace}`: what the binding grants.
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -73,6 +73,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/registries/{registry}/ping", post(registries::ping))
         .route(
+            "/api/v1/registries/{registry}/hook-secret",
+            post(registries::rotate_hook_secret),
+        )
+        .route(
             "/api/v1/registries/{registry}/overview",
             get(registries::overview),
         )

@@ -28,6 +28,7 @@ impl Modify for BearerAuth {
         registries::update,
         registries::delete,
         registries::ping,
+        registries::rotate_hook_secret,
         registries::overview,
         registries::platform_overview,
         registries::repositories,

@@ -7,7 +7,7 @@ use berth_proto::v1 as pb;
 use http::StatusCode;
 
 use super::dto::*;
-use super::{Authed, HttpResult, JsonBody, Paging};
+use super::{Authed, HttpResult, JsonBody, OptionalJsonBody, Paging};
 use crate::ops;
 use crate::state::AppState;
 
@@ -101,6 +101,29 @@ pub async fn platform_overview(
     let mut o: OverviewJson = r.overview.unwrap_or_default().into();
     o.registries = Some(r.registries);
     Ok(Json(o))
+}
+
+/// `POST …/hook-secret`: a new notification secret, shown once, with the configuration a
+/// registry needs to send it.
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/hook-secret",
+    request_body(content = HookSecretBody, description = "optional: without a body a secret is generated"),
+    responses((status = 200, body = HookSecretJson), (status = 400), (status = 404)))]
+pub async fn rotate_hook_secret(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(registry): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<HookSecretBody>,
+) -> HttpResult<Json<HookSecretJson>> {
+    let r = ops::rotate_hook_secret(
+        &s,
+        &p,
+        pb::RotateHookSecretRequest {
+            registry: registry.clone(),
+            secret: body.secret.unwrap_or_default(),
+        },
+    )
+    .await?;
+    Ok(Json(HookSecretJson::new(&registry, r.secret)))
 }
 
 #[utoipa::path(get, path = "/api/v1/registries/{registry}/repositories", params(PageQuery),

@@ -169,7 +169,7 @@ pub async fn login_command(
     let row = api_token::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
         hash: Set(berth_auth::tokens::hash(&token)),
-        principal: Set(format!("{LOGIN_PREFIX}{}", p.name)),
+        principal: Set(format!("{LOGIN_PREFIX}{registry}/{}", p.name)),
         created_by: Set(p.name.clone()),
         created_at: Set(now),
         expires_at: Set(expires_at),

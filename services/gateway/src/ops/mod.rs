@@ -6,12 +6,46 @@ mod registries;
 mod replication;
 mod system;
 mod tenancy;
+mod visibility;
 
 pub use credentials::*;
 pub use registries::*;
 pub use replication::*;
 pub use system::*;
 pub use tenancy::*;
+pub use visibility::{visible, Visible};
+
+/// Most owning-service pages one listing reads to find something the caller may see, so a
+/// filtered page is rarely empty while more remain.
+const MAX_FILTERED_PAGES: usize = 20;
+
+/// One page of `list` for `p`: the owning service's pages (`fetch(inner token)` answers items
+/// and the next inner token) are read until an item passes `keep` or none remain. The caller
+/// gives and gets only sealed tokens ([`crate::pages`]), so what `keep` leaves out stays unseen.
+pub(crate) async fn filtered_page<T, F, Fut>(
+    s: &AppState,
+    p: &Principal,
+    list: &str,
+    token: &str,
+    mut fetch: F,
+    keep: impl Fn(&T) -> bool,
+) -> ApiResult<(Vec<T>, String)>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<(Vec<T>, String)>>,
+{
+    let mut inner = s.pages.open(p, list, token)?;
+    let mut items = Vec::new();
+    for _ in 0..MAX_FILTERED_PAGES {
+        let (page, next) = fetch(inner).await?;
+        items.extend(page.into_iter().filter(|i| keep(i)));
+        inner = next;
+        if !items.is_empty() || inner.is_empty() {
+            break;
+        }
+    }
+    Ok((items, s.pages.seal(p, list, &inner)))
+}
 
 use berth_error::{ApiError, ApiResult};
 use chrono::Utc;

@@ -1,10 +1,10 @@
 //! Registry operations: platform registries are readable by every authenticated principal and
 //! changed by platform admins; a workspace's own registries belong to its members.
 
-use berth_error::ApiResult;
+use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{audit, from_registry, request};
+use super::{audit, filtered_page, from_registry, request, visible, Visible};
 use crate::authn::Principal;
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
@@ -68,17 +68,34 @@ pub async fn list_registries(
     p: &Principal,
     req: ListRegistriesRequest,
 ) -> ApiResult<ListRegistriesResponse> {
-    // Pages may come back short: what the principal may not see is left out.
-    let mut page = s
-        .registry
-        .clone()
-        .list_registries(request(p, req))
-        .await
-        .map_err(from_registry)?
-        .into_inner();
-    page.registries
-        .retain(|r| authorize(p, Action::Read, Owner::of(&r.workspace), "registry").is_ok());
-    Ok(page)
+    let (registries, next_page_token) = filtered_page(
+        s,
+        p,
+        "registries",
+        &req.page_token,
+        |page_token| {
+            let req = ListRegistriesRequest {
+                page_token,
+                ..req.clone()
+            };
+            async move {
+                let r = s
+                    .registry
+                    .clone()
+                    .list_registries(request(p, req))
+                    .await
+                    .map_err(from_registry)?
+                    .into_inner();
+                Ok((r.registries, r.next_page_token))
+            }
+        },
+        |r: &Registry| authorize(p, Action::Read, Owner::of(&r.workspace), "registry").is_ok(),
+    )
+    .await?;
+    Ok(ListRegistriesResponse {
+        registries,
+        next_page_token,
+    })
 }
 
 pub async fn update_registry(
@@ -117,6 +134,27 @@ pub async fn delete_registry(s: &AppState, p: &Principal, name: &str) -> ApiResu
     out
 }
 
+/// A new secret for the registry's notifications, answered once; the old one stops working.
+pub async fn rotate_hook_secret(
+    s: &AppState,
+    p: &Principal,
+    req: RotateHookSecretRequest,
+) -> ApiResult<RotateHookSecretResponse> {
+    authorized(s, p, &req.registry, Action::Manage).await?;
+    let resource = format!("registries/{}/hook-secret", req.registry);
+    let req_registry = req.registry.clone();
+    let out = s
+        .registry
+        .clone()
+        .rotate_hook_secret(request(p, req))
+        .await
+        .map(|r| r.into_inner())
+        .map_err(from_registry);
+    s.hook_secrets.forget(&req_registry);
+    audit(s, p, "registry.hook_secret.rotate", &resource, &out).await;
+    out
+}
+
 pub async fn ping_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult<RegistryHealth> {
     authorized(s, p, name, Action::Manage).await?;
     let out = s
@@ -136,13 +174,20 @@ pub async fn ping_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult
 }
 
 pub async fn registry_overview(s: &AppState, p: &Principal, name: &str) -> ApiResult<Overview> {
-    authorized(s, p, name, Action::Read).await?;
+    let r = authorized(s, p, name, Action::Read).await?;
+    // Counts only what the principal may see.
+    let (spaces, only_spaces) = match visible(s, p, &r).await? {
+        Visible::All => (Vec::new(), false),
+        Visible::Spaces(set) => (set.into_iter().collect(), true),
+    };
     s.registry
         .clone()
         .get_registry_overview(request(
             p,
             GetRegistryOverviewRequest {
                 name: name.to_string(),
+                spaces,
+                only_spaces,
                 ..Default::default()
             },
         ))
@@ -169,25 +214,62 @@ pub async fn list_repositories(
     p: &Principal,
     req: ListRepositoriesRequest,
 ) -> ApiResult<ListRepositoriesResponse> {
-    authorized(s, p, &req.registry, Action::Read).await?;
-    s.registry
-        .clone()
-        .list_repositories(request(p, req))
-        .await
-        .map(|r| r.into_inner())
-        .map_err(from_registry)
+    let r = authorized(s, p, &req.registry, Action::Read).await?;
+    let seen = visible(s, p, &r).await?;
+    if !req.space.is_empty() && !seen.space(&req.space) {
+        return Err(ApiError::not_found(format!(
+            "space {}/{} not found",
+            req.registry, req.space
+        )));
+    }
+    let (repositories, next_page_token) = filtered_page(
+        s,
+        p,
+        &format!("repositories/{}/{}", req.registry, req.space),
+        &req.page_token,
+        |page_token| {
+            let req = ListRepositoriesRequest {
+                page_token,
+                ..req.clone()
+            };
+            async move {
+                let r = s
+                    .registry
+                    .clone()
+                    .list_repositories(request(p, req))
+                    .await
+                    .map_err(from_registry)?
+                    .into_inner();
+                Ok((r.repositories, r.next_page_token))
+            }
+        },
+        |repo: &Repository| seen.repository(&repo.name),
+    )
+    .await?;
+    Ok(ListRepositoriesResponse {
+        repositories,
+        next_page_token,
+    })
 }
 
 pub async fn list_artifacts(
     s: &AppState,
     p: &Principal,
-    req: ListArtifactsRequest,
+    mut req: ListArtifactsRequest,
 ) -> ApiResult<ListArtifactsResponse> {
-    authorized(s, p, &req.registry, Action::Read).await?;
-    s.registry
+    let list = format!("artifacts/{}/{}", req.registry, req.repository);
+    let r = authorized(s, p, &req.registry, Action::Read).await?;
+    visible(s, p, &r)
+        .await?
+        .require_repository(&req.registry, &req.repository)?;
+    req.page_token = s.pages.open(p, &list, &req.page_token)?;
+    let mut out = s
+        .registry
         .clone()
         .list_artifacts(request(p, req))
         .await
         .map(|r| r.into_inner())
-        .map_err(from_registry)
+        .map_err(from_registry)?;
+    out.next_page_token = s.pages.seal(p, &list, &out.next_page_token);
+    Ok(out)
 }

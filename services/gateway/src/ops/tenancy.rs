@@ -3,7 +3,7 @@
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{audit, from_space, namespace_workspace, request};
+use super::{audit, filtered_page, from_space, namespace_workspace, request};
 use crate::authn::Principal;
 use crate::authz::{authorize, authorize_space, Action, Owner};
 use crate::state::AppState;
@@ -51,17 +51,35 @@ pub async fn list_workspaces(
     p: &Principal,
     req: ListWorkspacesRequest,
 ) -> ApiResult<ListWorkspacesResponse> {
-    let mut page = s
-        .space
-        .workspaces
-        .clone()
-        .list_workspaces(request(p, req))
-        .await
-        .map_err(from_space)?
-        .into_inner();
-    page.workspaces
-        .retain(|w| authorize(p, Action::Read, Owner::Workspace(&w.name), "workspace").is_ok());
-    Ok(page)
+    let (workspaces, next_page_token) = filtered_page(
+        s,
+        p,
+        "workspaces",
+        &req.page_token,
+        |page_token| {
+            let req = ListWorkspacesRequest {
+                page_token,
+                ..req.clone()
+            };
+            async move {
+                let r = s
+                    .space
+                    .workspaces
+                    .clone()
+                    .list_workspaces(request(p, req))
+                    .await
+                    .map_err(from_space)?
+                    .into_inner();
+                Ok((r.workspaces, r.next_page_token))
+            }
+        },
+        |w: &Workspace| authorize(p, Action::Read, Owner::Workspace(&w.name), "workspace").is_ok(),
+    )
+    .await?;
+    Ok(ListWorkspacesResponse {
+        workspaces,
+        next_page_token,
+    })
 }
 
 pub async fn delete_workspace(s: &AppState, p: &Principal, name: &str) -> ApiResult<()> {
@@ -291,17 +309,35 @@ pub async fn list_spaces(
     req: ListSpacesRequest,
 ) -> ApiResult<ListSpacesResponse> {
     let owner = registry_owner(s, p, &req.registry).await?;
-    let mut page = s
-        .space
-        .spaces
-        .clone()
-        .list_spaces(request(p, req))
-        .await
-        .map_err(from_space)?
-        .into_inner();
-    page.spaces
-        .retain(|sp| authorize_space(p, Action::Read, Owner::of(&owner), sp).is_ok());
-    Ok(page)
+    let (spaces, next_page_token) = filtered_page(
+        s,
+        p,
+        &format!("spaces/{}", req.registry),
+        &req.page_token,
+        |page_token| {
+            let req = ListSpacesRequest {
+                page_token,
+                ..req.clone()
+            };
+            async move {
+                let r = s
+                    .space
+                    .spaces
+                    .clone()
+                    .list_spaces(request(p, req))
+                    .await
+                    .map_err(from_space)?
+                    .into_inner();
+                Ok((r.spaces, r.next_page_token))
+            }
+        },
+        |sp: &Space| authorize_space(p, Action::Read, Owner::of(&owner), sp).is_ok(),
+    )
+    .await?;
+    Ok(ListSpacesResponse {
+        spaces,
+        next_page_token,
+    })
 }
 
 pub async fn update_space(
@@ -481,13 +517,36 @@ pub async fn list_visible_images(
     if !p.platform_admin {
         namespace_workspace(s, p, &req.namespace).await?;
     }
-    s.space
-        .access
-        .clone()
-        .list_visible_images(request(p, req))
-        .await
-        .map(|r| r.into_inner())
-        .map_err(from_space)
+    let list = format!("images/{}", req.namespace);
+    let (repositories, next_page_token) = filtered_page(
+        s,
+        p,
+        &list,
+        &req.page_token,
+        |page_token| {
+            let req = ListVisibleImagesRequest {
+                page_token,
+                ..req.clone()
+            };
+            async move {
+                let r = s
+                    .space
+                    .access
+                    .clone()
+                    .list_visible_images(request(p, req))
+                    .await
+                    .map_err(from_space)?
+                    .into_inner();
+                Ok((r.repositories, r.next_page_token))
+            }
+        },
+        |_| true,
+    )
+    .await?;
+    Ok(ListVisibleImagesResponse {
+        repositories,
+        next_page_token,
+    })
 }
 
 /// Records the spaces a registry already has (Harbor projects, first path segments).

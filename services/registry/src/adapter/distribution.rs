@@ -11,7 +11,7 @@ use berth_oci::{Client, Manifest, OciError};
 use berth_proto::v1::{Artifact, Overview, Repository};
 use futures::{stream, StreamExt, TryStreamExt};
 
-use super::{space_of, Adapter, Page};
+use super::{space_of, Adapter, Page, Spaces};
 
 const CONCURRENCY: usize = 16;
 
@@ -133,9 +133,9 @@ impl Adapter for Distribution {
         self.client.ping().await
     }
 
-    async fn overview(&self, space: &str) -> Result<Overview, OciError> {
+    async fn overview(&self, spaces: &Spaces) -> Result<Overview, OciError> {
         let mut repos = self.client.catalog().await?;
-        repos.retain(|r| space.is_empty() || space_of(r) == space);
+        repos.retain(|r| spaces.admits(r));
         let this = self.clone();
         let per_repo: Vec<(String, Vec<Arc<Footprint>>)> = stream::iter(repos)
             .map(move |repo| {

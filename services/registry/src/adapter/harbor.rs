@@ -9,7 +9,7 @@ use berth_proto::v1::{Artifact, Overview, Repository};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::{space_of, Adapter, Page};
+use super::{space_of, Adapter, Page, Spaces};
 
 const PAGE: usize = 100;
 
@@ -380,26 +380,31 @@ impl Adapter for Harbor {
         self.oci.ping().await
     }
 
-    async fn overview(&self, space: &str) -> Result<Overview, OciError> {
-        if !space.is_empty() {
-            // One project: Harbor accounts (and enforces) its quota itself; count what it holds.
-            let repos = self.project_repositories(space).await?;
-            let mut storage = 0;
-            for r in &repos {
-                let name = r.name.split_once('/').map_or(r.name.as_str(), |(_, n)| n);
-                let path = format!(
-                    "/projects/{space}/repositories/{}/artifacts",
-                    encode_repo(name)
-                );
-                let artifacts: Vec<HarborArtifact> = self.all(&path).await?;
-                storage += artifacts.iter().map(|a| a.size).sum::<u64>();
+    async fn overview(&self, spaces: &Spaces) -> Result<Overview, OciError> {
+        if let Spaces::Only(set) = spaces {
+            // Some projects: Harbor accounts (and enforces) their quotas itself; count what they
+            // hold.
+            let mut total = Overview::default();
+            for space in set {
+                let repos = match self.project_repositories(space).await {
+                    Ok(r) => r,
+                    Err(OciError::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                };
+                for r in &repos {
+                    let name = r.name.split_once('/').map_or(r.name.as_str(), |(_, n)| n);
+                    let path = format!(
+                        "/projects/{space}/repositories/{}/artifacts",
+                        encode_repo(name)
+                    );
+                    let artifacts: Vec<HarborArtifact> = self.all(&path).await?;
+                    total.storage_bytes += artifacts.iter().map(|a| a.size).sum::<u64>();
+                }
+                total.spaces += 1;
+                total.repositories += repos.len() as u64;
+                total.artifacts += repos.iter().map(|r| r.artifact_count).sum::<u64>();
             }
-            return Ok(Overview {
-                spaces: 1,
-                repositories: repos.len() as u64,
-                artifacts: repos.iter().map(|r| r.artifact_count).sum(),
-                storage_bytes: storage,
-            });
+            return Ok(total);
         }
         let stats: Statistics = self.json("/statistics").await?;
         let mut artifacts = 0;

@@ -15,7 +15,7 @@ pub trait Adapter: Send + Sync {
     /// Checks reachability, that the URL is a registry of this kind, and the credential.
     async fn ping(&self) -> Result<(), OciError>;
     /// Counts spaces, repositories, artifacts and storage; of one space when `space` is set.
-    async fn overview(&self, space: &str) -> Result<Overview, OciError>;
+    async fn overview(&self, spaces: &Spaces) -> Result<Overview, OciError>;
     /// Repositories, optionally of one space, in name order.
     async fn repositories(
         &self,
@@ -52,6 +52,29 @@ pub fn for_kind(
         "harbor" => Box::new(harbor::Harbor::new(url, credential, insecure, oci)?),
         _ => Box::new(distribution::Distribution::new(oci)),
     })
+}
+
+/// Which spaces an overview counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spaces {
+    /// Every repository, in a space or not.
+    All,
+    /// Only repositories of these spaces (never those outside any space).
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl Spaces {
+    pub fn one(space: &str) -> Self {
+        Self::Only([space.to_string()].into())
+    }
+
+    /// Whether `repository` is counted.
+    pub fn admits(&self, repository: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(set) => set.contains(space_of(repository)),
+        }
+    }
 }
 
 /// The space of a repository: its first path segment when it has more than one.

@@ -25,6 +25,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "perf-admin-token-0123456789";
+/// The source registry's hook secret (set on it in Berth before any push).
+const HOOK_SECRET: &str = "perf-hook-secret-0123456789abcdef0123";
 
 struct Berth {
     child: std::process::Child,
@@ -236,7 +238,7 @@ async fn main() {
     let berth = Berth::up().await;
     let src = DockerRegistry::start(RegistryOptions {
         notify_url: Some(format!("{}/hooks/distribution/src", berth.url)),
-        notify_token: Some(TOKEN.into()),
+        notify_token: Some(HOOK_SECRET.into()),
         ..Default::default()
     })
     .await
@@ -256,6 +258,13 @@ async fn main() {
             )
             .await;
     }
+    berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/registries/src/hook-secret",
+            Some(json!({ "secret": HOOK_SECRET })),
+        )
+        .await;
     let target = Target {
         host: src.host(),
         credential: None,

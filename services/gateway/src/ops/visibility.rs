@@ -1,0 +1,89 @@
+//! What of a registry's contents a principal may see: the access rule applied to reads.
+//!
+//! Platform admins see everything, and so do the members of the workspace that integrated a
+//! registry. On a platform registry anyone else sees the repositories of the spaces they may see
+//! (public, or bound to one of their workspaces) and nothing outside a space: listings, counts
+//! and overviews are cut to that, and a name outside it answers 404.
+
+use std::collections::BTreeSet;
+
+use berth_error::{ApiError, ApiResult};
+use berth_proto::v1::{ListSpacesRequest, Registry};
+
+use super::{from_space, request};
+use crate::authn::Principal;
+use crate::authz::{authorize_space, Action, Owner};
+use crate::state::AppState;
+
+/// The contents of one registry a principal may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visible {
+    All,
+    Spaces(BTreeSet<String>),
+}
+
+impl Visible {
+    /// Whether `repository` (its first path segment names the space) may be seen.
+    pub fn repository(&self, repository: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Spaces(set) => repository
+                .split_once('/')
+                .is_some_and(|(space, _)| set.contains(space)),
+        }
+    }
+
+    pub fn space(&self, space: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Spaces(set) => set.contains(space),
+        }
+    }
+
+    /// `404` naming `what` unless `repository` may be seen.
+    pub fn require_repository(&self, registry: &str, repository: &str) -> ApiResult<()> {
+        if self.repository(repository) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!(
+                "repository {registry}/{repository} not found"
+            )))
+        }
+    }
+}
+
+/// What `p` may see of `registry` (already authorized for reading).
+pub async fn visible(s: &AppState, p: &Principal, registry: &Registry) -> ApiResult<Visible> {
+    if p.platform_admin || !registry.workspace.is_empty() {
+        return Ok(Visible::All);
+    }
+    let mut set = BTreeSet::new();
+    let mut token = String::new();
+    loop {
+        let page = s
+            .space
+            .spaces
+            .clone()
+            .list_spaces(request(
+                p,
+                ListSpacesRequest {
+                    registry: registry.name.clone(),
+                    page_size: 500,
+                    page_token: token,
+                },
+            ))
+            .await
+            .map_err(from_space)?
+            .into_inner();
+        set.extend(
+            page.spaces
+                .into_iter()
+                .filter(|sp| authorize_space(p, Action::Read, Owner::Platform, sp).is_ok())
+                .map(|sp| sp.name),
+        );
+        if page.next_page_token.is_empty() {
+            return Ok(Visible::Spaces(set));
+        }
+        token = page.next_page_token;
+    }
+}
