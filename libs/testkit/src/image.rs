@@ -421,6 +421,61 @@ pub fn docker_save_archive(image: &Image, repo_tag: &str) -> (Vec<u8>, Vec<Strin
     (tar.into_inner().expect("in-memory tar"), digests)
 }
 
+/// A dataset shaped like real registries: `repos` repositories of `tags` tags each (`v1`,
+/// `v2`, …), every image on two base layers all repositories share, a middle layer the tags of
+/// one repository share, and a small top layer of its own. Repositories are `{space}/app-{i}`.
+pub fn shared_layer_dataset(
+    space: &str,
+    repos: usize,
+    tags: usize,
+) -> Vec<(String, String, Image)> {
+    let mut out = Vec::new();
+    for r in 0..repos {
+        for t in 0..tags {
+            let top = 8_000 + 8_000 * (t % 3);
+            let image = Image::new(
+                &[
+                    (5_001, 128 * 1024),
+                    (5_002, 96 * 1024),
+                    (6_000 + r as u64, 64 * 1024),
+                    (100_000 + (r * tags + t) as u64, top),
+                ],
+                "amd64",
+            );
+            out.push((format!("{space}/app-{r}"), format!("v{}", t + 1), image));
+        }
+    }
+    out
+}
+
+/// Pushes a [`shared_layer_dataset`] with skopeo: several repositories at a time, the tags of
+/// one repository one after the other (Distribution itself races when two clients write the
+/// same blob into one repository at once, and skopeo does not retry that).
+pub async fn push_dataset(
+    dataset: &[(String, String, Image)],
+    target: &Target,
+) -> anyhow::Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    let mut by_repo: Vec<Vec<&(String, String, Image)>> = Vec::new();
+    for item in dataset {
+        match by_repo.iter_mut().find(|g| g[0].0 == item.0) {
+            Some(g) => g.push(item),
+            None => by_repo.push(vec![item]),
+        }
+    }
+    futures::stream::iter(by_repo)
+        .map(|group| async move {
+            for (repo, tag, image) in group {
+                push_image(image, target, repo, tag).await?;
+            }
+            Ok::<(), anyhow::Error>(())
+        })
+        .buffer_unordered(6)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

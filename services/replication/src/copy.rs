@@ -95,6 +95,17 @@ pub fn filter_index(index: &Manifest, wanted: &[String]) -> Result<Option<Manife
         .map_err(OciError::Protocol)
 }
 
+/// Times a manifest refused for unknown content is put again after ensuring that content.
+const MANIFEST_REPAIRS: u32 = 3;
+
+/// Whether the destination refused a manifest for blobs or manifests it does not find.
+fn refused_for_unknown_content(e: &OciError) -> bool {
+    matches!(e, OciError::Status { status: 400, detail }
+        if ["BLOB_UNKNOWN", "DIGEST_INVALID", "MANIFEST_UNKNOWN"]
+            .iter()
+            .any(|code| detail.contains(code)))
+}
+
 async fn with_retries<T, F, Fut>(what: &str, mut f: F) -> Result<T, OciError>
 where
     F: FnMut() -> Fut,
@@ -165,7 +176,7 @@ impl Copier {
                 .await?;
         }
         self.copy_blobs(src_repo, dst_repo, &top).await?;
-        self.put(dst_repo, tag, &top).await?;
+        self.put(src_repo, dst_repo, tag, &top).await?;
         if self.referrers {
             self.copy_referrers(src_repo, dst_repo, &source, 0).await?;
         }
@@ -194,7 +205,7 @@ impl Copier {
                 Box::pin(self.copy_manifest(src_repo, dst_repo, &child.digest, depth)).await?;
             }
             self.copy_blobs(src_repo, dst_repo, &m).await?;
-            self.put(dst_repo, digest, &m).await?;
+            self.put(src_repo, dst_repo, digest, &m).await?;
         }
         if self.referrers && depth < REFERRER_DEPTH {
             let m = self.src.manifest(src_repo, digest).await?;
@@ -234,18 +245,67 @@ impl Copier {
             Ok(_) | Err(OciError::NotFound(_)) => referrers_index(&referrers)?,
             Err(e) => return Err(e),
         };
-        self.put(dst_repo, &fallback, &index).await
+        self.put(src_repo, dst_repo, &fallback, &index).await
     }
 
-    async fn put(&self, repo: &str, reference: &str, m: &Manifest) -> Result<(), OciError> {
+    /// Puts a manifest. One refused for content the destination does not find (another
+    /// client's write into the repository can hide a committed blob for a moment, and blobs can
+    /// vanish under us) is put again after ensuring what it names, a few times.
+    async fn put(
+        &self,
+        src_repo: &str,
+        repo: &str,
+        reference: &str,
+        m: &Manifest,
+    ) -> Result<(), OciError> {
         let bytes = Bytes::from(m.bytes.clone());
-        with_retries("manifest", || {
-            self.dst
-                .put_manifest(repo, reference, &m.media_type, bytes.clone())
-        })
-        .await?;
+        let mut repairs = 0;
+        loop {
+            let put = with_retries("manifest", || {
+                self.dst
+                    .put_manifest(repo, reference, &m.media_type, bytes.clone())
+            })
+            .await;
+            match put {
+                Ok(_) => break,
+                Err(e) if refused_for_unknown_content(&e) && repairs < MANIFEST_REPAIRS => {
+                    repairs += 1;
+                    tracing::info!(repository = %repo, reference, repairs, error = %e, "manifest refused for unknown content, ensuring it again");
+                    tokio::time::sleep(Duration::from_millis(100 * repairs as u64)).await;
+                    self.ensure(src_repo, repo, m).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.progress
             .fetch_add(m.bytes.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes sure the destination repository holds what `m` names: child manifests and blobs
+    /// it does not find (by `HEAD`, which writes nothing) are copied again.
+    async fn ensure(&self, src_repo: &str, dst_repo: &str, m: &Manifest) -> Result<(), OciError> {
+        for child in m.children() {
+            if self
+                .dst
+                .head_manifest(dst_repo, &child.digest)
+                .await?
+                .is_none()
+            {
+                Box::pin(self.copy_manifest(src_repo, dst_repo, &child.digest, REFERRER_DEPTH))
+                    .await?;
+            }
+        }
+        for d in m.blobs() {
+            if self.dst.head_blob(dst_repo, &d.digest).await?.is_none() {
+                self.flights
+                    .hold(&self.dst_key, &d.digest)
+                    .await
+                    .forget(dst_repo)
+                    .await;
+                self.copy_blob(src_repo, dst_repo, d).await?;
+            }
+        }
         Ok(())
     }
 
@@ -271,6 +331,12 @@ impl Copier {
         d: Descriptor,
     ) -> Result<(), OciError> {
         let mut flight = self.flights.hold(&self.dst_key, &d.digest).await;
+        // Committed there already (by this execution or an earlier one within the hour): write
+        // nothing, a second write would race manifests being put there.
+        if flight.committed_in(dst_repo).await {
+            flight.land(dst_repo).await;
+            return Ok(());
+        }
         // Where the destination may mount it from: where an earlier flight landed it, or the
         // source on the same registry.
         let from = flight

@@ -7,6 +7,11 @@
 //! cache (`set_nx`, expiring in case its holder dies) does, and where the blob landed is kept in
 //! the cache for an hour. A stale "landed" entry only costs a failed mount, after which the blob
 //! is uploaded as usual.
+//!
+//! Each repository a blob was committed to is remembered too, and nothing writes it there
+//! again: Distribution rewrites a blob's link file in place on every mount or upload, so a
+//! second write races any manifest `PUT` in that repository naming the blob, which then reads
+//! a half-written link and fails with `DIGEST_INVALID` / `MANIFEST_BLOB_UNKNOWN`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,14 +29,23 @@ const PATIENCE: Duration = Duration::from_secs(600);
 const LANDED: Duration = Duration::from_secs(3600);
 const WAIT: Duration = Duration::from_millis(100);
 
+/// What this process knows of one blob at one destination.
+#[derive(Default)]
+struct Landed {
+    /// The repository it landed in last (to mount from).
+    last: Option<String>,
+    /// Repositories it is committed in.
+    repos: std::collections::HashSet<String>,
+}
+
 pub struct Flights {
-    local: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<String>>>>>,
+    local: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Landed>>>>,
     cache: Arc<dyn Cache>,
 }
 
 /// Exclusive use of one blob at one destination.
 pub struct Flight {
-    guard: OwnedMutexGuard<Option<String>>,
+    guard: OwnedMutexGuard<Landed>,
     cache: Arc<dyn Cache>,
     key: String,
     /// Renews the cross-process lease while the copy runs.
@@ -58,11 +72,11 @@ impl Flights {
         };
         let mut guard = lock.lock_owned().await;
         let mut lease = None;
-        if guard.is_none() {
+        if guard.last.is_none() {
             let waited = tokio::time::Instant::now();
             loop {
                 if let Ok(Some(repo)) = self.cache.get(&format!("{key}:landed")).await {
-                    *guard = String::from_utf8(repo).ok();
+                    guard.last = String::from_utf8(repo).ok();
                     break;
                 }
                 match self
@@ -99,19 +113,49 @@ impl Flights {
 impl Flight {
     /// Where an earlier flight landed the blob, if one did.
     pub fn landed(&self) -> Option<String> {
-        self.guard.clone()
+        self.guard.last.clone()
+    }
+
+    /// Whether a flight (of any worker) committed the blob to `repo` within the hour.
+    pub async fn committed_in(&mut self, repo: &str) -> bool {
+        if self.guard.repos.contains(repo) {
+            return true;
+        }
+        let known = matches!(
+            self.cache.get(&format!("{}:in:{repo}", self.key)).await,
+            Ok(Some(_))
+        );
+        if known {
+            self.guard.repos.insert(repo.to_string());
+        }
+        known
     }
 
     /// Records that the blob is now in `repo` at the destination.
     pub async fn land(&mut self, repo: &str) {
-        if self.guard.as_deref() != Some(repo) {
-            *self.guard = Some(repo.to_string());
+        if self.guard.last.as_deref() != Some(repo) {
+            self.guard.last = Some(repo.to_string());
             let _ = self
                 .cache
                 .set(&format!("{}:landed", self.key), repo.as_bytes(), LANDED)
                 .await;
         }
+        if self.guard.repos.insert(repo.to_string()) {
+            let _ = self
+                .cache
+                .set(&format!("{}:in:{repo}", self.key), b"1", LANDED)
+                .await;
+        }
         self.release().await;
+    }
+
+    /// Forgets that the blob is in `repo` (the destination said otherwise).
+    pub async fn forget(&mut self, repo: &str) {
+        self.guard.repos.remove(repo);
+        if self.guard.last.as_deref() == Some(repo) {
+            self.guard.last = None;
+        }
+        let _ = self.cache.delete(&format!("{}:in:{repo}", self.key)).await;
     }
 
     async fn release(&mut self) {

@@ -799,6 +799,43 @@ async fn concurrency_one_tasks_longer_than_a_tick_complete_and_cancel() {
     );
 }
 
+/// Regression: tags of a repository sharing layers (`v1`, `v2`, `v3` on one base) failed to
+/// copy now and then: a second write of a blob already committed in the repository made
+/// Distribution refuse a sibling's manifest (`DIGEST_INVALID`, `MANIFEST_BLOB_UNKNOWN`).
+#[tokio::test]
+async fn tags_sharing_layers_all_arrive_with_their_digests() {
+    let f = fixture().await;
+    let data = berth_testkit::image::shared_layer_dataset("team", 30, 3);
+    berth_testkit::image::push_dataset(&data, &f.src_target())
+        .await
+        .unwrap();
+    f.replication
+        .create_policy(policy("shared", vec![]))
+        .await
+        .unwrap();
+    let e = f.run("shared", false).await;
+    let failed: Vec<_> = f
+        .tasks(&e.id)
+        .await
+        .into_iter()
+        .filter(|t| t.status != "succeeded")
+        .collect();
+    assert_eq!(
+        (e.status.as_str(), e.succeeded, e.failed),
+        ("succeeded", 90, 0),
+        "{failed:?}"
+    );
+    let dst = f.dst();
+    for (repo, tag, image) in &data {
+        let copied = repo.replacen("team/", "mirror/", 1);
+        assert_eq!(
+            dst.manifest(&copied, tag).await.unwrap().digest,
+            image.manifest.digest,
+            "{copied}:{tag}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_destination_outage_is_retried_until_it_returns() {
     let f = fixture_with(8).await;
