@@ -197,7 +197,7 @@ impl Suite {
     }
 
     /// Seeds the common tenancy fixture: registry `dist` (kind `oci`, URL `http://127.0.0.1:1`,
-    /// unverified), workspace `blue` with namespace `blue-ns`, and the private space `dist/priv`
+    /// unverified, behind Berth's token service), workspace `blue` with namespace `blue-ns`, and the private space `dist/priv`
     /// bound to `blue`.
     pub async fn seed_bound_space(&self) {
         let steps = [
@@ -205,7 +205,7 @@ impl Suite {
                 reqwest::Method::POST,
                 "/api/v1/registries",
                 Some(
-                    serde_json::json!({"name": "dist", "kind": "oci", "url": "http://127.0.0.1:1", "verify": false}),
+                    serde_json::json!({"name": "dist", "kind": "oci", "url": "http://127.0.0.1:1", "verify": false, "token_service": "berth"}),
                 ),
             ),
             (

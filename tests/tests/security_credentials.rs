@@ -311,3 +311,98 @@ async fn a_login_credential_opens_only_its_own_registry() {
         assert_eq!(token_at(service).await, 401, "{service}");
     }
 }
+
+/// The name of a removed registry behind Berth's token service stays with its owner: the
+/// registry configured with `service: NAME` may still trust Berth's tokens for it. And the
+/// token service serves only registries that delegate their auth to Berth.
+#[tokio::test]
+async fn a_retired_token_service_name_cannot_change_hands() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    suite.workspace("blue", "blue-ns").await;
+    let mallory = suite.member("blue", "mallory", "workspace-admin").await;
+    let registry = |name: &str, port: u16, workspace: Option<&str>| {
+        let mut body = json!({"name": name, "kind": "distribution", "verify": false,
+                              "url": format!("http://127.0.0.1:{port}"), "token_service": "berth"});
+        if let Some(w) = workspace {
+            body["workspace"] = json!(w);
+        }
+        body
+    };
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(registry("dist", 41, None)),
+        )
+        .await;
+    suite
+        .ok(Method::DELETE, "/api/v1/registries/dist", None)
+        .await;
+    let (status, e) = suite
+        .call(
+            Some(&mallory),
+            Method::POST,
+            "/api/v1/registries",
+            Some(registry("dist", 42, Some("blue"))),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (409, Some("name")),
+        "{e}"
+    );
+    // A workspace takes back its own; the platform any.
+    suite
+        .call(
+            Some(&mallory),
+            Method::POST,
+            "/api/v1/registries",
+            Some(registry("blue-reg", 43, Some("blue"))),
+        )
+        .await;
+    suite
+        .ok(Method::DELETE, "/api/v1/registries/blue-reg", None)
+        .await;
+    let (status, _) = suite
+        .call(
+            Some(&mallory),
+            Method::POST,
+            "/api/v1/registries",
+            Some(registry("blue-reg", 43, Some("blue"))),
+        )
+        .await;
+    assert_eq!(status, 201);
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(registry("dist", 41, None)),
+        )
+        .await;
+
+    // A registry with its own auth gets no tokens from Berth, for anyone but an admin.
+    let mut own = registry("plain", 44, Some("blue"));
+    own.as_object_mut().unwrap().remove("token_service");
+    let (status, _) = suite
+        .call(
+            Some(&mallory),
+            Method::POST,
+            "/api/v1/registries",
+            Some(own),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let resp = suite
+        .http
+        .get(format!(
+            "{}/auth/token?service=plain&scope=repository:any/app:pull,push",
+            suite.url
+        ))
+        .basic_auth("mallory", Some(&mallory))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    let c = claims(body["token"].as_str().unwrap());
+    assert_eq!(c["access"][0]["actions"], json!([]), "{c}");
+}

@@ -114,6 +114,54 @@ async fn a_second_claim_on_a_host_is_a_conflict_naming_the_url() {
         .await;
     assert_eq!(v["url"], "https://blue.example.test");
 
+    // Spellings of one endpoint are one host: loopback names, a default port written out.
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(registry("local", "http://127.0.0.1:47123")),
+        )
+        .await;
+    for url in [
+        "http://localhost:47123",
+        "http://[::1]:47123",
+        "http://[::ffff:7f00:1]:47123",
+        "http://localhost.:47123",
+    ] {
+        let mut body = registry("alias", url);
+        body["workspace"] = json!("blue");
+        let (status, e) = suite
+            .call(
+                Some(&mallory),
+                Method::POST,
+                "/api/v1/registries",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 409, "{url}: {e}");
+    }
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(registry("plain-https", "https://corp.example.test")),
+        )
+        .await;
+    let mut body = registry("corp-alias", "http://corp.example.test:443");
+    body["workspace"] = json!("blue");
+    let (status, _) = suite
+        .call(
+            Some(&mallory),
+            Method::POST,
+            "/api/v1/registries",
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        status, 409,
+        "an image reference reg:443 names the same endpoint"
+    );
+
     // Nothing moved: prod's public space is pullable by every namespace, through prod.
     for ns in ["blue-ns", "green-ns"] {
         let (status, d) = suite

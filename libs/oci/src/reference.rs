@@ -2,19 +2,52 @@
 //! first segment is a host only if it has a '.', a ':' or is `localhost`; no host means
 //! `docker.io`, and a single-segment Docker Hub path gets `library/`.
 
-/// `host[:port]` of a registry URL as image references name it: the host lowercased, the port
-/// only when it is not the scheme's default. The one place Berth turns a registry URL into a
-/// host, so a host maps to exactly one registry however its URL was written.
+/// `host[:port]` of a registry URL in [`canonical_host`] form. The one place Berth turns a
+/// registry URL into a host, so a host maps to exactly one registry however its URL was written.
 pub fn host_of_url(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
-    let host = parsed
-        .host_str()
-        .filter(|h| !h.is_empty())?
-        .to_ascii_lowercase();
-    Some(match parsed.port() {
+    let host = parsed.host_str().filter(|h| !h.is_empty())?;
+    Some(canonical_host(&match parsed.port() {
         Some(p) => format!("{host}:{p}"),
-        None => host,
-    })
+        None => host.to_string(),
+    }))
+}
+
+/// The canonical form of a `host[:port]` (of an image reference or a registry URL), so every
+/// spelling of one endpoint compares equal: lowercased, without a trailing dot, `localhost`
+/// and IPv6 loopback as `127.0.0.1`, IPv4-mapped IPv6 as IPv4, and without port 443 or 80
+/// (image references carry no scheme, so either may be the default).
+pub fn canonical_host(host_port: &str) -> String {
+    let lower = host_port.trim().to_ascii_lowercase();
+    let (host, port) = if let Some(rest) = lower.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((h, tail)) => (h.to_string(), tail.strip_prefix(':').map(str::to_string)),
+            None => (lower.clone(), None),
+        }
+    } else {
+        match lower.rsplit_once(':') {
+            Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                (h.to_string(), Some(p.to_string()))
+            }
+            _ => (lower.clone(), None),
+        }
+    };
+    let host = host.trim_end_matches('.').to_string();
+    let host = match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.is_loopback() => "127.0.0.1".to_string(),
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!("[{v6}]"),
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) if host == "localhost" => "127.0.0.1".to_string(),
+        Err(_) => host,
+    };
+    match port.as_deref().map(|p| p.trim_start_matches('0')) {
+        None | Some("443") | Some("80") => host,
+        Some("") => format!("{host}:0"),
+        Some(p) => format!("{host}:{p}"),
+    }
 }
 
 /// Whether `name` is a repository name by the distribution grammar: path components of
@@ -174,6 +207,27 @@ impl Reference {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_spelling_of_a_host_is_one() {
+        use super::{canonical_host as c, host_of_url as u};
+        for (a, b) in [
+            ("Reg.Example.com:443", "reg.example.com"),
+            ("reg.example.com.:5000", "reg.example.com:5000"),
+            ("localhost:5000", "127.0.0.1:5000"),
+            ("localhost.:5000", "127.0.0.1:5000"),
+            ("[::1]:5000", "127.0.0.1:5000"),
+            ("[::ffff:7f00:1]:5000", "127.0.0.1:5000"),
+            ("reg.example.com:80", "reg.example.com"),
+            ("reg.example.com:05000", "reg.example.com:5000"),
+        ] {
+            assert_eq!(c(a), c(b), "{a} ~ {b}");
+        }
+        assert_ne!(c("reg.example.com:5000"), c("reg.example.com:5001"));
+        assert_eq!(u("http://reg.example.com:443").unwrap(), "reg.example.com");
+        assert_eq!(u("https://[::1]:5000/x").unwrap(), "127.0.0.1:5000");
+        assert_eq!(u("http://LOCALHOST:5000").unwrap(), "127.0.0.1:5000");
+    }
+
     #[test]
     fn distribution_grammar() {
         for good in ["a", "team/app", "a.b_c__d---e/f1", "x/y/z", "0"] {

@@ -58,3 +58,25 @@ pub mod robot {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `registry_retired_names`: names of removed registries that were behind Berth's token
+/// service. Registries configured with `service: NAME` may still trust Berth's tokens for the
+/// name, so only the owner it had (or the platform) may use it again.
+pub mod retired {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "registry_retired_names")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        /// Empty: the platform.
+        pub workspace: String,
+        pub retired_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

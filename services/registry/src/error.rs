@@ -14,6 +14,9 @@ pub enum RegistryError {
     NotFound(String),
     #[error("a registry named {0:?} already exists")]
     Duplicate(String),
+    /// The name of a removed registry of another owner that was behind Berth's token service.
+    #[error("the name {0:?} belonged to another owner's registry behind Berth's token service, which may still trust Berth's tokens for it: choose another name")]
+    Retired(String),
     /// Another registry already serves this host: a host maps to exactly one registry.
     #[error("{0}")]
     HostTaken(String),
@@ -61,7 +64,9 @@ impl From<RegistryError> for ApiError {
         match e {
             RegistryError::Invalid { field, message } => ApiError::invalid(field, message),
             RegistryError::NotFound(_) => ApiError::not_found(e.to_string()),
-            RegistryError::Duplicate(_) => ApiError::already_exists("name", e.to_string()),
+            RegistryError::Duplicate(_) | RegistryError::Retired(_) => {
+                ApiError::already_exists("name", e.to_string())
+            }
             RegistryError::HostTaken(m) => ApiError::already_exists("url", m),
             RegistryError::Precondition(m) => ApiError::failed_precondition(m),
             RegistryError::Verify { field, error } => {

@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateRobots),
             Box::new(UniqueHosts),
             Box::new(HookSecrets),
+            Box::new(RetiredNames),
         ]
     }
 
@@ -198,5 +199,31 @@ impl MigrationName for HookSecrets {
 impl MigrationTrait for HookSecrets {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         add_text_column(manager, "hook_secret_hash").await
+    }
+}
+
+/// Names of removed registries behind Berth's token service, kept from other owners.
+struct RetiredNames;
+
+impl MigrationName for RetiredNames {
+    fn name(&self) -> &str {
+        "m0005_retired_names"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for RetiredNames {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let col = |n: &str| ColumnDef::new(Alias::new(n));
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("registry_retired_names"))
+                    .col(col("name").string().not_null().primary_key())
+                    .col(col("workspace").string().not_null())
+                    .col(col("retired_at").timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -317,6 +317,15 @@ impl Registries {
         {
             return Err(RegistryError::Duplicate(req.name));
         }
+        if let Some(r) = entity::retired::Entity::find_by_id(req.name.clone())
+            .one(&self.db)
+            .await?
+        {
+            // The platform may take any name back; a workspace only its own.
+            if !req.workspace.is_empty() && r.workspace != req.workspace {
+                return Err(RegistryError::Retired(req.name));
+            }
+        }
         let check = if req.verify.unwrap_or(true) {
             let auth = self.auth(&req.name, &req.token_service, credential.clone())?;
             let adapter = adapter::for_kind(&req.kind, &url, auth, req.insecure)
@@ -478,7 +487,18 @@ impl Registries {
         }
         model.updated_at = Set(Utc::now());
         let txn = self.db.begin().await?;
-        let saved = model.update(&txn).await?;
+        let saved = match model.update(&txn).await {
+            Ok(m) => m,
+            // Lost a race with another registry moving onto the same host.
+            Err(e) if e.to_string().to_lowercase().contains("unique") => {
+                return Err(RegistryError::HostTaken(
+                    "the host was just integrated as another registry: a host maps to exactly \
+                     one registry"
+                        .into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.enqueue(
             &txn,
             "registry.changed",
@@ -498,6 +518,20 @@ impl Registries {
         validate::name("name", name).map_err(|_| RegistryError::NotFound(name.to_string()))?;
         let current = self.find(name).await?;
         let txn = self.db.begin().await?;
+        if current.token_service == "berth" {
+            // Registries configured with `service: NAME` may go on trusting Berth's tokens for
+            // the name: keep it from other owners.
+            entity::retired::Entity::delete_by_id(current.name.clone())
+                .exec(&txn)
+                .await?;
+            entity::retired::ActiveModel {
+                name: Set(current.name.clone()),
+                workspace: Set(current.workspace.clone()),
+                retired_at: Set(Utc::now()),
+            }
+            .insert(&txn)
+            .await?;
+        }
         Entity::delete_by_id(current.id).exec(&txn).await?;
         self.enqueue(
             &txn,

@@ -158,6 +158,14 @@ impl Tenancy {
                 format!("registry {registry:?} is not integrated with Berth"),
             ));
         };
+        // Tokens are for registries that delegate their auth to Berth, and no other: a name
+        // another registry trusts must not be served through one that does not.
+        if reg.token_service != "berth" {
+            return Ok((
+                Vec::new(),
+                format!("registry {registry:?} does not delegate its auth to Berth"),
+            ));
+        }
         let wants = |a: &str| requested.iter().any(|r| r == a || r == "*");
         let pick = |allowed: &[&str]| -> Vec<String> {
             requested

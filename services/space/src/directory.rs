@@ -103,7 +103,7 @@ impl Directory {
     /// The registry an image reference's host names, if Berth integrates it (a host belongs
     /// to at most one registry: the registry service refuses a second claim).
     pub async fn by_host(&self, host: &str) -> Result<Option<Registry>> {
-        let host = host.to_ascii_lowercase();
+        let host = berth_oci::reference::canonical_host(host);
         Ok(self
             .all()
             .await?
