@@ -75,7 +75,8 @@ impl RegistryService for PublicApi {
         req: Request<DeleteRegistryRequest>,
     ) -> Result<Response<DeleteRegistryResponse>, Status> {
         let p = self.principal(&req).await?;
-        ops::delete_registry(&self.state, &p, &req.into_inner().name).await?;
+        let r = req.into_inner();
+        ops::delete_registry(&self.state, &p, &r.name, r.cascade).await?;
         Ok(Response::new(DeleteRegistryResponse {}))
     }
 

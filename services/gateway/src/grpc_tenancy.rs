@@ -53,7 +53,8 @@ impl WorkspaceService for PublicApi {
         req: Request<DeleteWorkspaceRequest>,
     ) -> Result<Response<DeleteWorkspaceResponse>, Status> {
         let p = self.principal(&req).await?;
-        ops::delete_workspace(&self.state, &p, &req.into_inner().name).await?;
+        let r = req.into_inner();
+        ops::delete_workspace(&self.state, &p, &r.name, r.cascade).await?;
         Ok(Response::new(DeleteWorkspaceResponse {}))
     }
 

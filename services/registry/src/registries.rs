@@ -532,6 +532,10 @@ impl Registries {
             .insert(&txn)
             .await?;
         }
+        entity::robot::Entity::delete_many()
+            .filter(entity::robot::Column::Registry.eq(&current.name))
+            .exec(&txn)
+            .await?;
         Entity::delete_by_id(current.id).exec(&txn).await?;
         self.enqueue(
             &txn,

@@ -76,7 +76,9 @@ impl SpaceService for SpaceApi {
         req: Request<DeleteSpaceRequest>,
     ) -> Result<Response<DeleteSpaceResponse>, Status> {
         let r = req.into_inner();
-        self.tenancy.delete_space(&r.registry, &r.name).await?;
+        self.tenancy
+            .delete_space(&r.registry, &r.name, r.keep_project)
+            .await?;
         Ok(Response::new(DeleteSpaceResponse {}))
     }
 
@@ -137,9 +139,8 @@ impl WorkspaceService for SpaceApi {
         &self,
         req: Request<DeleteWorkspaceRequest>,
     ) -> Result<Response<DeleteWorkspaceResponse>, Status> {
-        self.tenancy
-            .delete_workspace(&req.into_inner().name)
-            .await?;
+        let r = req.into_inner();
+        self.tenancy.delete_workspace(&r.name, r.cascade).await?;
         Ok(Response::new(DeleteWorkspaceResponse {}))
     }
 

@@ -182,11 +182,13 @@ impl Tenancy {
     }
 
     /// Deletes a space and its bindings (the repositories themselves are untouched).
-    pub async fn delete_space(&self, registry: &str, name: &str) -> Result<()> {
+    pub async fn delete_space(&self, registry: &str, name: &str, keep_project: bool) -> Result<()> {
         let txn = self.db.begin().await?;
         let m = self.find_space(&txn, registry, name).await?;
         // Harbor refuses to delete a project that still holds repositories: nothing changes then.
-        self.remove_project(registry, name).await?;
+        if !keep_project {
+            self.remove_project(registry, name).await?;
+        }
         let unbound = binding::Entity::find()
             .filter(binding::Column::SpaceId.eq(&m.id))
             .all(&txn)
@@ -196,8 +198,10 @@ impl Tenancy {
             .exec(&txn)
             .await?;
         space::Entity::delete_by_id(m.id).exec(&txn).await?;
-        for b in unbound {
-            self.sync_robot(&txn, registry, &b.workspace).await?;
+        if !keep_project {
+            for b in unbound {
+                self.sync_robot(&txn, registry, &b.workspace).await?;
+            }
         }
         self.enqueue(
             &txn,

@@ -102,14 +102,32 @@ impl Tenancy {
     }
 
     /// Deletes a workspace with its namespaces and members; refused while it is bound to spaces.
-    pub async fn delete_workspace(&self, name: &str) -> Result<()> {
+    /// Deletes a workspace with its namespaces and members; a bound one only with `cascade`,
+    /// which removes its bindings in the same transaction.
+    pub async fn delete_workspace(&self, name: &str, cascade: bool) -> Result<()> {
         let txn = self.db.begin().await?;
         self.find_workspace(&txn, name).await?;
         let bound = binding::Entity::find()
             .filter(binding::Column::Workspace.eq(name))
             .all(&txn)
             .await?;
-        if !bound.is_empty() {
+        if !bound.is_empty() && cascade {
+            binding::Entity::delete_many()
+                .filter(binding::Column::Workspace.eq(name))
+                .exec(&txn)
+                .await?;
+            let ids: Vec<String> = bound.iter().map(|b| b.space_id.clone()).collect();
+            let registries: std::collections::BTreeSet<String> = space::Entity::find()
+                .filter(space::Column::Id.is_in(ids))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|s| s.registry)
+                .collect();
+            for registry in registries {
+                self.sync_robot(&txn, &registry, name).await?;
+            }
+        } else if !bound.is_empty() {
             let ids: Vec<String> = bound.into_iter().map(|b| b.space_id).collect();
             let spaces = space::Entity::find()
                 .filter(space::Column::Id.is_in(ids))
@@ -120,7 +138,7 @@ impl Tenancy {
                 .map(|s| format!("{}/{}", s.registry, s.name))
                 .collect();
             return Err(SpaceError::Precondition(format!(
-                "workspace {name:?} is bound to {}; unbind them first",
+                "workspace {name:?} is bound to {}; unbind them first, or delete with ?cascade=true",
                 names.join(", ")
             )));
         }

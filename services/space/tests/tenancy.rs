@@ -213,7 +213,7 @@ async fn bad_input(backend: Backend) {
     assert_eq!(e.code, ErrorCode::NotFound);
 
     // Deleting a bound workspace is refused and leaves everything in place.
-    let e = api(t.delete_workspace("blue").await);
+    let e = api(t.delete_workspace("blue", false).await);
     assert_eq!(e.code, ErrorCode::FailedPrecondition);
     assert!(e.message.contains("dist/priv"), "{e}");
     assert_eq!(
@@ -227,7 +227,7 @@ async fn bad_input(backend: Backend) {
             .allowed
     );
     t.unbind("dist", "priv", "blue").await.unwrap();
-    t.delete_workspace("blue").await.unwrap();
+    t.delete_workspace("blue", false).await.unwrap();
     assert_eq!(
         api(t.check_pull("blue-prod", "127.0.0.1:5000/pub/app").await).code,
         ErrorCode::NotFound

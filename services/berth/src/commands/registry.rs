@@ -31,7 +31,12 @@ pub enum RegistryCommand {
     /// Change a registry.
     Update(UpdateArgs),
     /// Remove a registry from Berth (the registry itself is untouched).
-    Rm { name: String },
+    Rm {
+        name: String,
+        /// Also remove its spaces (with their bindings) and the replication policies naming it.
+        #[arg(long)]
+        cascade: bool,
+    },
     /// Check a registry's health now.
     Ping { name: String },
     /// Set a new secret for the registry's notifications (shown once, with the configuration
@@ -156,11 +161,11 @@ pub async fn run(client: &Client, format: Format, cmd: RegistryCommand) -> anyho
                 .call(Method::PATCH, &path, Some(&Value::Object(body)))
                 .await?
         }
-        RegistryCommand::Rm { name } => {
+        RegistryCommand::Rm { name, cascade } => {
             client
                 .call(
                     Method::DELETE,
-                    &format!("/api/v1/registries/{}", segment(&name)),
+                    &format!("/api/v1/registries/{}?cascade={cascade}", segment(&name)),
                     None,
                 )
                 .await?;

@@ -37,6 +37,9 @@ pub enum WorkspaceCommand {
     },
     Rm {
         name: String,
+        /// Also remove its bindings and the registries it integrated (with their dependents).
+        #[arg(long)]
+        cascade: bool,
     },
     /// Put a Kubernetes namespace into a workspace.
     AddNamespace {
@@ -160,8 +163,8 @@ pub async fn workspace(
                 .get(&format!("/api/v1/workspaces/{}", segment(&name)))
                 .await?
         }
-        Rm { name } => {
-            let path = format!("/api/v1/workspaces/{}", segment(&name));
+        Rm { name, cascade } => {
+            let path = format!("/api/v1/workspaces/{}?cascade={cascade}", segment(&name));
             return done(
                 client,
                 Method::DELETE,

@@ -115,6 +115,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// `?cascade=true|false` (default false): also remove what depends on the resource.
+pub struct Cascade(pub bool);
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CascadeQuery {
+    /// Also remove what depends on the resource (default false: refuse with 412 naming it).
+    pub cascade: Option<bool>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Cascade {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(q) = Query::<CascadeQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::invalid("cascade", "must be true or false"))?;
+        Ok(Self(q.cascade.unwrap_or(false)))
+    }
+}
+
 /// `page_size`, `page_token` (and `space`) query parameters.
 pub struct Paging(pub PageQuery);
 

@@ -21,7 +21,7 @@ use http::{header, StatusCode};
 
 use crate::state::AppState;
 
-pub use extract::{Authed, JsonBody, OptionalJsonBody, Paging};
+pub use extract::{Authed, Cascade, CascadeQuery, JsonBody, OptionalJsonBody, Paging};
 
 /// An [`ApiError`] as an HTTP response with the JSON error envelope.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use berth_proto::v1 as pb;
 use http::StatusCode;
 
 use super::dto::*;
-use super::{Authed, HttpResult, JsonBody, OptionalJsonBody, Paging};
+use super::{Authed, Cascade, CascadeQuery, HttpResult, JsonBody, OptionalJsonBody, Paging};
 use crate::ops;
 use crate::state::AppState;
 
@@ -64,13 +64,14 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/registries/{registry}", responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/api/v1/registries/{registry}", params(CascadeQuery), responses((status = 204), (status = 404), (status = 412)))]
 pub async fn delete(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(name): Path<String>,
+    Cascade(cascade): Cascade,
 ) -> HttpResult<StatusCode> {
-    ops::delete_registry(&s, &p, &name).await?;
+    ops::delete_registry(&s, &p, &name, cascade).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,7 +6,7 @@ use berth_proto::v1 as pb;
 use http::StatusCode;
 
 use super::dto::*;
-use super::{Authed, HttpResult, JsonBody, OptionalJsonBody, Paging};
+use super::{Authed, Cascade, CascadeQuery, HttpResult, JsonBody, OptionalJsonBody, Paging};
 use crate::authn::Principal;
 use crate::ops;
 use crate::state::AppState;
@@ -58,13 +58,14 @@ pub async fn get_workspace(
     Ok(Json(ops::get_workspace(&s, &p, &name).await?.into()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace}", responses((status = 204), (status = 412)))]
+#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace}", params(CascadeQuery), responses((status = 204), (status = 412)))]
 pub async fn delete_workspace(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(name): Path<String>,
+    Cascade(cascade): Cascade,
 ) -> HttpResult<StatusCode> {
-    ops::delete_workspace(&s, &p, &name).await?;
+    ops::delete_workspace(&s, &p, &name, cascade).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,6 +3,7 @@
 
 mod credentials;
 mod registries;
+mod removal;
 mod replication;
 mod system;
 mod tenancy;
@@ -10,6 +11,7 @@ mod visibility;
 
 pub use credentials::*;
 pub use registries::*;
+pub use removal::*;
 pub use replication::*;
 pub use system::*;
 pub use tenancy::*;
@@ -88,6 +90,10 @@ pub(crate) async fn fetch_registry(
         .into_inner()
         .registry
         .unwrap_or_default())
+}
+
+pub(crate) fn from_replication(status: tonic::Status) -> ApiError {
+    ApiError::from_status("replication service", &status)
 }
 
 pub(crate) fn from_space(status: tonic::Status) -> ApiError {

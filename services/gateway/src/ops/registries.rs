@@ -116,24 +116,6 @@ pub async fn update_registry(
     out
 }
 
-pub async fn delete_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult<()> {
-    authorized(s, p, name, Action::Manage).await?;
-    let out = s
-        .registry
-        .clone()
-        .delete_registry(request(
-            p,
-            DeleteRegistryRequest {
-                name: name.to_string(),
-            },
-        ))
-        .await
-        .map(|_| ())
-        .map_err(from_registry);
-    audit(s, p, "registry.delete", &format!("registries/{name}"), &out).await;
-    out
-}
-
 /// A new secret for the registry's notifications, answered once; the old one stops working.
 pub async fn rotate_hook_secret(
     s: &AppState,

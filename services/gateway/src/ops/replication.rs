@@ -1,17 +1,13 @@
 //! Replication policies and executions. Copying between registries reads and writes them with
 //! Berth's own credentials, so it is the platform admins' (workspace-scoped policies come later).
 
-use berth_error::{ApiError, ApiResult};
+use berth_error::ApiResult;
 use berth_proto::v1::*;
 
-use super::{audit, request};
+use super::{audit, from_replication, request};
 use crate::authn::Principal;
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
-
-fn from_replication(status: tonic::Status) -> ApiError {
-    ApiError::from_status("replication service", &status)
-}
 
 fn admin(p: &Principal) -> ApiResult<()> {
     authorize(p, Action::Admin, Owner::Platform, "replication")

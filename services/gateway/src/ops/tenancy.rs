@@ -82,27 +82,6 @@ pub async fn list_workspaces(
     })
 }
 
-pub async fn delete_workspace(s: &AppState, p: &Principal, name: &str) -> ApiResult<()> {
-    authorize(p, Action::Admin, Owner::Platform, "deleting workspaces")?;
-    let out = s
-        .space
-        .workspaces
-        .clone()
-        .delete_workspace(request(p, DeleteWorkspaceRequest { name: name.into() }))
-        .await
-        .map(|_| ())
-        .map_err(from_space);
-    audit(
-        s,
-        p,
-        "workspace.delete",
-        &format!("workspaces/{name}"),
-        &out,
-    )
-    .await;
-    out
-}
-
 /// Assigning Kubernetes namespaces is the platform's: a workspace must not claim another's.
 pub async fn add_namespace(
     s: &AppState,
@@ -375,6 +354,7 @@ pub async fn delete_space(
     let req = DeleteSpaceRequest {
         registry: registry.into(),
         name: name.into(),
+        keep_project: false,
     };
     let out = s
         .space
