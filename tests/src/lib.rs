@@ -11,6 +11,8 @@ use berth_testkit::db::{Backend, TestDatabase};
 use serde_json::Value;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// What the suite's admission webhook takes from "the API server".
+pub const ADMISSION_TOKEN: &str = "test-admission-token-0123456789";
 
 pub struct Suite {
     pub url: String,
@@ -74,6 +76,7 @@ impl Suite {
                 cache,
                 admin_token: ADMIN_TOKEN.into(),
                 internal_token: internal_token.clone(),
+                admission_token: Some(ADMISSION_TOKEN.into()),
                 secrets: SecretBox::from_base64(&SecretBox::generate_key()).unwrap(),
                 token_signer: Arc::clone(&token_signer),
                 platform_admins: vec![],

@@ -96,6 +96,7 @@ async fn admit(suite: &Suite, body: Value) -> Value {
     let resp = suite
         .http
         .post(format!("{}/admission/validate", suite.url))
+        .bearer_auth(berth_tests::ADMISSION_TOKEN)
         .json(&body)
         .send()
         .await
@@ -223,10 +224,44 @@ async fn pods_deployments_and_cronjobs_are_judged_by_the_access_rule() {
     let resp = suite
         .http
         .post(format!("{}/admission/validate", suite.url))
+        .bearer_auth(berth_tests::ADMISSION_TOKEN)
         .body("{}")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
+
+    // Anyone else learns nothing: not whether the namespace exists, not why a pod would be
+    // denied, not even whether the body is a review.
+    let denied = review(
+        "Pod",
+        "green-ns",
+        "CREATE",
+        json!({"spec": pod_spec(&["127.0.0.1:1/priv/app:v1"], &[])}),
+    );
+    for bearer in [
+        None,
+        Some(berth_tests::ADMIN_TOKEN),
+        Some("wrong-admission-token-000"),
+    ] {
+        for body in [denied.to_string(), "{}".to_string()] {
+            let mut req = suite
+                .http
+                .post(format!("{}/admission/validate", suite.url))
+                .body(body);
+            if let Some(b) = bearer {
+                req = req.bearer_auth(b);
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), 401, "{bearer:?}");
+            let text = resp.text().await.unwrap();
+            for secret in ["priv", "green", "blue", "dist", "127.0.0.1"] {
+                assert!(
+                    !text.contains(secret),
+                    "{bearer:?} learned {secret}: {text}"
+                );
+            }
+        }
+    }
     let _ = suite.admin(Method::GET, "/readyz", None).await;
 }

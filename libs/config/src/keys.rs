@@ -10,6 +10,8 @@ pub const CACHE_URL: &str = "BERTH_CACHE_URL";
 pub const NAMESPACE: &str = "BERTH_NAMESPACE";
 pub const ADMIN_TOKEN: &str = "BERTH_ADMIN_TOKEN";
 pub const INTERNAL_TOKEN: &str = "BERTH_INTERNAL_TOKEN";
+/// The bearer token the Kubernetes API server presents to `/admission/validate`.
+pub const ADMISSION_TOKEN: &str = "BERTH_ADMISSION_TOKEN";
 /// Base64 of 32 bytes: the AES-256-GCM key that encrypts registry credentials at rest.
 pub const SECRET_KEY: &str = "BERTH_SECRET_KEY";
 pub const HEALTH_INTERVAL_SECS: &str = "BERTH_HEALTH_INTERVAL_SECS";

@@ -21,6 +21,7 @@ pub struct RawSettings {
     pub namespace: Option<String>,
     pub admin_token: Option<String>,
     pub internal_token: Option<String>,
+    pub admission_token: Option<String>,
     pub secret_key: Option<String>,
     pub health_interval_secs: Option<String>,
     pub registry_addr: Option<String>,
@@ -48,6 +49,7 @@ impl RawSettings {
             namespace: env.var(keys::NAMESPACE),
             admin_token: env.var(keys::ADMIN_TOKEN),
             internal_token: env.var(keys::INTERNAL_TOKEN),
+            admission_token: env.var(keys::ADMISSION_TOKEN),
             secret_key: env.var(keys::SECRET_KEY),
             health_interval_secs: env.var(keys::HEALTH_INTERVAL_SECS),
             registry_addr: env.var(keys::REGISTRY_ADDR),
@@ -83,6 +85,7 @@ impl RawSettings {
             namespace: over.namespace.or(self.namespace),
             admin_token: over.admin_token.or(self.admin_token),
             internal_token: over.internal_token.or(self.internal_token),
+            admission_token: over.admission_token.or(self.admission_token),
             secret_key: over.secret_key.or(self.secret_key),
             health_interval_secs: over.health_interval_secs.or(self.health_interval_secs),
             registry_addr: over.registry_addr.or(self.registry_addr),
@@ -130,6 +133,7 @@ pub struct Settings {
     pub namespace: String,
     pub admin_token: Option<String>,
     pub internal_token: Option<String>,
+    pub admission_token: Option<String>,
     pub secret_key: Option<String>,
     pub health_interval: Duration,
     pub registry_addr: Option<String>,
@@ -243,6 +247,7 @@ impl Settings {
         for (key, token) in [
             (keys::ADMIN_TOKEN, &raw.admin_token),
             (keys::INTERNAL_TOKEN, &raw.internal_token),
+            (keys::ADMISSION_TOKEN, &raw.admission_token),
         ] {
             if let Some(t) = token {
                 if t.len() < 16 {
@@ -304,6 +309,7 @@ impl Settings {
             namespace,
             admin_token: raw.admin_token,
             internal_token: raw.internal_token,
+            admission_token: raw.admission_token,
             secret_key: raw.secret_key,
             health_interval,
             registry_addr,

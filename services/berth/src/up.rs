@@ -69,6 +69,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         Some(t) => (t.clone(), false),
         None => read_or_create(&dir.join("admin-token"), berth_auth::tokens::generate)?,
     };
+    // What a cluster's API server presents to the admission webhook.
+    let admission_token = match &settings.admission_token {
+        Some(t) => t.clone(),
+        None => read_or_create(&dir.join("admission-token"), berth_auth::tokens::generate)?.0,
+    };
     let secret_key = match &settings.secret_key {
         Some(k) => k.clone(),
         None => read_or_create(&dir.join("secret.key"), SecretBox::generate_key)?.0,
@@ -110,6 +115,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             cache,
             admin_token: admin_token.clone(),
             internal_token,
+            admission_token: Some(admission_token),
             secrets,
             token_signer,
             platform_admins: settings.platform_admins.clone(),
@@ -143,6 +149,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             dir.join("admin-token").display()
         );
     }
+    println!(
+        "  admission:   POST /admission/validate with the bearer token in {}",
+        if settings.admission_token.is_some() {
+            keys::ADMISSION_TOKEN.to_string()
+        } else {
+            dir.join("admission-token").display().to_string()
+        }
+    );
     println!("  try:         BERTH_TOKEN=<admin token> berth registry list");
 
     shutdown.wait().await;

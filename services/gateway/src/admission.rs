@@ -6,8 +6,10 @@
 //! belong to no workspace (system namespaces) are judged as such: public spaces only. Images
 //! without a registry host resolve as Kubernetes resolves them (`docker.io`).
 //!
-//! The API server authenticates the webhook by TLS in production; the endpoint itself answers
-//! only allow/deny decisions and takes no bearer token.
+//! The API server authenticates with the configured admission token as a bearer token
+//! (`BERTH_ADMISSION_TOKEN`; in a webhook's kubeconfig, `users[].user.token`); without it the
+//! endpoint answers 401 and says nothing else. Decisions come through the access cache like
+//! `POST /api/v1/access/check`.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -55,6 +57,15 @@ pub fn images(spec: &Value) -> Vec<String> {
     out
 }
 
+/// Who admission questions are asked as, in audit metadata downstream.
+fn admission_principal() -> crate::authn::Principal {
+    crate::authn::Principal {
+        name: "system:admission".into(),
+        platform_admin: false,
+        roles: Default::default(),
+    }
+}
+
 fn review(uid: &Value, allowed: bool, message: Option<String>) -> Response {
     let mut response = json!({ "uid": uid, "allowed": allowed });
     if let Some(m) = message {
@@ -63,7 +74,29 @@ fn review(uid: &Value, allowed: bool, message: Option<String>) -> Response {
     Json(json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response })).into_response()
 }
 
-pub async fn validate(State(s): State<AppState>, body: Bytes) -> Response {
+/// Whether the request carries the admission token (compared in constant time).
+fn authenticated(s: &AppState, headers: &http::HeaderMap) -> bool {
+    let Some(expected) = s.admission_token.as_deref() else {
+        return false;
+    };
+    headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| {
+            berth_auth::internal::constant_time_eq(t.trim().as_bytes(), expected.as_bytes())
+        })
+}
+
+pub async fn validate(
+    State(s): State<AppState>,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authenticated(&s, &headers) {
+        metrics::counter!("berth_admission_unauthenticated_total").increment(1);
+        return HttpError(ApiError::unauthenticated("unauthenticated")).into_response();
+    }
     let review_in: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -113,21 +146,15 @@ pub async fn validate(State(s): State<AppState>, body: Bytes) -> Response {
             image: image.clone(),
             allow_unknown_namespace: true,
         };
-        match s.space.access.clone().check_pull(req).await {
+        match crate::ops::decide_pull(&s, &admission_principal(), req).await {
             Ok(r) => {
-                let r = r.into_inner();
                 if !r.allowed {
                     denials.push(format!("image {image}: {}", r.reason));
                 }
             }
-            Err(status) if status.code() == tonic::Code::InvalidArgument => {
-                denials.push(format!("image {image}: {}", status.message()));
-            }
-            // Fail closed, with the cause, when Berth cannot decide.
-            Err(status) => denials.push(format!(
-                "image {image}: {}",
-                ApiError::from_status("space service", &status).message
-            )),
+            // Bad references name themselves; otherwise fail closed, with the cause, when Berth
+            // cannot decide.
+            Err(e) => denials.push(format!("image {image}: {}", e.message)),
         }
     }
     metrics::counter!("berth_admission_reviews_total", "allowed" => denials.is_empty().to_string())

@@ -49,6 +49,8 @@ pub struct Deps {
     pub db: DatabaseConnection,
     pub admin_token: String,
     pub internal_token: Option<String>,
+    /// What the Kubernetes API server presents to `/admission/validate`.
+    pub admission_token: Option<String>,
     pub platform_admins: Vec<String>,
     /// `http://host:port` of the registry service.
     pub registry_addr: String,
@@ -111,6 +113,7 @@ pub async fn start(
         bus: deps.bus.clone(),
         pages: pages::PageTokens::new(deps.internal_token.as_deref()),
         hook_secrets: hooks::HookSecrets::default(),
+        admission_token: deps.admission_token.as_deref().map(Arc::from),
         channels: Arc::new(vec![
             ("registry", registry_channel),
             ("space", space_channel),

@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
         db,
         admin_token,
         internal_token: Some(internal_token),
+        admission_token: settings.admission_token.clone(),
         platform_admins: settings.platform_admins.clone(),
         registry_addr,
         space_addr,

@@ -82,6 +82,9 @@ pub struct AppState {
     pub token_signer: Arc<berth_auth::registry_token::TokenSigner>,
     /// Seals the page tokens callers see.
     pub pages: crate::pages::PageTokens,
+    /// The bearer token the Kubernetes API server presents to the admission webhook (`None`:
+    /// admission answers nobody).
+    pub admission_token: Option<Arc<str>>,
     /// Hook secrets verified lately.
     pub hook_secrets: crate::hooks::HookSecrets,
     /// Channels of the internal services, by name, for readiness checks.

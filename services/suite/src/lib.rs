@@ -45,6 +45,8 @@ pub struct Config {
     pub admin_token: String,
     /// Between Berth's own services only.
     pub internal_token: String,
+    /// What the Kubernetes API server presents to the admission webhook.
+    pub admission_token: Option<String>,
     /// Seals registry credentials at rest.
     pub secrets: SecretBox,
     /// Signs registry tokens: the gateway's token service and Berth's own calls to registries
@@ -141,6 +143,7 @@ pub async fn start(
             db: berth_db::connect(&cfg.databases.gateway).await?,
             admin_token: cfg.admin_token,
             internal_token: internal,
+            admission_token: cfg.admission_token,
             platform_admins: cfg.platform_admins,
             registry_addr: http(registry.addr),
             space_addr: http(space.addr),

@@ -462,7 +462,23 @@ pub async fn check_pull(
     if !p.platform_admin {
         namespace_workspace(s, p, &req.namespace).await?;
     }
-    if let Some(d) = s.access_cache.get(&req.namespace, &req.image).await {
+    decide_pull(s, p, req).await
+}
+
+/// The access rule's answer for `req`, from the access cache when it can (after authorizing the
+/// caller: this asks nothing of `p`). The admission webhook's questions (namespaces of no
+/// workspace judged as such) are cached apart from the API's.
+pub async fn decide_pull(
+    s: &AppState,
+    p: &Principal,
+    req: CheckPullRequest,
+) -> ApiResult<CheckPullResponse> {
+    let key = if req.allow_unknown_namespace {
+        format!("admission:{}", req.namespace)
+    } else {
+        req.namespace.clone()
+    };
+    if let Some(d) = s.access_cache.get(&key, &req.image).await {
         metrics::counter!("berth_access_cache_hits_total").increment(1);
         return Ok(CheckPullResponse {
             allowed: d.allowed,
@@ -470,7 +486,7 @@ pub async fn check_pull(
         });
     }
     metrics::counter!("berth_access_cache_misses_total").increment(1);
-    let (namespace, image) = (req.namespace.clone(), req.image.clone());
+    let image = req.image.clone();
     let r = s
         .space
         .access
@@ -483,7 +499,7 @@ pub async fn check_pull(
         allowed: r.allowed,
         reason: r.reason.clone(),
     };
-    s.access_cache.put(&namespace, &image, &decision).await;
+    s.access_cache.put(&key, &image, &decision).await;
     Ok(r)
 }
 
