@@ -142,7 +142,7 @@ async fn pods_deployments_and_cronjobs_are_judged_by_the_access_rule() {
         "{message}"
     );
     assert!(
-        message.contains("private and not bound to workspace green"),
+        message.contains("in no space this namespace may pull from"),
         "{message}"
     );
     assert!(
@@ -200,7 +200,7 @@ async fn pods_deployments_and_cronjobs_are_judged_by_the_access_rule() {
         r["status"]["message"]
             .as_str()
             .unwrap()
-            .contains("belongs to no workspace"),
+            .contains("in no space this namespace may pull from"),
         "{r}"
     );
 

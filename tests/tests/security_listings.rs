@@ -241,8 +241,18 @@ async fn page_tokens_walk_only_what_the_caller_may_list() {
     let (spaces, tokens) = walk(s, &w.blue_viewer, "/api/v1/registries/prod/spaces", "name").await;
     assert_eq!(spaces, vec!["blue1", "pub"]);
     reveal_nothing(&tokens);
+    // Many hidden workspaces: no empty page with a next token tells how many were skipped.
+    for i in 0..30 {
+        s.ok(
+            Method::POST,
+            "/api/v1/workspaces",
+            Some(json!({"name": format!("hidden-{i:02}")})),
+        )
+        .await;
+    }
     let (workspaces, tokens) = walk(s, &w.blue_viewer, "/api/v1/workspaces", "name").await;
     assert_eq!(workspaces, vec!["blue"]);
+    assert!(tokens.len() <= 1, "{tokens:?}");
     reveal_nothing(&tokens);
     let (all, _) = walk(
         s,
@@ -284,4 +294,45 @@ async fn page_tokens_walk_only_what_the_caller_may_list() {
             "{path}: {e}"
         );
     }
+}
+
+/// A namespace of another workspace and one that does not exist answer alike, everywhere a
+/// namespace is named; access decisions tell a hidden space from a missing one by nothing.
+#[tokio::test]
+async fn namespaces_and_spaces_of_others_are_indistinguishable_from_none() {
+    let w = world().await;
+    let s = &w.suite;
+    for path in ["images", "pull-secret"] {
+        let mut answers = Vec::new();
+        for ns in ["green-ns", "no-such-ns"] {
+            let (status, e) = s
+                .call(
+                    Some(&w.blue_admin),
+                    Method::GET,
+                    &format!("/api/v1/namespaces/{ns}/{path}"),
+                    None,
+                )
+                .await;
+            answers.push((status, e.to_string().replace(ns, "NS")));
+        }
+        assert_eq!(answers[0], answers[1], "{path}");
+        assert_eq!(answers[0].0, 404);
+    }
+    let mut reasons = Vec::new();
+    for space in ["team1", "nosuch"] {
+        let (status, d) = s
+            .call(
+                Some(&w.blue_admin),
+                Method::POST,
+                "/api/v1/access/check",
+                Some(json!({"namespace": "blue-ns",
+                            "image": format!("{}/{space}/app:v1", w._prod.host())})),
+            )
+            .await;
+        assert_eq!(status, 200, "{d}");
+        assert_eq!(d["allowed"], false);
+        reasons.push(d["reason"].as_str().unwrap().replace(space, "SPACE"));
+    }
+    assert_eq!(reasons[0], reasons[1]);
+    assert!(!reasons[0].contains("green"), "{}", reasons[0]);
 }

@@ -163,6 +163,12 @@ fn harbor_events(registry: &str, body: &[u8]) -> Result<Vec<Notified>, ApiError>
                 tag: res.tag,
                 digest: res.digest,
             })),
+            "DELETE_ARTIFACT" if res.digest.is_empty() && res.tag.is_empty() => {
+                return Err(ApiError::invalid(
+                    format!("event_data.resources[{i}]"),
+                    "a deleted artifact needs its digest or tag",
+                ))
+            }
             "DELETE_ARTIFACT" => out.push(Notified::Deleted(ArtifactDeleted {
                 registry: registry.into(),
                 repository: repository.clone(),

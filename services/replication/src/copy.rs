@@ -100,10 +100,17 @@ const MANIFEST_REPAIRS: u32 = 3;
 
 /// Whether the destination refused a manifest for blobs or manifests it does not find.
 fn refused_for_unknown_content(e: &OciError) -> bool {
-    matches!(e, OciError::Status { status: 400, detail }
-        if ["BLOB_UNKNOWN", "DIGEST_INVALID", "MANIFEST_UNKNOWN"]
+    match e {
+        OciError::Status {
+            status: 400,
+            detail,
+        } => ["BLOB_UNKNOWN", "DIGEST_INVALID", "MANIFEST_UNKNOWN"]
             .iter()
-            .any(|code| detail.contains(code)))
+            .any(|code| detail.contains(code)),
+        // Some registries answer a manifest naming unknown blobs with 404.
+        OciError::NotFound(_) => true,
+        _ => false,
+    }
 }
 
 async fn with_retries<T, F, Fut>(what: &str, mut f: F) -> Result<T, OciError>

@@ -34,8 +34,8 @@ const WAIT: Duration = Duration::from_millis(100);
 struct Landed {
     /// The repository it landed in last (to mount from).
     last: Option<String>,
-    /// Repositories it is committed in.
-    repos: std::collections::HashSet<String>,
+    /// Repositories it is committed in, and since when (trusted for [`LANDED`]).
+    repos: HashMap<String, std::time::Instant>,
 }
 
 pub struct Flights {
@@ -118,7 +118,12 @@ impl Flight {
 
     /// Whether a flight (of any worker) committed the blob to `repo` within the hour.
     pub async fn committed_in(&mut self, repo: &str) -> bool {
-        if self.guard.repos.contains(repo) {
+        if self
+            .guard
+            .repos
+            .get(repo)
+            .is_some_and(|at| at.elapsed() < LANDED)
+        {
             return true;
         }
         let known = matches!(
@@ -126,7 +131,9 @@ impl Flight {
             Ok(Some(_))
         );
         if known {
-            self.guard.repos.insert(repo.to_string());
+            self.guard
+                .repos
+                .insert(repo.to_string(), std::time::Instant::now());
         }
         known
     }
@@ -140,7 +147,12 @@ impl Flight {
                 .set(&format!("{}:landed", self.key), repo.as_bytes(), LANDED)
                 .await;
         }
-        if self.guard.repos.insert(repo.to_string()) {
+        if self
+            .guard
+            .repos
+            .insert(repo.to_string(), std::time::Instant::now())
+            .is_none()
+        {
             let _ = self
                 .cache
                 .set(&format!("{}:in:{repo}", self.key), b"1", LANDED)

@@ -80,6 +80,14 @@ impl Tenancy {
         registry: &Registry,
         repository: &str,
     ) -> Result<Decision> {
+        // Denials say the same for what does not exist and for what the namespace may not see:
+        // a reason names no other workspace's registry and tells no hidden space from none.
+        let hidden = |at: &str| {
+            deny(format!(
+                "{at}/{repository} is in no space this namespace may pull from (a public space, \
+                 or one bound to its workspace)"
+            ))
+        };
         if !registry.workspace.is_empty() {
             return Ok(if workspace == Some(registry.workspace.as_str()) {
                 allow(format!(
@@ -87,45 +95,38 @@ impl Tenancy {
                     registry.name, registry.workspace
                 ))
             } else {
-                deny(format!(
-                    "registry {} is private to another workspace",
-                    registry.name
-                ))
+                hidden(&crate::directory::host_of(&registry.url))
             });
         }
         let space_name = repository.split_once('/').map_or("", |(s, _)| s);
-        let outside = || {
-            deny(format!(
-                "repository {repository} is outside any space: only platform admins may pull it"
-            ))
-        };
         if space_name.is_empty() {
-            return Ok(outside());
+            return Ok(hidden(&registry.name));
         }
         let space = match self.find_space(&self.db, &registry.name, space_name).await {
             Ok(s) => s,
-            Err(SpaceError::NotFound(_)) => return Ok(outside()),
+            Err(SpaceError::NotFound(_)) => return Ok(hidden(&registry.name)),
             Err(e) => return Err(e),
         };
-        let full = format!("{}/{}", registry.name, space.name);
         if space.visibility == "public" {
-            return Ok(allow(format!("space {full} is public")));
+            return Ok(allow(format!(
+                "space {}/{} is public",
+                registry.name, space.name
+            )));
         }
         let Some(ws) = workspace else {
-            return Ok(deny(format!(
-                "space {full} is private and the namespace belongs to no workspace"
-            )));
+            return Ok(hidden(&registry.name));
         };
         let bound = binding::Entity::find_by_id((space.id, ws.to_string()))
             .one(&self.db)
             .await?
             .is_some();
         Ok(if bound {
-            allow(format!("space {full} is bound to workspace {ws}"))
-        } else {
-            deny(format!(
-                "space {full} is private and not bound to workspace {ws}"
+            allow(format!(
+                "space {}/{} is bound to workspace {ws}",
+                registry.name, space.name
             ))
+        } else {
+            hidden(&registry.name)
         })
     }
 }

@@ -124,13 +124,29 @@ async fn access_rule(backend: Backend) {
         assert_eq!(d.allowed, want, "{ns} pulling {image}: {}", d.reason);
         assert!(!d.reason.is_empty());
     }
-    let d = t
-        .check_pull("green-prod", "127.0.0.1:5000/priv/app:v1")
+    // A private space of others, a space that does not exist and a path outside any space
+    // are denied alike: the reason tells none from the other.
+    let mut reasons = Vec::new();
+    for image in [
+        "127.0.0.1:5000/priv/app:v1",
+        "127.0.0.1:5000/nosuchspace/app:v1",
+    ] {
+        let d = t.check_pull("green-prod", image).await.unwrap();
+        reasons.push(d.reason.replace("nosuchspace", "priv"));
+    }
+    assert_eq!(reasons[0], reasons[1]);
+    assert_eq!(
+        reasons[0],
+        "dist/priv/app is in no space this namespace may pull from (a public space, or one bound to its workspace)"
+    );
+    let other = t
+        .check_pull("green-prod", "127.0.0.1:5001/anything/app:v1")
         .await
         .unwrap();
-    assert_eq!(
-        d.reason,
-        "space dist/priv is private and not bound to workspace green"
+    assert!(
+        !other.reason.contains("registry own") && other.reason.starts_with("127.0.0.1:5001/"),
+        "another workspace's registry goes unnamed: {}",
+        other.reason
     );
     let d = t.check_pull("blue-prod", "nginx").await.unwrap();
     assert!(

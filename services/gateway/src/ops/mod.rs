@@ -17,9 +17,10 @@ pub use system::*;
 pub use tenancy::*;
 pub use visibility::{visible, Visible};
 
-/// Most owning-service pages one listing reads to find something the caller may see, so a
-/// filtered page is rarely empty while more remain.
-const MAX_FILTERED_PAGES: usize = 20;
+/// Most owning-service pages one listing reads to find something the caller may see. An empty
+/// page that still has a next token would tell the caller how many hidden items it skipped, so
+/// the bound is only a guard against runaway lists.
+const MAX_FILTERED_PAGES: usize = 1000;
 
 /// One page of `list` for `p`: the owning service's pages (`fetch(inner token)` answers items
 /// and the next inner token) are read until an item passes `keep` or none remain. The caller
@@ -118,7 +119,13 @@ pub async fn namespace_workspace(
             },
         ))
         .await
-        .map_err(from_space)?
+        .map_err(|st| match st.code() {
+            // Unknown, and of another workspace, answer alike: names don't leak.
+            tonic::Code::NotFound => {
+                ApiError::not_found(format!("namespace {namespace:?} not found"))
+            }
+            _ => from_space(st),
+        })?
         .into_inner()
         .workspace;
     crate::authz::authorize(
