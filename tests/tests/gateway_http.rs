@@ -355,3 +355,66 @@ async fn listing_pages_openapi_metrics_and_audit() {
     assert_eq!(items[0]["principal"], "admin");
     assert_eq!(items[0]["result"], "ok");
 }
+
+/// API tokens can be listed (with their last use, never the token) and revoked at once;
+/// principals see and revoke only their own.
+#[tokio::test]
+async fn api_tokens_are_listed_and_revoked() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    let alice = suite.token_for("alice").await;
+    let bob = suite.token_for("bob").await;
+    let (status, _) = suite
+        .call(Some(&alice), Method::GET, "/api/v1/registries", None)
+        .await;
+    assert_eq!(status, 200);
+    let (_, all) = suite.admin(Method::GET, "/api/v1/tokens", None).await;
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{all}");
+    assert!(!all.to_string().contains(&alice), "tokens never read back");
+    let alices = items.iter().find(|t| t["principal"] == "alice").unwrap();
+    assert_eq!(alices["kind"], "api");
+    let used = berth_testkit::wait_until(std::time::Duration::from_secs(3), || async {
+        let (_, v) = suite
+            .call(Some(&alice), Method::GET, "/api/v1/tokens", None)
+            .await;
+        v["items"][0]["last_used_at"].is_string()
+    })
+    .await;
+    assert!(used, "last use is recorded");
+    // alice sees only hers; she cannot revoke bob's (404, as if it did not exist).
+    let (_, own) = suite
+        .call(Some(&alice), Method::GET, "/api/v1/tokens", None)
+        .await;
+    assert_eq!(own["items"].as_array().unwrap().len(), 1, "{own}");
+    let bobs = items.iter().find(|t| t["principal"] == "bob").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = suite
+        .call(
+            Some(&alice),
+            Method::DELETE,
+            &format!("/api/v1/tokens/{bobs}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = suite
+        .admin(Method::DELETE, &format!("/api/v1/tokens/{bobs}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = suite
+        .call(Some(&bob), Method::GET, "/api/v1/registries", None)
+        .await;
+    assert_eq!(status, 401, "a revoked token stops working at once");
+    let id = alices["id"].as_str().unwrap();
+    let (status, _) = suite
+        .call(
+            Some(&alice),
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204, "anyone may revoke their own");
+}

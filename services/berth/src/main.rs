@@ -76,6 +76,9 @@ enum Command {
     /// Replication: policies, runs with a progress bar, executions and their tasks.
     #[command(subcommand)]
     Sync(commands::sync::SyncCommand),
+    /// API tokens: create, list (with last use), revoke.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
     /// The image selector: what a namespace may pull.
     Images {
         #[arg(long)]
@@ -120,6 +123,7 @@ fn main() {
                     }
                     Command::Image(c) => commands::image::run(&client, cli.output, c).await,
                     Command::Sync(c) => commands::sync::run(&client, cli.output, c).await,
+                    Command::Token(c) => commands::token::run(&client, cli.output, c).await,
                     Command::Up(_) => unreachable!("handled above"),
                 }
             }

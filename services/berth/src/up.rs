@@ -139,15 +139,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     if settings.admin_token.is_some() {
         println!("  admin token: (from {})", keys::ADMIN_TOKEN);
     } else {
-        let note = if generated_admin {
-            "generated"
+        // Shown on the first start only: later starts point at the file (revoke or rotate it
+        // by replacing the file, or set BERTH_ADMIN_TOKEN).
+        if generated_admin {
+            println!(
+                "  admin token: {admin_token}   (generated, stored in {}; shown once)",
+                dir.join("admin-token").display()
+            );
         } else {
-            "stored"
-        };
-        println!(
-            "  admin token: {admin_token}   ({note} in {})",
-            dir.join("admin-token").display()
-        );
+            println!(
+                "  admin token: (stored in {})",
+                dir.join("admin-token").display()
+            );
+        }
     }
     println!(
         "  admission:   POST /admission/validate with the bearer token in {}",

@@ -95,6 +95,31 @@ pub enum TokenKind {
     Login { registry: String },
 }
 
+/// Records that `row` was used, at most once a minute and off the request's path.
+fn record_use(state: &AppState, row: &api_token::Model) {
+    let now = Utc::now();
+    if row
+        .last_used_at
+        .is_some_and(|t| now - t < chrono::Duration::seconds(60))
+    {
+        return;
+    }
+    let (db, id) = (state.db.clone(), row.id.clone());
+    tokio::spawn(async move {
+        let updated = api_token::Entity::update_many()
+            .col_expr(
+                api_token::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(api_token::Column::Id.eq(id))
+            .exec(&db)
+            .await;
+        if let Err(e) = updated {
+            tracing::warn!(error = %e, "could not record token use");
+        }
+    });
+}
+
 /// The principal a stored token stands for (roles included) and what the token is for, or
 /// `Unauthenticated`.
 pub async fn principal_of_token(
@@ -116,6 +141,7 @@ pub async fn principal_of_token(
     if row.expires_at <= Utc::now() {
         return Err(ApiError::unauthenticated("token expired"));
     }
+    record_use(state, &row);
     let (name, kind) = if row.principal.starts_with(NAMESPACE_PREFIX) {
         let p = Principal {
             name: row.principal,

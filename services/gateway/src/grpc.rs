@@ -154,6 +154,25 @@ impl TokenService for PublicApi {
             ops::create_token(&self.state, &p, req.into_inner()).await?,
         ))
     }
+
+    async fn list_tokens(
+        &self,
+        req: Request<ListTokensRequest>,
+    ) -> Result<Response<ListTokensResponse>, Status> {
+        let p = self.principal(&req).await?;
+        Ok(Response::new(
+            ops::list_tokens(&self.state, &p, req.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_token(
+        &self,
+        req: Request<DeleteTokenRequest>,
+    ) -> Result<Response<DeleteTokenResponse>, Status> {
+        let p = self.principal(&req).await?;
+        ops::delete_token(&self.state, &p, &req.into_inner().id).await?;
+        Ok(Response::new(DeleteTokenResponse {}))
+    }
 }
 
 #[tonic::async_trait]

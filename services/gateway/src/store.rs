@@ -17,6 +17,8 @@ pub mod api_token {
         pub created_by: String,
         pub created_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
+        /// Recorded at most once a minute.
+        pub last_used_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -52,7 +54,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables)]
+        vec![Box::new(CreateTables), Box::new(TokenLastUse)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -133,6 +135,32 @@ impl MigrationTrait for CreateTables {
                 .col(ColumnDef::new(Audit::Action).string().not_null())
                 .col(ColumnDef::new(Audit::Resource).string().not_null())
                 .col(ColumnDef::new(Audit::Result).string().not_null())
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// When each token was last used (at most once a minute), for revoking stale ones.
+struct TokenLastUse;
+
+impl MigrationName for TokenLastUse {
+    fn name(&self) -> &str {
+        "m0002_token_last_use"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for TokenLastUse {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Tokens::Table)
+                .add_column(
+                    ColumnDef::new(Alias::new("last_used_at"))
+                        .timestamp_with_time_zone()
+                        .null(),
+                )
                 .to_owned(),
         )
         .await

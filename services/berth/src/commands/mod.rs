@@ -6,6 +6,7 @@ pub mod registry;
 pub mod repo;
 pub mod sync;
 pub mod tenancy;
+pub mod token;
 
 /// Percent-encodes one path segment.
 pub fn segment(s: &str) -> String {

@@ -256,6 +256,34 @@ pub struct TokenJson {
     pub expires_at: Option<String>,
 }
 
+/// A stored API token (never the token itself).
+#[derive(Serialize, ToSchema)]
+pub struct ApiTokenJson {
+    pub id: String,
+    pub principal: String,
+    /// `api`, `namespace` (a pull secret's credential) or `login`.
+    pub kind: String,
+    pub created_by: String,
+    pub created_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// Within a minute; null when never used.
+    pub last_used_at: Option<String>,
+}
+
+impl From<pb::ApiToken> for ApiTokenJson {
+    fn from(t: pb::ApiToken) -> Self {
+        Self {
+            id: t.id,
+            principal: t.principal,
+            kind: t.kind,
+            created_by: t.created_by,
+            created_at: time(t.created_at),
+            expires_at: time(t.expires_at),
+            last_used_at: time(t.last_used_at),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AuditEventJson {
     pub id: String,

@@ -14,7 +14,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use berth_error::{ApiError, ErrorCode};
 use http::{header, StatusCode};
@@ -58,7 +58,11 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
         .route("/api/v1/openapi.json", get(openapi::serve))
-        .route("/api/v1/tokens", post(system::create_token))
+        .route(
+            "/api/v1/tokens",
+            post(system::create_token).get(system::list_tokens),
+        )
+        .route("/api/v1/tokens/{id}", delete(system::delete_token))
         .route("/api/v1/audit-events", get(system::list_audit_events))
         .route("/api/v1/overview", get(registries::platform_overview))
         .route(

@@ -34,6 +34,8 @@ impl Modify for BearerAuth {
         registries::repositories,
         registries::repository_subresource,
         system::create_token,
+        system::list_tokens,
+        system::delete_token,
         system::list_audit_events,
         tenancy::create_workspace,
         tenancy::list_workspaces,

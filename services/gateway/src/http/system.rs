@@ -1,6 +1,6 @@
 //! Health, readiness, metrics, tokens and the audit trail.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::Json;
 use berth_proto::v1 as pb;
@@ -79,6 +79,33 @@ pub async fn create_token(
             expires_at,
         }),
     ))
+}
+
+#[utoipa::path(get, path = "/api/v1/tokens", params(PageQuery), responses((status = 200, body = List<ApiTokenJson>)))]
+pub async fn list_tokens(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Paging(q): Paging,
+) -> HttpResult<Json<List<ApiTokenJson>>> {
+    let req = pb::ListTokensRequest {
+        page_size: q.page_size.unwrap_or(0),
+        page_token: q.page_token.unwrap_or_default(),
+    };
+    let r = ops::list_tokens(&s, &p, req).await?;
+    Ok(Json(List::new(
+        r.tokens.into_iter().map(Into::into).collect(),
+        r.next_page_token,
+    )))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", responses((status = 204), (status = 404)))]
+pub async fn delete_token(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(id): Path<String>,
+) -> HttpResult<StatusCode> {
+    ops::delete_token(&s, &p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/audit-events", params(PageQuery), responses((status = 200, body = List<AuditEventJson>)))]

@@ -80,6 +80,7 @@ pub async fn pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<ser
         created_by: Set(p.name.clone()),
         created_at: Set(now),
         expires_at: Set(now + Duration::days(PULL_CREDENTIAL_TTL_DAYS)),
+        last_used_at: Set(None),
     };
     let out = row.insert(&s.db).await.map(|_| ()).map_err(|e| {
         tracing::error!(error = %e, "could not store pull credential");
@@ -173,6 +174,7 @@ pub async fn login_command(
         created_by: Set(p.name.clone()),
         created_at: Set(now),
         expires_at: Set(expires_at),
+        last_used_at: Set(None),
     };
     let out = row.insert(&s.db).await.map(|_| ()).map_err(|e| {
         tracing::error!(error = %e, "could not store login credential");

@@ -59,6 +59,7 @@ pub async fn create_token(
         created_by: Set(p.name.clone()),
         created_at: Set(now),
         expires_at: Set(expires_at),
+        last_used_at: Set(None),
     };
     let out = row
         .insert(&s.db)
@@ -75,6 +76,113 @@ pub async fn create_token(
             ApiError::unavailable("gateway database unavailable")
         });
     audit(s, p, "token.create", &format!("principals/{name}"), &out).await;
+    out
+}
+
+fn timestamp(t: chrono::DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// Whether `p` may see and revoke the token of `principal`: platform admins any, anyone else
+/// its own API and login tokens.
+fn owns_token(p: &Principal, principal: &str) -> bool {
+    p.platform_admin
+        || principal == p.name
+        || principal
+            .strip_prefix(crate::authn::LOGIN_PREFIX)
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(_, person)| person == p.name)
+}
+
+fn token_to_proto(m: api_token::Model) -> ApiToken {
+    let kind = if m.principal.starts_with(crate::authn::NAMESPACE_PREFIX) {
+        "namespace"
+    } else if m.principal.starts_with(crate::authn::LOGIN_PREFIX) {
+        "login"
+    } else {
+        "api"
+    };
+    ApiToken {
+        id: m.id,
+        principal: m.principal,
+        kind: kind.into(),
+        created_by: m.created_by,
+        created_at: Some(timestamp(m.created_at)),
+        expires_at: Some(timestamp(m.expires_at)),
+        last_used_at: m.last_used_at.map(timestamp),
+    }
+}
+
+/// Stored tokens in creation order (never the tokens themselves): all of them for platform
+/// admins, the caller's own for anyone else.
+pub async fn list_tokens(
+    s: &AppState,
+    p: &Principal,
+    req: ListTokensRequest,
+) -> ApiResult<ListTokensResponse> {
+    use sea_orm::{ColumnTrait, Condition};
+    let size = match req.page_size {
+        n if n <= 0 => 100,
+        n => n.min(1000) as u64,
+    };
+    let after = s.pages.open(p, "tokens", &req.page_token)?;
+    let mut q = api_token::Entity::find()
+        .order_by_asc(api_token::Column::Id)
+        .limit(size + 1);
+    if !after.is_empty() {
+        q = q.filter(api_token::Column::Id.gt(after));
+    }
+    if !p.platform_admin {
+        q = q.filter(
+            Condition::any()
+                .add(api_token::Column::Principal.eq(p.name.clone()))
+                // A superset (`_` and `%` in names match loosely); `owns_token` decides.
+                .add(api_token::Column::Principal.like(format!(
+                    "{}%/{}",
+                    crate::authn::LOGIN_PREFIX,
+                    p.name
+                ))),
+        );
+    }
+    let mut rows = q.all(&s.db).await.map_err(|e| {
+        tracing::error!(error = %e, "token list failed");
+        ApiError::unavailable("gateway database unavailable")
+    })?;
+    rows.retain(|r| owns_token(p, &r.principal));
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    let next = if more {
+        rows.last().map(|r| r.id.clone()).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(ListTokensResponse {
+        tokens: rows.into_iter().map(token_to_proto).collect(),
+        next_page_token: s.pages.seal(p, "tokens", &next),
+    })
+}
+
+/// Revokes a token at once. Another principal's token does not exist for the caller (404).
+pub async fn delete_token(s: &AppState, p: &Principal, id: &str) -> ApiResult<()> {
+    let unavailable = |e: sea_orm::DbErr| {
+        tracing::error!(error = %e, "token revoke failed");
+        ApiError::unavailable("gateway database unavailable")
+    };
+    let row = api_token::Entity::find_by_id(id.to_string())
+        .one(&s.db)
+        .await
+        .map_err(unavailable)?
+        .filter(|r| owns_token(p, &r.principal))
+        .ok_or_else(|| ApiError::not_found(format!("token {id:?} not found")))?;
+    let out = api_token::Entity::delete_by_id(row.id.clone())
+        .exec(&s.db)
+        .await
+        .map(|_| ())
+        .map_err(unavailable);
+    audit(s, p, "token.delete", &format!("tokens/{id}"), &out).await;
     out
 }
 
