@@ -146,6 +146,51 @@ fn checked_digest(digest: &str) -> Result<&str, OciError> {
 
 /// Most `Link` pages a listing follows (a hostile registry could link forever).
 const MAX_LINK_PAGES: usize = 10_000;
+/// Largest manifest (or referrers index, or JSON answer) read, as Distribution limits them.
+pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+/// Most bytes of an error body read (and echoed in messages).
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+/// Reads at most `limit` bytes of a body; a longer one is an error, not a memory blowup.
+async fn read_capped(
+    mut resp: Response,
+    limit: usize,
+    what: &str,
+    host: &str,
+) -> Result<Bytes, OciError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(OciError::Protocol(format!(
+            "{what} is larger than {limit} bytes"
+        )));
+    }
+    let mut out = bytes::BytesMut::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| OciError::from_transport(host, &e))?
+    {
+        if out.len() + chunk.len() > limit {
+            return Err(OciError::Protocol(format!(
+                "{what} is larger than {limit} bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
+
+/// The start of an error body as text (the rest is dropped unread).
+async fn error_text(mut resp: Response) -> String {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = MAX_ERROR_BYTES.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= MAX_ERROR_BYTES {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
 
 fn pull(repo: &str) -> String {
     format!("repository:{repo}:pull")
@@ -347,9 +392,8 @@ impl Client {
                 })
             }
         }
-        let body: TokenResponse = resp
-            .json()
-            .await
+        let bytes = read_capped(resp, MAX_ERROR_BYTES, "token response", &self.inner.host).await?;
+        let body: TokenResponse = serde_json::from_slice(&bytes)
             .map_err(|e| OciError::Protocol(format!("token response: {e}")))?;
         let token = body
             .token
@@ -365,7 +409,7 @@ impl Client {
         if status.is_success() {
             return Ok(resp);
         }
-        let detail = resp.text().await.unwrap_or_default();
+        let detail = error_text(resp).await;
         let detail =
             registry_error_message(&detail).unwrap_or_else(|| detail.chars().take(200).collect());
         Err(match status {
@@ -445,9 +489,8 @@ impl Client {
             .get(&path, "registry:catalog:*", None, "catalog")
             .await?;
         let next = next_link(resp.headers().get("link"));
-        let body: Catalog = resp
-            .json()
-            .await
+        let bytes = read_capped(resp, MAX_MANIFEST_BYTES, "catalog page", &self.inner.host).await?;
+        let body: Catalog = serde_json::from_slice(&bytes)
             .map_err(|e| OciError::Protocol(format!("catalog: {e}")))?;
         Ok((body.repositories.unwrap_or_default(), next))
     }
@@ -482,9 +525,9 @@ impl Client {
                 .get(&path, &pull(repo), None, &format!("repository {repo}"))
                 .await?;
             let next = next_link(resp.headers().get("link"));
-            let body: Tags = resp
-                .json()
-                .await
+            let bytes =
+                read_capped(resp, MAX_MANIFEST_BYTES, "tag list page", &self.inner.host).await?;
+            let body: Tags = serde_json::from_slice(&bytes)
                 .map_err(|e| OciError::Protocol(format!("tags of {repo}: {e}")))?;
             out.extend(body.tags.unwrap_or_default());
             match next {
@@ -521,10 +564,7 @@ impl Client {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(String::from);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
+        let bytes = read_capped(resp, MAX_MANIFEST_BYTES, &what, &self.inner.host).await?;
         let m = Manifest::parse(bytes.to_vec(), header_type.as_deref())
             .map_err(|e| OciError::Protocol(format!("{what}: {e}")))?;
         let expected = if reference.starts_with("sha256:") {
@@ -767,7 +807,7 @@ impl Client {
             .await
             .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
         if resp.status() == StatusCode::BAD_REQUEST {
-            let text = resp.text().await.unwrap_or_default();
+            let text = error_text(resp).await;
             if text.contains("DIGEST_INVALID") {
                 return Err(OciError::DigestMismatch {
                     expected: digest.to_string(),
@@ -788,6 +828,20 @@ impl Client {
         match Url::parse(location) {
             Ok(u) => Ok(u),
             Err(_) => self.url(location),
+        }
+    }
+
+    /// Cancels the upload at `location` (best effort: the registry expires it anyway), so a blob
+    /// that failed leaves no upload behind.
+    pub async fn cancel_upload(&self, repo: &str, location: &str) {
+        let Ok(url) = self.upload_url(location) else {
+            return;
+        };
+        let sent = self
+            .send(Method::DELETE, url, &push(repo), HeaderMap::new(), None)
+            .await;
+        if let Err(e) = sent {
+            tracing::debug!(repository = %repo, error = %e, "could not cancel an upload");
         }
     }
 
@@ -907,10 +961,13 @@ impl Client {
             )
             .await?;
         if resp.status().is_success() {
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| OciError::from_transport(&self.inner.host, &e))?;
+            let bytes = read_capped(
+                resp,
+                MAX_MANIFEST_BYTES,
+                "referrers index",
+                &self.inner.host,
+            )
+            .await?;
             let index = Manifest::parse(bytes.to_vec(), Some(manifest::OCI_INDEX))
                 .map_err(OciError::Protocol)?;
             return Ok(index.children());

@@ -916,4 +916,54 @@ async fn image_archives_are_imported_streamed_into_a_space() {
     let e: Value = resp.json().await.unwrap();
     assert_eq!(e["error"]["field"], "archive", "{e}");
     assert!(dst.head_manifest("team/bad", "v1").await.unwrap().is_none());
+
+    // A blob that is not what its name says: refused naming the entry, its upload cancelled
+    // (nothing left in the registry's upload area), nothing tagged.
+    let image = Image::new(&[(99, 30_000)], "amd64");
+    let mut archive =
+        berth_testkit::image::oci_archive(&Index::new(vec![image.clone()]), "v1", false);
+    let layer = &image.layers[0].bytes;
+    let at = archive
+        .windows(layer.len())
+        .position(|w| w == &layer[..])
+        .expect("the layer is in the archive");
+    archive[at + 100] ^= 0xff;
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/registries/dst/import?repository=team/tampered&tag=v1",
+            berth.url
+        ))
+        .bearer_auth(&berth.token)
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let e: Value = resp.json().await.unwrap();
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&image.layers[0].digest.replace(':', "/")),
+        "names the entry: {e}"
+    );
+    let uploads = destination
+        .data_dir()
+        .join("docker/registry/v2/repositories/team/tampered/_uploads");
+    // Distribution's cancel removes an upload's data and start time (it leaves an empty hash
+    // state directory for its purger).
+    let left: Vec<_> = std::fs::read_dir(&uploads)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|u| u.path().join("data").exists() || u.path().join("startedat").exists())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "uploads left in {}: {left:?}",
+        uploads.display()
+    );
+    assert!(dst
+        .head_manifest("team/tampered", "v1")
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -21,8 +21,24 @@ use crate::error::{ReplicationError, Result};
 
 /// Bytes handed from the tar reader to an upload at a time.
 const PIECE: usize = 256 * 1024;
-/// Files up to this size are also kept in memory (manifests, configs, indexes).
+/// JSON files up to this size are also kept in memory (manifests, configs, indexes).
 const SMALL: u64 = 4 * 1024 * 1024;
+/// What an archive may cost.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// At most this much of an archive is kept in memory in all.
+    kept_total: u64,
+    /// A gzipped archive may expand at most this many times (once past `ratio_floor` bytes):
+    /// more is refused as a decompression bomb.
+    max_ratio: u64,
+    ratio_floor: u64,
+}
+
+const LIMITS: Limits = Limits {
+    kept_total: 16 * 1024 * 1024,
+    max_ratio: 256,
+    ratio_floor: 256 * 1024 * 1024,
+};
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 
@@ -71,17 +87,31 @@ impl Read for ChannelReader {
 }
 
 /// Walks the archive, sending every regular file as events. Runs on a blocking thread.
-fn walk(input: impl Read, events: mpsc::Sender<Event>) -> std::result::Result<(), String> {
+fn walk(
+    input: impl Read,
+    events: mpsc::Sender<Event>,
+    limits: Limits,
+) -> std::result::Result<(), String> {
     let mut input = BufReader::with_capacity(PIECE, input);
     let gzipped = input
         .fill_buf()
         .map_err(|e| format!("reading the archive: {e}"))?
         .starts_with(&[0x1f, 0x8b]);
+    let compressed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let input: Box<dyn Read> = if gzipped {
-        Box::new(flate2::read::GzDecoder::new(input))
+        Box::new(Bounded {
+            inner: flate2::read::GzDecoder::new(Counted {
+                inner: input,
+                count: compressed.clone(),
+            }),
+            compressed,
+            expanded: 0,
+            limits,
+        })
     } else {
         Box::new(input)
     };
+    let mut kept = 0u64;
     let mut archive = tar::Archive::new(input);
     let entries = archive
         .entries()
@@ -108,18 +138,31 @@ fn walk(input: impl Read, events: mpsc::Sender<Event>) -> std::result::Result<()
             size,
         })?;
         let mut hash = Sha256::new();
-        let mut small = (size <= SMALL).then(|| Vec::with_capacity(size as usize));
+        // Only JSON (manifests, configs, indexes) is kept, and only so much of it in all.
+        let mut small = (size <= SMALL && kept + size <= limits.kept_total).then(Vec::new);
+        let mut first = true;
         let mut buf = vec![0u8; PIECE];
         loop {
             let n = entry
                 .read(&mut buf)
-                .map_err(|e| format!("reading {path} from the archive: {e}"))?;
+                .map_err(|e| format!("reading entry {path} from the archive: {e}"))?;
             if n == 0 {
                 break;
             }
             hash.update(&buf[..n]);
+            if first {
+                first = false;
+                let json = buf[..n]
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace())
+                    .is_some_and(|b| *b == b'{' || *b == b'[');
+                if !json {
+                    small = None;
+                }
+            }
             if let Some(s) = small.as_mut() {
                 s.extend_from_slice(&buf[..n]);
+                kept += n as u64;
             }
             send(Event::Data(Bytes::copy_from_slice(&buf[..n])))?;
         }
@@ -129,6 +172,48 @@ fn walk(input: impl Read, events: mpsc::Sender<Event>) -> std::result::Result<()
         })?;
     }
     Ok(())
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Refuses to expand past `limits.max_ratio` times what was read compressed.
+struct Bounded<R> {
+    inner: R,
+    compressed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    expanded: u64,
+    limits: Limits,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.expanded += n as u64;
+        let compressed = self
+            .compressed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(1);
+        let l = self.limits;
+        if self.expanded > l.ratio_floor && self.expanded / compressed > l.max_ratio {
+            return Err(std::io::Error::other(format!(
+                "the archive expands more than {} times (a decompression bomb?)",
+                l.max_ratio
+            )));
+        }
+        Ok(n)
+    }
 }
 
 /// Is this archive path a blob worth uploading?
@@ -159,7 +244,7 @@ pub async fn import(
     chunks: mpsc::Receiver<Bytes>,
 ) -> Result<Imported> {
     let (tx, mut events) = mpsc::channel::<Event>(16);
-    let reader = tokio::task::spawn_blocking(move || walk(ChannelReader::new(chunks), tx));
+    let reader = tokio::task::spawn_blocking(move || walk(ChannelReader::new(chunks), tx, LIMITS));
     let mut files: HashMap<String, Stored> = HashMap::new();
     let mut out = Imported::default();
     let mut current: Option<(String, u64, Option<Upload>)> = None;
@@ -182,17 +267,25 @@ pub async fn import(
                 let Some((path, size, upload)) = current.take() else {
                     continue;
                 };
+                let expected = path
+                    .strip_prefix("blobs/sha256/")
+                    .map(|hex| format!("sha256:{hex}"));
                 if let Some(u) = upload {
-                    u.finish(dst, repo, &digest).await.map_err(oci)?;
+                    match u.finish(dst, repo, &digest, expected.as_deref()).await {
+                        Ok(()) => {}
+                        Err(OciError::DigestMismatch { .. }) => {
+                            return Err(invalid(format!(
+                                "entry {path} does not match its digest (it hashes to {digest})"
+                            )))
+                        }
+                        Err(e) => return Err(oci(e)),
+                    }
                     out.blobs += 1;
                     out.bytes += size;
-                }
-                if let Some(expected) = path.strip_prefix("blobs/sha256/") {
-                    if digest != format!("sha256:{expected}") {
-                        return Err(invalid(format!(
-                            "{path} does not match its digest (it hashes to {digest})"
-                        )));
-                    }
+                } else if expected.as_deref().is_some_and(|e| e != digest) {
+                    return Err(invalid(format!(
+                        "entry {path} does not match its digest (it hashes to {digest})"
+                    )));
                 }
                 files.insert(
                     path,
@@ -388,18 +481,112 @@ impl Upload {
         }
     }
 
+    /// Completes the upload as `digest`, unless the blob is not the `expected` one; a blob that
+    /// fails (its digest, or at the registry) has its upload cancelled, leaving nothing behind.
     async fn finish(
         mut self,
         dst: &Client,
         repo: &str,
         digest: &str,
+        expected: Option<&str>,
     ) -> std::result::Result<(), OciError> {
         self.body.take();
         let location = self
             .task
             .await
             .map_err(|e| OciError::Protocol(format!("upload task: {e}")))??;
+        if let Some(expected) = expected.filter(|e| *e != digest) {
+            dst.cancel_upload(repo, &location).await;
+            return Err(OciError::DigestMismatch {
+                expected: expected.to_string(),
+                actual: digest.to_string(),
+            });
+        }
         let empty: BlobStream = Box::pin(futures::stream::empty());
-        dst.finish_upload(repo, &location, digest, 0, empty).await
+        let done = dst.finish_upload(repo, &location, digest, 0, empty).await;
+        if done.is_err() {
+            dst.cancel_upload(repo, &location).await;
+        }
+        done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar of `n` entries of `size` bytes: `{` then `fill`.
+    fn archive(n: usize, size: usize, fill: u8) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut data = vec![fill; size];
+        data[0] = b'{';
+        for i in 0..n {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(size as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, format!("blobs/sha256/{i:064x}"), &data[..])
+                .unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// Runs the tar walk on `bytes`: the bytes it kept in memory, and its error.
+    fn walked(bytes: Vec<u8>, limits: Limits) -> (u64, Option<String>) {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let kept = std::thread::spawn(move || {
+            let mut kept = 0u64;
+            while let Some(e) = rx.blocking_recv() {
+                if let Event::End { small: Some(s), .. } = e {
+                    kept += s.len() as u64;
+                }
+            }
+            kept
+        });
+        let result = walk(std::io::Cursor::new(bytes), tx, limits);
+        (kept.join().unwrap(), result.err())
+    }
+
+    #[test]
+    fn only_so_much_json_is_kept_and_nothing_else() {
+        let limits = Limits {
+            kept_total: 4 * 1024 * 1024,
+            ..LIMITS
+        };
+        // Forty JSON-looking entries of 1 MiB: a quarter is kept at most.
+        let (kept, err) = walked(archive(40, 1024 * 1024, b' '), limits);
+        assert_eq!(err, None);
+        assert!(kept <= limits.kept_total, "{kept}");
+        // Entries that are not JSON are never kept.
+        let mut tarred = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2 * 1024 * 1024);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tarred
+            .append_data(&mut h, "layer.tar", &vec![0u8; 2 * 1024 * 1024][..])
+            .unwrap();
+        let (kept, _) = walked(tarred.into_inner().unwrap(), LIMITS);
+        assert_eq!(kept, 0);
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_early() {
+        use std::io::Write;
+        let tarred = archive(16, 1024 * 1024, 0);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tarred).unwrap();
+        let bomb = gz.finish().unwrap();
+        let limits = Limits {
+            ratio_floor: 2 * 1024 * 1024,
+            max_ratio: 64,
+            ..LIMITS
+        };
+        let (_, err) = walked(bomb, limits);
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("decompression bomb")),
+            "{err:?}"
+        );
     }
 }
