@@ -123,6 +123,12 @@ pub trait Bus: Send + Sync + 'static {
     async fn dead_letters(&self, queue: &str) -> anyhow::Result<Vec<Message>>;
     /// Answers whether the broker responds.
     async fn ping(&self) -> bool;
+    /// Whether published messages survive this process (a broker) or not (in-process). A
+    /// service on a bus that is not durable requeues, at start, the work its tables say is
+    /// still to do.
+    fn durable(&self) -> bool {
+        true
+    }
 }
 
 /// Opens the bus at `url` (`amqp://…`), or an in-process one when `url` is `None`.

@@ -139,6 +139,10 @@ impl Bus for MemoryBus {
             .unwrap_or_default())
     }
 
+    fn durable(&self) -> bool {
+        false
+    }
+
     async fn ping(&self) -> bool {
         true
     }

@@ -32,7 +32,19 @@ impl Drop for Berth {
 
 impl Berth {
     async fn up() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::up_in(tempfile::tempdir().unwrap()).await
+    }
+
+    /// Kills the process (SIGKILL: no drain, nothing flushed) and starts again on its data.
+    async fn kill_and_restart(mut self) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Self::up_in(dir).await
+    }
+
+    async fn up_in(dir: tempfile::TempDir) -> Self {
+        let first_start = !dir.path().join("data/admin-token").exists();
         let port = berth_testkit::free_port();
         let child = Command::new(BERTH)
             .args(["up", "--data-dir"])
@@ -68,9 +80,10 @@ impl Berth {
             .unwrap()
             .trim()
             .to_string();
-        assert!(
+        assert_eq!(
             printed.contains(&token),
-            "berth up prints the admin token it generated"
+            first_start,
+            "berth up prints the admin token it generated, on its first start only"
         );
         assert!(
             printed.contains(&format!("127.0.0.1:{port}")),
@@ -966,4 +979,101 @@ async fn image_archives_are_imported_streamed_into_a_space() {
         .await
         .unwrap()
         .is_none());
+}
+
+/// Embedded mode keeps its jobs in memory: after a kill -9 mid-run and a restart on the same
+/// data dir, the execution still completes (its unfinished work is requeued from the tables).
+#[tokio::test]
+async fn an_execution_completes_after_berth_up_is_killed_mid_run() {
+    let source = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let destination = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let target = Target {
+        host: source.host(),
+        credential: None,
+    };
+    let mut images = Vec::new();
+    for i in 0..4u64 {
+        let image = Image::new(&[(300 + i, 60_000)], "amd64");
+        push_image(&image, &target, &format!("apps/svc-{i}"), "v1")
+            .await
+            .unwrap();
+        images.push(image);
+    }
+    let berth = Berth::up().await;
+    for (name, url) in [("src", source.url()), ("dst", destination.url())] {
+        let (status, body) = berth
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/registries",
+                Some(json!({"name": name, "kind": "distribution", "url": url})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    // Slow enough to be mid-copy when killed: 30 kB/s over 240 kB.
+    let (status, p) = berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/replication/policies",
+            Some(
+                json!({"name": "slow", "source": {"registry": "src", "space": "apps"},
+                        "destination": {"registry": "dst"}, "bandwidth_limit": 30000}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    let (status, e) = berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/replication/policies/slow/run",
+            None,
+        )
+        .await;
+    assert!(status < 300, "{e}");
+    let id = e["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/replication/executions/{id}");
+    let moving = berth_testkit::wait_until(Duration::from_secs(10), || async {
+        berth.get(&path).await.1["bytes"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    assert!(moving, "the copy started");
+
+    let berth = berth.kill_and_restart().await;
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let (_, now) = berth.get(&path).await;
+        if now["status"] != "running" && now["status"] != "pending" {
+            last = now;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (last["status"].as_str(), last["succeeded"].as_u64()),
+        (Some("succeeded"), Some(4)),
+        "{last}"
+    );
+    let dst = berth_oci::Client::new(&destination.url(), None, Default::default()).unwrap();
+    for (i, image) in images.iter().enumerate() {
+        assert_eq!(
+            dst.manifest(&format!("apps/svc-{i}"), "v1")
+                .await
+                .unwrap()
+                .digest,
+            image.manifest.digest
+        );
+    }
+    // And the policy runs again (no execution is left holding it).
+    let (status, again) = berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/replication/policies/slow/run",
+            None,
+        )
+        .await;
+    assert!(status < 300, "{again}");
 }

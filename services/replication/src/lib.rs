@@ -165,6 +165,10 @@ pub async fn start(
             deps.token_signer.clone(),
         )),
     };
+    if !deps.bus.durable() {
+        // The messages of the last process died with it: requeue what the tables say is left.
+        replication.requeue_unfinished().await?;
+    }
     tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
     let events = Deduplicating::new(
         triggers::EventHandler(replication.clone()),

@@ -1,6 +1,7 @@
 //! Ends executions whose last task finished in a worker that died before recording the end.
 //! Every replica looks every half minute; ending an execution is a conditional update, so
-//! replicas racing each other record it once.
+//! replicas racing each other record it once. On a bus that is not durable (embedded mode) the
+//! unfinished work is also requeued at start ([`Replication::requeue_unfinished`]).
 
 use std::time::Duration;
 
@@ -52,5 +53,67 @@ impl Replication {
             }
         }
         Ok(ended)
+    }
+}
+
+impl Replication {
+    /// Requeues the work the tables say is still to do: planning of executions not fully
+    /// planned, and every task not finished (claims of the tasks that were running are void).
+    /// Only for a bus whose messages did not survive the last process (embedded mode), where
+    /// nothing else can still be doing that work; planning again queues nothing twice.
+    pub async fn requeue_unfinished(&self) -> crate::error::Result<(u64, u64)> {
+        use berth_bus::Message;
+        use sea_orm::sea_query::Expr;
+        use sea_orm::TransactionTrait;
+
+        use crate::executions::{db_error, PlanJob, TaskJob, ACTIVE, PLAN, TASK};
+
+        let open = execution::Entity::find()
+            .filter(execution::Column::Status.is_in(ACTIVE))
+            .all(&self.db)
+            .await?;
+        let (mut plans, mut tasks) = (0, 0);
+        for e in open {
+            let tx = self.db.begin().await?;
+            let listed = task::Entity::find()
+                .filter(task::Column::Execution.eq(e.id.clone()))
+                .count(&tx)
+                .await?;
+            if e.total == 0 || listed as i64 + e.known != e.total {
+                let job = PlanJob {
+                    execution: e.id.clone(),
+                };
+                self.outbox
+                    .enqueue(&tx, &Message::new(PLAN, &job))
+                    .await
+                    .map_err(db_error)?;
+                plans += 1;
+            }
+            let unfinished = task::Entity::find()
+                .filter(task::Column::Execution.eq(e.id.clone()))
+                .filter(task::Column::Status.is_in(ACTIVE))
+                .all(&tx)
+                .await?;
+            task::Entity::update_many()
+                .col_expr(task::Column::Status, Expr::value("pending"))
+                .col_expr(task::Column::Claim, Expr::value(""))
+                .filter(task::Column::Execution.eq(e.id.clone()))
+                .filter(task::Column::Status.is_in(ACTIVE))
+                .exec(&tx)
+                .await?;
+            for t in unfinished {
+                self.outbox
+                    .enqueue(&tx, &Message::new(TASK, &TaskJob { task: t.id }))
+                    .await
+                    .map_err(db_error)?;
+                tasks += 1;
+            }
+            tx.commit().await?;
+        }
+        self.outbox.notify();
+        if plans + tasks > 0 {
+            tracing::info!(plans, tasks, "requeued unfinished work after a restart");
+        }
+        Ok((plans, tasks))
     }
 }
