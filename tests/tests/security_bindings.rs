@@ -151,7 +151,12 @@ async fn bindings_survive_a_trip_through_public() {
             Some(json!({"visibility": "public"})),
         )
         .await;
-    assert!(allowed(&suite, "green-ns", image).await, "public");
+    // Cached decisions follow the change within moments.
+    let public = berth_testkit::wait_until(std::time::Duration::from_secs(2), || async {
+        allowed(&suite, "green-ns", image).await
+    })
+    .await;
+    assert!(public, "public");
     let (_, list) = suite
         .admin(
             Method::GET,

@@ -91,7 +91,13 @@ async fn notifications_take_the_hook_secret_and_nothing_else() {
         .await;
     assert_eq!(status, 401);
 
-    // Bad names: refused naming the field, nothing published.
+    // Bad names: refused naming the field, nothing published. (The good push above becomes an
+    // execution asynchronously: count once it has.)
+    let settled = berth_testkit::wait_until(Duration::from_secs(5), || async {
+        executions(&suite).await == 1
+    })
+    .await;
+    assert!(settled, "the good push became one execution");
     let before = executions(&suite).await;
     for (body, field) in [
         (

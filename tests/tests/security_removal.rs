@@ -105,10 +105,12 @@ async fn a_removed_registry_takes_its_spaces_bindings_and_policies_with_it() {
         .admin(Method::GET, "/api/v1/registries/dist/spaces", None)
         .await;
     assert_eq!(spaces["items"], json!([]), "{spaces}");
-    assert!(
-        !allowed(&suite, "blue-ns", image).await,
-        "no resurrected grant"
-    );
+    // Cached decisions follow the removal within moments.
+    let denied = berth_testkit::wait_until(std::time::Duration::from_secs(2), || async {
+        !allowed(&suite, "blue-ns", image).await
+    })
+    .await;
+    assert!(denied, "no resurrected grant");
     // And the formerly bound workspace can be deleted.
     let (status, e) = suite
         .admin(Method::DELETE, "/api/v1/workspaces/blue", None)

@@ -75,6 +75,9 @@ pub mod task {
         pub claim: String,
         pub started_at: Option<DateTimeUtc>,
         pub finished_at: Option<DateTimeUtc>,
+        /// `copy`, or `delete` (propagating a deletion; `digest` is then what the policy put at
+        /// the destination for the tag, the only thing it may delete).
+        pub action: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

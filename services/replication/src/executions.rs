@@ -140,6 +140,7 @@ pub(crate) fn new_task(
         claim: Set(String::new()),
         started_at: Set(None),
         finished_at: Set(None),
+        action: Set("copy".into()),
     }
 }
 

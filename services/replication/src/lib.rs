@@ -17,6 +17,7 @@
 //! option, credential), so credentials stay owned there.
 
 pub mod copy;
+pub mod deletes;
 pub mod entity;
 pub mod error;
 pub mod executions;

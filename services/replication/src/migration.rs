@@ -11,6 +11,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateTables),
             Box::new(TasksAndRecords),
             Box::new(NotifyingSources),
+            Box::new(DeleteTasks),
         ]
     }
 
@@ -165,6 +166,28 @@ impl MigrationTrait for NotifyingSources {
                 .table(Alias::new("replication_sources"))
                 .col(col("registry").string().not_null().primary_key())
                 .col(col("notified_since").timestamp_with_time_zone().not_null())
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// Deletions propagate as tasks of their own, retried like copies.
+struct DeleteTasks;
+
+impl MigrationName for DeleteTasks {
+    fn name(&self) -> &str {
+        "m0004_delete_tasks"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for DeleteTasks {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("replication_tasks"))
+                .add_column(col("action").string().not_null().default("copy"))
                 .to_owned(),
         )
         .await

@@ -71,9 +71,24 @@ pub async fn forget(
     repository: &str,
     tag: Option<&str>,
 ) -> Result<(), DbErr> {
+    forget_except(db, registry, repository, tag, &[]).await
+}
+
+/// [`forget`], except for the records of `kept` policies (whose delete tasks still need them:
+/// a record is the proof of what a policy put at the destination).
+pub async fn forget_except(
+    db: &DatabaseConnection,
+    registry: &str,
+    repository: &str,
+    tag: Option<&str>,
+    kept: &[String],
+) -> Result<(), DbErr> {
     let mut q = record::Entity::delete_many()
         .filter(record::Column::Registry.eq(registry))
         .filter(record::Column::Repository.eq(repository));
+    if !kept.is_empty() {
+        q = q.filter(record::Column::Policy.is_not_in(kept.to_vec()));
+    }
     if let Some(tag) = tag {
         q = q.filter(record::Column::Tag.eq(tag));
     }
@@ -116,4 +131,17 @@ pub async fn notifying_since(
         .one(db)
         .await?
         .map(|s| s.notified_since))
+}
+
+/// Forgets what `policy` recorded for `repository:tag`.
+pub async fn forget_tag(
+    db: &DatabaseConnection,
+    policy: &str,
+    repository: &str,
+    tag: &str,
+) -> Result<(), DbErr> {
+    record::Entity::delete_by_id(id(policy, repository, tag))
+        .exec(db)
+        .await?;
+    Ok(())
 }

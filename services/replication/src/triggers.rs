@@ -7,7 +7,6 @@
 //!   same manifest at their destination.
 
 use berth_bus::{Handler, HandlerError, Message, Subscription};
-use berth_oci::OciError;
 use berth_proto::v1::{ArtifactDeleted, ArtifactPushed};
 use sea_orm::{ActiveModelTrait, TransactionTrait};
 
@@ -100,35 +99,69 @@ impl Replication {
         Ok(())
     }
 
-    /// Forgets records of a deleted artifact and propagates the deletion where asked.
+    /// Propagates a deletion where policies ask for it, then forgets the records it touches.
+    ///
+    /// Each tag a propagating policy put at the destination from this repository (the deleted
+    /// tag, or every recorded one when only a manifest digest was deleted) becomes a `delete`
+    /// task, retried like copies: it deletes the tag at the destination only once the source
+    /// confirms the tag is gone, and only while the destination tag holds what the policy put
+    /// there.
     pub async fn on_delete(&self, event: &ArtifactDeleted) -> Result<()> {
         let tag = (!event.tag.is_empty()).then_some(event.tag.as_str());
         crate::records::notified(&self.db, &event.registry).await?;
-        crate::records::forget(&self.db, &event.registry, &event.repository, tag).await?;
-        if event.digest.is_empty() {
-            return Ok(());
-        }
+        let mut propagating = Vec::new();
         for (row, spec) in self.specs().await? {
             let name = row.name;
             if !spec.delete_propagation
                 || !spec.enabled
-                || !selects(&spec, &event.registry, &event.repository, None)
+                || !selects(&spec, &event.registry, &event.repository, tag)
             {
                 continue;
             }
             let Ok(dst_repo) = spec.destination_repository(&event.repository) else {
                 continue;
             };
-            let dst = self.client(&spec.destination_registry).await?;
-            match dst.delete_manifest(&dst_repo, &event.digest).await {
-                Ok(()) | Err(OciError::NotFound(_)) => {
-                    tracing::info!(policy = %name, repository = %dst_repo, digest = %event.digest, "deletion propagated")
-                }
-                Err(e) => {
-                    tracing::warn!(policy = %name, repository = %dst_repo, digest = %event.digest, error = %e, "could not propagate a deletion")
-                }
+            let recorded: Vec<(String, String)> = crate::records::load(&self.db, &name)
+                .await?
+                .into_iter()
+                .filter(|((repo, t), _)| {
+                    repo == &event.repository && tag.is_none_or(|want| t == want)
+                })
+                .map(|((_, t), (digest, _))| (t, digest))
+                .collect();
+            if recorded.is_empty() {
+                continue;
             }
+            let mut e = new_execution(&name, "delete", false);
+            e.status = sea_orm::Set("running".into());
+            e.total = sea_orm::Set(recorded.len() as i64);
+            let tx = self.db.begin().await?;
+            let e = e.insert(&tx).await?;
+            for (t, digest) in &recorded {
+                let mut task =
+                    crate::executions::new_task(&e.id, &name, &event.repository, &dst_repo, t);
+                task.action = sea_orm::Set("delete".into());
+                task.digest = sea_orm::Set(digest.clone());
+                let task = task.insert(&tx).await?;
+                self.outbox
+                    .enqueue(&tx, &Message::new(TASK, &TaskJob { task: task.id }))
+                    .await
+                    .map_err(db_error)?;
+            }
+            tx.commit().await?;
+            self.outbox.notify();
+            tracing::info!(policy = %name, execution = %e.id, repository = %event.repository, tags = recorded.len(), "deletion propagation queued");
+            propagating.push(name);
         }
+        // The propagating policies' delete tasks forget their records once the tag is gone.
+        crate::records::forget_except(
+            &self.db,
+            &event.registry,
+            &event.repository,
+            tag,
+            &propagating,
+        )
+        .await?;
         Ok(())
     }
 }

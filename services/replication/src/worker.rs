@@ -61,6 +61,10 @@ pub enum Step {
 
 enum Ending {
     Copied(Outcome),
+    /// A deletion was propagated.
+    Deleted,
+    /// A deletion was not propagated, for this reason.
+    Left(String),
     Failed(OciError),
     TimedOut,
     Cancelled,
@@ -122,9 +126,15 @@ impl Replication {
         }
         let attempt = t.attempts + 1;
         let progress = Arc::new(AtomicU64::new(0));
-        let ending = self.copy(&spec, &t, &claim, progress.clone()).await;
+        let ending = if t.action == "delete" {
+            self.propagate_delete(&spec, &t).await
+        } else {
+            self.copy(&spec, &t, &claim, progress.clone()).await
+        };
         let moved = progress.load(Ordering::Relaxed) as i64;
         let (status, digest, error, retry) = match ending {
+            Ending::Deleted => ("succeeded", t.digest.clone(), String::new(), false),
+            Ending::Left(reason) => ("skipped", String::new(), reason, false),
             Ending::Copied(Outcome::Copied { digest, .. }) => {
                 ("succeeded", digest, String::new(), false)
             }
@@ -174,7 +184,13 @@ impl Replication {
         };
         if retry {
             tracing::info!(task = %id, attempt, error = %error, "task failed, will retry");
-            self.settle(id, &claim, "pending", moved, "", &error)
+            // A delete task keeps the digest it may delete for its next attempt.
+            let keep = if t.action == "delete" {
+                t.digest.as_str()
+            } else {
+                ""
+            };
+            self.settle(id, &claim, "pending", moved, keep, &error)
                 .await?;
             return Ok(Step::Retry(error));
         }
@@ -187,7 +203,10 @@ impl Replication {
             .settle(id, &claim, status, moved, &digest, &error)
             .await?
         {
-            if matches!(status, "succeeded" | "skipped") && !digest.is_empty() {
+            if t.action == "delete" && status == "succeeded" {
+                crate::records::forget_tag(&self.db, &t.policy, &t.source_repository, &t.reference)
+                    .await?;
+            } else if matches!(status, "succeeded" | "skipped") && !digest.is_empty() {
                 crate::records::remember(
                     &self.db,
                     &t.policy,
@@ -250,6 +269,40 @@ impl Replication {
                     }
                 }
             }
+        }
+    }
+
+    /// Propagates a deletion (a `delete` task): only once the source confirms the tag is gone,
+    /// and only what the policy put at the destination.
+    async fn propagate_delete(&self, spec: &Spec, t: &task::Model) -> Ending {
+        let clients = async {
+            Ok::<_, ReplicationError>((
+                self.clients.get(&spec.source_registry).await?.client,
+                self.clients.get(&spec.destination_registry).await?.client,
+            ))
+        };
+        let (src, dst) = match clients.await {
+            Ok(c) => c,
+            Err(e) => {
+                return Ending::Failed(OciError::Connect {
+                    host: "registry service".into(),
+                    detail: e.to_string(),
+                })
+            }
+        };
+        match crate::deletes::propagate(
+            &src,
+            &dst,
+            &t.source_repository,
+            &t.destination_repository,
+            &t.reference,
+            &t.digest,
+        )
+        .await
+        {
+            Ok(crate::deletes::Deletion::Deleted) => Ending::Deleted,
+            Ok(crate::deletes::Deletion::Left(reason)) => Ending::Left(reason),
+            Err(e) => Ending::Failed(e),
         }
     }
 

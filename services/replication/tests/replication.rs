@@ -1127,3 +1127,103 @@ fn repo_filter(pattern: &str) -> Filter {
         exclude: false,
     }
 }
+
+/// Regression: a failed delete was acked and lost, deleting by digest removed other tags on
+/// the same digest, and the source was never asked. Deletions now propagate as retried tasks
+/// that delete only the tag the policy put there, once the source confirms it is gone.
+#[tokio::test]
+async fn deletions_propagate_only_what_the_policy_put_once_gone_at_the_source() {
+    let f = fixture_with(10).await;
+    let image = Image::new(&[(93, 6_000)], "amd64");
+    for tag in ["v1", "v2"] {
+        push_image(&image, &f.src_target(), "team/del", tag)
+            .await
+            .unwrap();
+    }
+    let mut p = policy("prop", vec![repo_filter("team/del")]);
+    p.delete_propagation = true;
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.run("prop", false).await;
+    assert_eq!(e.succeeded, 2, "{e:?}");
+    let (src, dst) = (
+        berth_oci::Client::new(&f.source.url(), None, Default::default()).unwrap(),
+        f.dst(),
+    );
+    // A tag at the destination the policy did not put there, on the same digest.
+    let m = dst.manifest("mirror/del", "v1").await.unwrap();
+    dst.put_manifest(
+        "mirror/del",
+        "keep",
+        &m.media_type,
+        bytes::Bytes::from(m.bytes.clone()),
+    )
+    .await
+    .unwrap();
+    let deleted = |tag: &str| berth_proto::v1::ArtifactDeleted {
+        registry: "src".into(),
+        repository: "team/del".into(),
+        tag: tag.into(),
+        digest: String::new(),
+    };
+    let digest_at = |tag: &'static str| {
+        let dst = dst.clone();
+        async move {
+            dst.head_manifest("mirror/del", tag)
+                .await
+                .unwrap()
+                .map(|d| d.digest)
+        }
+    };
+    let last_execution = || async {
+        let all = f.replication.list_executions("prop", 10).await.unwrap();
+        finished(&f.replication, &all[0].id).await
+    };
+
+    // v1 goes at the source (v2 stays, same digest): only v1 goes at the destination.
+    berth_replication::deletes::delete_tag(&src, "team/del", "v1")
+        .await
+        .unwrap();
+    assert!(src.head_manifest("team/del", "v2").await.unwrap().is_some());
+    assert!(src.head_manifest("team/del", "v1").await.unwrap().is_none());
+    f.replication.on_delete(&deleted("v1")).await.unwrap();
+    let e = last_execution().await;
+    assert_eq!((e.trigger.as_str(), e.succeeded), ("delete", 1), "{e:?}");
+    assert_eq!(digest_at("v1").await, None);
+    for tag in ["v2", "keep"] {
+        assert_eq!(digest_at(tag).await, Some(m.digest.clone()), "{tag} stays");
+    }
+
+    // An event for a tag the source still has deletes nothing.
+    f.replication.on_delete(&deleted("v2")).await.unwrap();
+    let e = last_execution().await;
+    assert_eq!((e.succeeded, e.skipped), (0, 1), "{e:?}");
+    assert_eq!(digest_at("v2").await, Some(m.digest.clone()));
+
+    // The destination away while v2's deletion propagates: retried until it returns.
+    berth_replication::deletes::delete_tag(&src, "team/del", "v2")
+        .await
+        .unwrap();
+    assert_eq!(
+        src.head_manifest("team/del", "v2").await.unwrap(),
+        None,
+        "{:?}",
+        src.tags("team/del").await
+    );
+    f.proxy.cut();
+    f.replication.on_delete(&deleted("v2")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    f.proxy.restore().await.unwrap();
+    let e = last_execution().await;
+    assert_eq!(
+        (e.status.as_str(), e.succeeded),
+        ("succeeded", 1),
+        "{e:?} {:?}",
+        f.tasks(&e.id).await
+    );
+    assert_eq!(digest_at("v2").await, None);
+    assert_eq!(
+        digest_at("keep").await,
+        Some(m.digest.clone()),
+        "a tag the policy did not put there stays"
+    );
+}

@@ -1,0 +1,100 @@
+//! Propagating deletions: a tag deleted at the source is deleted at the destination, but only
+//! the tag the policy put there, and only once the source confirms it is gone.
+//!
+//! Deleting a manifest by digest on Distribution removes every tag on it, so when other tags at
+//! the destination share the digest, the one tag is removed alone: it is pointed at a throwaway
+//! manifest of its own (an empty image with a unique annotation), which is then deleted.
+
+use berth_oci::manifest::OCI_MANIFEST;
+use berth_oci::{BlobStream, Client, OciError};
+use bytes::Bytes;
+
+/// The OCI empty descriptor's content (`{}`), a valid config for the throwaway manifest.
+const EMPTY: &[u8] = b"{}";
+const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+
+/// Removes `tag` from `repo` without touching other tags that share its digest.
+pub async fn delete_tag(client: &Client, repo: &str, tag: &str) -> Result<(), OciError> {
+    let Some(current) = client.head_manifest(repo, tag).await? else {
+        return Ok(());
+    };
+    let mut shared = false;
+    for other in client.tags(repo).await? {
+        if other == tag {
+            continue;
+        }
+        if client
+            .head_manifest(repo, &other)
+            .await?
+            .is_some_and(|d| d.digest == current.digest)
+        {
+            shared = true;
+            break;
+        }
+    }
+    if !shared {
+        return match client.delete_manifest(repo, &current.digest).await {
+            Ok(()) | Err(OciError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        };
+    }
+    let empty = berth_oci::sha256_digest(EMPTY);
+    if client.head_blob(repo, &empty).await?.is_none() {
+        let body: BlobStream = Box::pin(futures::stream::once(async {
+            Ok::<Bytes, OciError>(Bytes::from_static(EMPTY))
+        }));
+        client
+            .put_blob(repo, &empty, EMPTY.len() as u64, body)
+            .await?;
+    }
+    let throwaway = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": EMPTY_MEDIA_TYPE, "digest": empty, "size": EMPTY.len()},
+        "layers": [],
+        "annotations": {"dev.berth.tombstone": uuid::Uuid::now_v7().to_string()},
+    });
+    let bytes = Bytes::from(serde_json::to_vec(&throwaway).expect("json"));
+    let digest = berth_oci::sha256_digest(&bytes);
+    client.put_manifest(repo, tag, OCI_MANIFEST, bytes).await?;
+    match client.delete_manifest(repo, &digest).await {
+        Ok(()) | Err(OciError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// What propagating one deletion did.
+pub enum Deletion {
+    Deleted,
+    /// Nothing was deleted, for this reason.
+    Left(String),
+}
+
+/// Deletes `dst_repo:tag` at `dst` if `src_repo:tag` is gone from `src` and the destination
+/// tag still holds `recorded`, what the policy put there.
+pub async fn propagate(
+    src: &Client,
+    dst: &Client,
+    src_repo: &str,
+    dst_repo: &str,
+    tag: &str,
+    recorded: &str,
+) -> Result<Deletion, OciError> {
+    if src.head_manifest(src_repo, tag).await?.is_some() {
+        return Ok(Deletion::Left(
+            "the tag is still at the source (deleted and pushed again, or the event was wrong)"
+                .into(),
+        ));
+    }
+    match dst.head_manifest(dst_repo, tag).await? {
+        None => Ok(Deletion::Deleted),
+        Some(d) if d.digest != recorded => Ok(Deletion::Left(format!(
+            "the destination tag now holds {} (the policy put {recorded} there): left alone",
+            d.digest
+        ))),
+        Some(_) => {
+            delete_tag(dst, dst_repo, tag).await?;
+            Ok(Deletion::Deleted)
+        }
+    }
+}
