@@ -163,6 +163,68 @@ async fn every_operation_for_every_role() {
             )
         },
         op(Method::GET, "/api/v1/workspaces/blue", None, blue_read),
+        // Reads cut to what the access rule lets each principal pull (plat is unreachable, so a
+        // permitted read answers 503; a hidden one 404 before anything is asked of it).
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/repositories?space=pub",
+            None,
+            [503, 503, 503, 503, 503, 503, 503, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/repositories?space=priv",
+            None,
+            [503, 503, 503, 503, 404, 404, 404, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/repositories?space=green-priv",
+            None,
+            [503, 404, 404, 404, 503, 503, 503, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/repositories?space=nospace",
+            None,
+            [503, 404, 404, 404, 404, 404, 404, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/repositories/priv%2Fapp/artifacts",
+            None,
+            [503, 503, 503, 503, 404, 404, 404, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/repositories/green-priv%2Fapp/artifacts",
+            None,
+            [503, 404, 404, 404, 503, 503, 503, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/repositories/loose%2Fapp/artifacts",
+            None,
+            [503, 404, 404, 404, 404, 404, 404, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/repositories/toplevel/artifacts",
+            None,
+            [503, 404, 404, 404, 404, 404, 404, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/registries/own/repositories/anything%2Fapp/artifacts",
+            None,
+            [503, 503, 503, 503, 404, 404, 404, 401],
+        ),
+        op(
+            Method::GET,
+            "/api/v1/registries/plat/spaces/green-priv",
+            None,
+            [200, 404, 404, 404, 200, 200, 200, 401],
+        ),
         // Replication copies with Berth's own credentials: platform admins only.
         op(
             Method::GET,
