@@ -137,6 +137,23 @@ pub async fn namespace_workspace(
     Ok(workspace)
 }
 
+/// The one shape of a mutation: `call` (an RPC to the owning service, already authorized) is
+/// awaited, its answer picked by `pick` or its status mapped by `callee`, and the outcome
+/// recorded in the audit trail as `action` on `resource`.
+pub(crate) async fn forward<R, T>(
+    s: &AppState,
+    p: &Principal,
+    action: &str,
+    resource: &str,
+    call: impl std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    callee: fn(tonic::Status) -> ApiError,
+    pick: impl FnOnce(R) -> T,
+) -> ApiResult<T> {
+    let out = call.await.map(|r| pick(r.into_inner())).map_err(callee);
+    audit(s, p, action, resource, &out).await;
+    out
+}
+
 /// Records a mutation and its outcome in the audit trail.
 pub(crate) async fn audit<T>(
     s: &AppState,

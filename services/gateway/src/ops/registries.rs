@@ -4,7 +4,7 @@
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{audit, filtered_page, from_registry, request, visible, Visible};
+use super::{filtered_page, forward, from_registry, request, visible, Visible};
 use crate::authn::Principal;
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
@@ -48,15 +48,16 @@ pub async fn create_registry(
 ) -> ApiResult<Registry> {
     authorize(p, Action::Manage, Owner::of(&req.workspace), "registries")?;
     let resource = format!("registries/{}", req.name);
-    let out = s
-        .registry
-        .clone()
-        .create_registry(request(p, req))
-        .await
-        .map(|r| r.into_inner().registry.unwrap_or_default())
-        .map_err(from_registry);
-    audit(s, p, "registry.create", &resource, &out).await;
-    out
+    forward(
+        s,
+        p,
+        "registry.create",
+        &resource,
+        s.registry.clone().create_registry(request(p, req)),
+        from_registry,
+        |r| r.registry.unwrap_or_default(),
+    )
+    .await
 }
 
 pub async fn get_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult<Registry> {
@@ -105,15 +106,16 @@ pub async fn update_registry(
 ) -> ApiResult<Registry> {
     authorized(s, p, &req.name, Action::Manage).await?;
     let resource = format!("registries/{}", req.name);
-    let out = s
-        .registry
-        .clone()
-        .update_registry(request(p, req))
-        .await
-        .map(|r| r.into_inner().registry.unwrap_or_default())
-        .map_err(from_registry);
-    audit(s, p, "registry.update", &resource, &out).await;
-    out
+    forward(
+        s,
+        p,
+        "registry.update",
+        &resource,
+        s.registry.clone().update_registry(request(p, req)),
+        from_registry,
+        |r| r.registry.unwrap_or_default(),
+    )
+    .await
 }
 
 /// A new secret for the registry's notifications, answered once; the old one stops working.
@@ -125,34 +127,36 @@ pub async fn rotate_hook_secret(
     authorized(s, p, &req.registry, Action::Manage).await?;
     let resource = format!("registries/{}/hook-secret", req.registry);
     let req_registry = req.registry.clone();
-    let out = s
-        .registry
-        .clone()
-        .rotate_hook_secret(request(p, req))
-        .await
-        .map(|r| r.into_inner())
-        .map_err(from_registry);
     s.hook_secrets.forget(&req_registry);
-    audit(s, p, "registry.hook_secret.rotate", &resource, &out).await;
-    out
+    forward(
+        s,
+        p,
+        "registry.hook_secret.rotate",
+        &resource,
+        s.registry.clone().rotate_hook_secret(request(p, req)),
+        from_registry,
+        |r| r,
+    )
+    .await
 }
 
 pub async fn ping_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult<RegistryHealth> {
     authorized(s, p, name, Action::Manage).await?;
-    let out = s
-        .registry
-        .clone()
-        .ping_registry(request(
+    forward(
+        s,
+        p,
+        "registry.ping",
+        &format!("registries/{name}"),
+        s.registry.clone().ping_registry(request(
             p,
             PingRegistryRequest {
                 name: name.to_string(),
             },
-        ))
-        .await
-        .map(|r| r.into_inner().health.unwrap_or_default())
-        .map_err(from_registry);
-    audit(s, p, "registry.ping", &format!("registries/{name}"), &out).await;
-    out
+        )),
+        from_registry,
+        |r| r.health.unwrap_or_default(),
+    )
+    .await
 }
 
 pub async fn registry_overview(s: &AppState, p: &Principal, name: &str) -> ApiResult<Overview> {

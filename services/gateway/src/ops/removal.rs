@@ -11,7 +11,7 @@
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{audit, fetch_registry, from_registry, from_replication, from_space, request};
+use super::{fetch_registry, forward, from_registry, from_replication, from_space, request};
 use crate::authn::Principal;
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
@@ -99,28 +99,21 @@ pub async fn delete_registry(
         )));
     }
     for policy in policies {
-        let out = s
-            .replication
-            .policies
-            .clone()
-            .delete_policy(request(
-                p,
-                DeletePolicyRequest {
-                    name: policy.clone(),
-                },
-            ))
-            .await
-            .map(|_| ())
-            .map_err(from_replication);
-        audit(
+        forward(
             s,
             p,
             "policy.delete",
             &format!("replication/policies/{policy}"),
-            &out,
+            s.replication.policies.clone().delete_policy(request(
+                p,
+                DeletePolicyRequest {
+                    name: policy.clone(),
+                },
+            )),
+            from_replication,
+            |_| (),
         )
-        .await;
-        out?;
+        .await?;
     }
     for space in spaces {
         let req = DeleteSpaceRequest {
@@ -128,39 +121,33 @@ pub async fn delete_registry(
             name: space.clone(),
             keep_project: true,
         };
-        let out = s
-            .space
-            .spaces
-            .clone()
-            .delete_space(request(p, req))
-            .await
-            .map(|_| ())
-            .map_err(from_space);
-        audit(
+        forward(
             s,
             p,
             "space.delete",
             &format!("registries/{name}/spaces/{space}"),
-            &out,
+            s.space.spaces.clone().delete_space(request(p, req)),
+            from_space,
+            |_| (),
         )
-        .await;
-        out?;
+        .await?;
     }
-    let out = s
-        .registry
-        .clone()
-        .delete_registry(request(
+    forward(
+        s,
+        p,
+        "registry.delete",
+        &format!("registries/{name}"),
+        s.registry.clone().delete_registry(request(
             p,
             DeleteRegistryRequest {
                 name: name.to_string(),
                 cascade,
             },
-        ))
-        .await
-        .map(|_| ())
-        .map_err(from_registry);
-    audit(s, p, "registry.delete", &format!("registries/{name}"), &out).await;
-    out
+        )),
+        from_registry,
+        |_| (),
+    )
+    .await
 }
 
 /// Deletes a workspace; one that is bound or integrated registries only with `cascade`, which
@@ -199,27 +186,20 @@ pub async fn delete_workspace(
     for registry in owned {
         delete_registry(s, p, &registry, true).await?;
     }
-    let out = s
-        .space
-        .workspaces
-        .clone()
-        .delete_workspace(request(
+    forward(
+        s,
+        p,
+        "workspace.delete",
+        &format!("workspaces/{name}"),
+        s.space.workspaces.clone().delete_workspace(request(
             p,
             DeleteWorkspaceRequest {
                 name: name.into(),
                 cascade,
             },
-        ))
-        .await
-        .map(|_| ())
-        .map_err(from_space);
-    audit(
-        s,
-        p,
-        "workspace.delete",
-        &format!("workspaces/{name}"),
-        &out,
+        )),
+        from_space,
+        |_| (),
     )
-    .await;
-    out
+    .await
 }

@@ -4,7 +4,7 @@
 use berth_error::ApiResult;
 use berth_proto::v1::*;
 
-use super::{audit, from_replication, request};
+use super::{forward, from_replication, request};
 use crate::authn::Principal;
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
@@ -16,21 +16,21 @@ fn admin(p: &Principal) -> ApiResult<()> {
 pub async fn create_policy(s: &AppState, p: &Principal, policy: Policy) -> ApiResult<Policy> {
     admin(p)?;
     let resource = format!("replication/policies/{}", policy.name);
-    let out = s
-        .replication
-        .policies
-        .clone()
-        .create_policy(request(
+    forward(
+        s,
+        p,
+        "replication.policy.create",
+        &resource,
+        s.replication.policies.clone().create_policy(request(
             p,
             CreatePolicyRequest {
                 policy: Some(policy),
             },
-        ))
-        .await
-        .map(|r| r.into_inner().policy.unwrap_or_default())
-        .map_err(from_replication);
-    audit(s, p, "replication.policy.create", &resource, &out).await;
-    out
+        )),
+        from_replication,
+        |r| r.policy.unwrap_or_default(),
+    )
+    .await
 }
 
 pub async fn get_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult<Policy> {
@@ -57,44 +57,40 @@ pub async fn list_policies(s: &AppState, p: &Principal) -> ApiResult<Vec<Policy>
 
 pub async fn delete_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult<()> {
     admin(p)?;
-    let out = s
-        .replication
-        .policies
-        .clone()
-        .delete_policy(request(p, DeletePolicyRequest { name: name.into() }))
-        .await
-        .map(|_| ())
-        .map_err(from_replication);
-    audit(
+    forward(
         s,
         p,
         "replication.policy.delete",
         &format!("replication/policies/{name}"),
-        &out,
+        s.replication
+            .policies
+            .clone()
+            .delete_policy(request(p, DeletePolicyRequest { name: name.into() })),
+        from_replication,
+        |_| (),
     )
-    .await;
-    out
+    .await
 }
 
 /// Replaces a policy (the HTTP layer merges a PATCH into the stored policy first).
 pub async fn update_policy(s: &AppState, p: &Principal, policy: Policy) -> ApiResult<Policy> {
     admin(p)?;
     let resource = format!("replication/policies/{}", policy.name);
-    let out = s
-        .replication
-        .policies
-        .clone()
-        .update_policy(request(
+    forward(
+        s,
+        p,
+        "replication.policy.update",
+        &resource,
+        s.replication.policies.clone().update_policy(request(
             p,
             UpdatePolicyRequest {
                 policy: Some(policy),
             },
-        ))
-        .await
-        .map(|r| r.into_inner().policy.unwrap_or_default())
-        .map_err(from_replication);
-    audit(s, p, "replication.policy.update", &resource, &out).await;
-    out
+        )),
+        from_replication,
+        |r| r.policy.unwrap_or_default(),
+    )
+    .await
 }
 
 pub async fn run_policy(
@@ -104,29 +100,22 @@ pub async fn run_policy(
     verify: bool,
 ) -> ApiResult<Execution> {
     admin(p)?;
-    let out = s
-        .replication
-        .executions
-        .clone()
-        .run_policy(request(
+    forward(
+        s,
+        p,
+        "replication.policy.run",
+        &format!("replication/policies/{name}"),
+        s.replication.executions.clone().run_policy(request(
             p,
             RunPolicyRequest {
                 name: name.into(),
                 verify,
             },
-        ))
-        .await
-        .map(|r| r.into_inner().execution.unwrap_or_default())
-        .map_err(from_replication);
-    audit(
-        s,
-        p,
-        "replication.policy.run",
-        &format!("replication/policies/{name}"),
-        &out,
+        )),
+        from_replication,
+        |r| r.execution.unwrap_or_default(),
     )
-    .await;
-    out
+    .await
 }
 
 pub async fn get_execution(s: &AppState, p: &Principal, id: &str) -> ApiResult<Execution> {
@@ -172,23 +161,19 @@ pub async fn list_tasks(
 
 pub async fn cancel_execution(s: &AppState, p: &Principal, id: &str) -> ApiResult<Execution> {
     admin(p)?;
-    let out = s
-        .replication
-        .executions
-        .clone()
-        .cancel_execution(request(p, CancelExecutionRequest { id: id.into() }))
-        .await
-        .map(|r| r.into_inner().execution.unwrap_or_default())
-        .map_err(from_replication);
-    audit(
+    forward(
         s,
         p,
         "replication.execution.cancel",
         &format!("replication/executions/{id}"),
-        &out,
+        s.replication
+            .executions
+            .clone()
+            .cancel_execution(request(p, CancelExecutionRequest { id: id.into() })),
+        from_replication,
+        |r| r.execution.unwrap_or_default(),
     )
-    .await;
-    out
+    .await
 }
 
 /// Streams an image archive into `registry` as `repository:tag` (see the replication service's
@@ -227,23 +212,19 @@ pub async fn import_image(
             part: Some(import_image_request::Part::Chunk(frames.concat())),
         });
     let parts = futures::stream::once(async { target }).chain(chunks);
-    let out = s
-        .replication
-        .imports
-        .clone()
-        .import_image(request(p, parts))
-        .await
-        .map(|r| r.into_inner())
-        .map_err(from_replication);
-    audit(
+    forward(
         s,
         p,
         "image.import",
         &format!("registries/{registry}/repositories/{repository}:{tag}"),
-        &out,
+        s.replication
+            .imports
+            .clone()
+            .import_image(request(p, parts)),
+        from_replication,
+        |r| r,
     )
-    .await;
-    out
+    .await
 }
 
 /// The execution's progress as the replication service streams it.

@@ -3,7 +3,7 @@
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{audit, filtered_page, from_space, namespace_workspace, request};
+use super::{filtered_page, forward, from_space, namespace_workspace, request};
 use crate::authn::Principal;
 use crate::authz::{authorize, authorize_space, Action, Owner};
 use crate::state::AppState;
@@ -17,16 +17,16 @@ pub async fn create_workspace(
 ) -> ApiResult<Workspace> {
     authorize(p, Action::Admin, Owner::Platform, "creating workspaces")?;
     let resource = format!("workspaces/{}", req.name);
-    let out = s
-        .space
-        .workspaces
-        .clone()
-        .create_workspace(request(p, req))
-        .await
-        .map(|r| r.into_inner().workspace.unwrap_or_default())
-        .map_err(from_space);
-    audit(s, p, "workspace.create", &resource, &out).await;
-    out
+    forward(
+        s,
+        p,
+        "workspace.create",
+        &resource,
+        s.space.workspaces.clone().create_workspace(request(p, req)),
+        from_space,
+        |r| r.workspace.unwrap_or_default(),
+    )
+    .await
 }
 
 pub async fn get_workspace(s: &AppState, p: &Principal, name: &str) -> ApiResult<Workspace> {
@@ -94,23 +94,16 @@ pub async fn add_namespace(
         workspace: workspace.into(),
         namespace: namespace.into(),
     };
-    let out = s
-        .space
-        .workspaces
-        .clone()
-        .add_namespace(request(p, req))
-        .await
-        .map(|_| ())
-        .map_err(from_space);
-    audit(
+    forward(
         s,
         p,
         "namespace.add",
         &format!("workspaces/{workspace}/namespaces/{namespace}"),
-        &out,
+        s.space.workspaces.clone().add_namespace(request(p, req)),
+        from_space,
+        |_| (),
     )
-    .await;
-    out
+    .await
 }
 
 pub async fn remove_namespace(
@@ -124,23 +117,16 @@ pub async fn remove_namespace(
         workspace: workspace.into(),
         namespace: namespace.into(),
     };
-    let out = s
-        .space
-        .workspaces
-        .clone()
-        .remove_namespace(request(p, req))
-        .await
-        .map(|_| ())
-        .map_err(from_space);
-    audit(
+    forward(
         s,
         p,
         "namespace.remove",
         &format!("workspaces/{workspace}/namespaces/{namespace}"),
-        &out,
+        s.space.workspaces.clone().remove_namespace(request(p, req)),
+        from_space,
+        |_| (),
     )
-    .await;
-    out
+    .await
 }
 
 pub async fn set_member(s: &AppState, p: &Principal, req: SetMemberRequest) -> ApiResult<()> {
@@ -151,16 +137,16 @@ pub async fn set_member(s: &AppState, p: &Principal, req: SetMemberRequest) -> A
         &format!("workspace {:?}", req.workspace),
     )?;
     let resource = format!("workspaces/{}/members/{}", req.workspace, req.principal);
-    let out = s
-        .space
-        .workspaces
-        .clone()
-        .set_member(request(p, req))
-        .await
-        .map(|_| ())
-        .map_err(from_space);
-    audit(s, p, "member.set", &resource, &out).await;
-    out
+    forward(
+        s,
+        p,
+        "member.set",
+        &resource,
+        s.space.workspaces.clone().set_member(request(p, req)),
+        from_space,
+        |_| (),
+    )
+    .await
 }
 
 pub async fn remove_member(
@@ -179,23 +165,16 @@ pub async fn remove_member(
         workspace: workspace.into(),
         principal: principal.into(),
     };
-    let out = s
-        .space
-        .workspaces
-        .clone()
-        .remove_member(request(p, req))
-        .await
-        .map(|_| ())
-        .map_err(from_space);
-    audit(
+    forward(
         s,
         p,
         "member.remove",
         &format!("workspaces/{workspace}/members/{principal}"),
-        &out,
+        s.space.workspaces.clone().remove_member(request(p, req)),
+        from_space,
+        |_| (),
     )
-    .await;
-    out
+    .await
 }
 
 // --- spaces ---------------------------------------------------------------------------------
@@ -260,16 +239,16 @@ pub async fn create_space(
         authorize(p, Action::Admin, Owner::Platform, "making a space public")?;
     }
     let resource = format!("registries/{}/spaces/{}", req.registry, req.name);
-    let out = s
-        .space
-        .spaces
-        .clone()
-        .create_space(request(p, req))
-        .await
-        .map(|r| r.into_inner().space.unwrap_or_default())
-        .map_err(from_space);
-    audit(s, p, "space.create", &resource, &out).await;
-    out
+    forward(
+        s,
+        p,
+        "space.create",
+        &resource,
+        s.space.spaces.clone().create_space(request(p, req)),
+        from_space,
+        |r| r.space.unwrap_or_default(),
+    )
+    .await
 }
 
 pub async fn get_space(
@@ -332,16 +311,16 @@ pub async fn update_space(
         authorize(p, Action::Admin, Owner::Platform, "making a space public")?;
     }
     let resource = format!("registries/{}/spaces/{}", req.registry, req.name);
-    let out = s
-        .space
-        .spaces
-        .clone()
-        .update_space(request(p, req))
-        .await
-        .map(|r| r.into_inner().space.unwrap_or_default())
-        .map_err(from_space);
-    audit(s, p, "space.update", &resource, &out).await;
-    out
+    forward(
+        s,
+        p,
+        "space.update",
+        &resource,
+        s.space.spaces.clone().update_space(request(p, req)),
+        from_space,
+        |r| r.space.unwrap_or_default(),
+    )
+    .await
 }
 
 pub async fn delete_space(
@@ -356,23 +335,16 @@ pub async fn delete_space(
         name: name.into(),
         keep_project: false,
     };
-    let out = s
-        .space
-        .spaces
-        .clone()
-        .delete_space(request(p, req))
-        .await
-        .map(|_| ())
-        .map_err(from_space);
-    audit(
+    forward(
         s,
         p,
         "space.delete",
         &format!("registries/{registry}/spaces/{name}"),
-        &out,
+        s.space.spaces.clone().delete_space(request(p, req)),
+        from_space,
+        |_| (),
     )
-    .await;
-    out
+    .await
 }
 
 // --- bindings -------------------------------------------------------------------------------
@@ -413,16 +385,16 @@ pub async fn bind(s: &AppState, p: &Principal, req: BindRequest) -> ApiResult<Bi
         "registries/{}/spaces/{}/bindings/{}",
         req.registry, req.space, req.workspace
     );
-    let out = s
-        .space
-        .bindings
-        .clone()
-        .bind(request(p, req))
-        .await
-        .map(|r| r.into_inner().binding.unwrap_or_default())
-        .map_err(from_space);
-    audit(s, p, "binding.create", &resource, &out).await;
-    out
+    forward(
+        s,
+        p,
+        "binding.create",
+        &resource,
+        s.space.bindings.clone().bind(request(p, req)),
+        from_space,
+        |r| r.binding.unwrap_or_default(),
+    )
+    .await
 }
 
 pub async fn unbind(s: &AppState, p: &Principal, req: UnbindRequest) -> ApiResult<()> {
@@ -431,16 +403,16 @@ pub async fn unbind(s: &AppState, p: &Principal, req: UnbindRequest) -> ApiResul
         "registries/{}/spaces/{}/bindings/{}",
         req.registry, req.space, req.workspace
     );
-    let out = s
-        .space
-        .bindings
-        .clone()
-        .unbind(request(p, req))
-        .await
-        .map(|_| ())
-        .map_err(from_space);
-    audit(s, p, "binding.delete", &resource, &out).await;
-    out
+    forward(
+        s,
+        p,
+        "binding.delete",
+        &resource,
+        s.space.bindings.clone().unbind(request(p, req)),
+        from_space,
+        |_| (),
+    )
+    .await
 }
 
 // --- access ---------------------------------------------------------------------------------
@@ -554,26 +526,19 @@ pub async fn import_spaces(s: &AppState, p: &Principal, registry: &str) -> ApiRe
         Owner::of(&owner),
         &format!("spaces of registry {registry:?}"),
     )?;
-    let out = s
-        .space
-        .spaces
-        .clone()
-        .import_spaces(request(
-            p,
-            ImportSpacesRequest {
-                registry: registry.into(),
-            },
-        ))
-        .await
-        .map(|r| r.into_inner().imported)
-        .map_err(from_space);
-    audit(
+    forward(
         s,
         p,
         "space.import",
         &format!("registries/{registry}/spaces"),
-        &out,
+        s.space.spaces.clone().import_spaces(request(
+            p,
+            ImportSpacesRequest {
+                registry: registry.into(),
+            },
+        )),
+        from_space,
+        |r| r.imported,
     )
-    .await;
-    out
+    .await
 }
