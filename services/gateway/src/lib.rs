@@ -6,19 +6,16 @@
 //! internal credential, and records mutations in the audit trail ([`store`]).
 
 pub mod access_cache;
-pub mod admission;
 pub mod authn;
 pub mod authz;
 pub mod grpc;
 mod grpc_replication;
 mod grpc_tenancy;
-pub mod hooks;
 pub mod http;
 pub mod ops;
 pub mod pages;
 pub mod state;
 pub mod store;
-pub mod token_service;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -112,7 +109,7 @@ pub async fn start(
         access_cache: access_cache::AccessCache::new(deps.cache.clone()),
         bus: deps.bus.clone(),
         pages: pages::PageTokens::new(deps.internal_token.as_deref()),
-        hook_secrets: hooks::HookSecrets::default(),
+        hook_secrets: http::hooks::HookSecrets::default(),
         admission_token: deps.admission_token.as_deref().map(Arc::from),
         channels: Arc::new(vec![
             ("registry", registry_channel),

@@ -86,7 +86,7 @@ pub struct AppState {
     /// admission answers nobody).
     pub admission_token: Option<Arc<str>>,
     /// Hook secrets verified lately.
-    pub hook_secrets: crate::hooks::HookSecrets,
+    pub hook_secrets: crate::http::hooks::HookSecrets,
     /// Channels of the internal services, by name, for readiness checks.
     pub channels: Arc<Vec<(&'static str, Channel)>>,
 }

@@ -1,13 +1,16 @@
 //! The HTTP/JSON front end: routes, extractors that authenticate and parse, and the error
 //! envelope. Handlers convert JSON to the protobuf request, call [`crate::ops`], and convert back.
 
+pub mod admission;
 pub mod dto;
 mod extract;
+pub mod hooks;
 pub mod openapi;
 mod registries;
 mod replication;
 mod system;
 mod tenancy;
+pub mod token_service;
 
 use std::time::Instant;
 
@@ -173,18 +176,15 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/replication/executions/{id}/cancel",
             post(replication::cancel_execution),
         )
-        .route(
-            "/hooks/distribution/{registry}",
-            post(crate::hooks::distribution),
-        )
-        .route("/hooks/harbor/{registry}", post(crate::hooks::harbor))
+        .route("/hooks/distribution/{registry}", post(hooks::distribution))
+        .route("/hooks/harbor/{registry}", post(hooks::harbor))
         .route(
             "/api/v1/registries/{registry}/import",
             post(replication::import_image),
         )
-        .route("/auth/token", get(crate::token_service::token))
-        .route("/auth/certificate", get(crate::token_service::certificate))
-        .route("/admission/validate", post(crate::admission::validate))
+        .route("/auth/token", get(token_service::token))
+        .route("/auth/certificate", get(token_service::certificate))
+        .route("/admission/validate", post(admission::validate))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(record_metrics))
