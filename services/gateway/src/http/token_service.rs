@@ -14,22 +14,14 @@
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use berth_auth::registry_token::{basic_credentials, parse_scope, Access};
+use berth_auth::registry_token::basic_credentials;
 use berth_error::ApiError;
-use berth_proto::v1::GrantActionsRequest;
 use http::{header, HeaderMap, StatusCode};
 
 use crate::authn::{principal_of_token, TokenKind, NAMESPACE_PREFIX};
 use crate::http::HttpError;
+use crate::ops::{self, TokenCaller};
 use crate::state::AppState;
-
-const TOKEN_TTL_SECS: i64 = 300;
-
-/// Who is asking.
-enum Caller {
-    Namespace(String),
-    Principal { name: String, platform_admin: bool },
-}
 
 fn unauthorized(message: &str) -> Response {
     let body = serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": message}]});
@@ -45,7 +37,7 @@ async fn caller(
     s: &AppState,
     headers: &HeaderMap,
     service: Option<&str>,
-) -> Result<Caller, Response> {
+) -> Result<TokenCaller, Response> {
     let Some((user, pass)) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -60,7 +52,7 @@ async fn caller(
         return Err(unauthorized("the user name does not match the credential"));
     }
     Ok(match kind {
-        TokenKind::NamespacePull => Caller::Namespace(
+        TokenKind::NamespacePull => TokenCaller::Namespace(
             principal
                 .name
                 .trim_start_matches(NAMESPACE_PREFIX)
@@ -71,7 +63,7 @@ async fn caller(
                 "this login credential is for another registry",
             ))
         }
-        TokenKind::Api | TokenKind::Login { .. } => Caller::Principal {
+        TokenKind::Api | TokenKind::Login { .. } => TokenCaller::Principal {
             platform_admin: principal.platform_admin,
             name: principal.name,
         },
@@ -98,79 +90,21 @@ pub async fn token(
         ))
         .into_response();
     };
-    let mut access = Vec::new();
-    for (_, scope) in query.iter().filter(|(k, _)| k == "scope") {
-        for one in scope.split(' ') {
-            let Some(Access {
-                kind,
-                name,
-                actions,
-            }) = parse_scope(one)
-            else {
-                return HttpError(ApiError::invalid(
-                    "scope",
-                    format!("{one:?} is not type:name:actions"),
-                ))
-                .into_response();
-            };
-            let granted = match (&caller, kind.as_str()) {
-                (
-                    Caller::Principal {
-                        platform_admin: true,
-                        ..
-                    },
-                    _,
-                ) => actions,
-                (_, "repository") => {
-                    let (namespace, principal) = match &caller {
-                        Caller::Namespace(ns) => (ns.clone(), String::new()),
-                        Caller::Principal { name, .. } => (String::new(), name.clone()),
-                    };
-                    let req = GrantActionsRequest {
-                        registry: service.clone(),
-                        repository: name.clone(),
-                        namespace,
-                        principal,
-                        platform_admin: false,
-                        actions,
-                    };
-                    match s.space.access.clone().grant_actions(req).await {
-                        Ok(r) => {
-                            let r = r.into_inner();
-                            tracing::debug!(registry = %service, repository = %name, granted = ?r.actions, reason = %r.reason, "token scope decided");
-                            r.actions
-                        }
-                        Err(status) => {
-                            return HttpError(ApiError::from_status("space service", &status))
-                                .into_response()
-                        }
-                    }
-                }
-                // Catalog listing and other registry-wide scopes are the platform's.
-                _ => Vec::new(),
-            };
-            access.push(Access {
-                kind,
-                name,
-                actions: granted,
-            });
-        }
+    let scopes: Vec<String> = query
+        .into_iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v)
+        .collect();
+    match ops::issue_registry_token(&s, &caller, &service, &scopes).await {
+        Ok(jwt) => Json(serde_json::json!({
+            "token": jwt,
+            "access_token": jwt,
+            "expires_in": ops::REGISTRY_TOKEN_TTL_SECS,
+            "issued_at": chrono::Utc::now().to_rfc3339(),
+        }))
+        .into_response(),
+        Err(e) => HttpError(e).into_response(),
     }
-    let subject = match &caller {
-        Caller::Namespace(ns) => format!("{NAMESPACE_PREFIX}{ns}"),
-        Caller::Principal { name, .. } => name.clone(),
-    };
-    let jwt = s
-        .token_signer
-        .sign(&subject, &service, &access, TOKEN_TTL_SECS);
-    metrics::counter!("berth_registry_tokens_issued_total").increment(1);
-    Json(serde_json::json!({
-        "token": jwt,
-        "access_token": jwt,
-        "expires_in": TOKEN_TTL_SECS,
-        "issued_at": chrono::Utc::now().to_rfc3339(),
-    }))
-    .into_response()
 }
 
 pub async fn certificate(State(s): State<AppState>) -> impl IntoResponse {

@@ -3,6 +3,7 @@
 
 mod credentials;
 mod registries;
+mod registry_tokens;
 mod removal;
 mod replication;
 mod system;
@@ -11,6 +12,7 @@ mod visibility;
 
 pub use credentials::*;
 pub use registries::*;
+pub use registry_tokens::*;
 pub use removal::*;
 pub use replication::*;
 pub use system::*;
