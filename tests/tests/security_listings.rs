@@ -33,9 +33,16 @@ async fn world() -> World {
         host: prod.host(),
         credential: None,
     };
-    for (i, repo) in ["team1/app", "blue1/app", "pub/app", "loose/app", "toplevel"]
-        .into_iter()
-        .enumerate()
+    for (i, repo) in [
+        "team1/app",
+        "blue1/app",
+        "pub/app",
+        "pub-x/app",
+        "loose/app",
+        "toplevel",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let image = Image::new(&[(100 + i as u64, 2_000)], "amd64");
         push_image(&image, &target, repo, "v1").await.unwrap();
@@ -53,6 +60,7 @@ async fn world() -> World {
         ("team1", "private", Some("green")),
         ("blue1", "private", Some("blue")),
         ("pub", "public", None),
+        ("pub-x", "public", None),
     ] {
         suite
             .ok(
@@ -147,7 +155,11 @@ async fn repositories_artifacts_and_overviews_show_only_what_may_be_pulled() {
             )
             .await;
         assert_eq!(status, 200, "{v}");
-        assert_eq!(names(&v, "name"), vec!["blue1/app", "pub/app"], "{v}");
+        assert_eq!(
+            names(&v, "name"),
+            vec!["blue1/app", "pub-x/app", "pub/app"],
+            "{v}"
+        );
         for space in ["team1", "loose", "nope"] {
             let (status, e) = s
                 .call(
@@ -207,8 +219,8 @@ async fn repositories_artifacts_and_overviews_show_only_what_may_be_pulled() {
                 o["repositories"].as_u64(),
                 o["artifacts"].as_u64()
             ),
-            (Some(2), Some(2), Some(2)),
-            "blue counts only blue1 and pub: {o}"
+            (Some(3), Some(3), Some(3)),
+            "blue counts only blue1, pub and pub-x: {o}"
         );
     }
     // The platform admin sees everything.
@@ -217,12 +229,19 @@ async fn repositories_artifacts_and_overviews_show_only_what_may_be_pulled() {
         .await;
     assert_eq!(
         names(&v, "name"),
-        vec!["blue1/app", "loose/app", "pub/app", "team1/app", "toplevel"]
+        vec![
+            "blue1/app",
+            "loose/app",
+            "pub-x/app",
+            "pub/app",
+            "team1/app",
+            "toplevel"
+        ]
     );
     let (_, o) = s
         .admin(Method::GET, "/api/v1/registries/prod/overview", None)
         .await;
-    assert_eq!(o["repositories"].as_u64(), Some(5), "{o}");
+    assert_eq!(o["repositories"].as_u64(), Some(6), "{o}");
 }
 
 #[tokio::test]
@@ -236,10 +255,29 @@ async fn page_tokens_walk_only_what_the_caller_may_list() {
         "name",
     )
     .await;
-    assert_eq!(repos, vec!["blue1/app", "pub/app"]);
+    assert_eq!(repos, vec!["blue1/app", "pub-x/app", "pub/app"]);
+    reveal_nothing(&tokens);
+    // The image selector pages through every space the namespace may pull, whatever their
+    // names sort like ("pub-x" before "pub/").
+    let (images, tokens) = walk(
+        s,
+        &w.blue_admin,
+        "/api/v1/namespaces/blue-ns/images",
+        "image",
+    )
+    .await;
+    let host = w._prod.host();
+    assert_eq!(
+        images,
+        vec![
+            format!("{host}/blue1/app"),
+            format!("{host}/pub-x/app"),
+            format!("{host}/pub/app")
+        ]
+    );
     reveal_nothing(&tokens);
     let (spaces, tokens) = walk(s, &w.blue_viewer, "/api/v1/registries/prod/spaces", "name").await;
-    assert_eq!(spaces, vec!["blue1", "pub"]);
+    assert_eq!(spaces, vec!["blue1", "pub", "pub-x"]);
     reveal_nothing(&tokens);
     // Many hidden workspaces: no empty page with a next token tells how many were skipped.
     for i in 0..30 {
@@ -261,7 +299,7 @@ async fn page_tokens_walk_only_what_the_caller_may_list() {
         "name",
     )
     .await;
-    assert_eq!(all.len(), 5, "{all:?}");
+    assert_eq!(all.len(), 6, "{all:?}");
 
     // A token is the caller's and the list's own, and cannot be made up.
     let (_, first) = s

@@ -64,7 +64,15 @@ impl Tenancy {
                 sources.push((s.registry.clone(), s.name.clone()));
             }
         }
-        sources.sort();
+        // In the order of the `registry/repository` keys the page cursor compares ("pub-x/"
+        // sorts before "pub/"), so no repository is skipped across pages.
+        sources.sort_by_key(|(r, s)| {
+            if s.is_empty() {
+                format!("{r}/")
+            } else {
+                format!("{r}/{s}/")
+            }
+        });
         let mut client = self.directory.client();
         let mut out = Vec::new();
         for (registry, space_name) in sources {

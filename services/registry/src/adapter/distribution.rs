@@ -190,6 +190,9 @@ impl Adapter for Distribution {
         page_token: &str,
     ) -> Result<Page<Repository>, OciError> {
         let mut names = self.client.catalog().await?;
+        // Distribution orders its catalog by path component ("pub/app" before "pub-x/app");
+        // the page cursor compares whole names, so page in plain string order.
+        names.sort_unstable();
         names.retain(|r| space.is_empty() || space_of(r) == space);
         names.retain(|r| r.as_str() > page_token);
         let more = names.len() > page_size;
