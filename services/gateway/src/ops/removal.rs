@@ -22,30 +22,11 @@ async fn dependents_of_registry(
     p: &Principal,
     registry: &str,
 ) -> ApiResult<(Vec<String>, Vec<String>)> {
-    let mut spaces = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = s
-            .space
-            .spaces
-            .clone()
-            .list_spaces(request(
-                p,
-                ListSpacesRequest {
-                    registry: registry.into(),
-                    page_size: 500,
-                    page_token: token,
-                },
-            ))
-            .await
-            .map_err(from_space)?
-            .into_inner();
-        spaces.extend(page.spaces.into_iter().map(|sp| sp.name));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+    let spaces: Vec<String> = super::visibility::all_spaces(s, p, registry)
+        .await?
+        .into_iter()
+        .map(|sp| sp.name)
+        .collect();
     let policies = s
         .replication
         .policies

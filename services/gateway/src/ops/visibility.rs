@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use berth_error::{ApiError, ApiResult};
-use berth_proto::v1::{ListSpacesRequest, Registry};
+use berth_proto::v1::{ListSpacesRequest, Registry, Space};
 
 use super::{from_space, request};
 use crate::authn::Principal;
@@ -57,7 +57,18 @@ pub async fn visible(s: &AppState, p: &Principal, registry: &Registry) -> ApiRes
     if p.platform_admin || !registry.workspace.is_empty() {
         return Ok(Visible::All);
     }
-    let mut set = BTreeSet::new();
+    let set = all_spaces(s, p, &registry.name)
+        .await?
+        .into_iter()
+        .filter(|sp| authorize_space(p, Action::Read, Owner::Platform, sp).is_ok())
+        .map(|sp| sp.name)
+        .collect();
+    Ok(Visible::Spaces(set))
+}
+
+/// Every space of `registry`, all pages of the space service.
+pub async fn all_spaces(s: &AppState, p: &Principal, registry: &str) -> ApiResult<Vec<Space>> {
+    let mut spaces = Vec::new();
     let mut token = String::new();
     loop {
         let page = s
@@ -67,7 +78,7 @@ pub async fn visible(s: &AppState, p: &Principal, registry: &Registry) -> ApiRes
             .list_spaces(request(
                 p,
                 ListSpacesRequest {
-                    registry: registry.name.clone(),
+                    registry: registry.into(),
                     page_size: 500,
                     page_token: token,
                 },
@@ -75,14 +86,9 @@ pub async fn visible(s: &AppState, p: &Principal, registry: &Registry) -> ApiRes
             .await
             .map_err(from_space)?
             .into_inner();
-        set.extend(
-            page.spaces
-                .into_iter()
-                .filter(|sp| authorize_space(p, Action::Read, Owner::Platform, sp).is_ok())
-                .map(|sp| sp.name),
-        );
+        spaces.extend(page.spaces);
         if page.next_page_token.is_empty() {
-            return Ok(Visible::Spaces(set));
+            return Ok(spaces);
         }
         token = page.next_page_token;
     }
