@@ -186,6 +186,19 @@ impl Suite {
         self.token_for(principal).await
     }
 
+    /// Whether the access rule lets namespace `ns` pull `image` (asked as the admin).
+    pub async fn pull_allowed(&self, ns: &str, image: &str) -> bool {
+        let (status, d) = self
+            .admin(
+                reqwest::Method::POST,
+                "/api/v1/access/check",
+                Some(serde_json::json!({"namespace": ns, "image": image})),
+            )
+            .await;
+        assert_eq!(status, 200, "{d}");
+        d["allowed"].as_bool().unwrap()
+    }
+
     /// Mints an API token for `principal` with the admin token.
     pub async fn token_for(&self, principal: &str) -> String {
         let (status, body) = self

@@ -42,18 +42,6 @@ async fn granted(suite: &Suite, who: &str, token: &str, repository: &str) -> Vec
     actions
 }
 
-async fn allowed(suite: &Suite, ns: &str, image: &str) -> bool {
-    let (status, d) = suite
-        .admin(
-            Method::POST,
-            "/api/v1/access/check",
-            Some(json!({"namespace": ns, "image": image})),
-        )
-        .await;
-    assert_eq!(status, 200, "{d}");
-    d["allowed"].as_bool().unwrap()
-}
-
 #[tokio::test]
 async fn push_needs_a_binding_that_grants_it() {
     let suite = Suite::start(Backend::Sqlite).await;
@@ -142,8 +130,8 @@ async fn bindings_survive_a_trip_through_public() {
     suite.seed_bound_space().await;
     suite.workspace("green", "green-ns").await;
     let image = "127.0.0.1:1/priv/app:v1";
-    assert!(allowed(&suite, "blue-ns", image).await);
-    assert!(!allowed(&suite, "green-ns", image).await);
+    assert!(suite.pull_allowed("blue-ns", image).await);
+    assert!(!suite.pull_allowed("green-ns", image).await);
     suite
         .ok(
             Method::PATCH,
@@ -153,7 +141,7 @@ async fn bindings_survive_a_trip_through_public() {
         .await;
     // Cached decisions follow the change within moments.
     let public = berth_testkit::wait_until(std::time::Duration::from_secs(2), || async {
-        allowed(&suite, "green-ns", image).await
+        suite.pull_allowed("green-ns", image).await
     })
     .await;
     assert!(public, "public");
@@ -173,12 +161,12 @@ async fn bindings_survive_a_trip_through_public() {
         )
         .await;
     let back = berth_testkit::wait_until(std::time::Duration::from_secs(2), || async {
-        !allowed(&suite, "green-ns", image).await
+        !suite.pull_allowed("green-ns", image).await
     })
     .await;
     assert!(back, "private again: green is out");
     assert!(
-        allowed(&suite, "blue-ns", image).await,
+        suite.pull_allowed("blue-ns", image).await,
         "and blue, still bound, pulls as before"
     );
 }

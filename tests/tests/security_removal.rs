@@ -7,18 +7,6 @@ use berth_tests::Suite;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn allowed(suite: &Suite, ns: &str, image: &str) -> bool {
-    let (status, d) = suite
-        .admin(
-            Method::POST,
-            "/api/v1/access/check",
-            Some(json!({"namespace": ns, "image": image})),
-        )
-        .await;
-    assert_eq!(status, 200, "{d}");
-    d["allowed"].as_bool().unwrap()
-}
-
 #[tokio::test]
 async fn a_removed_registry_takes_its_spaces_bindings_and_policies_with_it() {
     let suite = Suite::start(Backend::Sqlite).await;
@@ -42,7 +30,7 @@ async fn a_removed_registry_takes_its_spaces_bindings_and_policies_with_it() {
         )
         .await;
     let image = "127.0.0.1:1/priv/app:v1";
-    assert!(allowed(&suite, "blue-ns", image).await);
+    assert!(suite.pull_allowed("blue-ns", image).await);
 
     // Without cascade: refused naming what depends on it, and nothing changes.
     let (status, e) = suite
@@ -55,7 +43,7 @@ async fn a_removed_registry_takes_its_spaces_bindings_and_policies_with_it() {
         .admin(Method::GET, "/api/v1/registries/dist", None)
         .await;
     assert_eq!(status, 200);
-    assert!(allowed(&suite, "blue-ns", image).await);
+    assert!(suite.pull_allowed("blue-ns", image).await);
     let (status, e) = suite
         .admin(
             Method::DELETE,
@@ -107,7 +95,7 @@ async fn a_removed_registry_takes_its_spaces_bindings_and_policies_with_it() {
     assert_eq!(spaces["items"], json!([]), "{spaces}");
     // Cached decisions follow the removal within moments.
     let denied = berth_testkit::wait_until(std::time::Duration::from_secs(2), || async {
-        !allowed(&suite, "blue-ns", image).await
+        !suite.pull_allowed("blue-ns", image).await
     })
     .await;
     assert!(denied, "no resurrected grant");
