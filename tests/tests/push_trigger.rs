@@ -321,7 +321,7 @@ async fn harbor_webhooks_drive_push_policies_which_can_be_paused_and_propagate_d
         .await;
     // Harbor deletes, then notifies; Berth confirms the source no longer has the tag.
     let src = berth_oci::Client::new(&source.url(), None, Default::default()).unwrap();
-    berth_replication::deletes::delete_tag(&src, "library/app", "v1")
+    berth_replication::deletes::delete_tag(&src, "library/app", "v1", &v1.manifest.digest)
         .await
         .unwrap();
     let (status, _) = hook(harbor_hook("DELETE_ARTIFACT", "v1", &v1.manifest.digest)).await;

@@ -173,3 +173,141 @@ async fn a_pull_secret_names_only_hosts_the_namespace_may_pull_from() {
     hosts.sort();
     assert_eq!(hosts, vec!["127.0.0.1:1", "127.0.0.1:4"], "{config}");
 }
+
+/// Regression: a workspace admin removing their registry saw the names of platform
+/// replication policies naming it, and `?cascade=true` deleted them.
+#[tokio::test]
+async fn a_workspace_admin_neither_sees_nor_removes_platform_policies() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    suite.workspace("blue", "blue-ns").await;
+    let mallory = suite.member("blue", "mallory", "workspace-admin").await;
+    let (status, v) = suite
+        .call(
+            Some(&mallory),
+            Method::POST,
+            "/api/v1/registries",
+            Some(
+                json!({"name": "blue-own", "kind": "oci", "url": "http://127.0.0.1:3",
+                        "verify": false, "workspace": "blue"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(
+                json!({"name": "dr", "kind": "oci", "url": "http://127.0.0.1:2", "verify": false}),
+            ),
+        )
+        .await;
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/replication/policies",
+            Some(
+                json!({"name": "secret-dr-plan", "source": {"registry": "blue-own"},
+                        "destination": {"registry": "dr"}}),
+            ),
+        )
+        .await;
+    for path in [
+        "/api/v1/registries/blue-own",
+        "/api/v1/registries/blue-own?cascade=true",
+    ] {
+        let (status, e) = suite.call(Some(&mallory), Method::DELETE, path, None).await;
+        assert_eq!(status, 412, "{path}: {e}");
+        assert!(!e.to_string().contains("secret-dr-plan"), "{path}: {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("platform admin"),
+            "{e}"
+        );
+    }
+    let (status, _) = suite
+        .admin(
+            Method::GET,
+            "/api/v1/replication/policies/secret-dr-plan",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "the platform's policy stays");
+    let (status, _) = suite
+        .admin(Method::GET, "/api/v1/registries/blue-own", None)
+        .await;
+    assert_eq!(status, 200, "and so does the registry");
+    // A platform admin may cascade it all.
+    let (status, e) = suite
+        .admin(
+            Method::DELETE,
+            "/api/v1/registries/blue-own?cascade=true",
+            None,
+        )
+        .await;
+    assert_eq!(status, 204, "{e}");
+}
+
+/// Regression: spaces created while a cascade ran survived it (the cascade listed spaces
+/// once) and came back when a registry of the same name was integrated again.
+#[tokio::test]
+async fn spaces_created_during_a_cascade_do_not_survive_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let suite = Suite::start(Backend::Sqlite).await;
+    let registry = json!({"name": "busy", "kind": "oci", "url": "http://127.0.0.1:4",
+                          "verify": false});
+    suite
+        .ok(Method::POST, "/api/v1/registries", Some(registry.clone()))
+        .await;
+    for i in 0..20 {
+        suite
+            .ok(
+                Method::POST,
+                "/api/v1/registries/busy/spaces",
+                Some(json!({"name": format!("early{i}"), "visibility": "private"})),
+            )
+            .await;
+    }
+    let done = AtomicBool::new(false);
+    let create = async {
+        let mut made = 0;
+        for i in 0..2000 {
+            if done.load(Ordering::SeqCst) && i % 10 == 0 {
+                // A few more after the cascade returned, while caches still know the registry.
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                break;
+            }
+            let (status, _) = suite
+                .admin(
+                    Method::POST,
+                    "/api/v1/registries/busy/spaces",
+                    Some(json!({"name": format!("late{i}"), "visibility": "private"})),
+                )
+                .await;
+            if status == 201 {
+                made += 1;
+            }
+        }
+        made
+    };
+    let cascade = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let (status, e) = suite
+            .admin(Method::DELETE, "/api/v1/registries/busy?cascade=true", None)
+            .await;
+        done.store(true, Ordering::SeqCst);
+        (status, e)
+    };
+    let (made, (status, e)) = tokio::join!(create, cascade);
+    assert_eq!(status, 204, "{e}");
+    assert!(made > 0, "spaces were created while the cascade ran");
+    suite
+        .ok(Method::POST, "/api/v1/registries", Some(registry))
+        .await;
+    let (_, spaces) = suite
+        .admin(Method::GET, "/api/v1/registries/busy/spaces", None)
+        .await;
+    assert_eq!(spaces["items"], json!([]), "{spaces}");
+}

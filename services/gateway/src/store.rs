@@ -19,6 +19,24 @@ pub mod api_token {
         pub expires_at: DateTimeUtc,
         /// Recorded at most once a minute.
         pub last_used_at: Option<DateTimeUtc>,
+        /// Whose token it is, for listing: the person an API or login token acts for; empty
+        /// for a namespace's pull credential (platform admins only).
+        pub owner: String,
+    }
+
+    /// The owner of a token acting as `principal` (`login/{registry}/{person}` is the
+    /// person's, `namespace/{ns}` nobody's).
+    pub fn owner_of(principal: &str) -> String {
+        use crate::authn::{LOGIN_PREFIX, NAMESPACE_PREFIX};
+        if principal.starts_with(NAMESPACE_PREFIX) {
+            String::new()
+        } else if let Some(rest) = principal.strip_prefix(LOGIN_PREFIX) {
+            rest.split_once('/')
+                .map(|(_, person)| person.to_string())
+                .unwrap_or_default()
+        } else {
+            principal.to_string()
+        }
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -54,7 +72,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables), Box::new(TokenLastUse)]
+        vec![
+            Box::new(CreateTables),
+            Box::new(TokenLastUse),
+            Box::new(TokenOwner),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -161,6 +183,49 @@ impl MigrationTrait for TokenLastUse {
                         .timestamp_with_time_zone()
                         .null(),
                 )
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// Whose each token is, so a person's list is one exact query (names may hold `_` or `%`).
+struct TokenOwner;
+
+impl MigrationName for TokenOwner {
+    fn name(&self) -> &str {
+        "m0003_token_owner"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for TokenOwner {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+        m.alter_table(
+            Table::alter()
+                .table(Tokens::Table)
+                .add_column(
+                    ColumnDef::new(Alias::new("owner"))
+                        .string()
+                        .not_null()
+                        .default(""),
+                )
+                .to_owned(),
+        )
+        .await?;
+        let db = m.get_connection();
+        for row in api_token::Entity::find().all(db).await? {
+            let owner = api_token::owner_of(&row.principal);
+            let mut row = row.into_active_model();
+            row.owner = Set(owner);
+            row.update(db).await?;
+        }
+        m.create_index(
+            Index::create()
+                .name("gateway_api_tokens_owner")
+                .table(Tokens::Table)
+                .col(Alias::new("owner"))
                 .to_owned(),
         )
         .await

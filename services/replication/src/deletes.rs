@@ -13,28 +13,59 @@ use bytes::Bytes;
 const EMPTY: &[u8] = b"{}";
 const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 
-/// Removes `tag` from `repo` without touching other tags that share its digest.
-pub async fn delete_tag(client: &Client, repo: &str, tag: &str) -> Result<(), OciError> {
-    let Some(current) = client.head_manifest(repo, tag).await? else {
-        return Ok(());
-    };
-    let mut shared = false;
+/// Whether `digest` is still needed in `repo` apart from `tag`: another tag holds it, or an
+/// index another tag holds names it as a child (deleting it by digest would break that index).
+async fn needed_elsewhere(
+    client: &Client,
+    repo: &str,
+    tag: &str,
+    digest: &str,
+) -> Result<bool, OciError> {
     for other in client.tags(repo).await? {
         if other == tag {
             continue;
         }
-        if client
-            .head_manifest(repo, &other)
-            .await?
-            .is_some_and(|d| d.digest == current.digest)
+        let Some(d) = client.head_manifest(repo, &other).await? else {
+            continue;
+        };
+        if d.digest == digest {
+            return Ok(true);
+        }
+        let index = d.media_type.contains("index") || d.media_type.contains("manifest.list");
+        if index
+            && client
+                .manifest(repo, &other)
+                .await?
+                .children()
+                .iter()
+                .any(|c| c.digest == digest)
         {
-            shared = true;
-            break;
+            return Ok(true);
         }
     }
-    if !shared {
-        return match client.delete_manifest(repo, &current.digest).await {
-            Ok(()) | Err(OciError::NotFound(_)) => Ok(()),
+    Ok(false)
+}
+
+/// Removes `tag` from `repo` if it still holds `expected`, without touching other tags that
+/// share its digest or indexes that name it as a child.
+pub async fn delete_tag(
+    client: &Client,
+    repo: &str,
+    tag: &str,
+    expected: &str,
+) -> Result<Deletion, OciError> {
+    let Some(current) = client.head_manifest(repo, tag).await? else {
+        return Ok(Deletion::Deleted);
+    };
+    if current.digest != expected {
+        return Ok(Deletion::Left(format!(
+            "the destination tag now holds {} (the policy put {expected} there): left alone",
+            current.digest
+        )));
+    }
+    if !needed_elsewhere(client, repo, tag, expected).await? {
+        return match client.delete_manifest(repo, expected).await {
+            Ok(()) | Err(OciError::NotFound(_)) => Ok(Deletion::Deleted),
             Err(e) => Err(e),
         };
     }
@@ -58,7 +89,7 @@ pub async fn delete_tag(client: &Client, repo: &str, tag: &str) -> Result<(), Oc
     let digest = berth_oci::sha256_digest(&bytes);
     client.put_manifest(repo, tag, OCI_MANIFEST, bytes).await?;
     match client.delete_manifest(repo, &digest).await {
-        Ok(()) | Err(OciError::NotFound(_)) => Ok(()),
+        Ok(()) | Err(OciError::NotFound(_)) => Ok(Deletion::Deleted),
         Err(e) => Err(e),
     }
 }
@@ -86,15 +117,5 @@ pub async fn propagate(
                 .into(),
         ));
     }
-    match dst.head_manifest(dst_repo, tag).await? {
-        None => Ok(Deletion::Deleted),
-        Some(d) if d.digest != recorded => Ok(Deletion::Left(format!(
-            "the destination tag now holds {} (the policy put {recorded} there): left alone",
-            d.digest
-        ))),
-        Some(_) => {
-            delete_tag(dst, dst_repo, tag).await?;
-            Ok(Deletion::Deleted)
-        }
-    }
+    delete_tag(dst, dst_repo, tag, recorded).await
 }

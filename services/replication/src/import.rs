@@ -32,12 +32,15 @@ struct Limits {
     /// more is refused as a decompression bomb.
     max_ratio: u64,
     ratio_floor: u64,
+    /// A GNU long name or a PAX header may be at most this large.
+    max_header: u64,
 }
 
 const LIMITS: Limits = Limits {
     kept_total: 16 * 1024 * 1024,
     max_ratio: 256,
     ratio_floor: 256 * 1024 * 1024,
+    max_header: 64 * 1024,
 };
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
@@ -113,20 +116,42 @@ fn walk(
     };
     let mut kept = 0u64;
     let mut archive = tar::Archive::new(input);
+    // Raw entries: the tar crate would read a GNU long name or a PAX header whole into memory,
+    // whatever its size; here they are read only up to `limits.max_header`.
     let entries = archive
         .entries()
-        .map_err(|e| format!("not a tar archive: {e}"))?;
+        .map_err(|e| format!("not a tar archive: {e}"))?
+        .raw(true);
+    let mut next = Extended::default();
     for entry in entries {
         let mut entry = entry.map_err(|e| format!("not a tar archive: {e}"))?;
-        if !entry.header().entry_type().is_file() {
+        let kind = entry.header().entry_type();
+        if kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+            || kind.is_pax_local_extensions()
+            || kind.is_pax_global_extensions()
+        {
+            next.read(&mut entry, limits.max_header)?;
             continue;
         }
-        let path = entry
-            .path()
-            .map_err(|e| format!("bad path in the archive: {e}"))?
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .to_string();
+        let described = std::mem::take(&mut next);
+        if !kind.is_file() {
+            continue;
+        }
+        let path = match described.path {
+            Some(p) => p,
+            None => entry
+                .path()
+                .map_err(|e| format!("bad path in the archive: {e}"))?
+                .to_string_lossy()
+                .into_owned(),
+        };
+        let path = path.trim_start_matches("./").to_string();
+        if described.size.is_some_and(|n| n != entry.size()) {
+            return Err(format!(
+                "archive entry {path}: entries past 8 GiB (sized in PAX headers) are not supported"
+            ));
+        }
         let size = entry.size();
         let send = |e: Event| {
             events
@@ -172,6 +197,66 @@ fn walk(
         })?;
     }
     Ok(())
+}
+
+/// What extension entries (GNU long names, PAX headers) say of the entry after them.
+#[derive(Default)]
+struct Extended {
+    path: Option<String>,
+    size: Option<u64>,
+}
+
+impl Extended {
+    /// Reads an extension entry, refusing one larger than `max` bytes before reading it.
+    fn read<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        max: u64,
+    ) -> std::result::Result<(), String> {
+        let kind = entry.header().entry_type();
+        let what = if kind.is_gnu_longname() || kind.is_gnu_longlink() {
+            "long name"
+        } else {
+            "PAX header"
+        };
+        let named = String::from_utf8_lossy(&entry.header().as_old().name)
+            .trim_end_matches('\0')
+            .to_string();
+        if entry.size() > max {
+            return Err(format!(
+                "archive entry {named:?}: a {what} of {} bytes (at most {max})",
+                entry.size()
+            ));
+        }
+        let unreadable = |e: std::io::Error| format!("reading archive entry {named:?}: {e}");
+        if kind.is_gnu_longname() {
+            let mut name = Vec::new();
+            entry.read_to_end(&mut name).map_err(unreadable)?;
+            let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+            self.path = Some(String::from_utf8_lossy(&name[..end]).into_owned());
+        } else if kind.is_pax_local_extensions() {
+            let records = entry.pax_extensions().map_err(unreadable)?;
+            for record in records.into_iter().flatten() {
+                let Ok(record) = record else {
+                    return Err(format!("archive entry {named:?}: a malformed PAX header"));
+                };
+                match (record.key(), record.value()) {
+                    (Ok("path"), Ok(v)) => self.path = Some(v.to_string()),
+                    (Ok("size"), Ok(v)) => {
+                        self.size =
+                            Some(v.parse().map_err(|_| {
+                                format!("archive entry {named:?}: a PAX size of {v:?}")
+                            })?)
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            // Link names and global headers matter to no image archive: skipped, bounded.
+            std::io::copy(entry, &mut std::io::sink()).map_err(unreadable)?;
+        }
+        Ok(())
+    }
 }
 
 /// Counts the bytes read through it.
@@ -588,5 +673,92 @@ mod tests {
                 .is_some_and(|e| e.contains("decompression bomb")),
             "{err:?}"
         );
+    }
+
+    /// The paths the tar walk reports, and its error.
+    fn walked_paths(bytes: Vec<u8>) -> (Vec<String>, Option<String>) {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let paths = std::thread::spawn(move || {
+            let mut paths = Vec::new();
+            while let Some(e) = rx.blocking_recv() {
+                if let Event::File { path, .. } = e {
+                    paths.push(path);
+                }
+            }
+            paths
+        });
+        let result = walk(std::io::Cursor::new(bytes), tx, LIMITS);
+        (paths.join().unwrap(), result.err())
+    }
+
+    fn file_header(size: usize) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(size as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h
+    }
+
+    /// An extension entry (`kind`) carrying `data`, as a raw tar block sequence.
+    fn extension(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, data: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(kind);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+
+    #[test]
+    fn long_names_and_pax_paths_name_the_entry_after_them() {
+        let long = format!("{}/layer.tar", "d".repeat(200));
+        let mut b = tar::Builder::new(Vec::new());
+        // The builder writes a GNU long-name entry for a path this long.
+        b.append_data(&mut file_header(3), &long, &b"abc"[..])
+            .unwrap();
+        let value = "pax/".repeat(40) + "manifest.json";
+        let body = format!(" path={value}\n");
+        // A PAX record counts its own length's digits.
+        let record = (body.len()..body.len() + 8)
+            .map(|n| format!("{n}{body}"))
+            .find(|r| r.len() == r[..r.find(' ').unwrap()].parse::<usize>().unwrap())
+            .unwrap();
+        extension(&mut b, tar::EntryType::XHeader, record.as_bytes());
+        let mut h = file_header(2);
+        h.set_path("short").unwrap();
+        h.set_cksum();
+        b.append(&h, &b"{}"[..]).unwrap();
+        let (paths, err) = walked_paths(b.into_inner().unwrap());
+        assert_eq!(err, None);
+        assert_eq!(paths, vec![long, value]);
+    }
+
+    /// Regression: the tar crate read a GNU long name whole, whatever its size (1 GiB took
+    /// about 3 GB); now it is refused past 64 KiB before it is read.
+    #[test]
+    fn a_huge_long_name_is_refused_before_it_is_read() {
+        let mut b = tar::Builder::new(Vec::new());
+        extension(
+            &mut b,
+            tar::EntryType::GNULongName,
+            &vec![b'a'; 1024 * 1024],
+        );
+        let mut h = file_header(2);
+        h.set_path("x").unwrap();
+        h.set_cksum();
+        b.append(&h, &b"{}"[..]).unwrap();
+        let (paths, err) = walked_paths(b.into_inner().unwrap());
+        assert!(paths.is_empty(), "{paths:?}");
+        let err = err.unwrap();
+        assert!(
+            err.contains("long name of 1048576 bytes") && err.contains("at most 65536"),
+            "{err}"
+        );
+        // A PAX header likewise.
+        let mut b = tar::Builder::new(Vec::new());
+        extension(&mut b, tar::EntryType::XHeader, &vec![b'a'; 100 * 1024]);
+        let (_, err) = walked_paths(b.into_inner().unwrap());
+        assert!(err.unwrap().contains("PAX header of 102400 bytes"));
     }
 }

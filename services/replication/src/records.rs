@@ -64,17 +64,45 @@ pub async fn remember(
     Ok(())
 }
 
-/// Forgets what every policy recorded for `repository` (one tag, or all) of `registry`.
-pub async fn forget(
+/// Marks what every policy recorded for `repository:tag` of `registry` as unverified (a push
+/// changed the tag at the source): the next run asks the source and the destination again,
+/// while the record still proves what the policy put at the destination, for propagating a
+/// later deletion.
+pub async fn stale(
     db: &DatabaseConnection,
     registry: &str,
     repository: &str,
-    tag: Option<&str>,
+    tag: &str,
 ) -> Result<(), DbErr> {
-    forget_except(db, registry, repository, tag, &[]).await
+    use sea_orm::sea_query::Expr;
+    record::Entity::update_many()
+        .col_expr(
+            record::Column::VerifiedAt,
+            Expr::value(DateTime::<Utc>::UNIX_EPOCH),
+        )
+        .filter(record::Column::Registry.eq(registry))
+        .filter(record::Column::Repository.eq(repository))
+        .filter(record::Column::Tag.eq(tag))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
-/// [`forget`], except for the records of `kept` policies (whose delete tasks still need them:
+/// What `policy` recorded for `repository:tag`: the source registry and the digest.
+pub async fn recorded(
+    db: &DatabaseConnection,
+    policy: &str,
+    repository: &str,
+    tag: &str,
+) -> Result<Option<(String, String)>, DbErr> {
+    Ok(record::Entity::find_by_id(id(policy, repository, tag))
+        .one(db)
+        .await?
+        .map(|r| (r.registry, r.digest)))
+}
+
+/// Forgets what every policy recorded for `repository` (one tag, or all) of `registry`, except
+/// for the records of `kept` policies (whose delete tasks still need them:
 /// a record is the proof of what a policy put at the destination).
 pub async fn forget_except(
     db: &DatabaseConnection,

@@ -2,7 +2,8 @@
 //!
 //! - `artifact.pushed`: every enabled push policy whose source selects the artifact gets an
 //!   execution with exactly one task, queued without listing anything; what the policies
-//!   recorded for that tag is forgotten, so the next full run looks at it again.
+//!   recorded for that tag is marked unverified, so the next full run looks at it again (the
+//!   record itself stays: it is what a later deletion may remove at the destination).
 //! - `artifact.deleted`: records are forgotten, and policies with delete propagation delete the
 //!   same manifest at their destination.
 
@@ -59,13 +60,7 @@ impl Replication {
     /// Queues a one-task execution of every push policy that selects the pushed artifact.
     pub async fn on_push(&self, event: &ArtifactPushed) -> Result<()> {
         crate::records::notified(&self.db, &event.registry).await?;
-        crate::records::forget(
-            &self.db,
-            &event.registry,
-            &event.repository,
-            Some(&event.tag),
-        )
-        .await?;
+        crate::records::stale(&self.db, &event.registry, &event.repository, &event.tag).await?;
         for (row, spec) in self.specs().await? {
             let name = row.name;
             if spec.trigger != "push"

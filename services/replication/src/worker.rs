@@ -275,6 +275,33 @@ impl Replication {
     /// Propagates a deletion (a `delete` task): only once the source confirms the tag is gone,
     /// and only what the policy put at the destination.
     async fn propagate_delete(&self, spec: &Spec, t: &task::Model) -> Ending {
+        // The policy may have changed since the deletion was queued: it must still propagate
+        // deletions, and still hold the record of what it put there from this source (a
+        // policy that now reads or writes elsewhere forgot its records).
+        if !spec.enabled || !spec.delete_propagation {
+            return Ending::Left(
+                "the policy no longer propagates deletions (changed after the deletion was queued)"
+                    .into(),
+            );
+        }
+        match crate::records::recorded(&self.db, &t.policy, &t.source_repository, &t.reference)
+            .await
+        {
+            Ok(Some((registry, digest)))
+                if registry == spec.source_registry && digest == t.digest => {}
+            Ok(_) => {
+                return Ending::Left(
+                    "the policy's record of this tag changed after the deletion was queued (its registries changed, or it copied the tag again)"
+                        .into(),
+                )
+            }
+            Err(e) => {
+                return Ending::Failed(OciError::Connect {
+                    host: "replication database".into(),
+                    detail: e.to_string(),
+                })
+            }
+        }
         let clients = async {
             Ok::<_, ReplicationError>((
                 self.clients.get(&spec.source_registry).await?.client,

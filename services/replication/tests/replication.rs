@@ -1180,7 +1180,7 @@ async fn deletions_propagate_only_what_the_policy_put_once_gone_at_the_source() 
     };
 
     // v1 goes at the source (v2 stays, same digest): only v1 goes at the destination.
-    berth_replication::deletes::delete_tag(&src, "team/del", "v1")
+    berth_replication::deletes::delete_tag(&src, "team/del", "v1", &m.digest)
         .await
         .unwrap();
     assert!(src.head_manifest("team/del", "v2").await.unwrap().is_some());
@@ -1200,7 +1200,7 @@ async fn deletions_propagate_only_what_the_policy_put_once_gone_at_the_source() 
     assert_eq!(digest_at("v2").await, Some(m.digest.clone()));
 
     // The destination away while v2's deletion propagates: retried until it returns.
-    berth_replication::deletes::delete_tag(&src, "team/del", "v2")
+    berth_replication::deletes::delete_tag(&src, "team/del", "v2", &m.digest)
         .await
         .unwrap();
     assert_eq!(
@@ -1225,5 +1225,176 @@ async fn deletions_propagate_only_what_the_policy_put_once_gone_at_the_source() 
         digest_at("keep").await,
         Some(m.digest.clone()),
         "a tag the policy did not put there stays"
+    );
+}
+
+/// Regression: propagating a deletion deleted the manifest by digest even when an index at the
+/// destination names it as a child, which broke the index.
+#[tokio::test]
+async fn a_propagated_deletion_keeps_what_an_index_at_the_destination_names() {
+    let f = fixture().await;
+    let image = Image::new(&[(94, 6_000)], "amd64");
+    push_image(&image, &f.src_target(), "team/child", "v1")
+        .await
+        .unwrap();
+    let mut p = policy("child", vec![repo_filter("team/child")]);
+    p.delete_propagation = true;
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.run("child", false).await;
+    assert_eq!(e.succeeded, 1, "{e:?}");
+    let (src, dst) = (
+        berth_oci::Client::new(&f.source.url(), None, Default::default()).unwrap(),
+        f.dst(),
+    );
+    // Someone at the destination built an index on the copied image.
+    let digest = image.manifest.digest.clone();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": berth_testkit::image::OCI_INDEX,
+        "manifests": [{
+            "mediaType": berth_testkit::image::OCI_MANIFEST,
+            "digest": digest,
+            "size": image.manifest.size(),
+            "platform": {"os": "linux", "architecture": "amd64"},
+        }],
+    });
+    dst.put_manifest(
+        "mirror/child",
+        "multi",
+        berth_testkit::image::OCI_INDEX,
+        bytes::Bytes::from(serde_json::to_vec(&index).unwrap()),
+    )
+    .await
+    .unwrap();
+
+    berth_replication::deletes::delete_tag(&src, "team/child", "v1", &digest)
+        .await
+        .unwrap();
+    f.replication
+        .on_delete(&berth_proto::v1::ArtifactDeleted {
+            registry: "src".into(),
+            repository: "team/child".into(),
+            tag: "v1".into(),
+            digest: String::new(),
+        })
+        .await
+        .unwrap();
+    let all = f.replication.list_executions("child", 10).await.unwrap();
+    let e = finished(&f.replication, &all[0].id).await;
+    assert_eq!((e.trigger.as_str(), e.succeeded), ("delete", 1), "{e:?}");
+    assert_eq!(dst.head_manifest("mirror/child", "v1").await.unwrap(), None);
+    let child = dst.head_manifest("mirror/child", &digest).await.unwrap();
+    assert!(child.is_some(), "the index's child stays");
+    let multi = dst.manifest("mirror/child", "multi").await.unwrap();
+    assert_eq!(multi.children()[0].digest, digest);
+}
+
+/// Regression: a queued deletion ran after the policy stopped propagating deletions.
+#[tokio::test]
+async fn a_queued_deletion_obeys_the_policy_as_it_is_when_it_runs() {
+    let f = fixture_with(10).await;
+    let image = Image::new(&[(95, 6_000)], "amd64");
+    push_image(&image, &f.src_target(), "team/off", "v1")
+        .await
+        .unwrap();
+    let mut p = policy("off", vec![repo_filter("team/off")]);
+    p.delete_propagation = true;
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.run("off", false).await;
+    assert_eq!(e.succeeded, 1, "{e:?}");
+    let src = berth_oci::Client::new(&f.source.url(), None, Default::default()).unwrap();
+    let digest = image.manifest.digest.clone();
+    berth_replication::deletes::delete_tag(&src, "team/off", "v1", &digest)
+        .await
+        .unwrap();
+    // The destination is away: the delete task waits for its next attempt...
+    f.proxy.cut();
+    f.replication
+        .on_delete(&berth_proto::v1::ArtifactDeleted {
+            registry: "src".into(),
+            repository: "team/off".into(),
+            tag: "v1".into(),
+            digest: String::new(),
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // ...while propagation is turned off.
+    f.replication
+        .update_policy(Policy {
+            delete_propagation: false,
+            ..f.replication.get_policy("off").await.unwrap()
+        })
+        .await
+        .unwrap();
+    f.proxy.restore().await.unwrap();
+    let all = f.replication.list_executions("off", 10).await.unwrap();
+    let e = finished(&f.replication, &all[0].id).await;
+    assert_eq!(
+        (e.trigger.as_str(), e.succeeded, e.skipped),
+        ("delete", 0, 1),
+        "{e:?}"
+    );
+    let tasks = f.tasks(&e.id).await;
+    assert!(tasks[0].error.contains("no longer propagates"), "{tasks:?}");
+    assert_eq!(
+        f.dst()
+            .head_manifest("mirror/off", "v1")
+            .await
+            .unwrap()
+            .map(|d| d.digest),
+        Some(digest)
+    );
+}
+
+/// Regression: a push at the source forgot every policy's record of the tag, so a deletion
+/// after it never propagated (the record is the proof of what the policy put there).
+#[tokio::test]
+async fn a_push_before_a_deletion_does_not_stop_its_propagation() {
+    let f = fixture().await;
+    let first = Image::new(&[(96, 6_000)], "amd64");
+    push_image(&first, &f.src_target(), "team/again", "v1")
+        .await
+        .unwrap();
+    let mut p = policy("again", vec![repo_filter("team/again")]);
+    p.delete_propagation = true;
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.run("again", false).await;
+    assert_eq!(e.succeeded, 1, "{e:?}");
+    // v1 is pushed again at the source (the policy is manual: nothing is copied)...
+    let second = Image::new(&[(97, 6_000)], "amd64");
+    push_image(&second, &f.src_target(), "team/again", "v1")
+        .await
+        .unwrap();
+    f.replication
+        .on_push(&berth_proto::v1::ArtifactPushed {
+            registry: "src".into(),
+            repository: "team/again".into(),
+            tag: "v1".into(),
+            digest: second.manifest.digest.clone(),
+        })
+        .await
+        .unwrap();
+    // ...then deleted there: what the policy put at the destination goes too.
+    let src = berth_oci::Client::new(&f.source.url(), None, Default::default()).unwrap();
+    berth_replication::deletes::delete_tag(&src, "team/again", "v1", &second.manifest.digest)
+        .await
+        .unwrap();
+    f.replication
+        .on_delete(&berth_proto::v1::ArtifactDeleted {
+            registry: "src".into(),
+            repository: "team/again".into(),
+            tag: "v1".into(),
+            digest: String::new(),
+        })
+        .await
+        .unwrap();
+    let all = f.replication.list_executions("again", 10).await.unwrap();
+    assert_eq!(all[0].trigger, "delete", "{all:?}");
+    let e = finished(&f.replication, &all[0].id).await;
+    assert_eq!(e.succeeded, 1, "{e:?}");
+    assert_eq!(
+        f.dst().head_manifest("mirror/again", "v1").await.unwrap(),
+        None
     );
 }

@@ -91,6 +91,24 @@ impl Directory {
         *self.cached.lock().expect("directory lock") = None;
     }
 
+    /// Whether the registry service has `name` now (never from the cache): a space made while
+    /// its registry was being removed is taken back when this says no.
+    pub async fn exists_now(&self, name: &str) -> Result<bool> {
+        match self
+            .client
+            .clone()
+            .get_registry(berth_proto::v1::GetRegistryRequest { name: name.into() })
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
+            Err(s) => Err(SpaceError::Upstream(ApiError::from_status(
+                "registry service",
+                &s,
+            ))),
+        }
+    }
+
     pub async fn by_name(&self, name: &str) -> Result<Registry> {
         self.all()
             .await?

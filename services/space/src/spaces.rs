@@ -116,7 +116,23 @@ impl Tenancy {
         .await?;
         txn.commit().await?;
         self.outbox.notify();
+        self.unless_registry_gone(&saved).await?;
         self.to_proto(&saved).await
+    }
+
+    /// Takes a just-made space back if its registry was removed meanwhile. Removal deletes
+    /// the registry and then every space left of it, so a space committed before this
+    /// check saw its registry is found by that sweep, and one after is taken back here.
+    async fn unless_registry_gone(&self, saved: &space::Model) -> Result<()> {
+        if self.directory.exists_now(&saved.registry).await? {
+            return Ok(());
+        }
+        self.delete_space(&saved.registry, &saved.name, true)
+            .await?;
+        Err(SpaceError::NotFound(format!(
+            "registry {:?} not found",
+            saved.registry
+        )))
     }
 
     pub async fn get_space(&self, registry: &str, name: &str) -> Result<Space> {
@@ -198,9 +214,17 @@ impl Tenancy {
             .exec(&txn)
             .await?;
         space::Entity::delete_by_id(m.id).exec(&txn).await?;
-        if !keep_project {
-            for b in unbound {
-                self.sync_robot(&txn, registry, &b.workspace).await?;
+        // Keeping the project keeps no grant: the robots of the unbound workspaces narrow
+        // either way. When only forgetting the space (its registry is going away), a registry
+        // that cannot be reached does not stop that; the leftover robot is logged.
+        for b in unbound {
+            match self.sync_robot(&txn, registry, &b.workspace).await {
+                Ok(()) => {}
+                Err(e) if keep_project => tracing::warn!(
+                    registry, space = name, workspace = %b.workspace, error = %e,
+                    "could not narrow the workspace's robot: remove it in the registry"
+                ),
+                Err(e) => return Err(e),
             }
         }
         self.enqueue(
@@ -266,6 +290,7 @@ impl Tenancy {
             )
             .await?;
             txn.commit().await?;
+            self.unless_registry_gone(&saved).await?;
             imported.push(self.to_proto(&saved).await?);
         }
         self.outbox.notify();

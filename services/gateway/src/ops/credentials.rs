@@ -9,7 +9,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use berth_error::{ApiError, ApiResult};
-use berth_proto::v1::{ListRegistriesRequest, ListRobotCredentialsRequest};
+use berth_proto::v1::ListRobotCredentialsRequest;
 use chrono::{Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
@@ -56,20 +56,7 @@ pub async fn pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<ser
         .map_err(from_registry)?
         .into_inner()
         .credentials;
-    let registries = s
-        .registry
-        .clone()
-        .list_registries(request(
-            p,
-            ListRegistriesRequest {
-                page_size: 500,
-                ..Default::default()
-            },
-        ))
-        .await
-        .map_err(from_registry)?
-        .into_inner()
-        .registries;
+    let registries = super::visibility::all_registries(s, p, "").await?;
     let user = format!("{NAMESPACE_PREFIX}{ns}");
     let token = berth_auth::tokens::generate();
     let now = Utc::now();
@@ -81,6 +68,7 @@ pub async fn pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<ser
         created_at: Set(now),
         expires_at: Set(now + Duration::days(PULL_CREDENTIAL_TTL_DAYS)),
         last_used_at: Set(None),
+        owner: Set(String::new()),
     };
     let out = row.insert(&s.db).await.map(|_| ()).map_err(|e| {
         tracing::error!(error = %e, "could not store pull credential");
@@ -175,6 +163,7 @@ pub async fn login_command(
         created_at: Set(now),
         expires_at: Set(expires_at),
         last_used_at: Set(None),
+        owner: Set(p.name.clone()),
     };
     let out = row.insert(&s.db).await.map(|_| ()).map_err(|e| {
         tracing::error!(error = %e, "could not store login credential");

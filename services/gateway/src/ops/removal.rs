@@ -51,6 +51,12 @@ fn listed(what: &str, names: &[String]) -> Option<String> {
 }
 
 /// Removes a registry from Berth (the registry itself is untouched).
+///
+/// Replication policies are a platform admin's: one naming the registry stops a workspace
+/// admin's removal, cascade or not, without telling them its name. With `cascade`, its
+/// spaces go, then the registry, then every space left of it: a space created meanwhile is
+/// caught by that last sweep, or taken back by the space service, which asks for the registry
+/// again after making one.
 pub async fn delete_registry(
     s: &AppState,
     p: &Principal,
@@ -65,6 +71,11 @@ pub async fn delete_registry(
         &format!("registry {name:?}"),
     )?;
     let (spaces, policies) = dependents_of_registry(s, p, name).await?;
+    if !policies.is_empty() && !p.platform_admin {
+        return Err(ApiError::failed_precondition(format!(
+            "registry {name:?} is named by replication policies, which a platform admin must remove first"
+        )));
+    }
     let has_dependents = !spaces.is_empty() || !policies.is_empty();
     if has_dependents && !cascade {
         let what: Vec<String> = [
@@ -96,23 +107,7 @@ pub async fn delete_registry(
         )
         .await?;
     }
-    for space in spaces {
-        let req = DeleteSpaceRequest {
-            registry: name.into(),
-            name: space.clone(),
-            keep_project: true,
-        };
-        forward(
-            s,
-            p,
-            "space.delete",
-            &format!("registries/{name}/spaces/{space}"),
-            s.space.spaces.clone().delete_space(request(p, req)),
-            from_space,
-            |_| (),
-        )
-        .await?;
-    }
+    forget_spaces(s, p, name, spaces).await?;
     forward(
         s,
         p,
@@ -128,7 +123,45 @@ pub async fn delete_registry(
         from_registry,
         |_| (),
     )
-    .await
+    .await?;
+    // Spaces made while this ran (the registry is gone now: no more can be).
+    let late = super::visibility::all_spaces(s, p, name)
+        .await?
+        .into_iter()
+        .map(|sp| sp.name)
+        .collect();
+    forget_spaces(s, p, name, late).await
+}
+
+/// Forgets `spaces` of `registry` in Berth, each audited; one already gone is no error.
+async fn forget_spaces(
+    s: &AppState,
+    p: &Principal,
+    registry: &str,
+    spaces: Vec<String>,
+) -> ApiResult<()> {
+    for space in spaces {
+        let req = DeleteSpaceRequest {
+            registry: registry.into(),
+            name: space.clone(),
+            keep_project: true,
+        };
+        let out = forward(
+            s,
+            p,
+            "space.delete",
+            &format!("registries/{registry}/spaces/{space}"),
+            s.space.spaces.clone().delete_space(request(p, req)),
+            from_space,
+            |_| (),
+        )
+        .await;
+        match out {
+            Err(e) if e.code == berth_error::ErrorCode::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// Deletes a workspace; one that is bound or integrated registries only with `cascade`, which
@@ -140,21 +173,8 @@ pub async fn delete_workspace(
     cascade: bool,
 ) -> ApiResult<()> {
     authorize(p, Action::Admin, Owner::Platform, "deleting workspaces")?;
-    let owned: Vec<String> = s
-        .registry
-        .clone()
-        .list_registries(request(
-            p,
-            ListRegistriesRequest {
-                page_size: 500,
-                page_token: String::new(),
-                workspace: name.into(),
-            },
-        ))
-        .await
-        .map_err(from_registry)?
-        .into_inner()
-        .registries
+    let owned: Vec<String> = super::visibility::all_registries(s, p, name)
+        .await?
         .into_iter()
         .map(|r| r.name)
         .collect();

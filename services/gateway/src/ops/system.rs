@@ -60,6 +60,7 @@ pub async fn create_token(
         created_at: Set(now),
         expires_at: Set(expires_at),
         last_used_at: Set(None),
+        owner: Set(api_token::owner_of(name)),
     };
     let out = row
         .insert(&s.db)
@@ -86,15 +87,10 @@ fn timestamp(t: chrono::DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-/// Whether `p` may see and revoke the token of `principal`: platform admins any, anyone else
-/// its own API and login tokens.
-fn owns_token(p: &Principal, principal: &str) -> bool {
-    p.platform_admin
-        || principal == p.name
-        || principal
-            .strip_prefix(crate::authn::LOGIN_PREFIX)
-            .and_then(|rest| rest.split_once('/'))
-            .is_some_and(|(_, person)| person == p.name)
+/// Whether `p` may see and revoke `token`: platform admins any, anyone else their own API and
+/// login tokens.
+fn owns_token(p: &Principal, token: &api_token::Model) -> bool {
+    p.platform_admin || (!token.owner.is_empty() && token.owner == p.name)
 }
 
 fn token_to_proto(m: api_token::Model) -> ApiToken {
@@ -123,7 +119,7 @@ pub async fn list_tokens(
     p: &Principal,
     req: ListTokensRequest,
 ) -> ApiResult<ListTokensResponse> {
-    use sea_orm::{ColumnTrait, Condition};
+    use sea_orm::ColumnTrait;
     let size = match req.page_size {
         n if n <= 0 => 100,
         n => n.min(1000) as u64,
@@ -136,22 +132,12 @@ pub async fn list_tokens(
         q = q.filter(api_token::Column::Id.gt(after));
     }
     if !p.platform_admin {
-        q = q.filter(
-            Condition::any()
-                .add(api_token::Column::Principal.eq(p.name.clone()))
-                // A superset (`_` and `%` in names match loosely); `owns_token` decides.
-                .add(api_token::Column::Principal.like(format!(
-                    "{}%/{}",
-                    crate::authn::LOGIN_PREFIX,
-                    p.name
-                ))),
-        );
+        q = q.filter(api_token::Column::Owner.eq(p.name.clone()));
     }
     let mut rows = q.all(&s.db).await.map_err(|e| {
         tracing::error!(error = %e, "token list failed");
         ApiError::unavailable("gateway database unavailable")
     })?;
-    rows.retain(|r| owns_token(p, &r.principal));
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     let next = if more {
@@ -175,7 +161,7 @@ pub async fn delete_token(s: &AppState, p: &Principal, id: &str) -> ApiResult<()
         .one(&s.db)
         .await
         .map_err(unavailable)?
-        .filter(|r| owns_token(p, &r.principal))
+        .filter(|r| owns_token(p, r))
         .ok_or_else(|| ApiError::not_found(format!("token {id:?} not found")))?;
     let out = api_token::Entity::delete_by_id(row.id.clone())
         .exec(&s.db)

@@ -8,9 +8,9 @@
 use std::collections::BTreeSet;
 
 use berth_error::{ApiError, ApiResult};
-use berth_proto::v1::{ListSpacesRequest, Registry, Space};
+use berth_proto::v1::{ListRegistriesRequest, ListSpacesRequest, Registry, Space};
 
-use super::{from_space, request};
+use super::{from_registry, from_space, request};
 use crate::authn::Principal;
 use crate::authz::{authorize_space, Action, Owner};
 use crate::state::AppState;
@@ -89,6 +89,37 @@ pub async fn all_spaces(s: &AppState, p: &Principal, registry: &str) -> ApiResul
         spaces.extend(page.spaces);
         if page.next_page_token.is_empty() {
             return Ok(spaces);
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// Every registry (or every one `workspace` integrated), all pages of the registry service.
+pub async fn all_registries(
+    s: &AppState,
+    p: &Principal,
+    workspace: &str,
+) -> ApiResult<Vec<Registry>> {
+    let mut registries = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = s
+            .registry
+            .clone()
+            .list_registries(request(
+                p,
+                ListRegistriesRequest {
+                    page_size: 500,
+                    page_token: token,
+                    workspace: workspace.into(),
+                },
+            ))
+            .await
+            .map_err(from_registry)?
+            .into_inner();
+        registries.extend(page.registries);
+        if page.next_page_token.is_empty() {
+            return Ok(registries);
         }
         token = page.next_page_token;
     }
