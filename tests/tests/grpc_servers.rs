@@ -292,3 +292,114 @@ async fn replication_runs_and_streams_its_progress_over_the_gateways_grpc() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
 }
+
+/// gRPC `UpdatePolicy` with a field mask changes only the named fields, as the HTTP `PATCH`
+/// does (both take one path); a bad path names `update_mask`.
+#[tokio::test]
+async fn update_policy_takes_a_field_mask_like_the_http_patch() {
+    use berth_proto::v1::policy_service_client::PolicyServiceClient;
+    use berth_proto::v1::{Endpoint, Policy, UpdatePolicyRequest};
+
+    let suite = Suite::start(Backend::Sqlite).await;
+    for name in ["src", "dst"] {
+        suite
+            .ok(
+                reqwest::Method::POST,
+                "/api/v1/registries",
+                Some(serde_json::json!({"name": name, "kind": "oci",
+                                        "url": format!("http://127.0.0.1:{}", if name == "src" {5} else {6}),
+                                        "verify": false})),
+            )
+            .await;
+    }
+    let policy = serde_json::json!({
+        "name": "dr", "source": {"registry": "src", "space": "apps"},
+        "destination": {"registry": "dst"}, "concurrency": 3,
+        "filters": [{"kind": "tag", "pattern": "v*"}],
+    });
+    suite
+        .ok(
+            reqwest::Method::POST,
+            "/api/v1/replication/policies",
+            Some(policy),
+        )
+        .await;
+    let mut client = PolicyServiceClient::new(channel(suite.gateway_addr).await);
+    let change = Policy {
+        name: "dr".into(),
+        source: Some(Endpoint {
+            registry: "not-taken".into(),
+            space: "libs".into(),
+            replace_count: None,
+        }),
+        concurrency: 99,
+        delete_propagation: true,
+        ..Default::default()
+    };
+    let mask = |paths: &[&str]| {
+        Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        })
+    };
+    let updated = client
+        .update_policy(authed(UpdatePolicyRequest {
+            policy: Some(change.clone()),
+            update_mask: mask(&["source.space", "delete_propagation"]),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    let src = updated.source.clone().unwrap();
+    assert_eq!((src.registry.as_str(), src.space.as_str()), ("src", "libs"));
+    assert!(updated.delete_propagation);
+    assert_eq!(updated.concurrency, 3, "not in the mask");
+    assert_eq!(updated.filters.len(), 1, "not in the mask");
+
+    // The same change over HTTP reads back the same.
+    let (_, before) = suite
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/replication/policies/dr",
+            None,
+        )
+        .await;
+    let (status, after) = suite
+        .admin(
+            reqwest::Method::PATCH,
+            "/api/v1/replication/policies/dr",
+            Some(serde_json::json!({"source": {"space": "libs"}, "delete_propagation": true})),
+        )
+        .await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(before, after, "PATCH and the masked update agree");
+    let (status, after) = suite
+        .admin(
+            reqwest::Method::PATCH,
+            "/api/v1/replication/policies/dr",
+            Some(serde_json::json!({"concurrency": null, "filters": null})),
+        )
+        .await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(
+        (
+            after["concurrency"].as_u64(),
+            after["filters"].as_array().map(|f| f.len())
+        ),
+        (Some(0), Some(0)),
+        "{after}"
+    );
+
+    let err = client
+        .update_policy(authed(UpdatePolicyRequest {
+            policy: Some(change),
+            update_mask: mask(&["source.nope"]),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("source.nope"), "{err:?}");
+    let field = berth_error::ApiError::from_status("gateway", &err).field;
+    assert_eq!(field.as_deref(), Some("update_mask"), "{err:?}");
+}

@@ -58,8 +58,9 @@ impl PolicyService for PublicApi {
         req: Request<UpdatePolicyRequest>,
     ) -> Result<Response<UpdatePolicyResponse>, Status> {
         let p = self.principal(&req).await?;
-        let policy = required("policy", req.into_inner().policy)?;
-        let policy = ops::update_policy(&self.state, &p, policy).await?;
+        let req = req.into_inner();
+        required("policy", req.policy.as_ref())?;
+        let policy = ops::update_policy(&self.state, &p, req).await?;
         Ok(Response::new(UpdatePolicyResponse {
             policy: Some(policy),
         }))

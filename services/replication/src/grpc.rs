@@ -57,11 +57,12 @@ impl PolicyService for ReplicationApi {
         &self,
         req: Request<UpdatePolicyRequest>,
     ) -> Result<Response<UpdatePolicyResponse>, Status> {
+        let req = req.into_inner();
         let policy = req
-            .into_inner()
             .policy
             .ok_or_else(|| ApiError::invalid("policy", "is required"))?;
-        let policy = self.replication.update_policy(policy).await?;
+        let mask = req.update_mask.map(|m| m.paths).unwrap_or_default();
+        let policy = self.replication.patch_policy(policy, &mask).await?;
         Ok(Response::new(UpdatePolicyResponse {
             policy: Some(policy),
         }))

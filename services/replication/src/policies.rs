@@ -343,6 +343,16 @@ impl Replication {
         Ok(spec.to_proto(&p.name, now))
     }
 
+    /// Changes the fields of policy `change.name` that `mask` names (an empty mask replaces
+    /// it whole); see [`masked`].
+    pub async fn patch_policy(&self, change: Policy, mask: &[String]) -> Result<Policy> {
+        if mask.is_empty() {
+            return self.update_policy(change).await;
+        }
+        let stored = self.get_policy(&change.name).await?;
+        self.update_policy(masked(stored, change, mask)?).await
+    }
+
     /// Replaces a policy; its name and creation time stay.
     pub async fn update_policy(&self, p: Policy) -> Result<Policy> {
         let (row, old) = self.policy(&p.name).await?;
@@ -506,5 +516,141 @@ mod tests {
         );
         assert!(super::parse_platform("linux").is_err());
         assert!(super::parse_platform("linux//x").is_err());
+    }
+}
+
+/// `stored` with the fields `mask` names taken from `change` (proto field names; `source.x`,
+/// `destination.x` and `trigger.x` name one field of those). A named field `change` leaves
+/// unset is reset to its default, as a JSON merge patch's `null` does.
+pub fn masked(mut stored: Policy, change: Policy, mask: &[String]) -> Result<Policy> {
+    fn part<T: Default + Clone>(from: &Option<T>) -> T {
+        from.clone().unwrap_or_default()
+    }
+    fn into<T: Default>(to: &mut Option<T>) -> &mut T {
+        to.get_or_insert_with(T::default)
+    }
+    for path in mask {
+        let (field, sub) = match path.split_once('.') {
+            Some((f, s)) => (f, Some(s)),
+            None => (path.as_str(), None),
+        };
+        let (src, dst, trig) = (&change.source, &change.destination, &change.trigger);
+        match (field, sub) {
+            ("source", None) => stored.source = change.source.clone(),
+            ("destination", None) => stored.destination = change.destination.clone(),
+            ("trigger", None) => stored.trigger = change.trigger.clone(),
+            ("source" | "destination", Some(sub)) => {
+                let (from, to): (Endpoint, &mut Endpoint) = if field == "source" {
+                    (part(src), into(&mut stored.source))
+                } else {
+                    (part(dst), into(&mut stored.destination))
+                };
+                match sub {
+                    "registry" => to.registry = from.registry,
+                    "space" => to.space = from.space,
+                    "replace_count" => to.replace_count = from.replace_count,
+                    _ => return Err(not_a_field(path)),
+                }
+            }
+            ("trigger", Some(sub)) => {
+                let (from, to): (Trigger, &mut Trigger) = (part(trig), into(&mut stored.trigger));
+                match sub {
+                    "kind" => to.kind = from.kind,
+                    "cron" => to.cron = from.cron,
+                    "time_zone" => to.time_zone = from.time_zone,
+                    _ => return Err(not_a_field(path)),
+                }
+            }
+            ("filters", None) => stored.filters = change.filters.clone(),
+            ("override", None) => stored.r#override = change.r#override,
+            ("enabled", None) => stored.enabled = change.enabled,
+            ("platforms", None) => stored.platforms = change.platforms.clone(),
+            ("copy_referrers", None) => stored.copy_referrers = change.copy_referrers,
+            ("bandwidth_limit", None) => stored.bandwidth_limit = change.bandwidth_limit,
+            ("concurrency", None) => stored.concurrency = change.concurrency,
+            ("delete_propagation", None) => stored.delete_propagation = change.delete_propagation,
+            ("allow_overlap", None) => stored.allow_overlap = change.allow_overlap,
+            _ => return Err(not_a_field(path)),
+        }
+    }
+    Ok(stored)
+}
+
+fn not_a_field(path: &str) -> ReplicationError {
+    ReplicationError::invalid(
+        "update_mask",
+        format!("{path:?} is not a field of a policy that can change"),
+    )
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    fn stored() -> Policy {
+        Policy {
+            name: "p".into(),
+            source: Some(Endpoint {
+                registry: "src".into(),
+                space: "apps".into(),
+                replace_count: None,
+            }),
+            destination: Some(Endpoint {
+                registry: "dst".into(),
+                space: "mirror".into(),
+                replace_count: Some(1),
+            }),
+            trigger: Some(Trigger {
+                kind: "cron".into(),
+                cron: "0 * * * * *".into(),
+                time_zone: "UTC".into(),
+            }),
+            concurrency: 4,
+            enabled: Some(true),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_the_named_fields_change() {
+        let change = Policy {
+            name: "p".into(),
+            source: Some(Endpoint {
+                registry: "ignored".into(),
+                space: "other".into(),
+                replace_count: None,
+            }),
+            concurrency: 9,
+            enabled: Some(false),
+            delete_propagation: true,
+            ..Default::default()
+        };
+        let mask = ["source.space", "enabled", "trigger.cron"].map(String::from);
+        let p = masked(stored(), change, &mask).unwrap();
+        let src = p.source.clone().unwrap();
+        assert_eq!(
+            (src.registry.as_str(), src.space.as_str()),
+            ("src", "other")
+        );
+        assert_eq!(p.enabled, Some(false));
+        assert_eq!(p.concurrency, 4, "not in the mask");
+        assert!(!p.delete_propagation, "not in the mask");
+        let t = p.trigger.unwrap();
+        assert_eq!(
+            (t.kind.as_str(), t.cron.as_str()),
+            ("cron", ""),
+            "reset: named, unset"
+        );
+    }
+
+    #[test]
+    fn an_unknown_path_names_the_mask() {
+        for bad in ["name", "created_at", "source.nope", "nope", "filters.kind"] {
+            let err = masked(stored(), Policy::default(), &[bad.to_string()]).unwrap_err();
+            assert!(
+                matches!(&err, ReplicationError::Invalid { field, .. } if field == "update_mask"),
+                "{bad}: {err:?}"
+            );
+        }
     }
 }

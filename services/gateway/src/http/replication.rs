@@ -324,17 +324,40 @@ pub async fn update_policy(
     {
         return Err(ApiError::invalid("name", "a policy cannot be renamed").into());
     }
-    let current = PolicyJson::from(ops::get_policy(&s, &p, &name).await?);
-    let mut merged =
-        serde_json::to_value(current).map_err(|e| ApiError::internal(e.to_string()))?;
-    if let Some(o) = merged.as_object_mut() {
-        o.remove("created_at");
+    let Some(mask) = mask_of(&patch) else {
+        return Ok(Json(ops::get_policy(&s, &p, &name).await?.into()));
+    };
+    // The patch over a blank policy: the fields it names, with their new values; the mask
+    // says which of them to take (a `null` resets one to its default).
+    let mut change = serde_json::json!({
+        "name": name,
+        "source": {"registry": ""},
+        "destination": {"registry": ""},
+        "trigger": {"kind": ""},
+    });
+    merge(&mut change, patch);
+    let change: PolicyJson = super::extract::parse_json(change.to_string().as_bytes())?;
+    let req = berth_proto::v1::UpdatePolicyRequest {
+        policy: Some(change.into()),
+        update_mask: Some(prost_types::FieldMask { paths: mask }),
+    };
+    Ok(Json(ops::update_policy(&s, &p, req).await?.into()))
+}
+
+/// The field mask a merge patch amounts to: its keys, one level down in `source`,
+/// `destination` and `trigger`. `None` when it changes nothing.
+fn mask_of(patch: &serde_json::Value) -> Option<Vec<String>> {
+    let mut mask = Vec::new();
+    for (k, v) in patch.as_object()? {
+        match (k.as_str(), v) {
+            ("name" | "created_at", _) => {}
+            ("source" | "destination" | "trigger", serde_json::Value::Object(o)) => {
+                mask.extend(o.keys().map(|sub| format!("{k}.{sub}")))
+            }
+            _ => mask.push(k.clone()),
+        }
     }
-    merge(&mut merged, patch);
-    let policy: PolicyJson = super::extract::parse_json(merged.to_string().as_bytes())?;
-    Ok(Json(
-        ops::update_policy(&s, &p, policy.into()).await?.into(),
-    ))
+    (!mask.is_empty()).then_some(mask)
 }
 
 /// RFC 7396: objects merge key by key, `null` removes, anything else replaces.

@@ -72,21 +72,29 @@ pub async fn delete_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult
     .await
 }
 
-/// Replaces a policy (the HTTP layer merges a PATCH into the stored policy first).
-pub async fn update_policy(s: &AppState, p: &Principal, policy: Policy) -> ApiResult<Policy> {
+/// Changes a policy: the fields `update_mask` names, or all of it when the mask is empty. The
+/// HTTP `PATCH` reads its mask off the merge patch, so both take this one path.
+pub async fn update_policy(
+    s: &AppState,
+    p: &Principal,
+    req: UpdatePolicyRequest,
+) -> ApiResult<Policy> {
     admin(p)?;
-    let resource = format!("replication/policies/{}", policy.name);
+    let name = req
+        .policy
+        .as_ref()
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
+    let resource = format!("replication/policies/{name}");
     forward(
         s,
         p,
         "replication.policy.update",
         &resource,
-        s.replication.policies.clone().update_policy(request(
-            p,
-            UpdatePolicyRequest {
-                policy: Some(policy),
-            },
-        )),
+        s.replication
+            .policies
+            .clone()
+            .update_policy(request(p, req)),
         from_replication,
         |r| r.policy.unwrap_or_default(),
     )
