@@ -49,16 +49,22 @@ async fn every_server_answers_health_and_reflection() {
         (suite.registry_addr, "berth.v1.RegistryService"),
         (suite.gateway_addr, "berth.v1.RegistryService"),
     ] {
-        let mut health = HealthClient::new(channel(addr).await);
+        let health = HealthClient::new(channel(addr).await);
         for name in ["", service] {
-            let r = health
-                .check(HealthCheckRequest {
-                    service: name.into(),
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            assert_eq!(r.status, ServingStatus::Serving as i32, "{addr} {name:?}");
+            // Serving once the server's own dependencies answer (checked every 200 ms).
+            let serving = berth_testkit::wait_until(std::time::Duration::from_secs(5), || {
+                let mut health = health.clone();
+                async move {
+                    health
+                        .check(HealthCheckRequest {
+                            service: name.into(),
+                        })
+                        .await
+                        .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32)
+                }
+            })
+            .await;
+            assert!(serving, "{addr} {name:?}");
         }
         let listed = services(addr).await;
         assert!(listed.contains(&service.to_string()), "{addr}: {listed:?}");

@@ -8,7 +8,7 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 use tower_http::trace::TraceLayer;
 
-use crate::{Shutdown, DRAIN_LIMIT};
+use crate::Shutdown;
 
 /// The health of one gRPC server: `NOT_SERVING` until [`Health::serving`] is called.
 #[derive(Clone)]
@@ -35,21 +35,43 @@ impl Health {
         self.set(true).await
     }
 
-    /// Marks serving once `probe` answers true (checked every 200 ms): a server is ready when
-    /// its dependencies answer, not merely when it listens.
-    pub fn serving_when<F, Fut>(self, probe: F)
+    /// Follows `probe` until shutdown: `SERVING` while it answers true, `NOT_SERVING` while
+    /// it does not. A server is ready when its dependencies answer, not merely when it
+    /// listens, and stops being ready when they stop. Checked every 200 ms until first ready,
+    /// then every [`RECHECK`].
+    pub fn serving_when<F, Fut>(self, shutdown: &Shutdown, probe: F)
     where
         F: Fn() -> Fut + Send + 'static,
         Fut: std::future::Future<Output = bool> + Send,
     {
+        let stop = shutdown.token();
         tokio::spawn(async move {
-            while !probe().await {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut serving = false;
+            while !stop.is_cancelled() {
+                let up = probe().await;
+                if up != serving {
+                    self.set(up).await;
+                    serving = up;
+                    if !up {
+                        tracing::warn!("a dependency stopped answering: not serving");
+                    }
+                }
+                let pause = if serving {
+                    RECHECK
+                } else {
+                    Duration::from_millis(200)
+                };
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(pause) => {}
+                }
             }
-            self.serving().await;
         });
     }
 }
+
+/// How often a serving server checks its dependencies again.
+pub const RECHECK: Duration = Duration::from_secs(2);
 
 /// Adds health (all `NOT_SERVING` at first) and reflection to `routes`. `services` are the
 /// fully-qualified names whose health is reported, e.g. `berth.v1.RegistryService`.
@@ -71,33 +93,59 @@ pub async fn with_health_and_reflection(
     Ok((routes, health))
 }
 
-/// Serves `routes` on `listener` until `shutdown`, then drains for at most [`DRAIN_LIMIT`].
 /// HTTP/2 flow-control window of Berth's gRPC servers and clients.
 pub const WINDOW: u32 = 4 * 1024 * 1024;
 
+/// One span per RPC (adopting the caller's trace context).
+#[derive(Clone, Copy, Debug)]
+pub struct RpcSpan;
+
+impl<B> tower_http::trace::MakeSpan<B> for RpcSpan {
+    fn make_span(&mut self, req: &http::Request<B>) -> tracing::Span {
+        let span = tracing::info_span!("rpc", path = %req.uri().path());
+        berth_telemetry::propagation::adopt_from_headers(&span, req.headers());
+        span
+    }
+}
+
+/// One latency sample per RPC, by `grpc-status`.
+#[derive(Clone, Copy, Debug)]
+pub struct RpcMetrics;
+
+impl<B> tower_http::trace::OnResponse<B> for RpcMetrics {
+    fn on_response(self, res: &http::Response<B>, latency: Duration, _span: &tracing::Span) {
+        let status = res
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("0")
+            .to_string();
+        metrics::histogram!("berth_grpc_request_seconds", "grpc_status" => status)
+            .record(latency.as_secs_f64());
+    }
+}
+
+/// The tracing and metrics every gRPC server of Berth's has (the gateway's too, which serves
+/// gRPC beside HTTP on one port).
+pub type RpcTrace = TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::GrpcErrorsAsFailures>,
+    RpcSpan,
+    tower_http::trace::DefaultOnRequest,
+    RpcMetrics,
+>;
+
+pub fn trace_layer() -> RpcTrace {
+    TraceLayer::new_for_grpc()
+        .make_span_with(RpcSpan)
+        .on_response(RpcMetrics)
+}
+
+/// Serves `routes` on `listener` until `shutdown`, then drains for at most [`DRAIN_LIMIT`].
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let trace = TraceLayer::new_for_grpc()
-        .make_span_with(|req: &http::Request<_>| {
-            let span = tracing::info_span!("rpc", path = %req.uri().path());
-            berth_telemetry::propagation::adopt_from_headers(&span, req.headers());
-            span
-        })
-        .on_response(
-            |res: &http::Response<_>, latency: Duration, _span: &tracing::Span| {
-                let status = res
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("0")
-                    .to_string();
-                metrics::histogram!("berth_grpc_request_seconds", "grpc_status" => status)
-                    .record(latency.as_secs_f64());
-            },
-        );
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let stop = shutdown.wait();
     // Large flow-control windows: streamed uploads (image imports) are not held to 64 KiB a
@@ -105,15 +153,71 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .initial_stream_window_size(WINDOW)
         .initial_connection_window_size(WINDOW * 2)
-        .layer(trace)
+        .layer(trace_layer())
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, stop);
-    tokio::pin!(server);
-    tokio::select! {
-        r = &mut server => r?,
-        _ = async { shutdown.wait().await; tokio::time::sleep(DRAIN_LIMIT).await } => {
-            tracing::warn!("grpc drain limit reached, closing");
-        }
+    crate::drained(server, &shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn health_follows_its_dependencies_both_ways() {
+        let shutdown = Shutdown::new();
+        let (routes, health) = with_health_and_reflection(Routes::default(), &["test.Service"])
+            .await
+            .unwrap();
+        let up = Arc::new(AtomicBool::new(false));
+        let probe = up.clone();
+        health.serving_when(&shutdown, move || {
+            let up = probe.clone();
+            async move { up.load(Ordering::SeqCst) }
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, routes, shutdown.clone()));
+        let client = HealthClient::new(crate::clients::channel(&format!("http://{addr}")).unwrap());
+        let serving = || {
+            let mut client = client.clone();
+            async move {
+                client
+                    .check(HealthCheckRequest {
+                        service: "test.Service".into(),
+                    })
+                    .await
+                    .map(|r| r.into_inner().status == ServingStatus::Serving as i32)
+                    .unwrap_or(false)
+            }
+        };
+        let becomes = |want: bool, within: Duration| async move {
+            let end = tokio::time::Instant::now() + within;
+            while tokio::time::Instant::now() < end {
+                if serving().await == want {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            false
+        };
+        assert!(becomes(false, Duration::from_millis(100)).await);
+        up.store(true, Ordering::SeqCst);
+        assert!(
+            becomes(true, Duration::from_secs(2)).await,
+            "serving once up"
+        );
+        up.store(false, Ordering::SeqCst);
+        assert!(
+            becomes(false, RECHECK + Duration::from_secs(2)).await,
+            "not serving once a dependency is down"
+        );
+        shutdown.trigger();
     }
-    Ok(())
 }

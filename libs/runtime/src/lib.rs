@@ -3,9 +3,11 @@
 //! [`Shutdown`] turns SIGTERM/SIGINT into a cancellation that every server and worker watches;
 //! a second SIGINT exits at once. [`grpc`] serves a set of tonic services together with
 //! `grpc.health.v1` (starting `NOT_SERVING`) and reflection, one span and one latency sample per
-//! RPC, and stops within the drain limit when shutdown is asked.
+//! RPC, and stops within the drain limit when shutdown is asked. [`clients`] builds the one kind
+//! of channel between Berth's services and the typed clients of each.
 
 pub mod boot;
+pub mod clients;
 pub mod grpc;
 
 use std::future::Future;
@@ -61,6 +63,30 @@ impl Shutdown {
     pub fn child(&self) -> Shutdown {
         Shutdown {
             token: self.token.child_token(),
+        }
+    }
+}
+
+/// Runs `server` (which stops accepting once shutdown is asked and then finishes what is in
+/// flight) to its end, or until [`DRAIN_LIMIT`] after shutdown was asked, whichever is first.
+pub async fn drained<F, E>(server: F, shutdown: &Shutdown) -> anyhow::Result<()>
+where
+    F: Future<Output = Result<(), E>>,
+    E: Into<anyhow::Error>,
+{
+    tokio::pin!(server);
+    let limit = {
+        let stop = shutdown.wait();
+        async move {
+            stop.await;
+            tokio::time::sleep(DRAIN_LIMIT).await
+        }
+    };
+    tokio::select! {
+        r = &mut server => r.map_err(Into::into),
+        _ = limit => {
+            tracing::warn!("drain limit reached, closing");
+            Ok(())
         }
     }
 }

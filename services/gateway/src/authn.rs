@@ -43,7 +43,7 @@ async fn roles_of(state: &AppState, name: &str) -> ApiResult<BTreeMap<String, St
         .clone()
         .list_roles(req)
         .await
-        .map_err(|s| ApiError::from_status("space service", &s))?
+        .map_err(berth_runtime::clients::space_error)?
         .into_inner()
         .roles;
     Ok(roles.into_iter().map(|r| (r.workspace, r.role)).collect())

@@ -29,7 +29,6 @@ use berth_proto::v1::audit_service_server::AuditServiceServer;
 use berth_proto::v1::binding_service_server::BindingServiceServer;
 use berth_proto::v1::execution_service_server::ExecutionServiceServer;
 use berth_proto::v1::policy_service_server::PolicyServiceServer;
-use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_proto::v1::registry_service_server::RegistryServiceServer;
 use berth_proto::v1::space_service_server::SpaceServiceServer;
 use berth_proto::v1::token_service_server::TokenServiceServer;
@@ -80,42 +79,30 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     berth_telemetry::install_metrics();
     berth_db::migrate::<store::Migrator>(&deps.db).await?;
-    let channel = |addr: &str| -> anyhow::Result<tonic::transport::Channel> {
-        Ok(tonic::transport::Endpoint::from_shared(addr.to_string())?
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .initial_stream_window_size(berth_runtime::grpc::WINDOW)
-            .initial_connection_window_size(berth_runtime::grpc::WINDOW * 2)
-            .connect_lazy())
-    };
-    let (registry_channel, space_channel) =
-        (channel(&deps.registry_addr)?, channel(&deps.space_addr)?);
-    let replication_channel = channel(&deps.replication_addr)?;
     let attacher = Attacher::new(deps.internal_token.as_deref());
+    let registry =
+        berth_runtime::clients::RegistryClients::new(&deps.registry_addr, attacher.clone())?;
+    let space = state::SpaceClients::new(&deps.space_addr, attacher.clone())?;
+    let replication = state::ReplicationClients::new(&deps.replication_addr, attacher)?;
     let state = AppState {
         db: deps.db,
         admin_token: Arc::from(deps.admin_token.as_str()),
         platform_admins: Arc::new(deps.platform_admins),
-        provisioning: berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient::with_interceptor(
-            registry_channel.clone(),
-            attacher.clone(),
-        ),
-        registry: RegistryServiceClient::with_interceptor(
-            registry_channel.clone(),
-            attacher.clone(),
-        ),
-        space: state::SpaceClients::new(space_channel.clone(), attacher.clone()),
-        replication: state::ReplicationClients::new(replication_channel.clone(), attacher.clone()),
+        provisioning: registry.provisioning,
+        registry: registry.registries,
+        channels: Arc::new(vec![
+            ("registry", registry.channel),
+            ("space", space.channel.clone()),
+            ("replication", replication.channel.clone()),
+        ]),
+        space,
+        replication,
         token_signer: deps.token_signer,
         access_cache: access_cache::AccessCache::new(deps.cache.clone()),
         bus: deps.bus.clone(),
         pages: pages::PageTokens::new(deps.internal_token.as_deref()),
         hook_secrets: http::hooks::HookSecrets::default(),
         admission_token: deps.admission_token.as_deref().map(Arc::from),
-        channels: Arc::new(vec![
-            ("registry", registry_channel),
-            ("space", space_channel),
-            ("replication", replication_channel),
-        ]),
     };
     let follower = state.access_cache.follow(deps.bus.as_ref()).await?;
     let stop_following = shutdown.wait();
@@ -150,8 +137,16 @@ pub async fn start(
         ],
     )
     .await?;
-    health.serving().await;
-    let grpc_router = routes.prepare().into_axum_router();
+    let probed = state.clone();
+    health.serving_when(&shutdown, move || {
+        let s = probed.clone();
+        async move { http::system::readiness(&s).await.0 }
+    });
+    // gRPC beside HTTP on one port, with the tracing and metrics of every gRPC server.
+    let grpc_router = routes
+        .prepare()
+        .into_axum_router()
+        .layer(berth_runtime::grpc::trace_layer());
     let http_router = http::router(state);
     let app =
         Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
@@ -171,10 +166,10 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let stop = shutdown.wait();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await?;
-        Ok(())
+        let server = std::future::IntoFuture::into_future(
+            axum::serve(listener, app).with_graceful_shutdown(stop),
+        );
+        berth_runtime::drained(server, &shutdown).await
     });
     tracing::info!(%addr, "gateway listening");
     Ok(Running { addr, task })

@@ -2,67 +2,15 @@
 
 use std::sync::Arc;
 
-use berth_auth::internal::Attacher;
-use berth_proto::v1::access_service_client::AccessServiceClient;
-use berth_proto::v1::binding_service_client::BindingServiceClient;
 use berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient;
 use berth_proto::v1::registry_service_client::RegistryServiceClient;
-use berth_proto::v1::space_service_client::SpaceServiceClient;
-use berth_proto::v1::workspace_service_client::WorkspaceServiceClient;
+use berth_runtime::clients::Intercepted;
+pub use berth_runtime::clients::{ReplicationClients, SpaceClients};
 use sea_orm::DatabaseConnection;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-type Intercepted = InterceptedService<Channel, Attacher>;
 pub type RegistryClient = RegistryServiceClient<Intercepted>;
 pub type ProvisioningClient = RegistryProvisioningServiceClient<Intercepted>;
-
-/// Clients of the space service's four gRPC services, over one channel.
-#[derive(Clone)]
-pub struct SpaceClients {
-    pub spaces: SpaceServiceClient<Intercepted>,
-    pub workspaces: WorkspaceServiceClient<Intercepted>,
-    pub bindings: BindingServiceClient<Intercepted>,
-    pub access: AccessServiceClient<Intercepted>,
-}
-
-impl SpaceClients {
-    pub fn new(channel: Channel, attacher: Attacher) -> Self {
-        Self {
-            spaces: SpaceServiceClient::with_interceptor(channel.clone(), attacher.clone()),
-            workspaces: WorkspaceServiceClient::with_interceptor(channel.clone(), attacher.clone()),
-            bindings: BindingServiceClient::with_interceptor(channel.clone(), attacher.clone()),
-            access: AccessServiceClient::with_interceptor(channel, attacher),
-        }
-    }
-}
-
-/// Clients of the replication service.
-#[derive(Clone)]
-pub struct ReplicationClients {
-    pub policies: berth_proto::v1::policy_service_client::PolicyServiceClient<Intercepted>,
-    pub executions: berth_proto::v1::execution_service_client::ExecutionServiceClient<Intercepted>,
-    pub imports: berth_proto::v1::import_service_client::ImportServiceClient<Intercepted>,
-}
-
-impl ReplicationClients {
-    pub fn new(channel: Channel, attacher: Attacher) -> Self {
-        Self {
-            policies: berth_proto::v1::policy_service_client::PolicyServiceClient::with_interceptor(
-                channel.clone(),
-                attacher.clone(),
-            ),
-            executions:
-                berth_proto::v1::execution_service_client::ExecutionServiceClient::with_interceptor(
-                    channel.clone(),
-                    attacher.clone(),
-                ),
-            imports: berth_proto::v1::import_service_client::ImportServiceClient::with_interceptor(
-                channel, attacher,
-            ),
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct AppState {

@@ -96,7 +96,7 @@ pub async fn start(
         berth_runtime::grpc::with_health_and_reflection(routes, &[SERVICE_NAME]).await?;
     let addr = listener.local_addr()?;
     let (db, bus) = (deps.db.clone(), deps.bus.clone());
-    health.serving_when(move || {
+    health.serving_when(&shutdown, move || {
         let (db, bus) = (db.clone(), bus.clone());
         async move { berth_db::ping(&db).await && bus.ping().await }
     });

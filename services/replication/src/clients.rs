@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_auth::registry_token::{Minter, TokenSigner};
-use berth_error::ApiError;
 use berth_oci::{Auth, Client, ClientOptions, Credential};
 use berth_proto::v1::GetRegistryAccessRequest;
 
@@ -54,7 +53,7 @@ impl Clients {
                 registry: registry.into(),
             })
             .await
-            .map_err(|s| ReplicationError::Upstream(ApiError::from_status("registry service", &s)))?
+            .map_err(crate::error::upstream)?
             .into_inner();
         let auth = if access.berth_token_service {
             // Signed here for this registry alone: no reusable secret goes to its URL.

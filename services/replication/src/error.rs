@@ -18,6 +18,11 @@ pub enum ReplicationError {
 
 pub type Result<T> = std::result::Result<T, ReplicationError>;
 
+/// A failed call to the registry service, as the replication service answers it.
+pub fn upstream(status: tonic::Status) -> ReplicationError {
+    ReplicationError::Upstream(berth_runtime::clients::registry_error(status))
+}
+
 impl ReplicationError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {

@@ -52,8 +52,6 @@ use berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningS
 use berth_runtime::Shutdown;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 pub const SERVICE_NAMES: [&str; 3] = [
     "berth.v1.PolicyService",
@@ -104,7 +102,7 @@ impl Default for Tuning {
     }
 }
 
-type Provisioning = RegistryProvisioningServiceClient<InterceptedService<Channel, Attacher>>;
+type Provisioning = RegistryProvisioningServiceClient<berth_runtime::clients::Intercepted>;
 
 /// Policies, executions and what they share in this process.
 #[derive(Clone)]
@@ -146,13 +144,11 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     berth_telemetry::install_metrics();
     berth_db::migrate::<migration::Migrator>(&deps.db).await?;
-    let channel = tonic::transport::Endpoint::from_shared(deps.registry_addr.clone())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy();
-    let provisioning = RegistryProvisioningServiceClient::with_interceptor(
-        channel,
+    let provisioning = berth_runtime::clients::RegistryClients::new(
+        &deps.registry_addr,
         Attacher::new(deps.internal_token.as_deref()),
-    );
+    )?
+    .provisioning;
     let outbox = Outbox::new("replication");
     let replication = Replication {
         db: deps.db.clone(),
@@ -226,7 +222,7 @@ pub async fn start(
     let (routes, health) =
         berth_runtime::grpc::with_health_and_reflection(routes, &SERVICE_NAMES).await?;
     let db = deps.db.clone();
-    health.serving_when(move || {
+    health.serving_when(&shutdown, move || {
         let db = db.clone();
         async move { berth_db::ping(&db).await }
     });

@@ -1,6 +1,5 @@
 //! Replication policies: validated, stored as JSON, read back as `berth.v1.Policy`.
 
-use berth_error::ApiError;
 use berth_proto::v1::{Endpoint, Filter, GetRegistryAccessRequest, Policy, Trigger};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
@@ -230,10 +229,7 @@ impl Replication {
                 field,
                 format!("registry {name:?} is not integrated"),
             )),
-            Err(s) => Err(ReplicationError::Upstream(ApiError::from_status(
-                "registry service",
-                &s,
-            ))),
+            Err(s) => Err(crate::error::upstream(s)),
         }
     }
 

@@ -294,9 +294,7 @@ impl Tenancy {
             .client()
             .get_registry_overview(req)
             .await
-            .map_err(|s| {
-                SpaceError::Upstream(berth_error::ApiError::from_status("registry service", &s))
-            })?
+            .map_err(crate::directory::upstream)?
             .into_inner()
             .overview
             .unwrap_or_default()

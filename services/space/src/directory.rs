@@ -4,21 +4,22 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_auth::internal::Attacher;
-use berth_error::ApiError;
 use berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient;
 use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_proto::v1::{ListRegistriesRequest, Registry};
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use berth_runtime::clients::{registry_error, Intercepted, RegistryClients};
 
 use crate::error::{Result, SpaceError};
 
 const FRESH_FOR: Duration = Duration::from_secs(2);
 
-pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, Attacher>>;
-pub type ProvisioningClient =
-    RegistryProvisioningServiceClient<InterceptedService<Channel, Attacher>>;
+pub type RegistryClient = RegistryServiceClient<Intercepted>;
+pub type ProvisioningClient = RegistryProvisioningServiceClient<Intercepted>;
+
+/// A failed call to the registry service, as the space service answers it.
+pub fn upstream(status: tonic::Status) -> SpaceError {
+    SpaceError::Upstream(registry_error(status))
+}
 
 /// `host[:port]` of a registry URL, as image references name it.
 pub fn host_of(url: &str) -> String {
@@ -36,10 +37,10 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn new(channel: Channel, attacher: Attacher) -> Self {
+    pub fn new(clients: RegistryClients) -> Self {
         Self {
-            client: RegistryServiceClient::with_interceptor(channel.clone(), attacher.clone()),
-            provisioning: RegistryProvisioningServiceClient::with_interceptor(channel, attacher),
+            client: clients.registries,
+            provisioning: clients.provisioning,
             cached: Arc::default(),
         }
     }
@@ -68,7 +69,7 @@ impl Directory {
                     workspace: String::new(),
                 })
                 .await
-                .map_err(|s| SpaceError::Upstream(ApiError::from_status("registry service", &s)))?
+                .map_err(upstream)?
                 .into_inner();
             out.extend(page.registries);
             if page.next_page_token.is_empty() {
@@ -102,10 +103,7 @@ impl Directory {
         {
             Ok(_) => Ok(true),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
-            Err(s) => Err(SpaceError::Upstream(ApiError::from_status(
-                "registry service",
-                &s,
-            ))),
+            Err(s) => Err(upstream(s)),
         }
     }
 

@@ -2,17 +2,13 @@
 //! registry service (which holds the credentials), and a workspace's bindings on a Harbor are
 //! one robot with pull on exactly its bound projects. Other kinds need none of this.
 
-use berth_error::ApiError;
 use berth_proto::v1::{EnsureProjectRequest, RemoveProjectRequest, SyncWorkspaceRobotRequest};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use crate::directory::upstream;
 use crate::entity::{binding, space};
-use crate::error::{Result, SpaceError};
+use crate::error::Result;
 use crate::tenancy::Tenancy;
-
-fn upstream(s: tonic::Status) -> SpaceError {
-    SpaceError::Upstream(ApiError::from_status("registry service", &s))
-}
 
 impl Tenancy {
     async fn is_harbor(&self, registry: &str) -> Result<bool> {

@@ -22,7 +22,6 @@ pub mod workspaces;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use berth_auth::internal::{Attacher, Verifier};
 use berth_bus::outbox::Outbox;
@@ -66,11 +65,10 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     berth_telemetry::install_metrics();
     berth_db::migrate::<migration::Migrator>(&deps.db).await?;
-    let channel = tonic::transport::Endpoint::from_shared(deps.registry_addr.clone())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy();
-    let directory =
-        directory::Directory::new(channel, Attacher::new(deps.internal_token.as_deref()));
+    let directory = directory::Directory::new(berth_runtime::clients::RegistryClients::new(
+        &deps.registry_addr,
+        Attacher::new(deps.internal_token.as_deref()),
+    )?);
     let outbox = Outbox::new("space");
     let tenancy = Tenancy::new(deps.db.clone(), outbox.clone(), directory);
     tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
@@ -95,7 +93,7 @@ pub async fn start(
     let (routes, health) =
         berth_runtime::grpc::with_health_and_reflection(routes, &SERVICE_NAMES).await?;
     let (db, bus) = (deps.db.clone(), deps.bus.clone());
-    health.serving_when(move || {
+    health.serving_when(&shutdown, move || {
         let (db, bus) = (db.clone(), bus.clone());
         async move { berth_db::ping(&db).await && bus.ping().await }
     });

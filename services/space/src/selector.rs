@@ -5,20 +5,16 @@
 //! contents come from the registry service. Pages hold up to `page_size` repositories, in
 //! (registry, repository) order; the page token is the last `registry/repository` shown.
 
-use berth_error::ApiError;
 use berth_proto::v1::{
     ListArtifactsRequest, ListRepositoriesRequest, VisibleRepository, VisibleTag,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::directory::host_of;
+use crate::directory::upstream;
 use crate::entity::{binding, space};
 use crate::error::{Result, SpaceError};
 use crate::tenancy::{check, Tenancy};
-
-fn upstream(s: tonic::Status) -> SpaceError {
-    SpaceError::Upstream(ApiError::from_status("registry service", &s))
-}
 
 impl Tenancy {
     /// One page of repositories `namespace` may pull, with their tags.

@@ -253,9 +253,7 @@ impl Tenancy {
                 registry: registry.into(),
             })
             .await
-            .map_err(|s| {
-                SpaceError::Upstream(berth_error::ApiError::from_status("registry service", &s))
-            })?
+            .map_err(crate::directory::upstream)?
             .into_inner()
             .spaces;
         let mut imported = Vec::new();

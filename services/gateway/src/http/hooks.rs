@@ -263,7 +263,7 @@ async fn verify(s: &AppState, headers: &HeaderMap, registry: &str) -> Result<(),
         .map_err(|st| match st.code() {
             // An unknown registry looks like a wrong secret: names don't leak.
             tonic::Code::NotFound | tonic::Code::InvalidArgument => unauthenticated(registry),
-            _ => ApiError::from_status("registry service", &st),
+            _ => berth_runtime::clients::registry_error(st),
         })?
         .into_inner()
         .valid;

@@ -8,7 +8,7 @@ pub mod hooks;
 pub mod openapi;
 mod registries;
 mod replication;
-mod system;
+pub(crate) mod system;
 mod tenancy;
 pub mod token_service;
 

@@ -21,6 +21,18 @@ pub async fn healthz() -> &'static str {
 
 /// Readiness: the gateway's database and every internal service answer.
 pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    let (all, body) = readiness(&s).await;
+    let status = if all {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(serde_json::Value::Object(body)))
+}
+
+/// Whether the gateway's database and every internal service answer, and each one's state:
+/// `/readyz` and the gateway's gRPC health say the same.
+pub async fn readiness(s: &AppState) -> (bool, serde_json::Map<String, serde_json::Value>) {
     let mut body = serde_json::Map::new();
     let db = berth_db::ping(&s.db).await;
     body.insert(
@@ -41,12 +53,7 @@ pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
             if ok { "ready" } else { "unavailable" }.into(),
         );
     }
-    let status = if all {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(serde_json::Value::Object(body)))
+    (all, body)
 }
 
 pub async fn metrics() -> impl IntoResponse {

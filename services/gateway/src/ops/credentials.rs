@@ -14,7 +14,7 @@ use chrono::{Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
-use super::{audit, from_registry, request};
+use super::{audit, registry_error, request};
 use crate::authn::{Principal, LOGIN_PREFIX, NAMESPACE_PREFIX};
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
@@ -53,7 +53,7 @@ pub async fn pull_secret(s: &AppState, p: &Principal, ns: &str) -> ApiResult<ser
             },
         ))
         .await
-        .map_err(from_registry)?
+        .map_err(registry_error)?
         .into_inner()
         .credentials;
     let registries = super::visibility::all_registries(s, p, "").await?;

@@ -60,6 +60,8 @@ use crate::authn::Principal;
 use crate::state::AppState;
 use crate::store::audit_event;
 
+pub(crate) use berth_runtime::clients::{registry_error, replication_error, space_error};
+
 /// A request to an internal service, carrying the caller's principal.
 pub(crate) fn request<T>(principal: &Principal, message: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(message);
@@ -68,10 +70,6 @@ pub(crate) fn request<T>(principal: &Principal, message: T) -> tonic::Request<T>
             .insert(berth_auth::internal::PRINCIPAL_KEY, v);
     }
     r
-}
-
-pub(crate) fn from_registry(status: tonic::Status) -> ApiError {
-    ApiError::from_status("registry service", &status)
 }
 
 /// A registry as the registry service answers it (for its owning workspace), as `p`.
@@ -89,18 +87,10 @@ pub(crate) async fn fetch_registry(
             },
         ))
         .await
-        .map_err(from_registry)?
+        .map_err(registry_error)?
         .into_inner()
         .registry
         .unwrap_or_default())
-}
-
-pub(crate) fn from_replication(status: tonic::Status) -> ApiError {
-    ApiError::from_status("replication service", &status)
-}
-
-pub(crate) fn from_space(status: tonic::Status) -> ApiError {
-    ApiError::from_status("space service", &status)
 }
 
 /// The workspace of `namespace`, for a principal allowed to see it: platform admins and
@@ -126,7 +116,7 @@ pub async fn namespace_workspace(
             tonic::Code::NotFound => {
                 ApiError::not_found(format!("namespace {namespace:?} not found"))
             }
-            _ => from_space(st),
+            _ => space_error(st),
         })?
         .into_inner()
         .workspace;

@@ -4,7 +4,7 @@
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{filtered_page, forward, from_registry, request, visible, Visible};
+use super::{filtered_page, forward, registry_error, request, visible, Visible};
 use crate::authn::Principal;
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
@@ -21,7 +21,7 @@ async fn fetch(s: &AppState, p: &Principal, name: &str) -> ApiResult<Registry> {
         ))
         .await
         .map(|r| r.into_inner().registry.unwrap_or_default())
-        .map_err(from_registry)
+        .map_err(registry_error)
 }
 
 /// Reads a registry and authorizes `action` on it.
@@ -54,7 +54,7 @@ pub async fn create_registry(
         "registry.create",
         &resource,
         s.registry.clone().create_registry(request(p, req)),
-        from_registry,
+        registry_error,
         |r| r.registry.unwrap_or_default(),
     )
     .await
@@ -85,7 +85,7 @@ pub async fn list_registries(
                     .clone()
                     .list_registries(request(p, req))
                     .await
-                    .map_err(from_registry)?
+                    .map_err(registry_error)?
                     .into_inner();
                 Ok((r.registries, r.next_page_token))
             }
@@ -112,7 +112,7 @@ pub async fn update_registry(
         "registry.update",
         &resource,
         s.registry.clone().update_registry(request(p, req)),
-        from_registry,
+        registry_error,
         |r| r.registry.unwrap_or_default(),
     )
     .await
@@ -134,7 +134,7 @@ pub async fn rotate_hook_secret(
         "registry.hook_secret.rotate",
         &resource,
         s.registry.clone().rotate_hook_secret(request(p, req)),
-        from_registry,
+        registry_error,
         |r| r,
     )
     .await
@@ -153,7 +153,7 @@ pub async fn ping_registry(s: &AppState, p: &Principal, name: &str) -> ApiResult
                 name: name.to_string(),
             },
         )),
-        from_registry,
+        registry_error,
         |r| r.health.unwrap_or_default(),
     )
     .await
@@ -179,7 +179,7 @@ pub async fn registry_overview(s: &AppState, p: &Principal, name: &str) -> ApiRe
         ))
         .await
         .map(|r| r.into_inner().overview.unwrap_or_default())
-        .map_err(from_registry)
+        .map_err(registry_error)
 }
 
 pub async fn platform_overview(
@@ -192,7 +192,7 @@ pub async fn platform_overview(
         .get_platform_overview(request(p, GetPlatformOverviewRequest {}))
         .await
         .map(|r| r.into_inner())
-        .map_err(from_registry)
+        .map_err(registry_error)
 }
 
 pub async fn list_repositories(
@@ -224,7 +224,7 @@ pub async fn list_repositories(
                     .clone()
                     .list_repositories(request(p, req))
                     .await
-                    .map_err(from_registry)?
+                    .map_err(registry_error)?
                     .into_inner();
                 Ok((r.repositories, r.next_page_token))
             }
@@ -255,7 +255,7 @@ pub async fn list_artifacts(
         .list_artifacts(request(p, req))
         .await
         .map(|r| r.into_inner())
-        .map_err(from_registry)?;
+        .map_err(registry_error)?;
     out.next_page_token = s.pages.seal(p, &list, &out.next_page_token);
     Ok(out)
 }

@@ -5,7 +5,7 @@ use berth_auth::registry_token::{parse_scope, Access};
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::GrantActionsRequest;
 
-use super::from_space;
+use super::space_error;
 use crate::authn::NAMESPACE_PREFIX;
 use crate::state::AppState;
 
@@ -63,7 +63,7 @@ pub async fn issue_registry_token(
                     .clone()
                     .grant_actions(req)
                     .await
-                    .map_err(from_space)?
+                    .map_err(space_error)?
                     .into_inner();
                 tracing::debug!(registry = %service, repository = %name, granted = ?r.actions, reason = %r.reason, "token scope decided");
                 r.actions

@@ -11,7 +11,7 @@
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{fetch_registry, forward, from_registry, from_replication, from_space, request};
+use super::{fetch_registry, forward, registry_error, replication_error, request, space_error};
 use crate::authn::Principal;
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
@@ -33,7 +33,7 @@ async fn dependents_of_registry(
         .clone()
         .list_policies(request(p, ListPoliciesRequest::default()))
         .await
-        .map_err(from_replication)?
+        .map_err(replication_error)?
         .into_inner()
         .policies
         .into_iter()
@@ -102,7 +102,7 @@ pub async fn delete_registry(
                     name: policy.clone(),
                 },
             )),
-            from_replication,
+            replication_error,
             |_| (),
         )
         .await?;
@@ -120,7 +120,7 @@ pub async fn delete_registry(
                 cascade,
             },
         )),
-        from_registry,
+        registry_error,
         |_| (),
     )
     .await?;
@@ -152,7 +152,7 @@ async fn forget_spaces(
             "space.delete",
             &format!("registries/{registry}/spaces/{space}"),
             s.space.spaces.clone().delete_space(request(p, req)),
-            from_space,
+            space_error,
             |_| (),
         )
         .await;
@@ -199,7 +199,7 @@ pub async fn delete_workspace(
                 cascade,
             },
         )),
-        from_space,
+        space_error,
         |_| (),
     )
     .await

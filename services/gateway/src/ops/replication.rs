@@ -4,7 +4,7 @@
 use berth_error::ApiResult;
 use berth_proto::v1::*;
 
-use super::{forward, from_replication, request};
+use super::{forward, replication_error, request};
 use crate::authn::Principal;
 use crate::authz::{authorize, Action, Owner};
 use crate::state::AppState;
@@ -27,7 +27,7 @@ pub async fn create_policy(s: &AppState, p: &Principal, policy: Policy) -> ApiRe
                 policy: Some(policy),
             },
         )),
-        from_replication,
+        replication_error,
         |r| r.policy.unwrap_or_default(),
     )
     .await
@@ -41,7 +41,7 @@ pub async fn get_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult<Po
         .get_policy(request(p, GetPolicyRequest { name: name.into() }))
         .await
         .map(|r| r.into_inner().policy.unwrap_or_default())
-        .map_err(from_replication)
+        .map_err(replication_error)
 }
 
 pub async fn list_policies(s: &AppState, p: &Principal) -> ApiResult<Vec<Policy>> {
@@ -52,7 +52,7 @@ pub async fn list_policies(s: &AppState, p: &Principal) -> ApiResult<Vec<Policy>
         .list_policies(request(p, ListPoliciesRequest::default()))
         .await
         .map(|r| r.into_inner().policies)
-        .map_err(from_replication)
+        .map_err(replication_error)
 }
 
 pub async fn delete_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult<()> {
@@ -66,7 +66,7 @@ pub async fn delete_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult
             .policies
             .clone()
             .delete_policy(request(p, DeletePolicyRequest { name: name.into() })),
-        from_replication,
+        replication_error,
         |_| (),
     )
     .await
@@ -95,7 +95,7 @@ pub async fn update_policy(
             .policies
             .clone()
             .update_policy(request(p, req)),
-        from_replication,
+        replication_error,
         |r| r.policy.unwrap_or_default(),
     )
     .await
@@ -120,7 +120,7 @@ pub async fn run_policy(
                 verify,
             },
         )),
-        from_replication,
+        replication_error,
         |r| r.execution.unwrap_or_default(),
     )
     .await
@@ -134,7 +134,7 @@ pub async fn get_execution(s: &AppState, p: &Principal, id: &str) -> ApiResult<E
         .get_execution(request(p, GetExecutionRequest { id: id.into() }))
         .await
         .map(|r| r.into_inner().execution.unwrap_or_default())
-        .map_err(from_replication)
+        .map_err(replication_error)
 }
 
 pub async fn list_executions(
@@ -149,7 +149,7 @@ pub async fn list_executions(
         .list_executions(request(p, req))
         .await
         .map(|r| r.into_inner().executions)
-        .map_err(from_replication)
+        .map_err(replication_error)
 }
 
 pub async fn list_tasks(
@@ -164,7 +164,7 @@ pub async fn list_tasks(
         .list_tasks(request(p, req))
         .await
         .map(|r| r.into_inner())
-        .map_err(from_replication)
+        .map_err(replication_error)
 }
 
 pub async fn cancel_execution(s: &AppState, p: &Principal, id: &str) -> ApiResult<Execution> {
@@ -178,7 +178,7 @@ pub async fn cancel_execution(s: &AppState, p: &Principal, id: &str) -> ApiResul
             .executions
             .clone()
             .cancel_execution(request(p, CancelExecutionRequest { id: id.into() })),
-        from_replication,
+        replication_error,
         |r| r.execution.unwrap_or_default(),
     )
     .await
@@ -229,7 +229,7 @@ pub async fn import_image(
             .imports
             .clone()
             .import_image(request(p, parts)),
-        from_replication,
+        replication_error,
         |r| r,
     )
     .await
@@ -248,5 +248,5 @@ pub async fn watch_execution(
         .watch_execution(request(p, WatchExecutionRequest { id: id.into() }))
         .await
         .map(|r| r.into_inner())
-        .map_err(from_replication)
+        .map_err(replication_error)
 }

@@ -3,7 +3,7 @@
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::*;
 
-use super::{filtered_page, forward, from_space, namespace_workspace, request};
+use super::{filtered_page, forward, namespace_workspace, request, space_error};
 use crate::authn::Principal;
 use crate::authz::{authorize, authorize_space, Action, Owner};
 use crate::state::AppState;
@@ -23,7 +23,7 @@ pub async fn create_workspace(
         "workspace.create",
         &resource,
         s.space.workspaces.clone().create_workspace(request(p, req)),
-        from_space,
+        space_error,
         |r| r.workspace.unwrap_or_default(),
     )
     .await
@@ -42,7 +42,7 @@ pub async fn get_workspace(s: &AppState, p: &Principal, name: &str) -> ApiResult
         .get_workspace(request(p, GetWorkspaceRequest { name: name.into() }))
         .await
         .map(|r| r.into_inner().workspace.unwrap_or_default())
-        .map_err(from_space)
+        .map_err(space_error)
 }
 
 /// The workspaces the principal belongs to (all of them for platform admins).
@@ -68,7 +68,7 @@ pub async fn list_workspaces(
                     .clone()
                     .list_workspaces(request(p, req))
                     .await
-                    .map_err(from_space)?
+                    .map_err(space_error)?
                     .into_inner();
                 Ok((r.workspaces, r.next_page_token))
             }
@@ -100,7 +100,7 @@ pub async fn add_namespace(
         "namespace.add",
         &format!("workspaces/{workspace}/namespaces/{namespace}"),
         s.space.workspaces.clone().add_namespace(request(p, req)),
-        from_space,
+        space_error,
         |_| (),
     )
     .await
@@ -123,7 +123,7 @@ pub async fn remove_namespace(
         "namespace.remove",
         &format!("workspaces/{workspace}/namespaces/{namespace}"),
         s.space.workspaces.clone().remove_namespace(request(p, req)),
-        from_space,
+        space_error,
         |_| (),
     )
     .await
@@ -143,7 +143,7 @@ pub async fn set_member(s: &AppState, p: &Principal, req: SetMemberRequest) -> A
         "member.set",
         &resource,
         s.space.workspaces.clone().set_member(request(p, req)),
-        from_space,
+        space_error,
         |_| (),
     )
     .await
@@ -171,7 +171,7 @@ pub async fn remove_member(
         "member.remove",
         &format!("workspaces/{workspace}/members/{principal}"),
         s.space.workspaces.clone().remove_member(request(p, req)),
-        from_space,
+        space_error,
         |_| (),
     )
     .await
@@ -205,7 +205,7 @@ async fn fetch_space(s: &AppState, p: &Principal, registry: &str, name: &str) ->
         ))
         .await
         .map(|r| r.into_inner().space.unwrap_or_default())
-        .map_err(from_space)
+        .map_err(space_error)
 }
 
 /// Reads a space and authorizes `action` on it.
@@ -245,7 +245,7 @@ pub async fn create_space(
         "space.create",
         &resource,
         s.space.spaces.clone().create_space(request(p, req)),
-        from_space,
+        space_error,
         |r| r.space.unwrap_or_default(),
     )
     .await
@@ -284,7 +284,7 @@ pub async fn list_spaces(
                     .clone()
                     .list_spaces(request(p, req))
                     .await
-                    .map_err(from_space)?
+                    .map_err(space_error)?
                     .into_inner();
                 Ok((r.spaces, r.next_page_token))
             }
@@ -317,7 +317,7 @@ pub async fn update_space(
         "space.update",
         &resource,
         s.space.spaces.clone().update_space(request(p, req)),
-        from_space,
+        space_error,
         |r| r.space.unwrap_or_default(),
     )
     .await
@@ -341,7 +341,7 @@ pub async fn delete_space(
         "space.delete",
         &format!("registries/{registry}/spaces/{name}"),
         s.space.spaces.clone().delete_space(request(p, req)),
-        from_space,
+        space_error,
         |_| (),
     )
     .await
@@ -370,7 +370,7 @@ pub async fn list_bindings(
         .clone()
         .list_bindings(request(p, req))
         .await
-        .map_err(from_space)?
+        .map_err(space_error)?
         .into_inner()
         .bindings;
     if !manages {
@@ -391,7 +391,7 @@ pub async fn bind(s: &AppState, p: &Principal, req: BindRequest) -> ApiResult<Bi
         "binding.create",
         &resource,
         s.space.bindings.clone().bind(request(p, req)),
-        from_space,
+        space_error,
         |r| r.binding.unwrap_or_default(),
     )
     .await
@@ -409,7 +409,7 @@ pub async fn unbind(s: &AppState, p: &Principal, req: UnbindRequest) -> ApiResul
         "binding.delete",
         &resource,
         s.space.bindings.clone().unbind(request(p, req)),
-        from_space,
+        space_error,
         |_| (),
     )
     .await
@@ -465,7 +465,7 @@ pub async fn decide_pull(
         .clone()
         .check_pull(request(p, req))
         .await
-        .map_err(from_space)?
+        .map_err(space_error)?
         .into_inner();
     let decision = crate::access_cache::CachedDecision {
         allowed: r.allowed,
@@ -503,7 +503,7 @@ pub async fn list_visible_images(
                     .clone()
                     .list_visible_images(request(p, req))
                     .await
-                    .map_err(from_space)?
+                    .map_err(space_error)?
                     .into_inner();
                 Ok((r.repositories, r.next_page_token))
             }
@@ -537,7 +537,7 @@ pub async fn import_spaces(s: &AppState, p: &Principal, registry: &str) -> ApiRe
                 registry: registry.into(),
             },
         )),
-        from_space,
+        space_error,
         |r| r.imported,
     )
     .await

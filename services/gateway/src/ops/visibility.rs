@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use berth_error::{ApiError, ApiResult};
 use berth_proto::v1::{ListRegistriesRequest, ListSpacesRequest, Registry, Space};
 
-use super::{from_registry, from_space, request};
+use super::{registry_error, request, space_error};
 use crate::authn::Principal;
 use crate::authz::{authorize_space, Action, Owner};
 use crate::state::AppState;
@@ -84,7 +84,7 @@ pub async fn all_spaces(s: &AppState, p: &Principal, registry: &str) -> ApiResul
                 },
             ))
             .await
-            .map_err(from_space)?
+            .map_err(space_error)?
             .into_inner();
         spaces.extend(page.spaces);
         if page.next_page_token.is_empty() {
@@ -115,7 +115,7 @@ pub async fn all_registries(
                 },
             ))
             .await
-            .map_err(from_registry)?
+            .map_err(registry_error)?
             .into_inner();
         registries.extend(page.registries);
         if page.next_page_token.is_empty() {
