@@ -23,11 +23,25 @@ pub struct UpArgs {
     config: Option<PathBuf>,
 }
 
-/// Reads a secret file, or creates it (mode 0600) with `make()`.
-fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> anyhow::Result<(String, bool)> {
+/// The shortest bearer token a data-dir file may hold (as for the configured ones).
+const TOKEN_MIN: usize = 16;
+
+/// Reads a secret file, or creates it (mode 0600) with `make()`. A file holding fewer than
+/// `min` characters is refused, as a configured token would be.
+fn read_or_create(
+    path: &Path,
+    min: usize,
+    make: impl FnOnce() -> String,
+) -> anyhow::Result<(String, bool)> {
     if let Ok(s) = std::fs::read_to_string(path) {
         let s = s.trim().to_string();
         if !s.is_empty() {
+            anyhow::ensure!(
+                s.len() >= min,
+                "{} holds {} characters, fewer than the {min} a token needs (remove the file to have one generated)",
+                path.display(),
+                s.len()
+            );
             return Ok((s, false));
         }
     }
@@ -67,16 +81,27 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let (admin_token, generated_admin) = match &settings.admin_token {
         Some(t) => (t.clone(), false),
-        None => read_or_create(&dir.join("admin-token"), berth_auth::tokens::generate)?,
+        None => read_or_create(
+            &dir.join("admin-token"),
+            TOKEN_MIN,
+            berth_auth::tokens::generate,
+        )?,
     };
     // What a cluster's API server presents to the admission webhook.
     let admission_token = match &settings.admission_token {
         Some(t) => t.clone(),
-        None => read_or_create(&dir.join("admission-token"), berth_auth::tokens::generate)?.0,
+        None => {
+            read_or_create(
+                &dir.join("admission-token"),
+                TOKEN_MIN,
+                berth_auth::tokens::generate,
+            )?
+            .0
+        }
     };
     let secret_key = match &settings.secret_key {
         Some(k) => k.clone(),
-        None => read_or_create(&dir.join("secret.key"), SecretBox::generate_key)?.0,
+        None => read_or_create(&dir.join("secret.key"), 0, SecretBox::generate_key)?.0,
     };
     let secrets = SecretBox::from_base64(&secret_key)
         .unwrap_or_else(|e| exit_config(ConfigError::new(keys::SECRET_KEY, e.to_string())));
@@ -183,5 +208,32 @@ async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
             anyhow::bail!("services did not become ready within 60 s");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a short token in the data dir was used as it was, although a configured
+    /// token that short is refused.
+    #[test]
+    fn a_short_token_file_is_refused() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("berth-up-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("admin-token");
+        std::fs::write(&path, "short\n").unwrap();
+        let err = read_or_create(&path, TOKEN_MIN, || unreachable!()).unwrap_err();
+        assert!(err.to_string().contains("fewer than the 16"), "{err}");
+        std::fs::write(&path, "").unwrap();
+        let (made, fresh) = read_or_create(&path, TOKEN_MIN, || "x".repeat(32)).unwrap();
+        assert!(fresh && made.len() == 32);
+        let (read, fresh) = read_or_create(&path, TOKEN_MIN, || unreachable!()).unwrap();
+        assert!(!fresh && read == made);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -14,7 +14,7 @@ impl Registries {
     /// The Harbor client of a registry, or `None` for other kinds.
     async fn harbor(&self, name: &str) -> Result<Option<(Model, Harbor)>> {
         let m = self.model(name).await?;
-        if m.kind != "harbor" {
+        if !berth_proto::RegistryKind::Harbor.is(&m.kind) {
             return Ok(None);
         }
         let credential = self.credential_of(&m)?;

@@ -1,8 +1,9 @@
 //! Input validation: every rule names the field it guards.
 
+use berth_proto::RegistryKind;
+
 use crate::error::{RegistryError, Result};
 
-pub const KINDS: [&str; 3] = ["distribution", "harbor", "oci"];
 const URL_MAX: usize = 2048;
 const DESCRIPTION_MAX: usize = 1024;
 const USERNAME_MAX: usize = 255;
@@ -18,10 +19,11 @@ pub fn kind(value: &str) -> Result<()> {
     if value.is_empty() {
         return Err(RegistryError::invalid("kind", "must not be empty"));
     }
-    if !KINDS.contains(&value) {
+    if RegistryKind::parse(value).is_none() {
+        let kinds: Vec<&str> = RegistryKind::ALL.iter().map(|k| k.as_str()).collect();
         return Err(RegistryError::invalid(
             "kind",
-            format!("must be one of {}; got {value:?}", KINDS.join(", ")),
+            format!("must be one of {}; got {value:?}", kinds.join(", ")),
         ));
     }
     Ok(())
@@ -119,7 +121,7 @@ pub fn credential(username: &str, password: &str) -> Result<()> {
 
 pub fn token_service(value: &str, kind: &str) -> Result<()> {
     match value {
-        "berth" if kind == "harbor" => Err(RegistryError::invalid(
+        "berth" if RegistryKind::Harbor.is(kind) => Err(RegistryError::invalid(
             "token_service",
             "Harbor runs its own token service: \"berth\" is for distribution and oci registries",
         )),

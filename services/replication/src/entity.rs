@@ -1,5 +1,7 @@
 //! The `replication_*` tables.
 
+use sea_orm::entity::prelude::*;
+
 pub mod policy {
     use sea_orm::entity::prelude::*;
 
@@ -19,6 +21,62 @@ pub mod policy {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Where an execution or a task stands (stored as its lower-case name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Status {
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "running")]
+    Running,
+    #[sea_orm(string_value = "succeeded")]
+    Succeeded,
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    #[sea_orm(string_value = "cancelled")]
+    Cancelled,
+    /// A task only: nothing to do (up to date, filtered out, or left alone with a reason).
+    #[sea_orm(string_value = "skipped")]
+    Skipped,
+}
+
+impl Status {
+    /// Not yet ended.
+    pub const ACTIVE: [Status; 2] = [Status::Pending, Status::Running];
+
+    pub fn is_final(self) -> bool {
+        !Self::ACTIVE.contains(&self)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    /// The status a filter names (`?status=failed`), if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        <Self as sea_orm::Iterable>::iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// What a task does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Action {
+    /// Copies the artifact to the destination.
+    #[sea_orm(string_value = "copy")]
+    Copy,
+    /// Propagates a deletion at the source.
+    #[sea_orm(string_value = "delete")]
+    Delete,
+}
+
 pub mod execution {
     use sea_orm::entity::prelude::*;
 
@@ -29,7 +87,7 @@ pub mod execution {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub policy: String,
-        pub status: String,
+        pub status: super::Status,
         pub total: i64,
         pub succeeded: i64,
         pub failed: i64,
@@ -66,7 +124,7 @@ pub mod task {
         pub source_repository: String,
         pub destination_repository: String,
         pub reference: String,
-        pub status: String,
+        pub status: super::Status,
         pub attempts: i32,
         pub bytes: i64,
         pub digest: String,
@@ -75,9 +133,9 @@ pub mod task {
         pub claim: String,
         pub started_at: Option<DateTimeUtc>,
         pub finished_at: Option<DateTimeUtc>,
-        /// `copy`, or `delete` (propagating a deletion; `digest` is then what the policy put at
-        /// the destination for the tag, the only thing it may delete).
-        pub action: String,
+        /// What the task does; for a deletion, `digest` is what the policy put at the
+        /// destination for the tag, the only thing it may delete.
+        pub action: super::Action,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -38,11 +38,10 @@ pub struct TaskJob {
     pub task: String,
 }
 
-pub const ACTIVE: [&str; 2] = ["pending", "running"];
+pub use crate::entity::{Action, Status};
 
-pub fn is_final(status: &str) -> bool {
-    !ACTIVE.contains(&status)
-}
+/// Statuses of executions and tasks not yet ended.
+pub const ACTIVE: [Status; 2] = Status::ACTIVE;
 
 pub(crate) fn timestamp(t: chrono::DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -63,7 +62,7 @@ pub struct Counts {
 
 #[derive(FromQueryResult)]
 struct StatusRow {
-    status: String,
+    status: Status,
     n: i64,
     bytes: Option<i64>,
 }
@@ -72,7 +71,7 @@ fn to_proto(m: &execution::Model, c: Counts) -> Execution {
     Execution {
         id: m.id.clone(),
         policy: m.policy.clone(),
-        status: m.status.clone(),
+        status: m.status.as_str().into(),
         total: c.total,
         succeeded: c.succeeded,
         failed: c.failed,
@@ -102,7 +101,7 @@ pub(crate) fn task_to_proto(t: &task::Model) -> Task {
         source_repository: t.source_repository.clone(),
         destination_repository: t.destination_repository.clone(),
         reference: t.reference.clone(),
-        status: t.status.clone(),
+        status: t.status.as_str().into(),
         attempts: t.attempts.max(0) as u32,
         bytes: t.bytes.max(0) as u64,
         digest: t.digest.clone(),
@@ -132,7 +131,7 @@ pub(crate) fn new_task(
         source_repository: Set(source.into()),
         destination_repository: Set(destination.into()),
         reference: Set(tag.into()),
-        status: Set("pending".into()),
+        status: Set(Status::Pending),
         attempts: Set(0),
         bytes: Set(0),
         digest: Set(String::new()),
@@ -140,7 +139,7 @@ pub(crate) fn new_task(
         claim: Set(String::new()),
         started_at: Set(None),
         finished_at: Set(None),
-        action: Set("copy".into()),
+        action: Set(Action::Copy),
     }
 }
 
@@ -157,7 +156,7 @@ pub(crate) fn task_for(
         Ok(dst) => new_task(execution, policy, source, &dst, tag),
         Err(e) => {
             let mut t = new_task(execution, policy, source, "", tag);
-            t.status = Set("failed".into());
+            t.status = Set(Status::Failed);
             t.error = Set(e);
             t.finished_at = Set(Some(Utc::now()));
             t
@@ -170,7 +169,7 @@ pub(crate) fn new_execution(policy: &str, trigger: &str, verify: bool) -> execut
     execution::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
         policy: Set(policy.into()),
-        status: Set("pending".into()),
+        status: Set(Status::Pending),
         total: Set(0),
         succeeded: Set(0),
         failed: Set(0),
@@ -252,10 +251,10 @@ impl Replication {
         for r in rows {
             let n = r.n.max(0) as u64;
             c.bytes += r.bytes.unwrap_or(0).max(0) as u64;
-            match r.status.as_str() {
-                "succeeded" => c.succeeded += n,
-                "failed" => c.failed += n,
-                "skipped" => c.skipped += n,
+            match r.status {
+                Status::Succeeded => c.succeeded += n,
+                Status::Failed => c.failed += n,
+                Status::Skipped => c.skipped += n,
                 _ => {}
             }
         }
@@ -305,6 +304,12 @@ impl Replication {
             .order_by_asc(task::Column::Id)
             .limit(limit);
         if !status.is_empty() {
+            let Some(status) = Status::parse(status) else {
+                return Err(ReplicationError::invalid(
+                    "status",
+                    "must be pending, running, succeeded, failed, cancelled or skipped",
+                ));
+            };
             q = q.filter(task::Column::Status.eq(status));
         }
         if !after.is_empty() {
@@ -325,19 +330,29 @@ impl Replication {
             return Ok(());
         }
         let m = self.execution_row(id).await?;
-        if m.status != "running" {
+        if m.status != Status::Running {
             return Ok(());
         }
         let c = self.count(&m).await?;
-        let (status, error) = if c.failed > 0 {
+        // Only a cancel ends tasks `cancelled`; one that died before recording the
+        // execution's end leaves it to this.
+        let cancelled = task::Entity::find()
+            .filter(task::Column::Execution.eq(id))
+            .filter(task::Column::Status.eq(Status::Cancelled))
+            .count(&self.db)
+            .await?;
+        let (status, error) = if cancelled > 0 {
+            (Status::Cancelled, "cancelled".to_string())
+        } else if c.failed > 0 {
             (
-                "failed",
+                Status::Failed,
                 format!("{} of {} artifacts failed to copy", c.failed, c.total),
             )
         } else {
-            ("succeeded", String::new())
+            (Status::Succeeded, String::new())
         };
-        self.close(&m.id, &["running"], status, &error, c).await?;
+        self.close(&m.id, &[Status::Running], status, &error, c)
+            .await?;
         Ok(())
     }
 
@@ -345,8 +360,8 @@ impl Replication {
     pub(crate) async fn close(
         &self,
         id: &str,
-        from: &[&str],
-        status: &str,
+        from: &[Status],
+        status: Status,
         error: &str,
         c: Counts,
     ) -> Result<bool> {
@@ -369,10 +384,10 @@ impl Replication {
             .rows_affected
             == 1;
         if done {
-            metrics::counter!("berth_replication_executions_total", "status" => status.to_string())
+            metrics::counter!("berth_replication_executions_total", "status" => status.as_str())
                 .increment(1);
             metrics::counter!("berth_replication_bytes_total").increment(c.bytes);
-            tracing::info!(execution = %id, status, total = c.total, succeeded = c.succeeded, failed = c.failed, skipped = c.skipped, bytes = c.bytes, "execution finished");
+            tracing::info!(execution = %id, status = status.as_str(), total = c.total, succeeded = c.succeeded, failed = c.failed, skipped = c.skipped, bytes = c.bytes, "execution finished");
         }
         Ok(done)
     }
@@ -381,18 +396,19 @@ impl Replication {
     /// transfers they have in flight. Cancelling a finished execution changes nothing.
     pub async fn cancel(&self, id: &str) -> Result<Execution> {
         let m = self.execution_row(id).await?;
-        if is_final(&m.status) {
+        if m.status.is_final() {
             return self.describe(&m).await;
         }
         task::Entity::update_many()
-            .col_expr(task::Column::Status, Expr::value("cancelled"))
+            .col_expr(task::Column::Status, Expr::value(Status::Cancelled))
             .col_expr(task::Column::FinishedAt, Expr::value(Utc::now()))
             .filter(task::Column::Execution.eq(id))
             .filter(task::Column::Status.is_in(ACTIVE))
             .exec(&self.db)
             .await?;
         let c = self.count(&m).await?;
-        self.close(id, &ACTIVE, "cancelled", "cancelled", c).await?;
+        self.close(id, &ACTIVE, Status::Cancelled, "cancelled", c)
+            .await?;
         self.get_execution(id).await
     }
 
@@ -410,7 +426,7 @@ impl Replication {
                         Ok(e) => e,
                         Err(e) => return Some((Err(e), (this, id, last, true))),
                     };
-                    let ended = is_final(&now.status);
+                    let ended = Status::parse(&now.status).is_none_or(Status::is_final);
                     if last.as_ref() != Some(&now) {
                         return Some((Ok(now.clone()), (this, id, Some(now), ended)));
                     }
@@ -447,7 +463,7 @@ pub(crate) async fn enqueue_tasks(
                 )
                 .exec_without_returning(&tx)
                 .await?;
-            if added == 1 && t.status.clone().unwrap() == "pending" {
+            if added == 1 && t.status.clone().unwrap() == Status::Pending {
                 outbox
                     .enqueue(&tx, &Message::new(TASK, &TaskJob { task: id }))
                     .await

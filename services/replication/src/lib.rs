@@ -137,6 +137,15 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// Records how long one phase of an execution took (`start`: the hop from the run request to
+/// planning; `plan`: surveying the source; `queue`: writing the tasks; `copy`: one task's
+/// transfer; `record`: settling it), as `berth_replication_phase_seconds{phase}`: the
+/// benchmark reads where the time goes off these.
+pub(crate) fn phase(name: &'static str, since: std::time::Instant) {
+    metrics::histogram!("berth_replication_phase_seconds", "phase" => name)
+        .record(since.elapsed().as_secs_f64());
+}
+
 pub async fn start(
     deps: Deps,
     listener: TcpListener,

@@ -20,7 +20,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::entity::execution;
 use crate::error::{ReplicationError, Result};
-use crate::executions::{enqueue_tasks, task_for, Counts, PlanJob, PLAN};
+use crate::executions::{enqueue_tasks, task_for, Counts, PlanJob, Status, ACTIVE, PLAN};
 use crate::policies::Spec;
 use crate::Replication;
 
@@ -134,13 +134,19 @@ impl Replication {
             Err(ReplicationError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
-        if !matches!(m.status.as_str(), "pending" | "running") {
+        if m.status.is_final() {
             return Ok(());
         }
+        // From the run's request to its planning: the hop through the outbox and the bus.
+        if m.status == Status::Pending {
+            let waited = (Utc::now() - m.started_at).to_std().unwrap_or_default();
+            metrics::histogram!("berth_replication_phase_seconds", "phase" => "start")
+                .record(waited.as_secs_f64());
+        }
         execution::Entity::update_many()
-            .col_expr(execution::Column::Status, Expr::value("running"))
+            .col_expr(execution::Column::Status, Expr::value(Status::Running))
             .filter(execution::Column::Id.eq(id))
-            .filter(execution::Column::Status.eq("pending"))
+            .filter(execution::Column::Status.eq(Status::Pending))
             .exec(&self.db)
             .await?;
         let spec = match self.policy(&m.policy).await {
@@ -178,6 +184,7 @@ impl Replication {
             Ok(a) => a,
             Err(e) => return self.fail(id, &e).await,
         };
+        crate::phase("plan", surveying);
         let mut tasks = Vec::new();
         let mut skipped = 0i64;
         for (repo, tag, known) in &artifacts {
@@ -201,11 +208,13 @@ impl Replication {
             .exec(&self.db)
             .await?;
         tracing::info!(execution = %id, artifacts = artifacts.len(), known = skipped, tasks = tasks.len(), survey_ms = surveying.elapsed().as_millis() as u64, "execution planned");
-        if self.execution_row(id).await?.status != "running" {
+        if self.execution_row(id).await?.status != Status::Running {
             // Cancelled while the source was surveyed: queue nothing.
             return Ok(());
         }
+        let queueing = std::time::Instant::now();
         enqueue_tasks(&self.db, &self.outbox, tasks).await?;
+        crate::phase("queue", queueing);
         self.finish_if_done(id).await
     }
 
@@ -217,8 +226,7 @@ impl Replication {
             total: m.total.max(0) as u64,
             ..Default::default()
         };
-        self.close(id, &["pending", "running"], "failed", error, c)
-            .await?;
+        self.close(id, &ACTIVE, Status::Failed, error, c).await?;
         Ok(())
     }
 }

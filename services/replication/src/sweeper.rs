@@ -9,6 +9,7 @@ use berth_runtime::Shutdown;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::entity::{execution, task};
+use crate::executions::Status;
 use crate::Replication;
 
 const EVERY: Duration = Duration::from_secs(30);
@@ -31,7 +32,7 @@ impl Replication {
     /// Ends every running execution that is fully planned and has no task left to run.
     pub async fn sweep(&self) -> crate::error::Result<u64> {
         let running = execution::Entity::find()
-            .filter(execution::Column::Status.eq("running"))
+            .filter(execution::Column::Status.eq(Status::Running))
             .filter(execution::Column::Total.gt(0))
             .all(&self.db)
             .await?;
@@ -47,7 +48,7 @@ impl Replication {
                 continue;
             }
             self.finish_if_done(&e.id).await?;
-            if self.execution_row(&e.id).await?.status != "running" {
+            if self.execution_row(&e.id).await?.status != Status::Running {
                 tracing::info!(execution = %e.id, "swept an execution whose end was not recorded");
                 ended += 1;
             }
@@ -95,7 +96,7 @@ impl Replication {
                 .all(&tx)
                 .await?;
             task::Entity::update_many()
-                .col_expr(task::Column::Status, Expr::value("pending"))
+                .col_expr(task::Column::Status, Expr::value(Status::Pending))
                 .col_expr(task::Column::Claim, Expr::value(""))
                 .filter(task::Column::Execution.eq(e.id.clone()))
                 .filter(task::Column::Status.is_in(ACTIVE))

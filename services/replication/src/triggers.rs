@@ -12,7 +12,7 @@ use berth_proto::v1::{ArtifactDeleted, ArtifactPushed};
 use sea_orm::{ActiveModelTrait, TransactionTrait};
 
 use crate::error::Result;
-use crate::executions::{db_error, new_execution, task_for, TaskJob, TASK};
+use crate::executions::{db_error, new_execution, task_for, Action, Status, TaskJob, TASK};
 use crate::policies::Spec;
 use crate::Replication;
 
@@ -71,12 +71,12 @@ impl Replication {
                 continue;
             }
             let mut e = new_execution(&name, "push", false);
-            e.status = sea_orm::Set("running".into());
+            e.status = sea_orm::Set(Status::Running);
             e.total = sea_orm::Set(1);
             let tx = self.db.begin().await?;
             let e = e.insert(&tx).await?;
             let t = task_for(&e.id, &name, &spec, &event.repository, &event.tag);
-            let pending = t.status.clone().unwrap() == "pending";
+            let pending = t.status.clone().unwrap() == Status::Pending;
             let t = t.insert(&tx).await?;
             if pending {
                 self.outbox
@@ -128,14 +128,14 @@ impl Replication {
                 continue;
             }
             let mut e = new_execution(&name, "delete", false);
-            e.status = sea_orm::Set("running".into());
+            e.status = sea_orm::Set(Status::Running);
             e.total = sea_orm::Set(recorded.len() as i64);
             let tx = self.db.begin().await?;
             let e = e.insert(&tx).await?;
             for (t, digest) in &recorded {
                 let mut task =
                     crate::executions::new_task(&e.id, &name, &event.repository, &dst_repo, t);
-                task.action = sea_orm::Set("delete".into());
+                task.action = sea_orm::Set(Action::Delete);
                 task.digest = sea_orm::Set(digest.clone());
                 let task = task.insert(&tx).await?;
                 self.outbox

@@ -21,7 +21,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use crate::copy::{Copier, Outcome, CHUNK};
 use crate::entity::{execution, task};
 use crate::error::{ReplicationError, Result};
-use crate::executions::{is_final, TaskJob, ACTIVE, TASK};
+use crate::executions::{Action, Status, TaskJob, ACTIVE, TASK};
 use crate::policies::Spec;
 use crate::{Replication, Tuning};
 
@@ -59,6 +59,15 @@ pub enum Step {
     Retry(String),
 }
 
+/// Times the recording of a task's end (however `work` returns) as the `record` phase.
+struct Recorded(std::time::Instant);
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        crate::phase("record", self.0);
+    }
+}
+
 enum Ending {
     Copied(Outcome),
     /// A deletion was propagated.
@@ -79,13 +88,14 @@ impl Replication {
         else {
             return Ok(Step::Done);
         };
-        if is_final(&t.status) {
+        if t.status.is_final() {
             return Ok(Step::Done);
         }
         let spec = match self.policy(&t.policy).await {
             Ok((_, spec)) => spec,
             Err(ReplicationError::NotFound(e)) => {
-                self.settle(&t.id, &t.claim, "failed", 0, "", &e).await?;
+                self.settle(&t.id, &t.claim, Status::Failed, 0, "", &e)
+                    .await?;
                 self.finish_if_done(&t.execution).await?;
                 return Ok(Step::Done);
             }
@@ -99,7 +109,7 @@ impl Replication {
         };
         if self.cancelled(&t.execution).await {
             task::Entity::update_many()
-                .col_expr(task::Column::Status, Expr::value("cancelled"))
+                .col_expr(task::Column::Status, Expr::value(Status::Cancelled))
                 .col_expr(task::Column::FinishedAt, Expr::value(Utc::now()))
                 .filter(task::Column::Id.eq(id))
                 .filter(task::Column::Status.is_in(ACTIVE))
@@ -109,7 +119,7 @@ impl Replication {
         }
         let claim = uuid::Uuid::now_v7().to_string();
         let claimed = task::Entity::update_many()
-            .col_expr(task::Column::Status, Expr::value("running"))
+            .col_expr(task::Column::Status, Expr::value(Status::Running))
             .col_expr(task::Column::Claim, Expr::value(claim.clone()))
             .col_expr(
                 task::Column::Attempts,
@@ -126,35 +136,38 @@ impl Replication {
         }
         let attempt = t.attempts + 1;
         let progress = Arc::new(AtomicU64::new(0));
-        let ending = if t.action == "delete" {
+        let copying = std::time::Instant::now();
+        let ending = if t.action == Action::Delete {
             self.propagate_delete(&spec, &t).await
         } else {
             self.copy(&spec, &t, &claim, progress.clone()).await
         };
+        crate::phase("copy", copying);
+        let _recorded = Recorded(std::time::Instant::now());
         let moved = progress.load(Ordering::Relaxed) as i64;
         let (status, digest, error, retry) = match ending {
-            Ending::Deleted => ("succeeded", t.digest.clone(), String::new(), false),
-            Ending::Left(reason) => ("skipped", String::new(), reason, false),
+            Ending::Deleted => (Status::Succeeded, t.digest.clone(), String::new(), false),
+            Ending::Left(reason) => (Status::Skipped, String::new(), reason, false),
             Ending::Copied(Outcome::Copied { digest, .. }) => {
-                ("succeeded", digest, String::new(), false)
+                (Status::Succeeded, digest, String::new(), false)
             }
             // On a later attempt an earlier one (of a worker that died, or whose settle was
             // lost) put the artifact there: this execution copied it.
             Ending::Copied(Outcome::UpToDate { digest }) if attempt > 1 => {
-                ("succeeded", digest, String::new(), false)
+                (Status::Succeeded, digest, String::new(), false)
             }
             Ending::Copied(Outcome::UpToDate { digest }) => {
-                ("skipped", digest, String::new(), false)
+                (Status::Skipped, digest, String::new(), false)
             }
             Ending::Copied(Outcome::Kept { digest }) => (
-                "skipped",
+                Status::Skipped,
                 digest,
                 "the destination tag points to another digest and the policy does not override"
                     .into(),
                 false,
             ),
             Ending::Copied(Outcome::NoPlatform { digest }) => (
-                "skipped",
+                Status::Skipped,
                 digest,
                 format!(
                     "the index has none of the platforms {}",
@@ -163,20 +176,20 @@ impl Replication {
                 false,
             ),
             Ending::Copied(Outcome::Missing) => (
-                "skipped",
+                Status::Skipped,
                 String::new(),
                 "the source has no such tag".into(),
                 false,
             ),
-            Ending::Cancelled => ("cancelled", String::new(), "cancelled".into(), false),
+            Ending::Cancelled => (Status::Cancelled, String::new(), "cancelled".into(), false),
             Ending::TimedOut => (
-                "failed",
+                Status::Failed,
                 String::new(),
                 format!("timed out after {:?}", self.tuning.task_timeout),
                 attempt < self.tuning.task_attempts as i32,
             ),
             Ending::Failed(e) => (
-                "failed",
+                Status::Failed,
                 String::new(),
                 e.to_string(),
                 e.is_transient() && attempt < self.tuning.task_attempts as i32,
@@ -185,16 +198,16 @@ impl Replication {
         if retry {
             tracing::info!(task = %id, attempt, error = %error, "task failed, will retry");
             // A delete task keeps the digest it may delete for its next attempt.
-            let keep = if t.action == "delete" {
+            let keep = if t.action == Action::Delete {
                 t.digest.as_str()
             } else {
                 ""
             };
-            self.settle(id, &claim, "pending", moved, keep, &error)
+            self.settle(id, &claim, Status::Pending, moved, keep, &error)
                 .await?;
             return Ok(Step::Retry(error));
         }
-        let error = if status == "failed" && attempt > 1 {
+        let error = if status == Status::Failed && attempt > 1 {
             format!("{error} (after {attempt} attempts)")
         } else {
             error
@@ -203,10 +216,10 @@ impl Replication {
             .settle(id, &claim, status, moved, &digest, &error)
             .await?
         {
-            if t.action == "delete" && status == "succeeded" {
+            if t.action == Action::Delete && status == Status::Succeeded {
                 crate::records::forget_tag(&self.db, &t.policy, &t.source_repository, &t.reference)
                     .await?;
-            } else if matches!(status, "succeeded" | "skipped") && !digest.is_empty() {
+            } else if matches!(status, Status::Succeeded | Status::Skipped) && !digest.is_empty() {
                 crate::records::remember(
                     &self.db,
                     &t.policy,
@@ -217,7 +230,8 @@ impl Replication {
                 )
                 .await?;
             }
-            metrics::counter!("berth_replication_tasks_total", "status" => status).increment(1);
+            metrics::counter!("berth_replication_tasks_total", "status" => status.as_str())
+                .increment(1);
             self.finish_if_done(&t.execution).await?;
         }
         Ok(Step::Done)
@@ -339,7 +353,7 @@ impl Replication {
             .await
             .ok()
             .flatten()
-            .is_some_and(|e| e.status == "cancelled")
+            .is_some_and(|e| e.status == Status::Cancelled)
     }
 
     /// A copier for a policy, with its registries' clients and this worker's shared state.
@@ -353,9 +367,10 @@ impl Replication {
         let dst = self.clients.get(&spec.destination_registry).await?;
         Ok(Copier {
             same_registry: src.url == dst.url,
-            // Distribution (and Harbor, built on it) answer a mount from the repository itself
-            // with 201 when it holds the blob: one request both skips and opens the upload.
-            mount_probe: matches!(dst.kind.as_str(), "distribution" | "harbor"),
+            // A mount from the repository itself both skips a blob it holds and opens the
+            // upload of one it does not.
+            mount_probe: berth_proto::RegistryKind::parse(&dst.kind)
+                .is_some_and(berth_proto::RegistryKind::mounts_from_itself),
             src: src.client,
             dst: dst.client,
             dst_key: dst.url,
@@ -373,7 +388,7 @@ impl Replication {
         &self,
         id: &str,
         claim: &str,
-        status: &str,
+        status: Status,
         bytes: i64,
         digest: &str,
         error: &str,
@@ -386,7 +401,7 @@ impl Replication {
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::Claim.eq(claim))
             .filter(task::Column::Status.is_in(ACTIVE));
-        if is_final(status) {
+        if status.is_final() {
             q = q.col_expr(task::Column::FinishedAt, Expr::value(Utc::now()));
         }
         Ok(q.exec(&self.db).await?.rows_affected == 1)

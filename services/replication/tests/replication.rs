@@ -1398,3 +1398,36 @@ async fn a_push_before_a_deletion_does_not_stop_its_propagation() {
         None
     );
 }
+
+/// Regression: a process that died in the middle of a cancel (tasks cancelled, the execution's
+/// end not recorded) had its execution swept to `succeeded`.
+#[tokio::test]
+async fn an_execution_whose_cancel_was_cut_short_is_swept_cancelled() {
+    use sea_orm::ConnectionTrait;
+    let f = fixture().await;
+    push_image(
+        &Image::new(&[(98, 2_000)], "amd64"),
+        &f.src_target(),
+        "team/cut",
+        "v1",
+    )
+    .await
+    .unwrap();
+    f.replication
+        .create_policy(policy("cut", vec![repo_filter("team/cut")]))
+        .await
+        .unwrap();
+    let e = f.run("cut", false).await;
+    assert_eq!(e.status, "succeeded");
+    // As a cancel leaves it when the process dies after cancelling the tasks.
+    let db = berth_db::connect(&f._dbs.1.url).await.unwrap();
+    for sql in [
+        format!("UPDATE replication_executions SET status = 'running', finished_at = NULL WHERE id = '{}'", e.id),
+        format!("UPDATE replication_tasks SET status = 'cancelled' WHERE execution = '{}'", e.id),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    assert_eq!(f.replication.sweep().await.unwrap(), 1);
+    let swept = f.replication.get_execution(&e.id).await.unwrap();
+    assert_eq!(swept.status, "cancelled", "{swept:?}");
+}

@@ -279,7 +279,7 @@ impl Tenancy {
         reason: String,
     ) -> Result<(Vec<String>, String)> {
         if space.quota_bytes <= 0
-            || reg.kind == "harbor"
+            || berth_proto::RegistryKind::Harbor.is(&reg.kind)
             || !granted.iter().any(|a| a == "push" || a == "*")
         {
             return Ok((granted, reason));

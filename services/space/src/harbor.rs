@@ -12,7 +12,7 @@ use crate::tenancy::Tenancy;
 
 impl Tenancy {
     async fn is_harbor(&self, registry: &str) -> Result<bool> {
-        Ok(self.directory.by_name(registry).await?.kind == "harbor")
+        Ok(berth_proto::RegistryKind::Harbor.is(&self.directory.by_name(registry).await?.kind))
     }
 
     pub(crate) async fn ensure_project(

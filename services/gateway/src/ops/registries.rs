@@ -131,7 +131,7 @@ pub async fn rotate_hook_secret(
     forward(
         s,
         p,
-        "registry.hook_secret.rotate",
+        "hook_secret.rotate",
         &resource,
         s.registry.clone().rotate_hook_secret(request(p, req)),
         registry_error,

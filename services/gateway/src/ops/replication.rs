@@ -19,7 +19,7 @@ pub async fn create_policy(s: &AppState, p: &Principal, policy: Policy) -> ApiRe
     forward(
         s,
         p,
-        "replication.policy.create",
+        "policy.create",
         &resource,
         s.replication.policies.clone().create_policy(request(
             p,
@@ -60,7 +60,7 @@ pub async fn delete_policy(s: &AppState, p: &Principal, name: &str) -> ApiResult
     forward(
         s,
         p,
-        "replication.policy.delete",
+        "policy.delete",
         &format!("replication/policies/{name}"),
         s.replication
             .policies
@@ -89,7 +89,7 @@ pub async fn update_policy(
     forward(
         s,
         p,
-        "replication.policy.update",
+        "policy.update",
         &resource,
         s.replication
             .policies
@@ -111,7 +111,7 @@ pub async fn run_policy(
     forward(
         s,
         p,
-        "replication.policy.run",
+        "policy.run",
         &format!("replication/policies/{name}"),
         s.replication.executions.clone().run_policy(request(
             p,
@@ -172,7 +172,7 @@ pub async fn cancel_execution(s: &AppState, p: &Principal, id: &str) -> ApiResul
     forward(
         s,
         p,
-        "replication.execution.cancel",
+        "execution.cancel",
         &format!("replication/executions/{id}"),
         s.replication
             .executions

@@ -48,8 +48,10 @@ pub fn for_kind(
         _ => None,
     };
     let oci = berth_oci::Client::with_auth(url, auth, options)?;
-    Ok(match kind {
-        "harbor" => Box::new(harbor::Harbor::new(url, credential, insecure, oci)?),
+    Ok(match berth_proto::RegistryKind::parse(kind) {
+        Some(berth_proto::RegistryKind::Harbor) => {
+            Box::new(harbor::Harbor::new(url, credential, insecure, oci)?)
+        }
         _ => Box::new(distribution::Distribution::new(oci)),
     })
 }
