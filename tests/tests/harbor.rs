@@ -392,3 +392,81 @@ async fn harbor_projects_and_robots_follow_spaces_and_bindings() {
         None
     );
 }
+
+/// Regression: robot syncs went out to Harbor inside the space service's transaction, so one
+/// slow Harbor froze every space, binding and access call of the suite (embedded SQLite has a
+/// single connection). Now a slow Harbor holds up only its own caller; and when Harbor
+/// refuses, the binding goes back to what it was.
+#[tokio::test]
+async fn a_slow_harbor_holds_up_only_its_own_binding() {
+    let backend = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let harbor = HarborEmulator::start(&backend.url(), "admin", "Harbor12345")
+        .await
+        .unwrap();
+    let suite = Suite::start(Backend::Sqlite).await;
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(
+                json!({"name": "harbor", "kind": "harbor", "url": harbor.url,
+                        "credential": {"username": "admin", "password": "Harbor12345"}}),
+            ),
+        )
+        .await;
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "other", "kind": "oci", "url": "http://127.0.0.1:7", "verify": false})),
+        )
+        .await;
+    suite.workspace("blue", "blue-ns").await;
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries/harbor/spaces",
+            Some(json!({"name": "s1", "visibility": "private"})),
+        )
+        .await;
+    harbor.slow_robots(std::time::Duration::from_secs(3));
+    let bind = suite.admin(
+        Method::PUT,
+        "/api/v1/registries/harbor/spaces/s1/bindings/blue",
+        Some(json!({})),
+    );
+    let others = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let started = std::time::Instant::now();
+        let (status, v) = suite
+            .admin(
+                Method::POST,
+                "/api/v1/registries/other/spaces",
+                Some(json!({"name": "quick", "visibility": "private"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{v}");
+        let (status, _) = suite
+            .admin(Method::GET, "/api/v1/registries/other/spaces", None)
+            .await;
+        assert_eq!(status, 200);
+        started.elapsed()
+    };
+    let ((status, v), took) = tokio::join!(bind, others);
+    assert!(status < 300, "{status} {v}");
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "an unrelated call waited {took:?} for the slow Harbor"
+    );
+    harbor.slow_robots(std::time::Duration::ZERO);
+    let (_, bindings) = suite
+        .admin(
+            Method::GET,
+            "/api/v1/registries/harbor/spaces/s1/bindings",
+            None,
+        )
+        .await;
+    assert_eq!(bindings["items"][0]["workspace"], "blue", "{bindings}");
+}

@@ -10,6 +10,17 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 /// Every manifest type Berth asks for, for the `Accept` header.
 pub const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// How deep indexes may nest (an index of indexes is 2): deeper trees are refused, so a
+/// hostile chain of indexes cannot exhaust a walker's stack.
+pub const MAX_NESTING: u32 = 8;
+
+/// The error for a tree nested deeper than [`MAX_NESTING`].
+pub fn too_deep(digest: &str) -> crate::OciError {
+    crate::OciError::Protocol(format!(
+        "manifest {digest} nests indexes more than {MAX_NESTING} deep"
+    ))
+}
+
 /// A content descriptor: what a manifest points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {

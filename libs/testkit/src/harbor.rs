@@ -63,12 +63,15 @@ struct Emu {
     state: Arc<Mutex<Provisioned>>,
     public_url: Arc<Mutex<String>>,
     http: reqwest::Client,
+    /// How long robot calls take (a slow Harbor).
+    robot_delay: Arc<Mutex<std::time::Duration>>,
 }
 
 /// A running emulator; stops when dropped.
 pub struct HarborEmulator {
     pub url: String,
     task: tokio::task::JoinHandle<()>,
+    robot_delay: Arc<Mutex<std::time::Duration>>,
 }
 
 impl Drop for HarborEmulator {
@@ -94,7 +97,9 @@ impl HarborEmulator {
             state: Arc::default(),
             public_url: Arc::new(Mutex::new(url.clone())),
             http: reqwest::Client::new(),
+            robot_delay: Arc::default(),
         };
+        let robot_delay = emu.robot_delay.clone();
         let app = Router::new()
             .route("/api/v2.0/systeminfo", get(systeminfo))
             .route("/api/v2.0/ping", get(|| async { "Pong" }))
@@ -127,7 +132,23 @@ impl HarborEmulator {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { url, task })
+        Ok(Self {
+            url,
+            task,
+            robot_delay,
+        })
+    }
+
+    /// Makes every robot call take `delay` from now on (a slow or stuck Harbor).
+    pub fn slow_robots(&self, delay: std::time::Duration) {
+        *self.robot_delay.lock().unwrap() = delay;
+    }
+}
+
+async fn robot_pause(emu: &Emu) {
+    let delay = *emu.robot_delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
 }
 
@@ -485,6 +506,7 @@ async fn create_robot(
     headers: HeaderMap,
     Json(req): Json<RobotReq>,
 ) -> Response {
+    robot_pause(&emu).await;
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
@@ -514,6 +536,7 @@ async fn update_robot(
     Path(id): Path<i64>,
     Json(req): Json<RobotReq>,
 ) -> Response {
+    robot_pause(&emu).await;
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
@@ -528,6 +551,7 @@ async fn update_robot(
 }
 
 async fn delete_robot(State(emu): State<Emu>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    robot_pause(&emu).await;
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
@@ -538,6 +562,7 @@ async fn delete_robot(State(emu): State<Emu>, headers: HeaderMap, Path(id): Path
 }
 
 async fn list_robots(State(emu): State<Emu>, headers: HeaderMap) -> Response {
+    robot_pause(&emu).await;
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }

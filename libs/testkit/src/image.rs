@@ -391,6 +391,54 @@ pub fn oci_archive(index: &Index, tag: &str, gzipped: bool) -> Vec<u8> {
     }
 }
 
+/// `levels` indexes over `image`, each naming the one below as its only child (the first
+/// names the image): a hostile chain when `levels` is large. Bottom first.
+pub fn index_chain(image: &Image, levels: usize) -> Vec<Blob> {
+    let mut chain: Vec<Blob> = Vec::new();
+    for _ in 0..levels {
+        let (media_type, child) = match chain.last() {
+            Some(b) => (OCI_INDEX, b),
+            None => (OCI_MANIFEST, &image.manifest),
+        };
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [{"mediaType": media_type, "digest": child.digest, "size": child.size(),
+                           "platform": {"os": "linux", "architecture": "amd64"}}],
+        });
+        chain.push(Blob::new(serde_json::to_vec(&index).expect("json")));
+    }
+    chain
+}
+
+/// An OCI layout tarball of `image` under a chain of `levels` indexes (see [`index_chain`]),
+/// the top one tagged `tag`.
+pub fn nested_archive(image: &Image, levels: usize, tag: &str) -> Vec<u8> {
+    let chain = index_chain(image, levels);
+    let mut tar = tar::Builder::new(Vec::new());
+    tar_file(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    let blobs = chain
+        .iter()
+        .chain(std::iter::once(&image.manifest))
+        .chain(image.blobs());
+    for b in blobs {
+        let path = format!("blobs/sha256/{}", b.digest.trim_start_matches("sha256:"));
+        tar_file(&mut tar, &path, &b.bytes);
+    }
+    let top = chain.last().expect("at least one level");
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": OCI_INDEX, "digest": top.digest, "size": top.size(),
+                       "annotations": {"org.opencontainers.image.ref.name": tag}}],
+    });
+    tar_file(
+        &mut tar,
+        "index.json",
+        &serde_json::to_vec(&index).expect("json"),
+    );
+    tar.into_inner().expect("in-memory tar")
+}
+
 /// A legacy `docker save` tarball of `image` as `repo_tag`: uncompressed `layer.tar`s, the
 /// config as `<hex>.json`, and `manifest.json` last. Answers the archive and the digests of
 /// its layer tars (the image's diff IDs).

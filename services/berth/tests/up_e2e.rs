@@ -930,6 +930,35 @@ async fn image_archives_are_imported_streamed_into_a_space() {
     assert_eq!(e["error"]["field"], "archive", "{e}");
     assert!(dst.head_manifest("team/bad", "v1").await.unwrap().is_none());
 
+    // Regression: a chain of thousands of indexes overflowed the stack and killed the
+    // process. Trees nested deeper than 8 are refused; the server stays up.
+    let deep =
+        berth_testkit::image::nested_archive(&Image::new(&[(98, 3_000)], "amd64"), 3000, "v1");
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/registries/dst/import?repository=team/deep&tag=v1",
+            berth.url
+        ))
+        .bearer_auth(&berth.token)
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let e: Value = resp.json().await.unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 8 deep"),
+        "{e}"
+    );
+    assert!(dst
+        .head_manifest("team/deep", "v1")
+        .await
+        .unwrap()
+        .is_none());
+
     // A blob that is not what its name says: refused naming the entry, its upload cancelled
     // (nothing left in the registry's upload area), nothing tagged.
     let image = Image::new(&[(99, 30_000)], "amd64");

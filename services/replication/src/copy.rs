@@ -179,11 +179,11 @@ impl Copier {
         }
         let before = self.moved();
         for child in top.children() {
-            self.copy_manifest(src_repo, dst_repo, &child.digest, 0)
+            self.copy_manifest(src_repo, dst_repo, &child.digest, 0, 1)
                 .await?;
         }
         self.copy_blobs(src_repo, dst_repo, &top).await?;
-        self.put(src_repo, dst_repo, tag, &top).await?;
+        self.put(src_repo, dst_repo, tag, &top, 0).await?;
         if self.referrers {
             self.copy_referrers(src_repo, dst_repo, &source, 0).await?;
         }
@@ -198,21 +198,28 @@ impl Copier {
     }
 
     /// Copies a manifest by digest, children and blobs first; referrers after, when asked.
+    /// `depth` counts referrer generations, `nesting` index levels above this manifest.
     async fn copy_manifest(
         &self,
         src_repo: &str,
         dst_repo: &str,
         digest: &str,
         depth: u32,
+        nesting: u32,
     ) -> Result<(), OciError> {
+        if nesting > berth_oci::manifest::MAX_NESTING {
+            return Err(berth_oci::manifest::too_deep(digest));
+        }
         let present = self.dst.head_manifest(dst_repo, digest).await?.is_some();
         if !present {
             let m = self.src.manifest(src_repo, digest).await?;
             for child in m.children() {
-                Box::pin(self.copy_manifest(src_repo, dst_repo, &child.digest, depth)).await?;
+                let copy =
+                    self.copy_manifest(src_repo, dst_repo, &child.digest, depth, nesting + 1);
+                Box::pin(copy).await?;
             }
             self.copy_blobs(src_repo, dst_repo, &m).await?;
-            self.put(src_repo, dst_repo, digest, &m).await?;
+            self.put(src_repo, dst_repo, digest, &m, nesting).await?;
         }
         if self.referrers && depth < REFERRER_DEPTH {
             let m = self.src.manifest(src_repo, digest).await?;
@@ -235,7 +242,7 @@ impl Copier {
             return Ok(());
         }
         for r in &referrers {
-            Box::pin(self.copy_manifest(src_repo, dst_repo, &r.digest, depth + 1)).await?;
+            Box::pin(self.copy_manifest(src_repo, dst_repo, &r.digest, depth + 1, 0)).await?;
         }
         let fallback = subject.digest.replace(':', "-");
         let known = self.dst.referrers(dst_repo, &subject.digest).await?;
@@ -252,7 +259,7 @@ impl Copier {
             Ok(_) | Err(OciError::NotFound(_)) => referrers_index(&referrers)?,
             Err(e) => return Err(e),
         };
-        self.put(src_repo, dst_repo, &fallback, &index).await
+        self.put(src_repo, dst_repo, &fallback, &index, 0).await
     }
 
     /// Puts a manifest. One refused for content the destination does not find (another
@@ -264,6 +271,7 @@ impl Copier {
         repo: &str,
         reference: &str,
         m: &Manifest,
+        nesting: u32,
     ) -> Result<(), OciError> {
         let bytes = Bytes::from(m.bytes.clone());
         let mut repairs = 0;
@@ -279,7 +287,7 @@ impl Copier {
                     repairs += 1;
                     tracing::info!(repository = %repo, reference, repairs, error = %e, "manifest refused for unknown content, ensuring it again");
                     tokio::time::sleep(Duration::from_millis(100 * repairs as u64)).await;
-                    self.ensure(src_repo, repo, m).await?;
+                    self.ensure(src_repo, repo, m, nesting).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -291,7 +299,13 @@ impl Copier {
 
     /// Makes sure the destination repository holds what `m` names: child manifests and blobs
     /// it does not find (by `HEAD`, which writes nothing) are copied again.
-    async fn ensure(&self, src_repo: &str, dst_repo: &str, m: &Manifest) -> Result<(), OciError> {
+    async fn ensure(
+        &self,
+        src_repo: &str,
+        dst_repo: &str,
+        m: &Manifest,
+        nesting: u32,
+    ) -> Result<(), OciError> {
         for child in m.children() {
             if self
                 .dst
@@ -299,8 +313,14 @@ impl Copier {
                 .await?
                 .is_none()
             {
-                Box::pin(self.copy_manifest(src_repo, dst_repo, &child.digest, REFERRER_DEPTH))
-                    .await?;
+                let copy = self.copy_manifest(
+                    src_repo,
+                    dst_repo,
+                    &child.digest,
+                    REFERRER_DEPTH,
+                    nesting + 1,
+                );
+                Box::pin(copy).await?;
             }
         }
         for d in m.blobs() {

@@ -14,7 +14,8 @@ const EMPTY: &[u8] = b"{}";
 const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 
 /// Whether `digest` is still needed in `repo` apart from `tag`: another tag holds it, or an
-/// index another tag holds names it as a child (deleting it by digest would break that index).
+/// index another tag holds names it, at any depth (deleting it by digest would break that
+/// index).
 async fn needed_elsewhere(
     client: &Client,
     repo: &str,
@@ -31,14 +32,34 @@ async fn needed_elsewhere(
         if d.digest == digest {
             return Ok(true);
         }
-        let index = d.media_type.contains("index") || d.media_type.contains("manifest.list");
-        if index
-            && client
-                .manifest(repo, &other)
-                .await?
-                .children()
-                .iter()
-                .any(|c| c.digest == digest)
+        if is_index(&d.media_type) && names(client, repo, &other, digest, 0).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn is_index(media_type: &str) -> bool {
+    media_type.contains("index") || media_type.contains("manifest.list")
+}
+
+/// Whether the index `reference` names `digest` anywhere below it (nested indexes too).
+async fn names(
+    client: &Client,
+    repo: &str,
+    reference: &str,
+    digest: &str,
+    nesting: u32,
+) -> Result<bool, OciError> {
+    if nesting > berth_oci::manifest::MAX_NESTING {
+        return Err(berth_oci::manifest::too_deep(reference));
+    }
+    for child in client.manifest(repo, reference).await?.children() {
+        if child.digest == digest {
+            return Ok(true);
+        }
+        if is_index(&child.media_type)
+            && Box::pin(names(client, repo, &child.digest, digest, nesting + 1)).await?
         {
             return Ok(true);
         }

@@ -34,13 +34,22 @@ struct Limits {
     ratio_floor: u64,
     /// A GNU long name or a PAX header may be at most this large.
     max_header: u64,
+    /// At most this many files, whose paths (at most [`PATH_MAX`] bytes each) add up to at
+    /// most `max_names` bytes: the importer remembers every file by its path.
+    max_files: u64,
+    max_names: u64,
 }
+
+/// The longest path an archive entry may have.
+const PATH_MAX: usize = 4096;
 
 const LIMITS: Limits = Limits {
     kept_total: 16 * 1024 * 1024,
     max_ratio: 256,
     ratio_floor: 256 * 1024 * 1024,
     max_header: 64 * 1024,
+    max_files: 65_536,
+    max_names: 4 * 1024 * 1024,
 };
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
@@ -123,6 +132,7 @@ fn walk(
         .map_err(|e| format!("not a tar archive: {e}"))?
         .raw(true);
     let mut next = Extended::default();
+    let (mut files, mut names) = (0u64, 0u64);
     for entry in entries {
         let mut entry = entry.map_err(|e| format!("not a tar archive: {e}"))?;
         let kind = entry.header().entry_type();
@@ -147,6 +157,20 @@ fn walk(
                 .into_owned(),
         };
         let path = path.trim_start_matches("./").to_string();
+        if path.len() > PATH_MAX {
+            return Err(format!(
+                "an archive entry name of {} bytes (at most {PATH_MAX})",
+                path.len()
+            ));
+        }
+        files += 1;
+        names += path.len() as u64;
+        if files > limits.max_files || names > limits.max_names {
+            return Err(format!(
+                "the archive holds more than {} files or {} bytes of file names",
+                limits.max_files, limits.max_names
+            ));
+        }
         if described.size.is_some_and(|n| n != entry.size()) {
             return Err(format!(
                 "archive entry {path}: entries past 8 GiB (sized in PAX headers) are not supported"
@@ -445,7 +469,7 @@ async fn put_oci_layout(
             }
         }
     };
-    put_tree(dst, repo, tag, &chosen.digest, files).await?;
+    put_tree(dst, repo, tag, &chosen.digest, files, 0).await?;
     Ok(chosen.digest)
 }
 
@@ -456,11 +480,16 @@ async fn put_tree(
     reference: &str,
     digest: &str,
     files: &HashMap<String, Stored>,
+    nesting: u32,
 ) -> Result<()> {
+    if nesting > berth_oci::manifest::MAX_NESTING {
+        return Err(invalid(berth_oci::manifest::too_deep(digest).to_string()));
+    }
     let path = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
     let m = Manifest::parse(small(files, &path)?.to_vec(), None).map_err(invalid)?;
     for child in m.children() {
-        Box::pin(put_tree(dst, repo, &child.digest, &child.digest, files)).await?;
+        let put = put_tree(dst, repo, &child.digest, &child.digest, files, nesting + 1);
+        Box::pin(put).await?;
     }
     dst.put_manifest(repo, reference, &m.media_type, Bytes::from(m.bytes.clone()))
         .await
@@ -760,5 +789,35 @@ mod tests {
         extension(&mut b, tar::EntryType::XHeader, &vec![b'a'; 100 * 1024]);
         let (_, err) = walked_paths(b.into_inner().unwrap());
         assert!(err.unwrap().contains("PAX header of 102400 bytes"));
+    }
+
+    /// Regression: thousands of long names under the 64 KiB bound were each remembered, so a
+    /// 500 KB upload held hundreds of MB. Paths are bounded one by one and in all.
+    #[test]
+    fn many_long_names_are_refused_before_they_add_up() {
+        let mut b = tar::Builder::new(Vec::new());
+        for i in 0..200 {
+            let name = format!("blobs/{i}/{}", "n".repeat(60_000));
+            extension(&mut b, tar::EntryType::GNULongName, name.as_bytes());
+            let mut h = file_header(0);
+            h.set_path("x").unwrap();
+            h.set_cksum();
+            b.append(&h, &b""[..]).unwrap();
+        }
+        let (paths, err) = walked_paths(b.into_inner().unwrap());
+        assert!(paths.is_empty(), "{}", paths.len());
+        assert!(err.unwrap().contains("name of 60"), "one name is bounded");
+        let mut b = tar::Builder::new(Vec::new());
+        for i in 0..2000 {
+            let name = format!("blobs/{i}/{}", "n".repeat(4000));
+            extension(&mut b, tar::EntryType::GNULongName, name.as_bytes());
+            let mut h = file_header(0);
+            h.set_path("x").unwrap();
+            h.set_cksum();
+            b.append(&h, &b""[..]).unwrap();
+        }
+        let (paths, err) = walked_paths(b.into_inner().unwrap());
+        assert!(paths.len() < 1100, "{}", paths.len());
+        assert!(err.unwrap().contains("bytes of file names"));
     }
 }

@@ -49,7 +49,7 @@ impl Handler for EventHandler {
 }
 
 /// Whether a policy's source selects `repository` (and `tag`, when given) of `registry`.
-fn selects(spec: &Spec, registry: &str, repository: &str, tag: Option<&str>) -> bool {
+pub(crate) fn selects(spec: &Spec, registry: &str, repository: &str, tag: Option<&str>) -> bool {
     spec.source_registry == registry
         && spec.in_source_space(repository)
         && spec.admits("repository", repository)

@@ -298,6 +298,17 @@ impl Replication {
                     .into(),
             );
         }
+        if !crate::triggers::selects(
+            spec,
+            &spec.source_registry,
+            &t.source_repository,
+            Some(&t.reference),
+        ) {
+            return Ending::Left(
+                "the policy no longer selects this tag (changed after the deletion was queued)"
+                    .into(),
+            );
+        }
         match crate::records::recorded(&self.db, &t.policy, &t.source_repository, &t.reference)
             .await
         {

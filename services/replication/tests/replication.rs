@@ -1229,7 +1229,7 @@ async fn deletions_propagate_only_what_the_policy_put_once_gone_at_the_source() 
 }
 
 /// Regression: propagating a deletion deleted the manifest by digest even when an index at the
-/// destination names it as a child, which broke the index.
+/// destination names it (here through a nested index), which broke the index.
 #[tokio::test]
 async fn a_propagated_deletion_keeps_what_an_index_at_the_destination_names() {
     let f = fixture().await;
@@ -1246,26 +1246,19 @@ async fn a_propagated_deletion_keeps_what_an_index_at_the_destination_names() {
         berth_oci::Client::new(&f.source.url(), None, Default::default()).unwrap(),
         f.dst(),
     );
-    // Someone at the destination built an index on the copied image.
+    // Someone at the destination built an index of indexes on the copied image.
     let digest = image.manifest.digest.clone();
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": berth_testkit::image::OCI_INDEX,
-        "manifests": [{
-            "mediaType": berth_testkit::image::OCI_MANIFEST,
-            "digest": digest,
-            "size": image.manifest.size(),
-            "platform": {"os": "linux", "architecture": "amd64"},
-        }],
-    });
-    dst.put_manifest(
-        "mirror/child",
-        "multi",
-        berth_testkit::image::OCI_INDEX,
-        bytes::Bytes::from(serde_json::to_vec(&index).unwrap()),
-    )
-    .await
-    .unwrap();
+    let chain = berth_testkit::image::index_chain(&image, 2);
+    for (b, reference) in chain.iter().zip([chain[0].digest.as_str(), "multi"]) {
+        dst.put_manifest(
+            "mirror/child",
+            reference,
+            berth_testkit::image::OCI_INDEX,
+            bytes::Bytes::from(b.bytes.clone()),
+        )
+        .await
+        .unwrap();
+    }
 
     berth_replication::deletes::delete_tag(&src, "team/child", "v1", &digest)
         .await
@@ -1284,67 +1277,80 @@ async fn a_propagated_deletion_keeps_what_an_index_at_the_destination_names() {
     assert_eq!((e.trigger.as_str(), e.succeeded), ("delete", 1), "{e:?}");
     assert_eq!(dst.head_manifest("mirror/child", "v1").await.unwrap(), None);
     let child = dst.head_manifest("mirror/child", &digest).await.unwrap();
-    assert!(child.is_some(), "the index's child stays");
+    assert!(child.is_some(), "the nested index's grandchild stays");
     let multi = dst.manifest("mirror/child", "multi").await.unwrap();
-    assert_eq!(multi.children()[0].digest, digest);
+    assert_eq!(multi.children()[0].digest, chain[0].digest);
 }
 
 /// Regression: a queued deletion ran after the policy stopped propagating deletions.
 #[tokio::test]
 async fn a_queued_deletion_obeys_the_policy_as_it_is_when_it_runs() {
     let f = fixture_with(10).await;
-    let image = Image::new(&[(95, 6_000)], "amd64");
-    push_image(&image, &f.src_target(), "team/off", "v1")
-        .await
-        .unwrap();
-    let mut p = policy("off", vec![repo_filter("team/off")]);
-    p.delete_propagation = true;
-    f.replication.create_policy(p).await.unwrap();
-    let e = f.run("off", false).await;
-    assert_eq!(e.succeeded, 1, "{e:?}");
-    let src = berth_oci::Client::new(&f.source.url(), None, Default::default()).unwrap();
-    let digest = image.manifest.digest.clone();
-    berth_replication::deletes::delete_tag(&src, "team/off", "v1", &digest)
-        .await
-        .unwrap();
-    // The destination is away: the delete task waits for its next attempt...
-    f.proxy.cut();
-    f.replication
-        .on_delete(&berth_proto::v1::ArtifactDeleted {
-            registry: "src".into(),
-            repository: "team/off".into(),
-            tag: "v1".into(),
-            digest: String::new(),
-        })
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    // ...while propagation is turned off.
-    f.replication
-        .update_policy(Policy {
-            delete_propagation: false,
-            ..f.replication.get_policy("off").await.unwrap()
-        })
-        .await
-        .unwrap();
-    f.proxy.restore().await.unwrap();
-    let all = f.replication.list_executions("off", 10).await.unwrap();
-    let e = finished(&f.replication, &all[0].id).await;
-    assert_eq!(
-        (e.trigger.as_str(), e.succeeded, e.skipped),
-        ("delete", 0, 1),
-        "{e:?}"
-    );
-    let tasks = f.tasks(&e.id).await;
-    assert!(tasks[0].error.contains("no longer propagates"), "{tasks:?}");
-    assert_eq!(
-        f.dst()
-            .head_manifest("mirror/off", "v1")
+    // Propagation turned off, or the tag filtered out, while the deletion waits.
+    for (i, name) in ["off", "filtered"].into_iter().enumerate() {
+        let repo = format!("team/{name}");
+        let image = Image::new(&[(95 + 100 * i as u64, 6_000)], "amd64");
+        push_image(&image, &f.src_target(), &repo, "v1")
             .await
-            .unwrap()
-            .map(|d| d.digest),
-        Some(digest)
-    );
+            .unwrap();
+        let mut p = policy(name, vec![repo_filter(&repo)]);
+        p.delete_propagation = true;
+        f.replication.create_policy(p).await.unwrap();
+        let e = f.run(name, false).await;
+        assert_eq!(e.succeeded, 1, "{e:?}");
+        let src = berth_oci::Client::new(&f.source.url(), None, Default::default()).unwrap();
+        let digest = image.manifest.digest.clone();
+        berth_replication::deletes::delete_tag(&src, &repo, "v1", &digest)
+            .await
+            .unwrap();
+        // The destination is away: the delete task waits for its next attempt...
+        f.proxy.cut();
+        f.replication
+            .on_delete(&berth_proto::v1::ArtifactDeleted {
+                registry: "src".into(),
+                repository: repo.clone(),
+                tag: "v1".into(),
+                digest: String::new(),
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        // ...while the policy changes.
+        let mut changed = f.replication.get_policy(name).await.unwrap();
+        if name == "off" {
+            changed.delete_propagation = false;
+        } else {
+            changed.filters.push(Filter {
+                kind: "tag".into(),
+                pattern: "v1".into(),
+                exclude: true,
+            });
+        }
+        f.replication.update_policy(changed).await.unwrap();
+        f.proxy.restore().await.unwrap();
+        let all = f.replication.list_executions(name, 10).await.unwrap();
+        let e = finished(&f.replication, &all[0].id).await;
+        assert_eq!(
+            (e.trigger.as_str(), e.succeeded, e.skipped),
+            ("delete", 0, 1),
+            "{name}: {e:?}"
+        );
+        let tasks = f.tasks(&e.id).await;
+        let why = if name == "off" {
+            "no longer propagates"
+        } else {
+            "no longer selects"
+        };
+        assert!(tasks[0].error.contains(why), "{tasks:?}");
+        assert_eq!(
+            f.dst()
+                .head_manifest(&format!("mirror/{name}"), "v1")
+                .await
+                .unwrap()
+                .map(|d| d.digest),
+            Some(digest)
+        );
+    }
 }
 
 /// Regression: a push at the source forgot every policy's record of the tag, so a deletion
@@ -1430,4 +1436,57 @@ async fn an_execution_whose_cancel_was_cut_short_is_swept_cancelled() {
     assert_eq!(f.replication.sweep().await.unwrap(), 1);
     let swept = f.replication.get_execution(&e.id).await.unwrap();
     assert_eq!(swept.status, "cancelled", "{swept:?}");
+}
+
+/// Regression: a source chain of thousands of indexes overflowed the worker's stack and
+/// killed the process (again at every start, as the task was requeued). The task fails with a
+/// clear error instead; a chain of two copies.
+#[tokio::test]
+async fn a_chain_of_indexes_too_deep_fails_its_task_and_nothing_else() {
+    let f = fixture().await;
+    let image = Image::new(&[(99, 2_000)], "amd64");
+    push_image(&image, &f.src_target(), "team/deep", "base")
+        .await
+        .unwrap();
+    let src = berth_oci::Client::new(&f.source.url(), None, Default::default()).unwrap();
+    for (tag, levels) in [("deep", 40), ("two", 2)] {
+        let chain = berth_testkit::image::index_chain(&image, levels);
+        for (i, b) in chain.iter().enumerate() {
+            let reference = if i + 1 == chain.len() {
+                tag.to_string()
+            } else {
+                b.digest.clone()
+            };
+            src.put_manifest(
+                "team/deep",
+                &reference,
+                berth_testkit::image::OCI_INDEX,
+                bytes::Bytes::from(b.bytes.clone()),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let mut p = policy("deep", vec![repo_filter("team/deep")]);
+    p.filters.push(Filter {
+        kind: "tag".into(),
+        pattern: "base".into(),
+        exclude: true,
+    });
+    f.replication.create_policy(p).await.unwrap();
+    let e = f.run("deep", false).await;
+    assert_eq!(
+        (e.status.as_str(), e.succeeded, e.failed),
+        ("failed", 1, 1),
+        "{e:?}"
+    );
+    let tasks = f.tasks(&e.id).await;
+    let deep = tasks.iter().find(|t| t.reference == "deep").unwrap();
+    assert!(deep.error.contains("more than 8 deep"), "{deep:?}");
+    assert!(f
+        .dst()
+        .head_manifest("mirror/deep", "two")
+        .await
+        .unwrap()
+        .is_some());
 }

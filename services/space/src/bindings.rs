@@ -28,6 +28,7 @@ impl Tenancy {
         let existing = binding::Entity::find_by_id((s.id.clone(), workspace.to_string()))
             .one(&txn)
             .await?;
+        let before = existing.clone();
         let (saved, change) = match existing {
             Some(b) if b.push == push => {
                 // Nothing changes: PUT is idempotent.
@@ -58,23 +59,65 @@ impl Tenancy {
             change: change.into(),
         };
         self.enqueue(&txn, "binding.changed", &event).await?;
-        self.sync_robot(&txn, registry, workspace).await?;
         txn.commit().await?;
         self.outbox.notify();
+        if let Err(e) = self.sync_robot(registry, workspace).await {
+            // Harbor refused the robot: the binding goes back to what it was.
+            self.restore_binding(registry, space_name, &saved, before)
+                .await?;
+            return Err(e);
+        }
         Ok(to_proto(registry, space_name, saved))
+    }
+
+    /// Puts a binding back as it was before a change whose robot sync failed (`None`: there
+    /// was none).
+    async fn restore_binding(
+        &self,
+        registry: &str,
+        space_name: &str,
+        changed: &binding::Model,
+        before: Option<binding::Model>,
+    ) -> Result<()> {
+        let txn = self.db.begin().await?;
+        binding::Entity::delete_by_id((changed.space_id.clone(), changed.workspace.clone()))
+            .exec(&txn)
+            .await?;
+        let change = match before {
+            Some(b) => {
+                let m: binding::ActiveModel = b.into();
+                binding::Entity::insert(m.reset_all()).exec(&txn).await?;
+                "updated"
+            }
+            None => "unbound",
+        };
+        let event = BindingChanged {
+            registry: registry.into(),
+            space: space_name.into(),
+            workspace: changed.workspace.clone(),
+            change: change.into(),
+        };
+        self.enqueue(&txn, "binding.changed", &event).await?;
+        txn.commit().await?;
+        self.outbox.notify();
+        self.sync_robot_or_warn(registry, &changed.workspace).await;
+        Ok(())
     }
 
     pub async fn unbind(&self, registry: &str, space_name: &str, workspace: &str) -> Result<()> {
         let txn = self.db.begin().await?;
         let s = self.find_space(&txn, registry, space_name).await?;
-        let deleted = binding::Entity::delete_by_id((s.id, workspace.to_string()))
-            .exec(&txn)
-            .await?;
-        if deleted.rows_affected == 0 {
+        let Some(before) = binding::Entity::find_by_id((s.id.clone(), workspace.to_string()))
+            .one(&txn)
+            .await?
+        else {
             return Err(SpaceError::NotFound(format!(
                 "space {registry}/{space_name} is not bound to workspace {workspace:?}"
             )));
-        }
+        };
+        binding::Entity::delete_by_id((s.id, workspace.to_string()))
+            .exec(&txn)
+            .await?;
         let event = BindingChanged {
             registry: registry.into(),
             space: space_name.into(),
@@ -82,9 +125,24 @@ impl Tenancy {
             change: "unbound".into(),
         };
         self.enqueue(&txn, "binding.changed", &event).await?;
-        self.sync_robot(&txn, registry, workspace).await?;
         txn.commit().await?;
         self.outbox.notify();
+        if let Err(e) = self.sync_robot(registry, workspace).await {
+            // Harbor refused to narrow the robot: the binding stays, so nothing disagrees.
+            let txn = self.db.begin().await?;
+            let m: binding::ActiveModel = before.into();
+            binding::Entity::insert(m.reset_all()).exec(&txn).await?;
+            let event = BindingChanged {
+                registry: registry.into(),
+                space: space_name.into(),
+                workspace: workspace.into(),
+                change: "bound".into(),
+            };
+            self.enqueue(&txn, "binding.changed", &event).await?;
+            txn.commit().await?;
+            self.outbox.notify();
+            return Err(e);
+        }
         Ok(())
     }
 

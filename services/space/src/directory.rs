@@ -92,17 +92,18 @@ impl Directory {
         *self.cached.lock().expect("directory lock") = None;
     }
 
-    /// Whether the registry service has `name` now (never from the cache): a space made while
-    /// its registry was being removed is taken back when this says no.
-    pub async fn exists_now(&self, name: &str) -> Result<bool> {
+    /// The registry named `name` as the registry service has it now (never from the cache):
+    /// a space made while its registry was being removed (or replaced by another of the same
+    /// name) is taken back when this no longer is the registry it was made for.
+    pub async fn current(&self, name: &str) -> Result<Option<Registry>> {
         match self
             .client
             .clone()
             .get_registry(berth_proto::v1::GetRegistryRequest { name: name.into() })
             .await
         {
-            Ok(_) => Ok(true),
-            Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
+            Ok(r) => Ok(r.into_inner().registry),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
             Err(s) => Err(upstream(s)),
         }
     }

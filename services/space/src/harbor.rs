@@ -3,7 +3,7 @@
 //! one robot with pull on exactly its bound projects. Other kinds need none of this.
 
 use berth_proto::v1::{EnsureProjectRequest, RemoveProjectRequest, SyncWorkspaceRobotRequest};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::directory::upstream;
 use crate::entity::{binding, space};
@@ -55,20 +55,18 @@ impl Tenancy {
         Ok(())
     }
 
-    /// Makes the workspace's robot on `registry` pull exactly the projects bound to it, as
-    /// `conn` (the transaction making the change) sees them.
-    pub(crate) async fn sync_robot<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        registry: &str,
-        workspace: &str,
-    ) -> Result<()> {
+    /// Makes the workspace's robot on `registry` pull exactly the projects bound to it now.
+    /// Called after the change commits, never inside a transaction: a slow Harbor holds up
+    /// only its own caller, not the service's database.
+    pub(crate) async fn sync_robot(&self, registry: &str, workspace: &str) -> Result<()> {
         if !self.is_harbor(registry).await? {
             return Ok(());
         }
+        let lock = self.robot_locks.of(registry, workspace);
+        let _held = lock.lock().await;
         let bound: Vec<String> = binding::Entity::find()
             .filter(binding::Column::Workspace.eq(workspace))
-            .all(conn)
+            .all(&self.db)
             .await?
             .into_iter()
             .map(|b| b.space_id)
@@ -77,7 +75,7 @@ impl Tenancy {
             .filter(space::Column::Registry.eq(registry))
             .filter(space::Column::Id.is_in(bound))
             .order_by_asc(space::Column::Name)
-            .all(conn)
+            .all(&self.db)
             .await?
             .into_iter()
             .map(|s| s.name)
@@ -93,5 +91,35 @@ impl Tenancy {
             .await
             .map_err(upstream)?;
         Ok(())
+    }
+
+    /// [`Self::sync_robot`] where the change it follows stands whatever Harbor answers (the
+    /// space or workspace is gone): a robot left with too much is logged for removal.
+    pub(crate) async fn sync_robot_or_warn(&self, registry: &str, workspace: &str) {
+        if let Err(e) = self.sync_robot(registry, workspace).await {
+            tracing::warn!(
+                registry, workspace, error = %e,
+                "could not narrow the workspace's robot: remove it in the registry"
+            );
+        }
+    }
+}
+
+type Lock = std::sync::Arc<tokio::sync::Mutex<()>>;
+
+/// Per-(registry, workspace) locks of robot syncs.
+#[derive(Clone, Default)]
+pub struct RobotLocks(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(String, String), Lock>>>,
+);
+
+impl RobotLocks {
+    fn of(&self, registry: &str, workspace: &str) -> Lock {
+        self.0
+            .lock()
+            .expect("robot locks")
+            .entry((registry.to_string(), workspace.to_string()))
+            .or_default()
+            .clone()
     }
 }

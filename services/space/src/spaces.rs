@@ -1,7 +1,7 @@
 //! Spaces: create, read, change, delete. On Distribution and OCI registries a space is the
 //! first path segment of repository names, tracked by Berth.
 
-use berth_proto::v1::{CreateSpaceRequest, Space, SpaceChanged, UpdateSpaceRequest};
+use berth_proto::v1::{CreateSpaceRequest, Registry, Space, SpaceChanged, UpdateSpaceRequest};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
@@ -62,7 +62,7 @@ impl Tenancy {
         let visibility = visibility(&req.visibility)?;
         let quota = quota(req.quota_bytes)?;
         description(&req.description)?;
-        self.directory.by_name(&req.registry).await?;
+        let registry = self.directory.by_name(&req.registry).await?;
         if self
             .find_space(&self.db, &req.registry, &req.name)
             .await
@@ -116,15 +116,16 @@ impl Tenancy {
         .await?;
         txn.commit().await?;
         self.outbox.notify();
-        self.unless_registry_gone(&saved).await?;
+        self.unless_registry_gone(&saved, &registry).await?;
         self.to_proto(&saved).await
     }
 
-    /// Takes a just-made space back if its registry was removed meanwhile. Removal deletes
-    /// the registry and then every space left of it, so a space committed before this
+    /// Takes a just-made space back if its registry was removed meanwhile (or replaced by
+    /// another of the same name). Removal deletes the registry and then every space left of it, so a space committed before this
     /// check saw its registry is found by that sweep, and one after is taken back here.
-    async fn unless_registry_gone(&self, saved: &space::Model) -> Result<()> {
-        if self.directory.exists_now(&saved.registry).await? {
+    async fn unless_registry_gone(&self, saved: &space::Model, made_for: &Registry) -> Result<()> {
+        let now = self.directory.current(&saved.registry).await?;
+        if now.is_some_and(|r| r.created_at == made_for.created_at) {
             return Ok(());
         }
         self.delete_space(&saved.registry, &saved.name, true)
@@ -214,19 +215,6 @@ impl Tenancy {
             .exec(&txn)
             .await?;
         space::Entity::delete_by_id(m.id).exec(&txn).await?;
-        // Keeping the project keeps no grant: the robots of the unbound workspaces narrow
-        // either way. When only forgetting the space (its registry is going away), a registry
-        // that cannot be reached does not stop that; the leftover robot is logged.
-        for b in unbound {
-            match self.sync_robot(&txn, registry, &b.workspace).await {
-                Ok(()) => {}
-                Err(e) if keep_project => tracing::warn!(
-                    registry, space = name, workspace = %b.workspace, error = %e,
-                    "could not narrow the workspace's robot: remove it in the registry"
-                ),
-                Err(e) => return Err(e),
-            }
-        }
         self.enqueue(
             &txn,
             "space.changed",
@@ -239,13 +227,19 @@ impl Tenancy {
         .await?;
         txn.commit().await?;
         self.outbox.notify();
+        // Keeping the project keeps no grant: the robots of the unbound workspaces narrow
+        // either way, after the space is gone (a registry that cannot be reached does not
+        // bring it back; the leftover robot is logged).
+        for b in unbound {
+            self.sync_robot_or_warn(registry, &b.workspace).await;
+        }
         Ok(())
     }
 
     /// Records the spaces a registry already has; existing spaces are left as they are.
     pub async fn import_spaces(&self, registry: &str) -> Result<Vec<Space>> {
         check("registry", berth_error::validate::dns_label, registry)?;
-        self.directory.by_name(registry).await?;
+        let made_for = self.directory.by_name(registry).await?;
         let discovered = self
             .directory
             .provisioning()
@@ -288,7 +282,7 @@ impl Tenancy {
             )
             .await?;
             txn.commit().await?;
-            self.unless_registry_gone(&saved).await?;
+            self.unless_registry_gone(&saved, &made_for).await?;
             imported.push(self.to_proto(&saved).await?);
         }
         self.outbox.notify();

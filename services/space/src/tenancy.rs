@@ -21,6 +21,9 @@ pub struct Tenancy {
     pub(crate) db: DatabaseConnection,
     pub(crate) outbox: Outbox,
     pub(crate) directory: Directory,
+    /// One robot sync at a time per (registry, workspace), so the last to run carries the
+    /// latest bindings.
+    pub(crate) robot_locks: crate::harbor::RobotLocks,
 }
 
 pub fn page_size(requested: i32) -> usize {
@@ -52,6 +55,7 @@ impl Tenancy {
             db,
             outbox,
             directory,
+            robot_locks: Default::default(),
         }
     }
 

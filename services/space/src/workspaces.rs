@@ -111,22 +111,21 @@ impl Tenancy {
             .filter(binding::Column::Workspace.eq(name))
             .all(&txn)
             .await?;
+        // Registries whose robot of this workspace goes once the workspace is gone.
+        let mut robots = std::collections::BTreeSet::<String>::new();
         if !bound.is_empty() && cascade {
             binding::Entity::delete_many()
                 .filter(binding::Column::Workspace.eq(name))
                 .exec(&txn)
                 .await?;
             let ids: Vec<String> = bound.iter().map(|b| b.space_id.clone()).collect();
-            let registries: std::collections::BTreeSet<String> = space::Entity::find()
+            robots = space::Entity::find()
                 .filter(space::Column::Id.is_in(ids))
                 .all(&txn)
                 .await?
                 .into_iter()
                 .map(|s| s.registry)
                 .collect();
-            for registry in registries {
-                self.sync_robot(&txn, &registry, name).await?;
-            }
         } else if !bound.is_empty() {
             let ids: Vec<String> = bound.into_iter().map(|b| b.space_id).collect();
             let spaces = space::Entity::find()
@@ -162,6 +161,9 @@ impl Tenancy {
         self.enqueue(&txn, "binding.changed", &event).await?;
         txn.commit().await?;
         self.outbox.notify();
+        for registry in robots {
+            self.sync_robot_or_warn(&registry, name).await;
+        }
         Ok(())
     }
 
