@@ -135,7 +135,22 @@ pub type RpcTrace = TraceLayer<
 >;
 
 pub fn trace_layer() -> RpcTrace {
-    TraceLayer::new_for_grpc()
+    use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
+    // A caller's mistake (not found, bad argument, refused) is an answer, not a failure of
+    // the server: only the rest is logged as an error.
+    let answers = [
+        GrpcCode::InvalidArgument,
+        GrpcCode::NotFound,
+        GrpcCode::AlreadyExists,
+        GrpcCode::PermissionDenied,
+        GrpcCode::FailedPrecondition,
+        GrpcCode::Unauthenticated,
+        GrpcCode::Cancelled,
+    ];
+    let classifier = answers
+        .into_iter()
+        .fold(GrpcErrorsAsFailures::new(), |c, code| c.with_success(code));
+    TraceLayer::new(SharedClassifier::new(classifier))
         .make_span_with(RpcSpan)
         .on_response(RpcMetrics)
 }

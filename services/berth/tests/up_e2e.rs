@@ -930,6 +930,27 @@ async fn image_archives_are_imported_streamed_into_a_space() {
     assert_eq!(e["error"]["field"], "archive", "{e}");
     assert!(dst.head_manifest("team/bad", "v1").await.unwrap().is_none());
 
+    // A missing or bad parameter is a JSON 400 naming it.
+    for (query, field) in [
+        ("repository=team/x", "tag"),
+        ("repository=team/x&tag=bad%2Ftag", "tag"),
+        ("repository=Team/X&tag=v1", "repository"),
+    ] {
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/registries/dst/import?{query}",
+                berth.url
+            ))
+            .bearer_auth(&berth.token)
+            .body(vec![7u8; 10])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{query}");
+        let e: Value = resp.json().await.unwrap();
+        assert_eq!(e["error"]["field"], field, "{query}: {e}");
+    }
+
     // Regression: a chain of thousands of indexes overflowed the stack and killed the
     // process. Trees nested deeper than 8 are refused; the server stays up.
     let deep =

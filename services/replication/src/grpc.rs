@@ -185,10 +185,19 @@ impl berth_proto::v1::import_service_server::ImportService for ReplicationApi {
         };
         berth_error::validate::dns_label(&target.registry)
             .map_err(|m| ApiError::invalid("registry", m))?;
-        berth_oci::Reference::parse(&format!("x/{}:{}", target.repository, target.tag))
-            .map_err(|m| ApiError::invalid("repository", m))?;
-        if target.tag.is_empty() || target.repository.is_empty() {
-            return Err(ApiError::invalid("tag", "repository and tag are required").into());
+        if !berth_oci::reference::valid_repository(&target.repository) {
+            return Err(ApiError::invalid(
+                "repository",
+                "must be a repository name (lowercase path components)",
+            )
+            .into());
+        }
+        if !berth_oci::reference::valid_tag(&target.tag) {
+            return Err(ApiError::invalid(
+                "tag",
+                "must be a tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
+            )
+            .into());
         }
         let dst = self.replication.client(&target.registry).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(8);

@@ -115,6 +115,33 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Query parameters of `T`; a bad one is a 400 naming it, in the JSON error envelope.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(Self(q)),
+            Err(e) => {
+                let text = e.body_text();
+                // serde names the field between backticks: "missing field `tag`".
+                let field = text
+                    .split('`')
+                    .nth(1)
+                    .filter(|f| !f.is_empty())
+                    .unwrap_or("query");
+                Err(ApiError::invalid(
+                    field,
+                    text.trim_start_matches("Failed to deserialize query string: "),
+                )
+                .into())
+            }
+        }
+    }
+}
+
 /// `?cascade=true|false` (default false): also remove what depends on the resource.
 pub struct Cascade(pub bool);
 

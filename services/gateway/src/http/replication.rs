@@ -1,6 +1,6 @@
 //! `/api/v1/replication/…`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use berth_proto::v1 as pb;
 use http::StatusCode;
@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use berth_error::ApiError;
 
 use super::dto::List;
+use super::extract::QueryParams;
 use super::{Authed, HttpResult, JsonBody};
 use crate::ops;
 use crate::state::AppState;
@@ -387,7 +388,7 @@ pub async fn run_policy(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(name): Path<String>,
-    Query(q): Query<RunQuery>,
+    QueryParams(q): QueryParams<RunQuery>,
 ) -> HttpResult<(StatusCode, Json<ExecutionJson>)> {
     let verify = q.verify.unwrap_or(false);
     Ok((
@@ -417,7 +418,7 @@ pub async fn list_tasks(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(id): Path<String>,
-    Query(q): Query<TaskQuery>,
+    QueryParams(q): QueryParams<TaskQuery>,
 ) -> HttpResult<Json<List<TaskJson>>> {
     let req = pb::ListTasksRequest {
         execution: id,
@@ -451,7 +452,7 @@ pub struct ExecutionQuery {
 pub async fn list_executions(
     State(s): State<AppState>,
     Authed(p): Authed,
-    Query(q): Query<ExecutionQuery>,
+    QueryParams(q): QueryParams<ExecutionQuery>,
 ) -> HttpResult<Json<List<ExecutionJson>>> {
     let req = pb::ListExecutionsRequest {
         policy: q.policy.unwrap_or_default(),
@@ -488,7 +489,7 @@ pub async fn import_image(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(registry): Path<String>,
-    Query(q): Query<ImportQuery>,
+    QueryParams(q): QueryParams<ImportQuery>,
     body: axum::body::Body,
 ) -> HttpResult<(StatusCode, Json<ImportJson>)> {
     let r = ops::import_image(

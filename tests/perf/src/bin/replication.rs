@@ -115,7 +115,9 @@ impl Berth {
             )
             .await;
         let id = e["id"].as_str().unwrap().to_string();
-        // Poll often at first (short runs), then back off so polling costs Berth little.
+        // Poll often at first (short runs, for the fixed cost), then back off so polling
+        // costs Berth little (every poll is a gateway call, a gRPC call and a count): at most
+        // every 10 ms in the first second, every 50 ms after.
         let mut pause = Duration::from_millis(2);
         loop {
             let e = self
@@ -130,7 +132,12 @@ impl Berth {
                 return (e, started.elapsed());
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 3 / 2).min(Duration::from_millis(10));
+            let cap = if started.elapsed() < Duration::from_secs(1) {
+                Duration::from_millis(10)
+            } else {
+                Duration::from_millis(50)
+            };
+            pause = (pause * 3 / 2).min(cap);
         }
     }
 
