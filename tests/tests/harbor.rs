@@ -470,3 +470,45 @@ async fn a_slow_harbor_holds_up_only_its_own_binding() {
         .await;
     assert_eq!(bindings["items"][0]["workspace"], "blue", "{bindings}");
 }
+
+/// Regression: a space created on a slow Harbor while its registry was removed and integrated
+/// again under the same name came back with the new registry (the check after creating it
+/// asked only whether a registry of that name existed).
+#[tokio::test]
+async fn a_space_made_for_a_removed_registry_does_not_join_its_successor() {
+    let backend = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let harbor = HarborEmulator::start(&backend.url(), "admin", "Harbor12345")
+        .await
+        .unwrap();
+    let suite = Suite::start(Backend::Sqlite).await;
+    let registry = json!({"name": "hreg", "kind": "harbor", "url": harbor.url,
+                          "credential": {"username": "admin", "password": "Harbor12345"}});
+    suite
+        .ok(Method::POST, "/api/v1/registries", Some(registry.clone()))
+        .await;
+    harbor.slow_projects(std::time::Duration::from_secs(2));
+    let create = suite.admin(
+        Method::POST,
+        "/api/v1/registries/hreg/spaces",
+        Some(json!({"name": "late", "visibility": "private"})),
+    );
+    let replace = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let (status, e) = suite
+            .admin(Method::DELETE, "/api/v1/registries/hreg?cascade=true", None)
+            .await;
+        assert_eq!(status, 204, "{e}");
+        // The directory cache of the space service forgets within its 2 s anyway.
+        suite
+            .ok(Method::POST, "/api/v1/registries", Some(registry.clone()))
+            .await;
+    };
+    let ((status, v), ()) = tokio::join!(create, replace);
+    assert_eq!(status, 404, "{v}");
+    let (_, spaces) = suite
+        .admin(Method::GET, "/api/v1/registries/hreg/spaces", None)
+        .await;
+    assert_eq!(spaces["items"], json!([]), "{spaces}");
+}

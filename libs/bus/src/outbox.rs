@@ -123,22 +123,37 @@ impl Outbox {
             if rows.is_empty() {
                 return Ok(());
             }
+            // Published rows are deleted together, up to the first failure: a row published
+            // but not deleted (a crash between) is published again, which consumers tolerate.
+            let mut published = Vec::with_capacity(rows.len());
+            let mut failed = None;
             for row in rows {
                 let seq: i64 = row.try_get("", "seq")?;
                 let body: String = row.try_get("", "body")?;
                 match Message::from_bytes(body.as_bytes(), 1) {
-                    Ok(message) => bus.publish(&message).await?,
+                    Ok(message) => {
+                        if let Err(e) = bus.publish(&message).await {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
                     Err(e) => {
                         tracing::error!(table = %self.table, seq, error = %e, "dropping corrupt outbox row")
                     }
                 }
+                published.push(seq);
+            }
+            if !published.is_empty() {
                 let delete = Query::delete()
                     .from_table(Alias::new(&self.table))
-                    .and_where(Expr::col(Alias::new("seq")).eq(seq))
+                    .and_where(Expr::col(Alias::new("seq")).is_in(published.iter().copied()))
                     .to_owned();
                 db.execute(backend.build(&delete)).await?;
                 metrics::counter!("berth_outbox_published_total", "table" => self.table.clone())
-                    .increment(1);
+                    .increment(published.len() as u64);
+            }
+            if let Some(e) = failed {
+                return Err(e);
             }
         }
     }

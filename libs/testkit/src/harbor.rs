@@ -65,6 +65,8 @@ struct Emu {
     http: reqwest::Client,
     /// How long robot calls take (a slow Harbor).
     robot_delay: Arc<Mutex<std::time::Duration>>,
+    /// How long creating a project takes.
+    project_delay: Arc<Mutex<std::time::Duration>>,
 }
 
 /// A running emulator; stops when dropped.
@@ -72,6 +74,7 @@ pub struct HarborEmulator {
     pub url: String,
     task: tokio::task::JoinHandle<()>,
     robot_delay: Arc<Mutex<std::time::Duration>>,
+    project_delay: Arc<Mutex<std::time::Duration>>,
 }
 
 impl Drop for HarborEmulator {
@@ -98,8 +101,10 @@ impl HarborEmulator {
             public_url: Arc::new(Mutex::new(url.clone())),
             http: reqwest::Client::new(),
             robot_delay: Arc::default(),
+            project_delay: Arc::default(),
         };
         let robot_delay = emu.robot_delay.clone();
+        let project_delay = emu.project_delay.clone();
         let app = Router::new()
             .route("/api/v2.0/systeminfo", get(systeminfo))
             .route("/api/v2.0/ping", get(|| async { "Pong" }))
@@ -136,7 +141,13 @@ impl HarborEmulator {
             url,
             task,
             robot_delay,
+            project_delay,
         })
+    }
+
+    /// Makes creating a project take `delay` from now on.
+    pub fn slow_projects(&self, delay: std::time::Duration) {
+        *self.project_delay.lock().unwrap() = delay;
     }
 
     /// Makes every robot call take `delay` from now on (a slow or stuck Harbor).
@@ -146,7 +157,11 @@ impl HarborEmulator {
 }
 
 async fn robot_pause(emu: &Emu) {
-    let delay = *emu.robot_delay.lock().unwrap();
+    pause(&emu.robot_delay).await
+}
+
+async fn pause(delay: &Mutex<std::time::Duration>) {
+    let delay = *delay.lock().unwrap();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -340,6 +355,7 @@ async fn create_project(
     headers: HeaderMap,
     Json(req): Json<ProjectReq>,
 ) -> Response {
+    pause(&emu.project_delay).await;
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }

@@ -107,16 +107,19 @@ impl Replication {
             Some(s) => Some(s.acquire_owned().await.expect("slots never close")),
             None => None,
         };
-        if self.cancelled(&t.execution).await {
-            task::Entity::update_many()
-                .col_expr(task::Column::Status, Expr::value(Status::Cancelled))
-                .col_expr(task::Column::FinishedAt, Expr::value(Utc::now()))
-                .filter(task::Column::Id.eq(id))
-                .filter(task::Column::Status.is_in(ACTIVE))
-                .exec(&self.db)
-                .await?;
-            return Ok(Step::Done);
-        }
+        // The claim itself refuses a task of a cancelled execution (one statement on the hot
+        // path); only then is the task marked cancelled.
+        let cancelled = Expr::exists(
+            sea_orm::sea_query::Query::select()
+                .expr(Expr::val(1))
+                .from(execution::Entity)
+                .and_where(
+                    Expr::col((execution::Entity, execution::Column::Id))
+                        .equals((task::Entity, task::Column::Execution)),
+                )
+                .and_where(execution::Column::Status.eq(Status::Cancelled))
+                .to_owned(),
+        );
         let claim = uuid::Uuid::now_v7().to_string();
         let claimed = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value(Status::Running))
@@ -128,10 +131,20 @@ impl Replication {
             .col_expr(task::Column::StartedAt, Expr::value(Utc::now()))
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::Status.is_in(ACTIVE))
+            .filter(cancelled.not())
             .exec(&self.db)
             .await?
             .rows_affected;
         if claimed == 0 {
+            if self.cancelled(&t.execution).await {
+                task::Entity::update_many()
+                    .col_expr(task::Column::Status, Expr::value(Status::Cancelled))
+                    .col_expr(task::Column::FinishedAt, Expr::value(Utc::now()))
+                    .filter(task::Column::Id.eq(id))
+                    .filter(task::Column::Status.is_in(ACTIVE))
+                    .exec(&self.db)
+                    .await?;
+            }
             return Ok(Step::Done);
         }
         let attempt = t.attempts + 1;

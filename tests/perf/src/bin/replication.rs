@@ -303,6 +303,10 @@ async fn main() {
     // `quiet`: the source sends no notifications (as most sources do), so a no-op asks it for
     // every tag's digest.
     let notifying = args.get(3).map(String::as_str) != Some("quiet");
+    // Tags per repository: 1 (the default) is the image set above; more is the shape of
+    // many real registries: `v1`, `v2`, … of a repository share a 256 KiB middle layer, four
+    // 1 MiB base layers are shared by all, and each tag has a top layer of its own.
+    let tags: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
 
     // Berth first: the source registry sends it notifications, as a deployment would.
     let berth = Berth::up().await;
@@ -343,22 +347,45 @@ async fn main() {
         host: src.host(),
         credential: None,
     };
-    eprintln!("pushing {small} small images and one {large_mib} MiB image to the source…");
+    eprintln!(
+        "pushing {small} repositories × {tags} tags and one {large_mib} MiB image to the source…"
+    );
     let repos: Vec<String> = (0..small).map(|i| format!("small/app-{i}")).collect();
     futures::stream::iter(repos.iter().enumerate())
         .for_each_concurrent(8, |(i, repo)| {
             let target = target.clone();
             async move {
-                // A base layer all share, a middle layer shared by ten, an own layer.
-                let image = Image::new(
-                    &[
-                        (1, 2_000_000),
-                        (10 + i as u64 / 10, 500_000),
-                        (1000 + i as u64, 200_000),
-                    ],
-                    "amd64",
-                );
-                push_image(&image, &target, repo, "v1").await.unwrap();
+                if tags == 1 {
+                    // A base layer all share, a middle layer shared by ten, an own layer.
+                    let image = Image::new(
+                        &[
+                            (1, 2_000_000),
+                            (10 + i as u64 / 10, 500_000),
+                            (1000 + i as u64, 200_000),
+                        ],
+                        "amd64",
+                    );
+                    push_image(&image, &target, repo, "v1").await.unwrap();
+                    return;
+                }
+                // The tags of a repository one after the other (Distribution races when two
+                // clients write one repository at once).
+                for t in 0..tags {
+                    let image = Image::new(
+                        &[
+                            (1, 1 << 20),
+                            (2, 1 << 20),
+                            (3, 1 << 20),
+                            (4, 1 << 20),
+                            (10_000 + i as u64, 256 << 10),
+                            (100_000 + (i * tags + t) as u64, (64 << 10) * (1 + t % 4)),
+                        ],
+                        "amd64",
+                    );
+                    push_image(&image, &target, repo, &format!("v{}", t + 1))
+                        .await
+                        .unwrap();
+                }
             }
         })
         .await;
@@ -396,7 +423,7 @@ async fn main() {
     let rss_idle = berth.peak_rss_mib();
 
     println!(
-        "replication ({small} small images sharing a base layer; one {large_mib} MiB layer; source {})",
+        "replication ({small} repositories × {tags} tags sharing layers; one {large_mib} MiB layer; source {})",
         if notifying { "notifying" } else { "not notifying" }
     );
     let watch = |dst: &DockerRegistry| {
@@ -412,7 +439,7 @@ async fn main() {
     let cpu = watch(&to_berth);
     let (e, berth_small) = berth.run_phased("small").await;
     eprintln!("  (berth run, CPU s: {})", cpu.report());
-    assert_eq!(e["succeeded"].as_u64(), Some(small as u64), "{e}");
+    assert_eq!(e["succeeded"].as_u64(), Some((small * tags) as u64), "{e}");
     let mut met = line("many small images", skopeo_small, berth_small, 5.0);
 
     let cpu = watch(&to_skopeo);
