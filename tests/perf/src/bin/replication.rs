@@ -497,7 +497,7 @@ async fn main() {
         &format!("one {large_mib} MiB layer"),
         skopeo_large,
         berth_large,
-        1.2,
+        1.3,
     );
     let rss = berth.peak_rss_mib();
     // Import the same image from a tarball, streamed from disk through the gateway.
