@@ -399,22 +399,9 @@ async fn harbor_projects_and_robots_follow_spaces_and_bindings() {
 /// refuses, the binding goes back to what it was.
 #[tokio::test]
 async fn a_slow_harbor_holds_up_only_its_own_binding() {
-    let backend = DockerRegistry::start(RegistryOptions::default())
-        .await
-        .unwrap();
-    let harbor = HarborEmulator::start(&backend.url(), "admin", "Harbor12345")
-        .await
-        .unwrap();
-    let suite = Suite::start(Backend::Sqlite).await;
+    let (_backend, harbor, suite, registry) = harbor_suite("harbor").await;
     suite
-        .ok(
-            Method::POST,
-            "/api/v1/registries",
-            Some(
-                json!({"name": "harbor", "kind": "harbor", "url": harbor.url,
-                        "credential": {"username": "admin", "password": "Harbor12345"}}),
-            ),
-        )
+        .ok(Method::POST, "/api/v1/registries", Some(registry))
         .await;
     suite
         .ok(
@@ -476,15 +463,7 @@ async fn a_slow_harbor_holds_up_only_its_own_binding() {
 /// asked only whether a registry of that name existed).
 #[tokio::test]
 async fn a_space_made_for_a_removed_registry_does_not_join_its_successor() {
-    let backend = DockerRegistry::start(RegistryOptions::default())
-        .await
-        .unwrap();
-    let harbor = HarborEmulator::start(&backend.url(), "admin", "Harbor12345")
-        .await
-        .unwrap();
-    let suite = Suite::start(Backend::Sqlite).await;
-    let registry = json!({"name": "hreg", "kind": "harbor", "url": harbor.url,
-                          "credential": {"username": "admin", "password": "Harbor12345"}});
+    let (_backend, harbor, suite, registry) = harbor_suite("hreg").await;
     suite
         .ok(Method::POST, "/api/v1/registries", Some(registry.clone()))
         .await;
@@ -511,4 +490,19 @@ async fn a_space_made_for_a_removed_registry_does_not_join_its_successor() {
         .admin(Method::GET, "/api/v1/registries/hreg/spaces", None)
         .await;
     assert_eq!(spaces["items"], json!([]), "{spaces}");
+}
+
+/// A docker-registry behind a Harbor emulator, a suite, and the body integrating that Harbor
+/// as `name`.
+async fn harbor_suite(name: &str) -> (DockerRegistry, HarborEmulator, Suite, Value) {
+    let backend = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let harbor = HarborEmulator::start(&backend.url(), "admin", "Harbor12345")
+        .await
+        .unwrap();
+    let suite = Suite::start(Backend::Sqlite).await;
+    let registry = json!({"name": name, "kind": "harbor", "url": harbor.url,
+                          "credential": {"username": "admin", "password": "Harbor12345"}});
+    (backend, harbor, suite, registry)
 }
