@@ -506,3 +506,72 @@ async fn harbor_suite(name: &str) -> (DockerRegistry, HarborEmulator, Suite, Val
                           "credential": {"username": "admin", "password": "Harbor12345"}});
     (backend, harbor, suite, registry)
 }
+
+/// When Harbor refuses the robot change (now made after the binding commits), the binding is
+/// put back as it was and the call fails: no binding without its robot, nor the reverse.
+#[tokio::test]
+async fn a_binding_harbor_refuses_is_put_back() {
+    let (_backend, harbor, suite, registry) = harbor_suite("harbor").await;
+    suite
+        .ok(Method::POST, "/api/v1/registries", Some(registry))
+        .await;
+    suite.workspace("blue", "blue-ns").await;
+    for space in ["s1", "s2"] {
+        suite
+            .ok(
+                Method::POST,
+                "/api/v1/registries/harbor/spaces",
+                Some(json!({"name": space, "visibility": "private"})),
+            )
+            .await;
+    }
+    let bindings = |space: &'static str| {
+        let suite = &suite;
+        async move {
+            let (_, v) = suite
+                .admin(
+                    Method::GET,
+                    &format!("/api/v1/registries/harbor/spaces/{space}/bindings"),
+                    None,
+                )
+                .await;
+            v["items"].as_array().unwrap().len()
+        }
+    };
+    suite
+        .ok(
+            Method::PUT,
+            "/api/v1/registries/harbor/spaces/s1/bindings/blue",
+            None,
+        )
+        .await;
+    harbor.fail_robots(true);
+    let (status, e) = suite
+        .admin(
+            Method::PUT,
+            "/api/v1/registries/harbor/spaces/s2/bindings/blue",
+            None,
+        )
+        .await;
+    assert!(status >= 500, "{status} {e}");
+    assert_eq!(bindings("s2").await, 0, "the refused binding is gone");
+    let (status, e) = suite
+        .admin(
+            Method::DELETE,
+            "/api/v1/registries/harbor/spaces/s1/bindings/blue",
+            None,
+        )
+        .await;
+    assert!(status >= 500, "{status} {e}");
+    assert_eq!(bindings("s1").await, 1, "the refused unbinding is undone");
+    harbor.fail_robots(false);
+    let (status, _) = suite
+        .admin(
+            Method::DELETE,
+            "/api/v1/registries/harbor/spaces/s1/bindings/blue",
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(bindings("s1").await, 0);
+}

@@ -65,6 +65,8 @@ struct Emu {
     http: reqwest::Client,
     /// How long robot calls take (a slow Harbor).
     robot_delay: Arc<Mutex<std::time::Duration>>,
+    /// Robot calls answer 500 while set.
+    robots_fail: Arc<std::sync::atomic::AtomicBool>,
     /// How long creating a project takes.
     project_delay: Arc<Mutex<std::time::Duration>>,
 }
@@ -74,6 +76,7 @@ pub struct HarborEmulator {
     pub url: String,
     task: tokio::task::JoinHandle<()>,
     robot_delay: Arc<Mutex<std::time::Duration>>,
+    robots_fail: Arc<std::sync::atomic::AtomicBool>,
     project_delay: Arc<Mutex<std::time::Duration>>,
 }
 
@@ -101,9 +104,11 @@ impl HarborEmulator {
             public_url: Arc::new(Mutex::new(url.clone())),
             http: reqwest::Client::new(),
             robot_delay: Arc::default(),
+            robots_fail: Arc::default(),
             project_delay: Arc::default(),
         };
         let robot_delay = emu.robot_delay.clone();
+        let robots_fail = emu.robots_fail.clone();
         let project_delay = emu.project_delay.clone();
         let app = Router::new()
             .route("/api/v2.0/systeminfo", get(systeminfo))
@@ -141,8 +146,15 @@ impl HarborEmulator {
             url,
             task,
             robot_delay,
+            robots_fail,
             project_delay,
         })
+    }
+
+    /// Makes every robot call fail (500) from now on, or work again.
+    pub fn fail_robots(&self, fail: bool) {
+        self.robots_fail
+            .store(fail, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Makes creating a project take `delay` from now on.
@@ -156,8 +168,12 @@ impl HarborEmulator {
     }
 }
 
-async fn robot_pause(emu: &Emu) {
-    pause(&emu.robot_delay).await
+/// A slow or failing Harbor's robot API: `Some` is the failure to answer.
+async fn robot_gate(emu: &Emu) -> Option<Response> {
+    pause(&emu.robot_delay).await;
+    emu.robots_fail
+        .load(std::sync::atomic::Ordering::SeqCst)
+        .then(|| (StatusCode::INTERNAL_SERVER_ERROR, "robots are down").into_response())
 }
 
 async fn pause(delay: &Mutex<std::time::Duration>) {
@@ -522,7 +538,9 @@ async fn create_robot(
     headers: HeaderMap,
     Json(req): Json<RobotReq>,
 ) -> Response {
-    robot_pause(&emu).await;
+    if let Some(refused) = robot_gate(&emu).await {
+        return refused;
+    }
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
@@ -552,7 +570,9 @@ async fn update_robot(
     Path(id): Path<i64>,
     Json(req): Json<RobotReq>,
 ) -> Response {
-    robot_pause(&emu).await;
+    if let Some(refused) = robot_gate(&emu).await {
+        return refused;
+    }
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
@@ -567,7 +587,9 @@ async fn update_robot(
 }
 
 async fn delete_robot(State(emu): State<Emu>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    robot_pause(&emu).await;
+    if let Some(refused) = robot_gate(&emu).await {
+        return refused;
+    }
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
@@ -578,7 +600,9 @@ async fn delete_robot(State(emu): State<Emu>, headers: HeaderMap, Path(id): Path
 }
 
 async fn list_robots(State(emu): State<Emu>, headers: HeaderMap) -> Response {
-    robot_pause(&emu).await;
+    if let Some(refused) = robot_gate(&emu).await {
+        return refused;
+    }
     if !basic_ok(&emu, &headers) {
         return unauthorized();
     }
