@@ -394,38 +394,48 @@ pub fn oci_archive(index: &Index, tag: &str, gzipped: bool) -> Vec<u8> {
 /// `levels` indexes over `image`, each naming the one below as its only child (the first
 /// names the image): a hostile chain when `levels` is large. Bottom first.
 pub fn index_chain(image: &Image, levels: usize) -> Vec<Blob> {
-    let mut chain: Vec<Blob> = Vec::new();
-    for _ in 0..levels {
-        let (media_type, child) = match chain.last() {
+    index_levels(image, 1, levels)
+}
+
+/// `depth` indexes over `image`, each listing the one below (the first, the image) `width`
+/// times over. Bottom first.
+fn index_levels(image: &Image, width: usize, depth: usize) -> Vec<Blob> {
+    let mut levels: Vec<Blob> = Vec::new();
+    for _ in 0..depth {
+        let (media_type, child) = match levels.last() {
             Some(b) => (OCI_INDEX, b),
             None => (OCI_MANIFEST, &image.manifest),
         };
-        let index = json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_INDEX,
-            "manifests": [{"mediaType": media_type, "digest": child.digest, "size": child.size(),
-                           "platform": {"os": "linux", "architecture": "amd64"}}],
-        });
-        chain.push(Blob::new(serde_json::to_vec(&index).expect("json")));
+        let entry = json!({"mediaType": media_type, "digest": child.digest, "size": child.size(),
+                           "platform": {"os": "linux", "architecture": "amd64"}});
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                           "manifests": vec![entry; width]});
+        levels.push(Blob::new(serde_json::to_vec(&index).expect("json")));
     }
-    chain
+    levels
 }
 
 /// An OCI layout tarball of `image` under a chain of `levels` indexes (see [`index_chain`]),
 /// the top one tagged `tag`.
 pub fn nested_archive(image: &Image, levels: usize, tag: &str) -> Vec<u8> {
-    let chain = index_chain(image, levels);
+    dag_archive(image, 1, levels, tag)
+}
+
+/// An OCI layout tarball of `image` under `depth` levels of indexes, each listing the level
+/// below `width` times over: a DAG with `width^depth` paths and only `depth + 1` manifests.
+pub fn dag_archive(image: &Image, width: usize, depth: usize, tag: &str) -> Vec<u8> {
+    let levels = index_levels(image, width, depth);
     let mut tar = tar::Builder::new(Vec::new());
     tar_file(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
-    let blobs = chain
+    for b in levels
         .iter()
         .chain(std::iter::once(&image.manifest))
-        .chain(image.blobs());
-    for b in blobs {
+        .chain(image.blobs())
+    {
         let path = format!("blobs/sha256/{}", b.digest.trim_start_matches("sha256:"));
         tar_file(&mut tar, &path, &b.bytes);
     }
-    let top = chain.last().expect("at least one level");
+    let top = levels.last().expect("at least one level");
     let index = json!({
         "schemaVersion": 2,
         "manifests": [{"mediaType": OCI_INDEX, "digest": top.digest, "size": top.size(),

@@ -980,6 +980,22 @@ async fn image_archives_are_imported_streamed_into_a_space() {
         .unwrap()
         .is_none());
 
+    // Regression: an index naming one child many times, level after level, was put once per
+    // path (50^5 here: it never ended). Each manifest is put once.
+    let dag = berth_testkit::image::dag_archive(&Image::new(&[(97, 3_000)], "amd64"), 50, 5, "v1");
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/registries/dst/import?repository=team/dag&tag=v1",
+            berth.url
+        ))
+        .bearer_auth(&berth.token)
+        .timeout(std::time::Duration::from_secs(30))
+        .body(dag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201, "{:?}", resp.text().await);
+
     // A blob that is not what its name says: refused naming the entry, its upload cancelled
     // (nothing left in the registry's upload area), nothing tagged.
     let image = Image::new(&[(99, 30_000)], "amd64");

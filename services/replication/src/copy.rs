@@ -237,7 +237,10 @@ impl Copier {
         subject: &Manifest,
         depth: u32,
     ) -> Result<(), OciError> {
-        let referrers = self.src.referrers(src_repo, &subject.digest).await?;
+        let mut referrers = self.src.referrers(src_repo, &subject.digest).await?;
+        // One referrer listed many times is copied once.
+        let mut seen = std::collections::HashSet::new();
+        referrers.retain(|r| seen.insert(r.digest.clone()));
         if referrers.is_empty() {
             return Ok(());
         }

@@ -22,6 +22,7 @@ async fn needed_elsewhere(
     tag: &str,
     digest: &str,
 ) -> Result<bool, OciError> {
+    let mut walk = Walk::default();
     for other in client.tags(repo).await? {
         if other == tag {
             continue;
@@ -32,12 +33,22 @@ async fn needed_elsewhere(
         if d.digest == digest {
             return Ok(true);
         }
-        if is_index(&d.media_type) && names(client, repo, &other, digest, 0).await? {
+        if is_index(&d.media_type) && names(client, repo, &other, digest, 0, &mut walk).await? {
             return Ok(true);
         }
     }
     Ok(false)
 }
+
+/// Indexes looked into while deciding one deletion: each once, and at most [`WALK_LIMIT`].
+#[derive(Default)]
+struct Walk {
+    seen: std::collections::HashSet<String>,
+}
+
+/// How many indexes one deletion may read at the destination before it gives up (fails,
+/// deleting nothing).
+const WALK_LIMIT: usize = 10_000;
 
 fn is_index(media_type: &str) -> bool {
     media_type.contains("index") || media_type.contains("manifest.list")
@@ -50,16 +61,31 @@ async fn names(
     reference: &str,
     digest: &str,
     nesting: u32,
+    walk: &mut Walk,
 ) -> Result<bool, OciError> {
     if nesting > berth_oci::manifest::MAX_NESTING {
         return Err(berth_oci::manifest::too_deep(reference));
+    }
+    if walk.seen.len() >= WALK_LIMIT {
+        return Err(OciError::Protocol(format!(
+            "more than {WALK_LIMIT} indexes to look into at the destination: nothing deleted"
+        )));
     }
     for child in client.manifest(repo, reference).await?.children() {
         if child.digest == digest {
             return Ok(true);
         }
         if is_index(&child.media_type)
-            && Box::pin(names(client, repo, &child.digest, digest, nesting + 1)).await?
+            && walk.seen.insert(child.digest.clone())
+            && Box::pin(names(
+                client,
+                repo,
+                &child.digest,
+                digest,
+                nesting + 1,
+                walk,
+            ))
+            .await?
         {
             return Ok(true);
         }

@@ -469,7 +469,16 @@ async fn put_oci_layout(
             }
         }
     };
-    put_tree(dst, repo, tag, &chosen.digest, files, 0).await?;
+    put_tree(
+        dst,
+        repo,
+        tag,
+        &chosen.digest,
+        files,
+        0,
+        &mut Default::default(),
+    )
+    .await?;
     Ok(chosen.digest)
 }
 
@@ -481,6 +490,7 @@ async fn put_tree(
     digest: &str,
     files: &HashMap<String, Stored>,
     nesting: u32,
+    put: &mut std::collections::HashSet<String>,
 ) -> Result<()> {
     if nesting > berth_oci::manifest::MAX_NESTING {
         return Err(invalid(berth_oci::manifest::too_deep(digest).to_string()));
@@ -488,8 +498,21 @@ async fn put_tree(
     let path = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
     let m = Manifest::parse(small(files, &path)?.to_vec(), None).map_err(invalid)?;
     for child in m.children() {
-        let put = put_tree(dst, repo, &child.digest, &child.digest, files, nesting + 1);
-        Box::pin(put).await?;
+        // Each manifest is put once, however many indexes name it (a DAG whose levels name
+        // one child many times would otherwise be walked exponentially).
+        if !put.insert(child.digest.clone()) {
+            continue;
+        }
+        let next = put_tree(
+            dst,
+            repo,
+            &child.digest,
+            &child.digest,
+            files,
+            nesting + 1,
+            put,
+        );
+        Box::pin(next).await?;
     }
     dst.put_manifest(repo, reference, &m.media_type, Bytes::from(m.bytes.clone()))
         .await

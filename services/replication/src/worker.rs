@@ -151,7 +151,7 @@ impl Replication {
         let progress = Arc::new(AtomicU64::new(0));
         let copying = std::time::Instant::now();
         let ending = if t.action == Action::Delete {
-            self.propagate_delete(&spec, &t).await
+            self.bounded(&t, self.propagate_delete(&spec, &t)).await
         } else {
             self.copy(&spec, &t, &claim, progress.clone()).await
         };
@@ -291,6 +291,29 @@ impl Replication {
                         .filter(task::Column::Claim.eq(claim))
                         .exec(&self.db)
                         .await;
+                    if self.cancelled(&t.execution).await {
+                        return Ending::Cancelled;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `work` for task `t` until it ends, the task times out or its execution is
+    /// cancelled (checked every tick), as copies are.
+    async fn bounded(
+        &self,
+        t: &task::Model,
+        work: impl std::future::Future<Output = Ending>,
+    ) -> Ending {
+        let deadline = tokio::time::sleep(self.tuning.task_timeout);
+        tokio::pin!(work, deadline);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
+        loop {
+            tokio::select! {
+                ending = &mut work => return ending,
+                _ = &mut deadline => return Ending::TimedOut,
+                _ = tick.tick() => {
                     if self.cancelled(&t.execution).await {
                         return Ending::Cancelled;
                     }

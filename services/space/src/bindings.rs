@@ -141,6 +141,9 @@ impl Tenancy {
             self.enqueue(&txn, "binding.changed", &event).await?;
             txn.commit().await?;
             self.outbox.notify();
+            // Harbor may have applied the change before it failed: the robot follows the
+            // binding put back (or the failure is logged).
+            self.sync_robot_or_warn(registry, workspace).await;
             return Err(e);
         }
         Ok(())

@@ -126,10 +126,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Que
             Ok(Query(q)) => Ok(Self(q)),
             Err(e) => {
                 let text = e.body_text();
-                // serde names the field between backticks: "missing field `tag`".
-                let field = text
-                    .split('`')
-                    .nth(1)
+                // serde names a missing or unknown field between backticks ("missing field
+                // `tag`"); a bad value's message names none.
+                let field = ["missing field `", "unknown field `"]
+                    .iter()
+                    .find_map(|p| text.split_once(p))
+                    .and_then(|(_, rest)| rest.split('`').next())
                     .filter(|f| !f.is_empty())
                     .unwrap_or("query");
                 Err(ApiError::invalid(
