@@ -397,6 +397,20 @@ async fn update_policy_takes_a_field_mask_like_the_http_patch() {
         "{after}"
     );
 
+    // Lists of executions take the page sizes the other lists take.
+    for path in [
+        "/api/v1/replication/executions?page_size=0",
+        "/api/v1/replication/executions?page_size=100000",
+        "/api/v1/replication/executions?page_size=abc",
+    ] {
+        let (status, e) = suite.admin(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, 400, "{path}: {e}");
+        assert!(
+            e["error"]["field"] == "page_size" || e["error"]["field"] == "query",
+            "{path}: {e}"
+        );
+    }
+
     let err = client
         .update_policy(authed(UpdatePolicyRequest {
             policy: Some(change),

@@ -165,6 +165,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Cascade {
     }
 }
 
+/// A `page_size` a list takes: absent (the list's default) or 1–1000.
+pub fn checked_page_size(page_size: Option<i32>) -> Result<i32, ApiError> {
+    match page_size {
+        Some(n) if !(1..=1000).contains(&n) => {
+            Err(ApiError::invalid("page_size", "must be between 1 and 1000"))
+        }
+        n => Ok(n.unwrap_or(0)),
+    }
+}
+
 /// `page_size`, `page_token` (and `space`) query parameters.
 pub struct Paging(pub PageQuery);
 
@@ -175,9 +185,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
         let Query(q) = Query::<PageQuery>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::invalid("page_size", e.body_text()))?;
-        if matches!(q.page_size, Some(n) if !(1..=1000).contains(&n)) {
-            return Err(ApiError::invalid("page_size", "must be between 1 and 1000").into());
-        }
+        checked_page_size(q.page_size)?;
         Ok(Self(q))
     }
 }

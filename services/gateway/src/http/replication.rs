@@ -423,7 +423,7 @@ pub async fn list_tasks(
     let req = pb::ListTasksRequest {
         execution: id,
         status: q.status.unwrap_or_default(),
-        page_size: q.page_size.unwrap_or(0),
+        page_size: super::extract::checked_page_size(q.page_size)?,
         page_token: q.page_token.unwrap_or_default(),
     };
     let r = ops::list_tasks(&s, &p, req).await?;
@@ -456,7 +456,7 @@ pub async fn list_executions(
 ) -> HttpResult<Json<List<ExecutionJson>>> {
     let req = pb::ListExecutionsRequest {
         policy: q.policy.unwrap_or_default(),
-        page_size: q.page_size.unwrap_or(0),
+        page_size: super::extract::checked_page_size(q.page_size)?,
         page_token: String::new(),
     };
     let items = ops::list_executions(&s, &p, req)
