@@ -397,6 +397,29 @@ async fn update_policy_takes_a_field_mask_like_the_http_patch() {
         "{after}"
     );
 
+    // A schedule on a trigger that is not cron is not kept; created_at cannot change.
+    let (status, after) = suite
+        .admin(
+            reqwest::Method::PATCH,
+            "/api/v1/replication/policies/dr",
+            Some(serde_json::json!({"trigger": {"kind": "manual", "cron": "bad cron"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{after}");
+    assert!(after["trigger"].get("cron").is_none(), "{after}");
+    let (status, e) = suite
+        .admin(
+            reqwest::Method::PATCH,
+            "/api/v1/replication/policies/dr",
+            Some(serde_json::json!({"created_at": "2020-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("created_at")),
+        "{e}"
+    );
+
     // Lists of executions take the page sizes the other lists take.
     for path in [
         "/api/v1/replication/executions?page_size=0",

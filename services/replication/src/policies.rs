@@ -64,12 +64,18 @@ impl Spec {
                 .iter()
                 .map(|f| (f.kind.clone(), f.pattern.clone(), f.exclude))
                 .collect(),
+            // A schedule belongs to a cron trigger only: another kind keeps none (so a PATCH
+            // from cron to manual leaves no unused, unchecked schedule behind).
+            cron: if trigger.kind == "cron" {
+                trigger.cron
+            } else {
+                String::new()
+            },
             trigger: if trigger.kind.is_empty() {
                 "manual".into()
             } else {
                 trigger.kind
             },
-            cron: trigger.cron,
             time_zone: trigger.time_zone,
             overwrite: p.r#override,
             enabled: p.enabled.unwrap_or(true),

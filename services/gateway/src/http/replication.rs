@@ -325,6 +325,9 @@ pub async fn update_policy(
     {
         return Err(ApiError::invalid("name", "a policy cannot be renamed").into());
     }
+    if patch.get("created_at").is_some() {
+        return Err(ApiError::invalid("created_at", "cannot change").into());
+    }
     let Some(mask) = mask_of(&patch) else {
         return Ok(Json(ops::get_policy(&s, &p, &name).await?.into()));
     };
