@@ -111,18 +111,7 @@ async fn a_workspace_with_registries_or_bindings_goes_only_with_cascade() {
     let suite = Suite::start(Backend::Sqlite).await;
     suite.seed_bound_space().await;
     let mallory = suite.member("blue", "mallory", "workspace-admin").await;
-    let (status, v) = suite
-        .call(
-            Some(&mallory),
-            Method::POST,
-            "/api/v1/registries",
-            Some(
-                json!({"name": "blue-own", "kind": "oci", "url": "http://127.0.0.1:3",
-                        "verify": false, "workspace": "blue"}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 201, "{v}");
+    integrate_own_registry(&suite, &mallory).await;
     let (status, e) = suite
         .admin(Method::DELETE, "/api/v1/workspaces/blue", None)
         .await;
@@ -181,18 +170,7 @@ async fn a_workspace_admin_neither_sees_nor_removes_platform_policies() {
     let suite = Suite::start(Backend::Sqlite).await;
     suite.workspace("blue", "blue-ns").await;
     let mallory = suite.member("blue", "mallory", "workspace-admin").await;
-    let (status, v) = suite
-        .call(
-            Some(&mallory),
-            Method::POST,
-            "/api/v1/registries",
-            Some(
-                json!({"name": "blue-own", "kind": "oci", "url": "http://127.0.0.1:3",
-                        "verify": false, "workspace": "blue"}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 201, "{v}");
+    integrate_own_registry(&suite, &mallory).await;
     suite
         .ok(
             Method::POST,
@@ -310,4 +288,20 @@ async fn spaces_created_during_a_cascade_do_not_survive_it() {
         .admin(Method::GET, "/api/v1/registries/busy/spaces", None)
         .await;
     assert_eq!(spaces["items"], json!([]), "{spaces}");
+}
+
+/// `token` (a workspace admin of `blue`) integrates blue's own registry `blue-own`.
+async fn integrate_own_registry(suite: &Suite, token: &str) {
+    let (status, v) = suite
+        .call(
+            Some(token),
+            Method::POST,
+            "/api/v1/registries",
+            Some(
+                json!({"name": "blue-own", "kind": "oci", "url": "http://127.0.0.1:3",
+                        "verify": false, "workspace": "blue"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
 }

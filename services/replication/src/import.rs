@@ -818,28 +818,23 @@ mod tests {
     /// 500 KB upload held hundreds of MB. Paths are bounded one by one and in all.
     #[test]
     fn many_long_names_are_refused_before_they_add_up() {
-        let mut b = tar::Builder::new(Vec::new());
-        for i in 0..200 {
-            let name = format!("blobs/{i}/{}", "n".repeat(60_000));
-            extension(&mut b, tar::EntryType::GNULongName, name.as_bytes());
-            let mut h = file_header(0);
-            h.set_path("x").unwrap();
-            h.set_cksum();
-            b.append(&h, &b""[..]).unwrap();
-        }
-        let (paths, err) = walked_paths(b.into_inner().unwrap());
+        // `count` empty files, each named by a GNU long name of `len` bytes.
+        let long_named = |count: usize, len: usize| {
+            let mut b = tar::Builder::new(Vec::new());
+            for i in 0..count {
+                let name = format!("blobs/{i}/{}", "n".repeat(len));
+                extension(&mut b, tar::EntryType::GNULongName, name.as_bytes());
+                let mut h = file_header(0);
+                h.set_path("x").unwrap();
+                h.set_cksum();
+                b.append(&h, &b""[..]).unwrap();
+            }
+            b.into_inner().unwrap()
+        };
+        let (paths, err) = walked_paths(long_named(200, 60_000));
         assert!(paths.is_empty(), "{}", paths.len());
         assert!(err.unwrap().contains("name of 60"), "one name is bounded");
-        let mut b = tar::Builder::new(Vec::new());
-        for i in 0..2000 {
-            let name = format!("blobs/{i}/{}", "n".repeat(4000));
-            extension(&mut b, tar::EntryType::GNULongName, name.as_bytes());
-            let mut h = file_header(0);
-            h.set_path("x").unwrap();
-            h.set_cksum();
-            b.append(&h, &b""[..]).unwrap();
-        }
-        let (paths, err) = walked_paths(b.into_inner().unwrap());
+        let (paths, err) = walked_paths(long_named(2000, 4000));
         assert!(paths.len() < 1100, "{}", paths.len());
         assert!(err.unwrap().contains("bytes of file names"));
     }

@@ -151,7 +151,8 @@ impl Replication {
         let progress = Arc::new(AtomicU64::new(0));
         let copying = std::time::Instant::now();
         let ending = if t.action == Action::Delete {
-            self.bounded(&t, self.propagate_delete(&spec, &t)).await
+            self.bounded(&t, None, self.propagate_delete(&spec, &t))
+                .await
         } else {
             self.copy(&spec, &t, &claim, progress.clone()).await
         };
@@ -267,43 +268,30 @@ impl Replication {
                 })
             }
         };
-        let copy = copier.copy_tag(
-            &t.source_repository,
-            &t.destination_repository,
-            &t.reference,
-            spec.overwrite,
-        );
-        let deadline = tokio::time::sleep(self.tuning.task_timeout);
-        tokio::pin!(copy, deadline);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
-        loop {
-            tokio::select! {
-                r = &mut copy => return match r {
-                    Ok(o) => Ending::Copied(o),
-                    Err(e) => Ending::Failed(e),
-                },
-                _ = &mut deadline => return Ending::TimedOut,
-                _ = tick.tick() => {
-                    let moved = progress.load(Ordering::Relaxed) as i64;
-                    let _ = task::Entity::update_many()
-                        .col_expr(task::Column::Bytes, Expr::value(moved))
-                        .filter(task::Column::Id.eq(t.id.clone()))
-                        .filter(task::Column::Claim.eq(claim))
-                        .exec(&self.db)
-                        .await;
-                    if self.cancelled(&t.execution).await {
-                        return Ending::Cancelled;
-                    }
-                }
+        let copy = async {
+            match copier
+                .copy_tag(
+                    &t.source_repository,
+                    &t.destination_repository,
+                    &t.reference,
+                    spec.overwrite,
+                )
+                .await
+            {
+                Ok(o) => Ending::Copied(o),
+                Err(e) => Ending::Failed(e),
             }
-        }
+        };
+        self.bounded(t, Some((claim, &progress)), copy).await
     }
 
     /// Runs `work` for task `t` until it ends, the task times out or its execution is
-    /// cancelled (checked every tick), as copies are.
+    /// cancelled (checked every tick). With `progress` (the claim and its byte count), every
+    /// tick also publishes the bytes moved so far.
     async fn bounded(
         &self,
         t: &task::Model,
+        progress: Option<(&str, &AtomicU64)>,
         work: impl std::future::Future<Output = Ending>,
     ) -> Ending {
         let deadline = tokio::time::sleep(self.tuning.task_timeout);
@@ -314,6 +302,17 @@ impl Replication {
                 ending = &mut work => return ending,
                 _ = &mut deadline => return Ending::TimedOut,
                 _ = tick.tick() => {
+                    if let Some((claim, moved)) = progress {
+                        let _ = task::Entity::update_many()
+                            .col_expr(
+                                task::Column::Bytes,
+                                Expr::value(moved.load(Ordering::Relaxed) as i64),
+                            )
+                            .filter(task::Column::Id.eq(t.id.clone()))
+                            .filter(task::Column::Claim.eq(claim))
+                            .exec(&self.db)
+                            .await;
+                    }
                     if self.cancelled(&t.execution).await {
                         return Ending::Cancelled;
                     }

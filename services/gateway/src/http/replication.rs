@@ -354,7 +354,7 @@ fn mask_of(patch: &serde_json::Value) -> Option<Vec<String>> {
     let mut mask = Vec::new();
     for (k, v) in patch.as_object()? {
         match (k.as_str(), v) {
-            ("name" | "created_at", _) => {}
+            ("name", _) => {}
             ("source" | "destination" | "trigger", serde_json::Value::Object(o)) => {
                 mask.extend(o.keys().map(|sub| format!("{k}.{sub}")))
             }
