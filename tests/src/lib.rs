@@ -36,8 +36,28 @@ impl Drop for Suite {
     }
 }
 
+/// Where a production-mode suite finds Redis and RabbitMQ (a test puts a proxy between).
+pub struct Backends {
+    pub cache: String,
+    pub bus: String,
+}
+
+impl Default for Backends {
+    fn default() -> Self {
+        Self {
+            cache: "redis://127.0.0.1:6379".into(),
+            bus: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+        }
+    }
+}
+
 impl Suite {
     pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, Backends::default()).await
+    }
+
+    /// A suite whose Redis and RabbitMQ (on PostgreSQL) are at `backends`.
+    pub async fn start_with(backend: Backend, backends: Backends) -> Self {
         let registry_db = TestDatabase::new(backend).await.unwrap();
         let gateway_db = TestDatabase::new(backend).await.unwrap();
         let space_db = TestDatabase::new(backend).await.unwrap();
@@ -45,21 +65,19 @@ impl Suite {
         let token_signer =
             Arc::new(berth_auth::registry_token::TokenSigner::generate("berth").unwrap());
         let bus = match backend {
-            Backend::Postgres => berth_bus::open(
-                Some("amqp://guest:guest@127.0.0.1:5672/%2f"),
-                &berth_testkit::unique("suite"),
-            )
-            .await
-            .unwrap(),
+            Backend::Postgres => {
+                berth_bus::open(Some(&backends.bus), &berth_testkit::unique("suite"))
+                    .await
+                    .unwrap()
+            }
             Backend::Sqlite => berth_bus::open(None, "suite").await.unwrap(),
         };
         let cache = match backend {
-            Backend::Postgres => berth_cache::open(
-                Some("redis://127.0.0.1:6379"),
-                &berth_testkit::unique("suite"),
-            )
-            .await
-            .unwrap(),
+            Backend::Postgres => {
+                berth_cache::open(Some(&backends.cache), &berth_testkit::unique("suite"))
+                    .await
+                    .unwrap()
+            }
             Backend::Sqlite => berth_cache::open(None, "suite").await.unwrap(),
         };
         let internal_token = berth_auth::tokens::generate();

@@ -2,15 +2,19 @@
 //!
 //! A service enqueues a message with [`Outbox::enqueue`] on the same connection (or transaction)
 //! that writes the state the message announces; the [`Outbox::run_relay`] loop publishes
-//! pending rows in order and deletes each once the broker has confirmed it. While the broker is
+//! pending rows oldest first and deletes each once the broker has confirmed it. Relays of
+//! several replicas each take rows the others do not hold, so across replicas rows may go out
+//! in another order; consumers do not rely on the order of messages. While the broker is
 //! unreachable rows simply wait, so no event is lost; a crash between confirm and delete can
 //! publish a row twice, which consumers absorb by message id.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::sea_query::{Alias, ColumnDef, Expr, Order, Query, Table, TableCreateStatement};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::sea_query::{
+    Alias, ColumnDef, Expr, LockBehavior, LockType, Order, Query, Table, TableCreateStatement,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -106,56 +110,82 @@ impl Outbox {
     }
 
     /// Publishes every pending row, oldest first; stops at the first failure.
+    ///
+    /// On PostgreSQL each batch is claimed (`FOR UPDATE SKIP LOCKED`) in a transaction that
+    /// also deletes what was published, so relays of several replicas over one table never
+    /// publish a row twice: each takes rows the others do not hold. (An SQLite database has one
+    /// process, and so one relay.)
     pub async fn publish_pending(
         &self,
         db: &DatabaseConnection,
         bus: &dyn Bus,
     ) -> anyhow::Result<()> {
-        let backend = db.get_database_backend();
         loop {
-            let select = Query::select()
-                .columns([Alias::new("seq"), Alias::new("body")])
-                .from(Alias::new(&self.table))
-                .order_by(Alias::new("seq"), Order::Asc)
-                .limit(BATCH)
-                .to_owned();
-            let rows = db.query_all(backend.build(&select)).await?;
-            if rows.is_empty() {
-                return Ok(());
-            }
-            // Published rows are deleted together, up to the first failure: a row published
-            // but not deleted (a crash between) is published again, which consumers tolerate.
-            let mut published = Vec::with_capacity(rows.len());
-            let mut failed = None;
-            for row in rows {
-                let seq: i64 = row.try_get("", "seq")?;
-                let body: String = row.try_get("", "body")?;
-                match Message::from_bytes(body.as_bytes(), 1) {
-                    Ok(message) => {
-                        if let Err(e) = bus.publish(&message).await {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(table = %self.table, seq, error = %e, "dropping corrupt outbox row")
-                    }
-                }
-                published.push(seq);
-            }
-            if !published.is_empty() {
-                let delete = Query::delete()
-                    .from_table(Alias::new(&self.table))
-                    .and_where(Expr::col(Alias::new("seq")).is_in(published.iter().copied()))
-                    .to_owned();
-                db.execute(backend.build(&delete)).await?;
-                metrics::counter!("berth_outbox_published_total", "table" => self.table.clone())
-                    .increment(published.len() as u64);
-            }
+            let (published, failed) = if db.get_database_backend() == DbBackend::Postgres {
+                let tx = db.begin().await?;
+                let outcome = self.publish_batch(&tx, bus, true).await?;
+                tx.commit().await?;
+                outcome
+            } else {
+                self.publish_batch(db, bus, false).await?
+            };
             if let Some(e) = failed {
                 return Err(e);
             }
+            if published == 0 {
+                return Ok(());
+            }
         }
+    }
+
+    /// Publishes up to one batch on `conn`, deleting what was published up to the first
+    /// failure: (rows published, the failure). A row published but not deleted (a crash
+    /// between) is published again, which consumers absorb by message id.
+    async fn publish_batch<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        bus: &dyn Bus,
+        claim: bool,
+    ) -> anyhow::Result<(usize, Option<anyhow::Error>)> {
+        let backend = conn.get_database_backend();
+        let mut select = Query::select()
+            .columns([Alias::new("seq"), Alias::new("body")])
+            .from(Alias::new(&self.table))
+            .order_by(Alias::new("seq"), Order::Asc)
+            .limit(BATCH)
+            .to_owned();
+        if claim {
+            select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = conn.query_all(backend.build(&select)).await?;
+        let mut published = Vec::with_capacity(rows.len());
+        let mut failed = None;
+        for row in rows {
+            let seq: i64 = row.try_get("", "seq")?;
+            let body: String = row.try_get("", "body")?;
+            match Message::from_bytes(body.as_bytes(), 1) {
+                Ok(message) => {
+                    if let Err(e) = bus.publish(&message).await {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(table = %self.table, seq, error = %e, "dropping corrupt outbox row")
+                }
+            }
+            published.push(seq);
+        }
+        if !published.is_empty() {
+            let delete = Query::delete()
+                .from_table(Alias::new(&self.table))
+                .and_where(Expr::col(Alias::new("seq")).is_in(published.iter().copied()))
+                .to_owned();
+            conn.execute(backend.build(&delete)).await?;
+            metrics::counter!("berth_outbox_published_total", "table" => self.table.clone())
+                .increment(published.len() as u64);
+        }
+        Ok((published.len(), failed))
     }
 
     /// Rows waiting for publication.

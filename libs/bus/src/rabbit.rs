@@ -95,15 +95,18 @@ async fn publish_confirmed(
     routing_key: &str,
     message: &Message,
 ) -> anyhow::Result<()> {
-    let confirm = ch
-        .basic_publish(
-            exchange,
-            routing_key,
-            BasicPublishOptions::default(),
-            &message.to_bytes(),
-            properties(message),
-        )
-        .await?;
+    // A broker that blocks publishers (a resource alarm) holds the send itself: bounded too.
+    let body = message.to_bytes();
+    let send = ch.basic_publish(
+        exchange,
+        routing_key,
+        BasicPublishOptions::default(),
+        &body,
+        properties(message),
+    );
+    let confirm = tokio::time::timeout(CONFIRM_TIMEOUT, send)
+        .await
+        .map_err(|_| anyhow::anyhow!("publishing timed out"))??;
     match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
         Ok(Ok(Confirmation::Ack(_))) | Ok(Ok(Confirmation::NotRequested)) => Ok(()),
         Ok(Ok(Confirmation::Nack(_))) => anyhow::bail!("broker refused the message"),
@@ -370,7 +373,33 @@ impl Bus for RabbitBus {
         Ok(out)
     }
 
+    /// One round trip to the broker (a passive declare of the exchange) within two seconds; a
+    /// publisher connection that fails it is dropped, so the next use reconnects.
     async fn ping(&self) -> bool {
-        self.publisher_channel().await.is_ok()
+        let round_trip = async {
+            let ch = self.publisher_channel().await?;
+            ch.exchange_declare(
+                &self.exchange(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    passive: true,
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+            anyhow::Ok(())
+        };
+        let ok = matches!(
+            tokio::time::timeout(Duration::from_secs(2), round_trip).await,
+            Ok(Ok(()))
+        );
+        if !ok {
+            if let Ok(mut guard) = self.publisher.try_lock() {
+                *guard = None;
+            }
+        }
+        ok
     }
 }

@@ -210,3 +210,59 @@ async fn outbox_delivers_after_the_broker_returns_exactly_once_to_a_deduplicatin
     );
     stop.cancel();
 }
+
+/// Two replicas' relays over one outbox table: every row reaches the broker once, not once per
+/// relay (each claims the rows it publishes).
+#[tokio::test]
+async fn two_relays_over_one_outbox_publish_each_row_once() {
+    use sea_orm::ConnectionTrait;
+
+    let ns = unique("bus");
+    let bus: Arc<dyn Bus> = Arc::new(RabbitBus::connect(AMQP, &ns).await.unwrap());
+    let seen = Arc::new(Recorder::default());
+    let _c = bus
+        .subscribe(Subscription::new("jobs", &["job.run"]), seen.clone())
+        .await
+        .unwrap();
+
+    let db = berth_testkit::db::TestDatabase::postgres().await.unwrap();
+    let conn = berth_db::connect(&db.url).await.unwrap();
+    let outbox = Outbox::new("relaytest");
+    conn.execute(
+        conn.get_database_backend()
+            .build(&outbox.create_table(conn.get_database_backend())),
+    )
+    .await
+    .unwrap();
+    const ROWS: usize = 300;
+    for i in 0..ROWS {
+        outbox
+            .enqueue(&conn, &Message::new("job.run", &i))
+            .await
+            .unwrap();
+    }
+    // Both relays start on the full table at the same moment, each with its own pool (as two
+    // processes would).
+    let other = berth_db::connect(&db.url).await.unwrap();
+    let (a, b) = tokio::join!(
+        outbox.publish_pending(&conn, bus.as_ref()),
+        outbox.publish_pending(&other, bus.as_ref()),
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(outbox.pending(&conn).await.unwrap(), 0);
+    assert!(wait_until(Duration::from_secs(20), || async { seen.count() >= ROWS }).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ids: std::collections::HashSet<_> = seen
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _, _)| *id)
+        .collect();
+    assert_eq!(
+        (seen.count(), ids.len()),
+        (ROWS, ROWS),
+        "each row published exactly once"
+    );
+}

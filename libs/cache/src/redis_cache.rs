@@ -7,6 +7,19 @@ use redis::AsyncCommands;
 
 use crate::Cache;
 
+/// The longest any cache command may take: callers treat a slow cache as a missing one.
+pub const OP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs one cache command under [`OP_TIMEOUT`].
+async fn bounded<T>(
+    op: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(OP_TIMEOUT, op).await {
+        Ok(r) => Ok(r?),
+        Err(_) => anyhow::bail!("cache unavailable: no answer within {OP_TIMEOUT:?}"),
+    }
+}
+
 /// Redis through a reconnecting connection manager; every key is prefixed with `prefix:`.
 #[derive(Clone)]
 pub struct RedisCache {
@@ -39,41 +52,42 @@ fn ttl_ms(ttl: Duration) -> u64 {
 #[async_trait::async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.conn.clone().get(self.key(key)).await?)
+        bounded(self.conn.clone().get(self.key(key))).await
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
-        let _: () = redis::cmd("SET")
+        let mut conn = self.conn.clone();
+        let set = redis::cmd("SET")
             .arg(self.key(key))
             .arg(value)
             .arg("PX")
             .arg(ttl_ms(ttl))
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(())
+            .to_owned();
+        bounded(set.query_async::<()>(&mut conn)).await
     }
 
     async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool> {
-        let reply: Option<String> = redis::cmd("SET")
+        let mut conn = self.conn.clone();
+        let set = redis::cmd("SET")
             .arg(self.key(key))
             .arg(value)
             .arg("NX")
             .arg("PX")
             .arg(ttl_ms(ttl))
-            .query_async(&mut self.conn.clone())
-            .await?;
+            .to_owned();
+        let reply: Option<String> = bounded(set.query_async(&mut conn)).await?;
         Ok(reply.is_some())
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {
-        let _: () = self.conn.clone().del(self.key(key)).await?;
-        Ok(())
+        bounded(self.conn.clone().del::<_, ()>(self.key(key))).await
     }
 
     async fn incr(&self, key: &str, by: i64, ttl: Duration) -> anyhow::Result<i64> {
         let key = self.key(key);
         // One round trip, atomically: the expiry is set only when the counter is new.
-        let (value, _): (i64, i64) = redis::pipe()
+        let mut conn = self.conn.clone();
+        let pipe = redis::pipe()
             .atomic()
             .cmd("INCRBY")
             .arg(&key)
@@ -82,14 +96,14 @@ impl Cache for RedisCache {
             .arg(&key)
             .arg(ttl_ms(ttl))
             .arg("NX")
-            .query_async(&mut self.conn.clone())
-            .await?;
+            .to_owned();
+        let (value, _): (i64, i64) = bounded(pipe.query_async(&mut conn)).await?;
         Ok(value)
     }
 
     async fn ping(&self) -> bool {
-        redis::cmd("PING")
-            .query_async::<String>(&mut self.conn.clone())
+        let mut conn = self.conn.clone();
+        bounded(redis::cmd("PING").query_async::<String>(&mut conn))
             .await
             .is_ok()
     }

@@ -30,5 +30,8 @@ pub const TOKEN_ISSUER: &str = "BERTH_TOKEN_ISSUER";
 /// registry, replication); `berth up` generates one into its data dir when it is not given.
 pub const TOKEN_SIGNING_KEY_FILE: &str = "BERTH_TOKEN_SIGNING_KEY_FILE";
 pub const PLATFORM_ADMINS: &str = "BERTH_PLATFORM_ADMINS";
+/// The name a process records as the replica that did a piece of work (a replication task);
+/// the host name and process id when unset (in Kubernetes the host name is the pod's).
+pub const REPLICA: &str = "BERTH_REPLICA";
 pub const LOG_FORMAT: &str = "BERTH_LOG_FORMAT";
 pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";

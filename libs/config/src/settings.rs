@@ -255,13 +255,9 @@ impl Settings {
                 }
             }
         }
-        let registry_addr = check_url(keys::REGISTRY_ADDR, raw.registry_addr, &["http", "https"])?;
-        let space_addr = check_url(keys::SPACE_ADDR, raw.space_addr, &["http", "https"])?;
-        let replication_addr = check_url(
-            keys::REPLICATION_ADDR,
-            raw.replication_addr,
-            &["http", "https"],
-        )?;
+        let registry_addr = check_url_list(keys::REGISTRY_ADDR, raw.registry_addr)?;
+        let space_addr = check_url_list(keys::SPACE_ADDR, raw.space_addr)?;
+        let replication_addr = check_url_list(keys::REPLICATION_ADDR, raw.replication_addr)?;
         let platform_admins = raw
             .platform_admins
             .map(|s| {
@@ -322,6 +318,23 @@ impl Settings {
             replication,
         })
     }
+}
+
+/// A service address: one `http://host:port` or a comma-separated list of them (replicas).
+fn check_url_list(key: &str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    let urls: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if urls.is_empty() {
+        return Err(ConfigError::new(key, "names no address"));
+    }
+    for url in urls {
+        check_url(key, Some(url.to_string()), &["http", "https"])?;
+    }
+    Ok(Some(value))
 }
 
 fn check_url(
@@ -399,6 +412,27 @@ mod tests {
         assert_eq!(s.listen.port(), 3);
         assert_eq!(s.namespace, "env");
         assert_eq!(s.health_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn service_addresses_take_lists_of_replicas() {
+        let list = "http://127.0.0.1:9000, http://registry-1:9000";
+        let s = Settings::load(
+            None,
+            &env(&[(keys::REGISTRY_ADDR, list)]),
+            RawSettings::default(),
+        )
+        .unwrap();
+        assert_eq!(s.registry_addr.as_deref(), Some(list));
+        for bad in ["http://a:1,ftp://b:2", " , ", "http://a:1,http://b:x"] {
+            let e = Settings::load(
+                None,
+                &env(&[(keys::SPACE_ADDR, bad)]),
+                RawSettings::default(),
+            )
+            .unwrap_err();
+            assert_eq!(e.key, keys::SPACE_ADDR, "{bad}");
+        }
     }
 
     #[test]

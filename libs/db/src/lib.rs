@@ -45,15 +45,50 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     Ok(db)
 }
 
-/// Applies every pending migration of `M`.
+/// The PostgreSQL advisory lock every Berth migration holds, so replicas started together
+/// migrate one after the other (the later ones find nothing to do).
+const MIGRATION_LOCK: i64 = 0x6265_7274_685f_6d69; // "berth_mi"
+
+/// Applies every pending migration of `M`. On PostgreSQL under an advisory lock held by a
+/// connection of its own: any number of replicas may start at once.
 pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> anyhow::Result<()> {
-    M::up(db, None)
+    use sea_orm::sqlx;
+
+    let mut lock = None;
+    if db.get_database_backend() == DbBackend::Postgres {
+        // The lock belongs to the session that takes it: hold one connection of the pool.
+        // Detached from the pool: if this start is abandoned midway, dropping the connection
+        // ends its session and so releases the lock (a pooled one would keep it).
+        let mut conn = db
+            .get_postgres_connection_pool()
+            .acquire()
+            .await
+            .map_err(|e| anyhow::anyhow!("database unavailable: {e}"))?
+            .detach();
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| anyhow::anyhow!("taking the migration lock: {e}"))?;
+        lock = Some(conn);
+    }
+    let result = M::up(db, None)
         .await
-        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
+    if let Some(conn) = lock {
+        // Closing the session releases the lock.
+        let _ = sqlx::Connection::close(conn).await;
+    }
+    result
 }
 
-/// Answers whether the database responds.
+/// How long a readiness probe waits for the database.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Answers whether the database responds within [`PING_TIMEOUT`].
 pub async fn ping(db: &DatabaseConnection) -> bool {
-    db.ping().await.is_ok()
+    matches!(
+        tokio::time::timeout(PING_TIMEOUT, db.ping()).await,
+        Ok(Ok(()))
+    )
 }

@@ -23,10 +23,28 @@ pub fn telemetry(binary: &str, format: LogFormat) {
 
 /// A setting the binary cannot run without; exits 64 naming the key when it is missing.
 pub fn require(binary: &str, value: &Option<String>, key: &str) -> String {
-    value.clone().unwrap_or_else(|| {
-        eprintln!("{binary}: {}", ConfigError::new(key, "is required"));
-        std::process::exit(EXIT_CONFIG)
-    })
+    value
+        .clone()
+        .unwrap_or_else(|| missing(binary, key, "is required"))
+}
+
+/// A split service on a shared database (`BERTH_DATABASE_URL`) runs beside replicas, which it
+/// can only share work with over a broker: exits 64 when `BERTH_BUS_URL` is missing there (an
+/// in-process bus would let each replica requeue the others' work as its own).
+pub fn require_shared_bus(binary: &str, settings: &Settings) {
+    if settings.backends.database.is_some() && settings.backends.bus.is_none() {
+        missing(
+            binary,
+            berth_config::keys::BUS_URL,
+            "is required with BERTH_DATABASE_URL: replicas share work over the broker",
+        )
+    }
+}
+
+/// Exits 64 naming `key` and why the binary needs it.
+pub fn missing(binary: &str, key: &str, why: &str) -> ! {
+    eprintln!("{binary}: {}", ConfigError::new(key, why));
+    std::process::exit(EXIT_CONFIG)
 }
 
 /// `BERTH_DATABASE_URL`, or the service's SQLite file in the data dir (created if needed).

@@ -1,8 +1,7 @@
-//! Clients of Berth's internal gRPC services: one channel builder (timeouts, keepalive,
-//! HTTP/2 windows), one typed set of clients per callee carrying the internal credential, and
-//! one mapping of each callee's `Status` into an [`ApiError`] that names it.
-
-use std::time::Duration;
+//! Clients of Berth's internal gRPC services: one kind of channel (balanced across a service's
+//! ready replicas, with deadlines; [`crate::balance`]), one typed set of clients per callee
+//! carrying the internal credential, and one mapping of each callee's `Status` into an
+//! [`ApiError`] that names it.
 
 use berth_auth::internal::Attacher;
 use berth_error::ApiError;
@@ -16,30 +15,19 @@ use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_proto::v1::space_service_client::SpaceServiceClient;
 use berth_proto::v1::workspace_service_client::WorkspaceServiceClient;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-use crate::grpc::WINDOW;
+pub use crate::balance::{Balanced, CONNECT_TIMEOUT, DEADLINE};
 
-/// A channel's calls, with the internal credential and trace context attached.
-pub type Intercepted = InterceptedService<Channel, Attacher>;
+/// A service's calls, balanced across its ready replicas, with the internal credential and
+/// trace context attached.
+pub type Intercepted = InterceptedService<Balanced, Attacher>;
 
-/// How long connecting to another service may take before a call fails `UNAVAILABLE`.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// HTTP/2 pings on idle connections, so a peer that vanished is noticed.
-const KEEPALIVE: Duration = Duration::from_secs(30);
-
-/// The one kind of channel between Berth's services: connected on first use (a service may
-/// start before its callee), with large flow-control windows (imports stream through it) and
-/// keepalive. Calls carry no deadline of their own: progress streams and imports run long.
+/// A channel to one address with the settings of every internal connection, connected on first
+/// use (a service may start before its callee). Calls to Berth's services go through
+/// [`Balanced`] instead; this is for a single peer (a health probe, a test).
 pub fn channel(addr: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(addr.to_string())?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_keepalive(Some(KEEPALIVE))
-        .http2_keep_alive_interval(KEEPALIVE)
-        .keep_alive_while_idle(true)
-        .initial_stream_window_size(WINDOW)
-        .initial_connection_window_size(WINDOW * 2)
-        .connect_lazy())
+    Ok(crate::balance::endpoint(addr)?.connect_lazy())
 }
 
 /// The registry service.
@@ -47,12 +35,12 @@ pub fn channel(addr: &str) -> anyhow::Result<Channel> {
 pub struct RegistryClients {
     pub registries: RegistryServiceClient<Intercepted>,
     pub provisioning: RegistryProvisioningServiceClient<Intercepted>,
-    pub channel: Channel,
+    pub channel: Balanced,
 }
 
 impl RegistryClients {
     pub fn new(addr: &str, attacher: Attacher) -> anyhow::Result<Self> {
-        let channel = channel(addr)?;
+        let channel = Balanced::new("registry service", addr)?;
         Ok(Self {
             registries: RegistryServiceClient::with_interceptor(channel.clone(), attacher.clone()),
             provisioning: RegistryProvisioningServiceClient::with_interceptor(
@@ -71,12 +59,12 @@ pub struct SpaceClients {
     pub workspaces: WorkspaceServiceClient<Intercepted>,
     pub bindings: BindingServiceClient<Intercepted>,
     pub access: AccessServiceClient<Intercepted>,
-    pub channel: Channel,
+    pub channel: Balanced,
 }
 
 impl SpaceClients {
     pub fn new(addr: &str, attacher: Attacher) -> anyhow::Result<Self> {
-        let channel = channel(addr)?;
+        let channel = Balanced::new("space service", addr)?;
         Ok(Self {
             spaces: SpaceServiceClient::with_interceptor(channel.clone(), attacher.clone()),
             workspaces: WorkspaceServiceClient::with_interceptor(channel.clone(), attacher.clone()),
@@ -93,12 +81,12 @@ pub struct ReplicationClients {
     pub policies: PolicyServiceClient<Intercepted>,
     pub executions: ExecutionServiceClient<Intercepted>,
     pub imports: ImportServiceClient<Intercepted>,
-    pub channel: Channel,
+    pub channel: Balanced,
 }
 
 impl ReplicationClients {
     pub fn new(addr: &str, attacher: Attacher) -> anyhow::Result<Self> {
-        let channel = channel(addr)?;
+        let channel = Balanced::new("replication service", addr)?;
         Ok(Self {
             policies: PolicyServiceClient::with_interceptor(channel.clone(), attacher.clone()),
             executions: ExecutionServiceClient::with_interceptor(channel.clone(), attacher.clone()),

@@ -66,6 +66,9 @@ impl Health {
                     _ = tokio::time::sleep(pause) => {}
                 }
             }
+            // Stopping: callers take this replica out of their rotation while it still serves
+            // (see [`serve`]).
+            self.set(false).await;
         });
     }
 }
@@ -155,17 +158,40 @@ pub fn trace_layer() -> RpcTrace {
         .on_response(RpcMetrics)
 }
 
-/// Serves `routes` on `listener` until `shutdown`, then drains for at most [`DRAIN_LIMIT`].
+/// How long a stopping server keeps accepting calls after it reports `NOT_SERVING`: long
+/// enough for every caller's health probe ([`crate::balance::PROBE_EVERY`]) to see it twice,
+/// so no call is sent to a replica that is gone.
+pub const STOP_DELAY: Duration = Duration::from_millis(2_500);
+
+/// Serves `routes` and `/metrics` on `listener` until `shutdown` (and [`STOP_DELAY`] after it),
+/// then drains for at most [`DRAIN_LIMIT`].
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let stop = shutdown.wait();
+    let stop = {
+        let asked = shutdown.wait();
+        async move {
+            asked.await;
+            tokio::time::sleep(STOP_DELAY).await
+        }
+    };
     // Large flow-control windows: streamed uploads (image imports) are not held to 64 KiB a
     // round trip.
+    // `/metrics` beside the gRPC services, over HTTP/1.1 too (Prometheus scrapes that way).
+    let routes = Routes::from(routes.prepare().into_axum_router().route(
+        "/metrics",
+        axum::routing::get(|| async {
+            (
+                [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                berth_telemetry::render_metrics(),
+            )
+        }),
+    ));
     let server = tonic::transport::Server::builder()
+        .accept_http1(true)
         .initial_stream_window_size(WINDOW)
         .initial_connection_window_size(WINDOW * 2)
         .layer(trace_layer())

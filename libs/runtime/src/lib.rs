@@ -6,7 +6,25 @@
 //! RPC, and stops within the drain limit when shutdown is asked. [`clients`] builds the one kind
 //! of channel between Berth's services and the typed clients of each.
 
+pub mod balance;
 pub mod boot;
+
+/// This process's name as a replica: `BERTH_REPLICA`, else `{host name}-{pid}`.
+pub fn replica() -> String {
+    if let Ok(name) = std::env::var(berth_config::keys::REPLICA) {
+        if !name.trim().is_empty() {
+            return name.trim().to_string();
+        }
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}-{}", std::process::id())
+}
+
 pub mod clients;
 pub mod grpc;
 

@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,6 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use base64::Engine;
 use berth_oci::{Client, ClientOptions, Manifest};
-use futures::TryStreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -792,41 +790,11 @@ async fn registry_proxy(State(emu): State<Emu>, req: Request) -> Response {
         );
         return resp;
     }
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let method = req.method().clone();
-    let mut out = emu.http.request(method, format!("{}{path}", emu.backend));
-    for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::ACCEPT] {
-        for v in req.headers().get_all(&name) {
-            out = out.header(name.clone(), v.clone());
-        }
-    }
-    let body = reqwest::Body::wrap_stream(
-        req.into_body()
-            .into_data_stream()
-            .map_err(std::io::Error::other),
-    );
-    let Ok(resp) = out.body(body).send().await else {
-        return StatusCode::BAD_GATEWAY.into_response();
+    let forwarded = [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::ACCEPT];
+    let resp = match crate::front::send(&emu.http, &emu.backend, req, &forwarded).await {
+        Ok(r) => r,
+        Err(bad_gateway) => return bad_gateway,
     };
     let public = emu.public_url.lock().expect("url").clone();
-    let mut builder = Response::builder().status(resp.status().as_u16());
-    for (k, v) in resp.headers() {
-        let value = if k == header::LOCATION {
-            let s = v
-                .to_str()
-                .unwrap_or_default()
-                .replace(&format!("http://{}", emu.backend_host), &public);
-            HeaderValue::from_str(&s).unwrap_or_else(|_| v.clone())
-        } else {
-            v.clone()
-        };
-        builder = builder.header(k.as_str(), value);
-    }
-    builder
-        .body(Body::from_stream(resp.bytes_stream()))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+    crate::front::respond(resp, &format!("http://{}", emu.backend_host), &public)
 }

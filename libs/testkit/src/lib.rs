@@ -9,6 +9,7 @@
 //! - [`unique`] names for queues and key prefixes.
 
 pub mod db;
+pub mod front;
 pub mod harbor;
 pub mod image;
 pub mod proxy;

@@ -37,6 +37,12 @@ struct Cli {
 enum Command {
     /// Run every Berth service in this process (embedded SQLite, bus and cache by default).
     Up(up::UpArgs),
+    /// Run one service as its own process, configured from the environment exactly like its
+    /// split binary (`berth serve registry` is `berth-registry`).
+    Serve {
+        #[arg(value_enum)]
+        service: Service,
+    },
     /// Integrated registries.
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
@@ -86,6 +92,15 @@ enum Command {
     },
 }
 
+/// A service `berth serve` runs.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Service {
+    Gateway,
+    Registry,
+    Space,
+    Replication,
+}
+
 fn main() {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -95,6 +110,14 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => up::run(args).await,
+            Command::Serve { service } => match service {
+                Service::Gateway => berth_gateway::binary::run("berth serve gateway").await,
+                Service::Registry => berth_registry::binary::run("berth serve registry").await,
+                Service::Space => berth_space::binary::run("berth serve space").await,
+                Service::Replication => {
+                    berth_replication::binary::run("berth serve replication").await
+                }
+            },
             other => {
                 let client = client::Client::new(&cli.server, cli.token.as_deref())?;
                 match other {
@@ -124,7 +147,7 @@ fn main() {
                     Command::Image(c) => commands::image::run(&client, cli.output, c).await,
                     Command::Sync(c) => commands::sync::run(&client, cli.output, c).await,
                     Command::Token(c) => commands::token::run(&client, cli.output, c).await,
-                    Command::Up(_) => unreachable!("handled above"),
+                    Command::Up(_) | Command::Serve { .. } => unreachable!("handled above"),
                 }
             }
         }

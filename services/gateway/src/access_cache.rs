@@ -4,6 +4,9 @@
 //! generation: every `space.changed`, `binding.changed` and `registry.changed` event replaces
 //! the generation, which orphans every cached answer at once, on every gateway replica that
 //! shares the cache. Answers also expire after [`DECISION_TTL`] as a safety net.
+//!
+//! A cache that fails or is slow (every command is bounded) is left alone for [`RESTING`]:
+//! decisions are made uncached meanwhile, so a lost Redis costs no call more than one timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +18,8 @@ use serde::{Deserialize, Serialize};
 const GENERATION_KEY: &str = "access:generation";
 const DECISION_TTL: Duration = Duration::from_secs(60);
 const GENERATION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long a failed cache is bypassed before it is tried again.
+const RESTING: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedDecision {
@@ -25,14 +30,47 @@ pub struct CachedDecision {
 #[derive(Clone)]
 pub struct AccessCache {
     cache: Arc<dyn Cache>,
+    /// Until when the cache is bypassed after a failure.
+    resting_until: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl AccessCache {
     pub fn new(cache: Arc<dyn Cache>) -> Self {
-        Self { cache }
+        Self {
+            cache,
+            resting_until: Arc::default(),
+        }
+    }
+
+    /// Whether the cache answers (for readiness).
+    pub async fn ping(&self) -> bool {
+        self.cache.ping().await
+    }
+
+    fn resting(&self) -> bool {
+        let mut until = self.resting_until.lock().expect("not poisoned");
+        match *until {
+            Some(t) if t > std::time::Instant::now() => true,
+            Some(_) => {
+                *until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn failed(&self, e: &anyhow::Error) {
+        let mut until = self.resting_until.lock().expect("not poisoned");
+        if until.is_none() {
+            tracing::warn!(error = %e, "access cache unavailable: deciding uncached for {RESTING:?}");
+        }
+        *until = Some(std::time::Instant::now() + RESTING);
     }
 
     async fn generation(&self) -> Option<String> {
+        if self.resting() {
+            return None;
+        }
         match self.cache.get(GENERATION_KEY).await {
             Ok(Some(g)) => String::from_utf8(g).ok(),
             Ok(None) => {
@@ -50,7 +88,7 @@ impl AccessCache {
                     .and_then(|g| String::from_utf8(g).ok())
             }
             Err(e) => {
-                tracing::warn!(error = %e, "access cache unavailable");
+                self.failed(&e);
                 None
             }
         }
@@ -62,11 +100,13 @@ impl AccessCache {
 
     pub async fn get(&self, namespace: &str, image: &str) -> Option<CachedDecision> {
         let g = self.generation().await?;
-        let bytes = self
-            .cache
-            .get(&Self::key(&g, namespace, image))
-            .await
-            .ok()??;
+        let bytes = match self.cache.get(&Self::key(&g, namespace, image)).await {
+            Ok(b) => b?,
+            Err(e) => {
+                self.failed(&e);
+                return None;
+            }
+        };
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -80,7 +120,7 @@ impl AccessCache {
             .set(&Self::key(&g, namespace, image), &bytes, DECISION_TTL)
             .await
         {
-            tracing::warn!(error = %e, "could not cache an access decision");
+            self.failed(&e);
         }
     }
 

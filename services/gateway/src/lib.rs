@@ -8,6 +8,7 @@
 pub mod access_cache;
 pub mod authn;
 pub mod authz;
+pub mod binary;
 pub mod grpc;
 mod grpc_replication;
 mod grpc_tenancy;

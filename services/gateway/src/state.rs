@@ -7,7 +7,6 @@ use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_runtime::clients::Intercepted;
 pub use berth_runtime::clients::{ReplicationClients, SpaceClients};
 use sea_orm::DatabaseConnection;
-use tonic::transport::Channel;
 
 pub type RegistryClient = RegistryServiceClient<Intercepted>;
 pub type ProvisioningClient = RegistryProvisioningServiceClient<Intercepted>;
@@ -36,5 +35,5 @@ pub struct AppState {
     /// Hook secrets verified lately.
     pub hook_secrets: crate::http::hooks::HookSecrets,
     /// Channels of the internal services, by name, for readiness checks.
-    pub channels: Arc<Vec<(&'static str, Channel)>>,
+    pub channels: Arc<Vec<(&'static str, berth_runtime::clients::Balanced)>>,
 }

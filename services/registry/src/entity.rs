@@ -27,6 +27,8 @@ pub struct Model {
     pub health_checked_at: Option<DateTimeUtc>,
     pub health_latency_ms: i32,
     pub health_error: String,
+    /// Until when a replica holds the right to check this registry (replicas share checks).
+    pub health_lease_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

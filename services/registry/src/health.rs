@@ -1,4 +1,5 @@
-//! The health loop: every registry re-checked on an interval.
+//! The health loop: every registry re-checked on an interval, once per interval across
+//! replicas (each check is taken under a lease).
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ pub async fn run(registries: Registries, interval: Duration, shutdown: Shutdown)
             _ = shutdown.wait() => return,
             _ = ticker.tick() => {}
         }
-        if let Err(e) = registries.check_all().await {
+        if let Err(e) = registries.check_due(interval).await {
             tracing::warn!(error = %e, "health check round failed");
         }
     }

@@ -11,6 +11,7 @@
 //! [`start`] runs it all on a listener; the `berth-registry` binary and `berth up` both use it.
 
 pub mod adapter;
+pub mod binary;
 pub mod entity;
 pub mod error;
 pub mod grpc;

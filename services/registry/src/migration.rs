@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(UniqueHosts),
             Box::new(HookSecrets),
             Box::new(RetiredNames),
+            Box::new(HealthLeases),
         ]
     }
 
@@ -222,6 +223,34 @@ impl MigrationTrait for RetiredNames {
                     .col(col("name").string().not_null().primary_key())
                     .col(col("workspace").string().not_null())
                     .col(col("retired_at").timestamp_with_time_zone().not_null())
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Replicas share health checks: a replica checks a registry only while it holds the
+/// registry's check lease.
+struct HealthLeases;
+
+impl MigrationName for HealthLeases {
+    fn name(&self) -> &str {
+        "m0006_health_leases"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for HealthLeases {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("registry_registries"))
+                    .add_column(
+                        ColumnDef::new(Alias::new("health_lease_until"))
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await

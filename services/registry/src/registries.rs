@@ -16,9 +16,10 @@ use berth_proto::v1::{
 };
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -365,6 +366,7 @@ impl Registries {
             health_checked_at: Set(check.as_ref().map(|c| c.at)),
             health_latency_ms: Set(check.as_ref().map_or(0, |c| c.latency_ms as i32)),
             health_error: Set(String::new()),
+            health_lease_until: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -664,15 +666,56 @@ impl Registries {
     /// Checks every registry, a few at a time.
     pub async fn check_all(&self) -> Result<()> {
         let all = Entity::find().all(&self.db).await?;
+        self.check_each(all).await;
+        Ok(())
+    }
+
+    /// Checks each registry whose check is due, across replicas: a replica checks a registry
+    /// only if it takes the registry's check lease (for `every`, less a tenth so the next round
+    /// finds it free) just before checking it, so replicas together check each registry once
+    /// per round. Answers how many this replica checked.
+    pub async fn check_due(&self, every: Duration) -> Result<usize> {
+        let lease =
+            chrono::Duration::from_std(every.mul_f64(0.9)).unwrap_or(chrono::Duration::minutes(1));
+        let all = Entity::find().all(&self.db).await?;
+        let checked = std::sync::atomic::AtomicUsize::new(0);
         futures::stream::iter(all)
-            .for_each_concurrent(8, |m| async move {
-                let check = self.check(&m).await;
-                if let Err(e) = self.record(&m, &check).await {
-                    tracing::warn!(registry = %m.name, error = %e, "could not record health");
+            .for_each_concurrent(8, |m| {
+                let checked = &checked;
+                async move {
+                    let now = Utc::now();
+                    let taken = Entity::update_many()
+                        .col_expr(Column::HealthLeaseUntil, Expr::value(now + lease))
+                        .filter(Column::Id.eq(m.id.clone()))
+                        .filter(
+                            Condition::any()
+                                .add(Column::HealthLeaseUntil.is_null())
+                                .add(Column::HealthLeaseUntil.lt(now)),
+                        )
+                        .exec(&self.db)
+                        .await;
+                    if !matches!(taken, Ok(r) if r.rows_affected == 1) {
+                        return;
+                    }
+                    checked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.check_and_record(&m).await;
                 }
             })
             .await;
-        Ok(())
+        Ok(checked.into_inner())
+    }
+
+    async fn check_and_record(&self, m: &Model) {
+        let check = self.check(m).await;
+        if let Err(e) = self.record(m, &check).await {
+            tracing::warn!(registry = %m.name, error = %e, "could not record health");
+        }
+    }
+
+    async fn check_each(&self, registries: Vec<Model>) {
+        futures::stream::iter(registries)
+            .for_each_concurrent(8, |m| async move { self.check_and_record(&m).await })
+            .await;
     }
 
     pub async fn overview(&self, name: &str, spaces: &adapter::Spaces) -> Result<Overview> {

@@ -428,3 +428,31 @@ async fn health_change_is_published() {
         .is_err());
     stop.cancel();
 }
+
+/// Two replicas of the registry service over one database check each registry once per
+/// round between them, not once each.
+#[tokio::test]
+async fn replicas_share_health_checks() {
+    let db = TestDatabase::new(Backend::Postgres).await.unwrap();
+    let (a, _) = registries(&db).await;
+    let (b, _) = registries(&db).await;
+    let one = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let two = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    a.create(create("one", &one.url(), None)).await.unwrap();
+    a.create(create("two", &two.url(), None)).await.unwrap();
+    let every = Duration::from_secs(60);
+    for round in 0..3 {
+        let (x, y) = tokio::join!(a.check_due(every), b.check_due(every));
+        let (x, y) = (x.unwrap(), y.unwrap());
+        let want = if round == 0 { 2 } else { 0 };
+        assert_eq!(
+            x + y,
+            want,
+            "round {round}: replica A checked {x}, replica B {y}"
+        );
+    }
+}

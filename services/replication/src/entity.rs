@@ -136,6 +136,11 @@ pub mod task {
         /// What the task does; for a deletion, `digest` is what the policy put at the
         /// destination for the tag, the only thing it may delete.
         pub action: super::Action,
+        /// Until when the current claim holds the task (renewed while it runs); none once the
+        /// task waits or ended.
+        pub lease_until: Option<DateTimeUtc>,
+        /// The replica that claimed the task last (`BERTH_REPLICA`).
+        pub worker: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

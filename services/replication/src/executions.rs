@@ -108,6 +108,7 @@ pub(crate) fn task_to_proto(t: &task::Model) -> Task {
         error: t.error.clone(),
         started_at: t.started_at.map(timestamp),
         finished_at: t.finished_at.map(timestamp),
+        worker: t.worker.clone(),
     }
 }
 
@@ -140,6 +141,8 @@ pub(crate) fn new_task(
         started_at: Set(None),
         finished_at: Set(None),
         action: Set(Action::Copy),
+        lease_until: Set(None),
+        worker: Set(String::new()),
     }
 }
 

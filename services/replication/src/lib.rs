@@ -16,6 +16,7 @@
 //! Registries are reached with what the registry service's provisioning answers (URL, TLS
 //! option, credential), so credentials stay owned there.
 
+pub mod binary;
 pub mod copy;
 pub mod deletes;
 pub mod entity;
@@ -114,6 +115,8 @@ pub struct Replication {
     pub(crate) flights: Arc<flights::Flights>,
     pub(crate) throttles: Arc<throttle::Throttles>,
     pub(crate) clients: Arc<clients::Clients>,
+    /// This process's replica name, recorded on the tasks it runs.
+    pub(crate) replica: Arc<str>,
 }
 
 pub struct Deps {
@@ -164,6 +167,7 @@ pub async fn start(
         provisioning: provisioning.clone(),
         outbox: outbox.clone(),
         tuning: deps.tuning.clone(),
+        replica: berth_runtime::replica().into(),
         flights: Arc::new(flights::Flights::new(deps.cache.clone())),
         throttles: Arc::new(throttle::Throttles::new(deps.cache.clone())),
         clients: Arc::new(clients::Clients::new(

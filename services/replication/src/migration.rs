@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
             Box::new(TasksAndRecords),
             Box::new(NotifyingSources),
             Box::new(DeleteTasks),
+            Box::new(TaskLeases),
         ]
     }
 
@@ -188,6 +189,47 @@ impl MigrationTrait for DeleteTasks {
             Table::alter()
                 .table(Alias::new("replication_tasks"))
                 .add_column(col("action").string().not_null().default("copy"))
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// A claim holds its task for a lease the worker renews while it works; a delivery of a task
+/// under a live lease is a duplicate. The replica that ran the task is recorded.
+struct TaskLeases;
+
+impl MigrationName for TaskLeases {
+    fn name(&self) -> &str {
+        "m0005_task_leases"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for TaskLeases {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite adds one at a time.
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("replication_tasks"))
+                .add_column(col("lease_until").timestamp_with_time_zone().null())
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("replication_tasks"))
+                .add_column(col("worker").string().not_null().default(""))
+                .to_owned(),
+        )
+        .await?;
+        // The sweeper's question: running tasks whose lease ran out.
+        m.create_index(
+            Index::create()
+                .name("replication_tasks_status_lease")
+                .table(Alias::new("replication_tasks"))
+                .col(Alias::new("status"))
+                .col(Alias::new("lease_until"))
                 .to_owned(),
         )
         .await

@@ -263,14 +263,26 @@ impl Replication {
                 "must differ from the source",
             ));
         }
-        for (kind, pat, _) in &spec.filters {
+        if spec.source_registry == spec.destination_registry
+            && spec.source_space.is_empty()
+            && spec.exact("repository").is_none()
+        {
+            // Every run would copy the last run's copies again, one level deeper.
+            return Err(ReplicationError::invalid(
+                "source.space",
+                "a policy within one registry names its source space (or the repositories \
+                 exactly): the whole registry holds the destination too",
+            ));
+        }
+        for (i, (kind, pat, _)) in spec.filters.iter().enumerate() {
             if kind != "repository" && kind != "tag" {
                 return Err(ReplicationError::invalid(
-                    "filters.kind",
+                    format!("filters[{i}].kind"),
                     format!("must be \"repository\" or \"tag\", not {kind:?}"),
                 ));
             }
-            check("filters.pattern", pattern::validate, pat)?;
+            pattern::validate(kind, pat)
+                .map_err(|m| ReplicationError::invalid(format!("filters[{i}].pattern"), m))?;
         }
         if let Some(count) = spec.replace_count {
             if count < -1 {

@@ -1,6 +1,7 @@
-//! Ends executions whose last task finished in a worker that died before recording the end.
-//! Every replica looks every half minute; ending an execution is a conditional update, so
-//! replicas racing each other record it once. On a bus that is not durable (embedded mode) the
+//! Ends executions whose last task finished in a worker that died before recording the end,
+//! and requeues tasks whose worker died holding them (their lease ran out unrenewed). Every
+//! replica looks; both are conditional updates, so replicas racing each
+//! other do each once. The sweep runs every ten seconds. On a bus that is not durable (embedded mode) the
 //! unfinished work is also requeued at start ([`Replication::requeue_unfinished`]).
 
 use std::time::Duration;
@@ -12,7 +13,7 @@ use crate::entity::{execution, task};
 use crate::executions::Status;
 use crate::Replication;
 
-const EVERY: Duration = Duration::from_secs(30);
+const EVERY: Duration = Duration::from_secs(10);
 
 /// Sweeps until shutdown.
 pub async fn run(replication: Replication, shutdown: Shutdown) {
@@ -22,6 +23,9 @@ pub async fn run(replication: Replication, shutdown: Shutdown) {
             _ = shutdown.wait() => return,
             _ = ticker.tick() => {}
         }
+        if let Err(e) = replication.requeue_abandoned().await {
+            tracing::warn!(error = %e, "task sweep failed");
+        }
         if let Err(e) = replication.sweep().await {
             tracing::warn!(error = %e, "execution sweep failed");
         }
@@ -29,6 +33,71 @@ pub async fn run(replication: Replication, shutdown: Shutdown) {
 }
 
 impl Replication {
+    /// Requeues every task a lease says nobody is working on: running tasks whose worker
+    /// died (or lost the database) without renewing its lease, tasks waiting for a retry whose
+    /// retry never came (the message was lost with its channel), and running tasks claimed
+    /// before leases existed that outlived the task timeout. The broker may redeliver too;
+    /// whichever delivery comes first claims the task, and the other finds it held.
+    pub async fn requeue_abandoned(&self) -> crate::error::Result<u64> {
+        use berth_bus::Message;
+        use sea_orm::sea_query::Expr;
+        use sea_orm::{Condition, TransactionTrait};
+
+        use crate::executions::{db_error, TaskJob, ACTIVE, TASK};
+
+        let now = chrono::Utc::now();
+        let before_leases = now
+            - chrono::Duration::from_std(self.tuning.task_timeout)
+                .unwrap_or(chrono::Duration::hours(1));
+        let abandoned = || {
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(task::Column::Status.is_in(ACTIVE))
+                        .add(task::Column::LeaseUntil.lt(now)),
+                )
+                .add(
+                    Condition::all()
+                        .add(task::Column::Status.eq(Status::Running))
+                        .add(task::Column::LeaseUntil.is_null())
+                        .add(task::Column::StartedAt.lt(before_leases)),
+                )
+        };
+        let found = task::Entity::find()
+            .filter(abandoned())
+            .all(&self.db)
+            .await?;
+        let mut requeued = 0;
+        for t in found {
+            let tx = self.db.begin().await?;
+            let reset = task::Entity::update_many()
+                .col_expr(task::Column::Status, Expr::value(Status::Pending))
+                .col_expr(task::Column::Claim, Expr::value(""))
+                .col_expr(
+                    task::Column::LeaseUntil,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
+                .filter(task::Column::Id.eq(t.id.clone()))
+                .filter(abandoned())
+                .exec(&tx)
+                .await?
+                .rows_affected;
+            if reset == 1 {
+                self.outbox
+                    .enqueue(&tx, &Message::new(TASK, &TaskJob { task: t.id.clone() }))
+                    .await
+                    .map_err(db_error)?;
+                requeued += 1;
+                tracing::info!(task = %t.id, worker = %t.worker, status = t.status.as_str(), "requeued a task nobody holds");
+            }
+            tx.commit().await?;
+        }
+        if requeued > 0 {
+            self.outbox.notify();
+        }
+        Ok(requeued)
+    }
+
     /// Ends every running execution that is fully planned and has no task left to run.
     pub async fn sweep(&self) -> crate::error::Result<u64> {
         let running = execution::Entity::find()
@@ -98,6 +167,10 @@ impl Replication {
             task::Entity::update_many()
                 .col_expr(task::Column::Status, Expr::value(Status::Pending))
                 .col_expr(task::Column::Claim, Expr::value(""))
+                .col_expr(
+                    task::Column::LeaseUntil,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
                 .filter(task::Column::Execution.eq(e.id.clone()))
                 .filter(task::Column::Status.is_in(ACTIVE))
                 .exec(&tx)

@@ -1,9 +1,12 @@
 //! Workers: consumers of the `replication.task` work queue. Every replication process is one;
 //! they compete for tasks, so running more processes copies more at once.
 //!
-//! A delivery claims its task (a fresh claim token, one more attempt) and copies it. Only the
-//! holder of the current claim may finish the task, so a task redelivered after a worker died
-//! is finished once even if the old worker comes back. While copying, the worker publishes the
+//! A delivery claims its task (a fresh claim token, one more attempt, a lease the worker renews
+//! every tick) and copies it. Only the holder of the current claim may finish the task, so a
+//! task redelivered after a worker died is finished once even if the old worker comes back. A
+//! delivery of a task whose lease is live is a duplicate (a message published twice) and is
+//! dropped; a task whose worker died holding it is claimed again once its lease has run out
+//! (by the broker's redelivery, or by the sweeper that requeues it). While copying, the worker publishes the
 //! bytes moved every half second and stops at once when the execution is cancelled; a task that
 //! outlives the hard timeout is interrupted. Transient failures go back to the queue with
 //! backoff until the attempt budget is spent; then the task fails with the last error.
@@ -26,6 +29,13 @@ use crate::policies::Spec;
 use crate::{Replication, Tuning};
 
 const TICK: Duration = Duration::from_millis(500);
+/// How long a claim holds its task without renewal. Replicas compare it with their own clocks:
+/// it must exceed their skew by far.
+pub(crate) const LEASE: Duration = Duration::from_secs(30);
+
+fn lease_from_now() -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(LEASE).expect("a short lease")
+}
 
 pub fn subscription(t: &Tuning) -> Subscription {
     let mut s = Subscription::new("replication.task", &[TASK]);
@@ -77,6 +87,9 @@ enum Ending {
     Failed(OciError),
     TimedOut,
     Cancelled,
+    /// Another delivery took the task over (this worker's lease ran out unrenewed): it is
+    /// theirs to finish.
+    Lost,
 }
 
 impl Replication {
@@ -90,6 +103,9 @@ impl Replication {
         };
         if t.status.is_final() {
             return Ok(Step::Done);
+        }
+        if t.status == Status::Running && t.lease_until.is_some_and(|l| l >= Utc::now()) {
+            return Ok(self.duplicate(&t));
         }
         let spec = match self.policy(&t.policy).await {
             Ok((_, spec)) => spec,
@@ -121,6 +137,7 @@ impl Replication {
                 .to_owned(),
         );
         let claim = uuid::Uuid::now_v7().to_string();
+        let now = Utc::now();
         let claimed = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value(Status::Running))
             .col_expr(task::Column::Claim, Expr::value(claim.clone()))
@@ -128,14 +145,30 @@ impl Replication {
                 task::Column::Attempts,
                 Expr::col(task::Column::Attempts).add(1),
             )
-            .col_expr(task::Column::StartedAt, Expr::value(Utc::now()))
+            .col_expr(task::Column::StartedAt, Expr::value(now))
+            .col_expr(task::Column::LeaseUntil, Expr::value(lease_from_now()))
+            .col_expr(task::Column::Worker, Expr::value(self.replica.as_ref()))
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::Status.is_in(ACTIVE))
+            // A running task under a live lease: another delivery holds it.
+            .filter(
+                sea_orm::Condition::any()
+                    .add(task::Column::Status.eq(Status::Pending))
+                    .add(task::Column::LeaseUntil.is_null())
+                    .add(task::Column::LeaseUntil.lt(now)),
+            )
             .filter(cancelled.not())
             .exec(&self.db)
             .await?
             .rows_affected;
         if claimed == 0 {
+            if let Some(held) = task::Entity::find_by_id(id.to_string())
+                .one(&self.db)
+                .await?
+                .filter(|h| h.status == Status::Running && h.lease_until.is_some_and(|l| l >= now))
+            {
+                return Ok(self.duplicate(&held));
+            }
             if self.cancelled(&t.execution).await {
                 task::Entity::update_many()
                     .col_expr(task::Column::Status, Expr::value(Status::Cancelled))
@@ -151,13 +184,34 @@ impl Replication {
         let progress = Arc::new(AtomicU64::new(0));
         let copying = std::time::Instant::now();
         let ending = if t.action == Action::Delete {
-            self.bounded(&t, None, self.propagate_delete(&spec, &t))
+            self.bounded(&t, &claim, None, self.propagate_delete(&spec, &t))
                 .await
         } else {
             self.copy(&spec, &t, &claim, progress.clone()).await
         };
         crate::phase("copy", copying);
+        if matches!(ending, Ending::Lost) {
+            return Ok(Step::Done);
+        }
         let _recorded = Recorded(std::time::Instant::now());
+        // What a task records is what the destination holds: a copy that failed for good
+        // after the destination got the artifact (an answer lost after the manifest was put)
+        // is recorded as copied.
+        let ending = match ending {
+            Ending::Failed(e)
+                if t.action == Action::Copy
+                    && !(e.is_transient() && attempt < self.tuning.task_attempts as i32) =>
+            {
+                match self.destination_holds(&spec, &t).await {
+                    Some(digest) => {
+                        tracing::info!(task = %id, error = %e, %digest, "the copy failed, but the destination holds the source's artifact");
+                        Ending::Copied(Outcome::Copied { bytes: 0, digest })
+                    }
+                    None => Ending::Failed(e),
+                }
+            }
+            other => other,
+        };
         let moved = progress.load(Ordering::Relaxed) as i64;
         let (status, digest, error, retry) = match ending {
             Ending::Deleted => (Status::Succeeded, t.digest.clone(), String::new(), false),
@@ -196,6 +250,7 @@ impl Replication {
                 false,
             ),
             Ending::Cancelled => (Status::Cancelled, String::new(), "cancelled".into(), false),
+            Ending::Lost => unreachable!("returned above"),
             Ending::TimedOut => (
                 Status::Failed,
                 String::new(),
@@ -259,16 +314,17 @@ impl Replication {
         claim: &str,
         progress: Arc<AtomicU64>,
     ) -> Ending {
-        let copier = match self.copier(spec, &t.policy, progress.clone()).await {
-            Ok(c) => c,
-            Err(e) => {
-                return Ending::Failed(OciError::Connect {
-                    host: "registry service".into(),
-                    detail: e.to_string(),
-                })
-            }
-        };
         let copy = async {
+            // Inside the bounded loop: reaching the registry service renews nothing itself.
+            let copier = match self.copier(spec, &t.policy, progress.clone()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    return Ending::Failed(OciError::Connect {
+                        host: "registry service".into(),
+                        detail: e.to_string(),
+                    })
+                }
+            };
             match copier
                 .copy_tag(
                     &t.source_repository,
@@ -282,16 +338,17 @@ impl Replication {
                 Err(e) => Ending::Failed(e),
             }
         };
-        self.bounded(t, Some((claim, &progress)), copy).await
+        self.bounded(t, claim, Some(&progress), copy).await
     }
 
-    /// Runs `work` for task `t` until it ends, the task times out or its execution is
-    /// cancelled (checked every tick). With `progress` (the claim and its byte count), every
-    /// tick also publishes the bytes moved so far.
+    /// Runs `work` for task `t` under `claim` until it ends, the task times out or its
+    /// execution is cancelled (checked every tick). Every tick renews the claim's lease and,
+    /// with `progress`, publishes the bytes moved so far.
     async fn bounded(
         &self,
         t: &task::Model,
-        progress: Option<(&str, &AtomicU64)>,
+        claim: &str,
+        progress: Option<&AtomicU64>,
         work: impl std::future::Future<Output = Ending>,
     ) -> Ending {
         let deadline = tokio::time::sleep(self.tuning.task_timeout);
@@ -302,16 +359,22 @@ impl Replication {
                 ending = &mut work => return ending,
                 _ = &mut deadline => return Ending::TimedOut,
                 _ = tick.tick() => {
-                    if let Some((claim, moved)) = progress {
-                        let _ = task::Entity::update_many()
-                            .col_expr(
-                                task::Column::Bytes,
-                                Expr::value(moved.load(Ordering::Relaxed) as i64),
-                            )
-                            .filter(task::Column::Id.eq(t.id.clone()))
-                            .filter(task::Column::Claim.eq(claim))
-                            .exec(&self.db)
-                            .await;
+                    // Renew the lease (and publish the bytes moved so far).
+                    let mut renew = task::Entity::update_many()
+                        .col_expr(task::Column::LeaseUntil, Expr::value(lease_from_now()))
+                        .filter(task::Column::Id.eq(t.id.clone()))
+                        .filter(task::Column::Claim.eq(claim));
+                    if let Some(moved) = progress {
+                        renew = renew.col_expr(
+                            task::Column::Bytes,
+                            Expr::value(moved.load(Ordering::Relaxed) as i64),
+                        );
+                    }
+                    if let Ok(r) = renew.exec(&self.db).await {
+                        if r.rows_affected == 0 {
+                            tracing::warn!(task = %t.id, "lost the claim of a running task (its lease ran out): stopping");
+                            return Ending::Lost;
+                        }
                     }
                     if self.cancelled(&t.execution).await {
                         return Ending::Cancelled;
@@ -393,6 +456,37 @@ impl Replication {
         }
     }
 
+    /// The digest the destination tag of copy task `t` points to, if it is the one the source
+    /// tag points to now (not knowable under a platform filter, which rewrites indexes).
+    async fn destination_holds(&self, spec: &Spec, t: &task::Model) -> Option<String> {
+        if !spec.platforms.is_empty() {
+            return None;
+        }
+        let src = self.clients.get(&spec.source_registry).await.ok()?.client;
+        let dst = self
+            .clients
+            .get(&spec.destination_registry)
+            .await
+            .ok()?
+            .client;
+        let (s, d) = tokio::join!(
+            src.head_manifest(&t.source_repository, &t.reference),
+            dst.head_manifest(&t.destination_repository, &t.reference),
+        );
+        match (s, d) {
+            (Ok(Some(s)), Ok(Some(d))) if s.digest == d.digest => Some(d.digest),
+            _ => None,
+        }
+    }
+
+    /// Drops a delivery of task `held`, which a live claim holds (the message was published
+    /// twice, or the broker redelivered it while its first delivery still runs).
+    fn duplicate(&self, held: &task::Model) -> Step {
+        tracing::debug!(task = %held.id, worker = %held.worker, "dropped a delivery of a task another claim holds");
+        metrics::counter!("berth_replication_duplicate_deliveries_total").increment(1);
+        Step::Done
+    }
+
     async fn cancelled(&self, execution_id: &str) -> bool {
         execution::Entity::find_by_id(execution_id.to_string())
             .one(&self.db)
@@ -429,7 +523,10 @@ impl Replication {
         })
     }
 
-    /// Moves a task to `status` if `claim` still owns it; answers whether it did.
+    /// Moves a task to `status` if `claim` still owns it; answers whether it did. A task put
+    /// back to wait for a retry keeps a lease until its retry is due (and then some): if the
+    /// retry message is lost (the channel that was to publish it died), the sweeper requeues
+    /// the task once that lease runs out.
     async fn settle(
         &self,
         id: &str,
@@ -439,11 +536,16 @@ impl Replication {
         digest: &str,
         error: &str,
     ) -> Result<bool> {
+        let lease = (status == Status::Pending).then(|| {
+            let wait = subscription(&self.tuning).max_backoff + LEASE;
+            Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1))
+        });
         let mut q = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value(status))
             .col_expr(task::Column::Bytes, Expr::value(bytes))
             .col_expr(task::Column::Digest, Expr::value(digest))
             .col_expr(task::Column::Error, Expr::value(error))
+            .col_expr(task::Column::LeaseUntil, Expr::value(lease))
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::Claim.eq(claim))
             .filter(task::Column::Status.is_in(ACTIVE));

@@ -12,6 +12,8 @@ use berth_testkit::registry::{DockerRegistry, RegistryOptions};
 
 struct Fixture {
     replication: berth_replication::Replication,
+    /// The registry service's registries, to integrate more.
+    registries: berth_registry::Registries,
     source: DockerRegistry,
     destination: DockerRegistry,
     /// Stands between Berth and the destination: cut it to take the destination away.
@@ -111,6 +113,7 @@ async fn fixture_with(attempts: u32) -> Fixture {
     .unwrap();
     Fixture {
         replication: running.replication,
+        registries: registry.registries.clone(),
         source,
         destination,
         proxy,
@@ -314,7 +317,7 @@ async fn bad_policies_name_the_field() {
                     exclude: false,
                 }],
             ),
-            "filters.kind",
+            "filters[0].kind",
         ),
         (
             policy(
@@ -325,7 +328,44 @@ async fn bad_policies_name_the_field() {
                     exclude: false,
                 }],
             ),
-            "filters.pattern",
+            "filters[0].pattern",
+        ),
+        (
+            // A character no tag has: the pattern could never match.
+            policy(
+                "e2",
+                vec![
+                    Filter {
+                        kind: "repository".into(),
+                        pattern: "team/**".into(),
+                        exclude: false,
+                    },
+                    Filter {
+                        kind: "tag".into(),
+                        pattern: "v1.[0-9]".into(),
+                        exclude: false,
+                    },
+                ],
+            ),
+            "filters[1].pattern",
+        ),
+        (
+            // Within one registry, a source of the whole registry holds the destination: each
+            // run would copy the previous run's copies one level deeper.
+            Policy {
+                source: Some(Endpoint {
+                    registry: "src".into(),
+                    space: String::new(),
+                    ..Default::default()
+                }),
+                destination: Some(Endpoint {
+                    registry: "src".into(),
+                    space: "mirror".into(),
+                    ..Default::default()
+                }),
+                ..policy("e3", vec![])
+            },
+            "source.space",
         ),
         (
             Policy {
@@ -1489,4 +1529,162 @@ async fn a_chain_of_indexes_too_deep_fails_its_task_and_nothing_else() {
         .await
         .unwrap()
         .is_some());
+}
+
+/// Plays another replica holding task `id` with a lease until `lease` (and its execution
+/// running), through the replication service's own database.
+async fn hold(f: &Fixture, id: &str, execution: &str, lease: chrono::DateTime<chrono::Utc>) {
+    use berth_replication::entity::{execution, task, Status};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let db = berth_db::connect(&f._dbs.1.url).await.unwrap();
+    task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value(Status::Running))
+        .col_expr(task::Column::Claim, Expr::value("elsewhere"))
+        .col_expr(task::Column::Worker, Expr::value("replica-b"))
+        .col_expr(task::Column::LeaseUntil, Expr::value(lease))
+        .filter(task::Column::Id.eq(id))
+        .exec(&db)
+        .await
+        .unwrap();
+    execution::Entity::update_many()
+        .col_expr(execution::Column::Status, Expr::value(Status::Running))
+        .filter(execution::Column::Id.eq(execution))
+        .exec(&db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+}
+
+/// A delivery of a task that another replica's live claim holds is dropped, not run a second
+/// time; once that claim's lease has run out unrenewed (its worker died), the task is claimed
+/// again, and the sweeper requeues such a task on its own.
+#[tokio::test]
+async fn a_task_held_by_a_live_claim_is_not_run_twice() {
+    let f = fixture().await;
+    let src = Target {
+        host: f.source.host(),
+        credential: None,
+    };
+    push_image(
+        &Image::new(&[(31, 2_000)], "amd64"),
+        &src,
+        "team/held",
+        "v1",
+    )
+    .await
+    .unwrap();
+    f.replication
+        .create_policy(policy("held", vec![]))
+        .await
+        .unwrap();
+    let e = f.replication.run("held", "manual", false).await.unwrap();
+    let e = finished(&f.replication, &e.id).await;
+    assert_eq!(e.succeeded, 1, "{e:?}");
+    let task = f.replication.list_tasks(&e.id, "", "", 10).await.unwrap()[0].clone();
+    assert_eq!(task.attempts, 1);
+    assert!(
+        !task.worker.is_empty(),
+        "the task names the replica that ran it"
+    );
+
+    // Another replica holds the task now (its lease is live); a delivery here is dropped.
+    let now = chrono::Utc::now();
+    hold(&f, &task.id, &e.id, now + chrono::Duration::seconds(60)).await;
+    f.replication.work(&task.id).await.unwrap();
+    let again = f.replication.list_tasks(&e.id, "", "", 10).await.unwrap()[0].clone();
+    assert_eq!(
+        (again.status.as_str(), again.attempts, again.worker.as_str()),
+        ("running", 1, "replica-b"),
+        "the delivery left the held task alone"
+    );
+
+    // replica-b died: its lease runs out, and the sweeper requeues the task, which runs once
+    // more and ends the execution.
+    hold(&f, &task.id, &e.id, now - chrono::Duration::seconds(1)).await;
+    assert_eq!(f.replication.requeue_abandoned().await.unwrap(), 1);
+    assert_eq!(
+        f.replication.requeue_abandoned().await.unwrap(),
+        0,
+        "requeued once"
+    );
+    let done = finished(&f.replication, &e.id).await;
+    let after = f.replication.list_tasks(&e.id, "", "", 10).await.unwrap()[0].clone();
+    assert_eq!(
+        (done.status.as_str(), after.status.as_str(), after.attempts),
+        ("succeeded", "succeeded", 2),
+        "{done:?} {after:?}"
+    );
+    assert_ne!(after.worker, "replica-b");
+}
+
+/// What a task records is what the destination holds: a copy told "refused" after the
+/// destination had stored its manifest is recorded as copied, not as failed.
+#[tokio::test]
+async fn a_copy_whose_answer_was_lost_records_what_the_destination_holds() {
+    let f = fixture_with(1).await;
+    let front = berth_testkit::front::LossyFront::start(&f.destination.url())
+        .await
+        .unwrap();
+    f.registries
+        .create(CreateRegistryRequest {
+            name: "lossy".into(),
+            kind: "distribution".into(),
+            url: front.url(),
+            credential: Some(Credential {
+                username: "copier".into(),
+                password: "copier-pass".into(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let src = Target {
+        host: f.source.host(),
+        credential: None,
+    };
+    push_image(
+        &Image::new(&[(41, 3_000)], "amd64"),
+        &src,
+        "team/lost",
+        "v1",
+    )
+    .await
+    .unwrap();
+    front.lose_manifest_puts(true);
+    f.replication
+        .create_policy(Policy {
+            destination: Some(Endpoint {
+                registry: "lossy".into(),
+                space: "mirror".into(),
+                ..Default::default()
+            }),
+            ..policy("lost", vec![])
+        })
+        .await
+        .unwrap();
+    let e = f.replication.run("lost", "manual", false).await.unwrap();
+    let e = finished(&f.replication, &e.id).await;
+    let tasks = f.replication.list_tasks(&e.id, "", "", 10).await.unwrap();
+    assert_eq!(
+        (e.status.as_str(), e.succeeded, e.failed),
+        ("succeeded", 1, 0),
+        "{e:?} {tasks:?}"
+    );
+    let dst = berth_oci::Client::new(
+        &f.destination.url(),
+        Some(berth_oci::Credential {
+            username: "copier".into(),
+            password: "copier-pass".into(),
+        }),
+        Default::default(),
+    )
+    .unwrap();
+    let held = dst.head_manifest("mirror/lost", "v1").await.unwrap();
+    assert_eq!(
+        held.map(|d| d.digest),
+        Some(tasks[0].digest.clone()),
+        "the recorded digest is the one the destination holds"
+    );
 }

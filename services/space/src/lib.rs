@@ -8,6 +8,7 @@
 //! - [`entity`], [`migration`]: the `space_*` tables; [`error`]: errors mapped once.
 
 pub mod access;
+pub mod binary;
 pub mod bindings;
 pub mod directory;
 pub mod entity;

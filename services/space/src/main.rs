@@ -1,29 +1,6 @@
 //! `berth-space`: the space service as its own process (production deployments).
 
-use berth_config::keys;
-use berth_runtime::boot;
-
-const BINARY: &str = "berth-space";
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = boot::settings(BINARY);
-    let internal_token = boot::require(BINARY, &settings.internal_token, keys::INTERNAL_TOKEN);
-    let registry_addr = boot::require(BINARY, &settings.registry_addr, keys::REGISTRY_ADDR);
-    let db = berth_db::connect(&boot::database_url(&settings, "space")?).await?;
-    let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
-    let shutdown = berth_runtime::Shutdown::new();
-    shutdown.on_signals();
-    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
-    let deps = berth_space::Deps {
-        db,
-        bus,
-        internal_token: Some(internal_token),
-        registry_addr,
-    };
-    let running = berth_space::start(deps, listener, shutdown).await?;
-    tracing::info!(addr = %running.addr, "space service ready");
-    running.task.await??;
-    berth_telemetry::shutdown();
-    Ok(())
+    berth_space::binary::run("berth-space").await
 }

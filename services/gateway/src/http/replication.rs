@@ -225,6 +225,8 @@ pub struct TaskJson {
     pub error: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The replica that ran the task last (its `BERTH_REPLICA` name).
+    pub worker: Option<String>,
 }
 
 impl From<pb::Task> for TaskJson {
@@ -241,6 +243,7 @@ impl From<pb::Task> for TaskJson {
             error: non_empty(t.error),
             started_at: time(t.started_at),
             finished_at: time(t.finished_at),
+            worker: non_empty(t.worker),
         }
     }
 }

@@ -5,9 +5,6 @@ use axum::response::IntoResponse;
 use axum::Json;
 use berth_proto::v1 as pb;
 use http::StatusCode;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 use super::dto::*;
 use super::{Authed, HttpResult, JsonBody, Paging};
@@ -40,13 +37,16 @@ pub async fn readiness(s: &AppState) -> (bool, serde_json::Map<String, serde_jso
         if db { "ready" } else { "unavailable" }.into(),
     );
     let mut all = db;
+    // The cache and the bus, each bounded: a lost cache degrades decisions to uncached, a lost
+    // bus delays events (they wait in the outbox), and readiness says so.
+    let (cache, bus) = tokio::join!(s.access_cache.ping(), s.bus.ping());
+    for (name, ok) in [("cache", cache), ("bus", bus)] {
+        all &= ok;
+        body.insert(name.into(), if ok { "ready" } else { "unavailable" }.into());
+    }
+    // Each service's replicas are probed every second by the channel that calls them.
     for (name, channel) in s.channels.iter() {
-        let ok = HealthClient::new(channel.clone())
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
+        let ok = channel.ready() > 0;
         all &= ok;
         body.insert(
             name.to_string(),

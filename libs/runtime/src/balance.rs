@@ -1,0 +1,271 @@
+//! Calls balanced across the ready replicas of a service.
+//!
+//! A service's address (`BERTH_REGISTRY_ADDR`, …) is a comma-separated list of `http://host:port`
+//! URLs; a host name may resolve to several addresses (a Kubernetes headless Service names every
+//! ready pod). A watcher resolves the names and asks each address's gRPC health service every
+//! [`PROBE_EVERY`]; only replicas answering `SERVING` take calls, each call going to the less
+//! loaded of two (power of two choices). A replica that stops answering, or reports its own
+//! dependencies down, leaves the rotation within a probe or two and comes back the same way.
+//!
+//! Every call has a deadline ([`DEADLINE`]); a call made while no replica is ready waits at
+//! most [`CONNECT_TIMEOUT`] for one, then fails `UNAVAILABLE` naming the service — never hangs.
+//! Client-streaming calls (image imports) run as long as their upload.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tonic::transport::channel::Change;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+/// How long a call may wait for a ready replica.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a call (other than a streamed upload) may take.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+/// How often each replica's health is asked.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Calls whose request streams (uploads): bounded by the upload, not by [`DEADLINE`].
+const STREAMED_UPLOADS: &[&str] = &["/berth.v1.ImportService/"];
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A channel to every ready replica of one service.
+#[derive(Clone)]
+pub struct Balanced {
+    channel: Channel,
+    ready: watch::Receiver<usize>,
+    /// What errors call the service: `registry service (http://…)`.
+    callee: Arc<str>,
+}
+
+/// One `scheme://host:port` of a service's address list.
+#[derive(Clone, Debug)]
+struct Target {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+fn targets(addrs: &str) -> anyhow::Result<Vec<Target>> {
+    let mut out = Vec::new();
+    for addr in addrs.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        let uri: http::Uri = addr
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{addr:?} is not a URL: {e}"))?;
+        let scheme = uri.scheme_str().unwrap_or("http").to_string();
+        let host = uri
+            .host()
+            .ok_or_else(|| anyhow::anyhow!("{addr:?} names no host"))?
+            .trim_matches(['[', ']'])
+            .to_string();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        out.push(Target { scheme, host, port });
+    }
+    if out.is_empty() {
+        anyhow::bail!("no address given");
+    }
+    Ok(out)
+}
+
+/// The endpoint settings of every internal connection: large flow-control windows (imports
+/// stream through them), keepalive, a connect timeout.
+pub(crate) fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
+    const KEEPALIVE: Duration = Duration::from_secs(30);
+    Ok(Endpoint::from_shared(url.to_string())?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .tcp_keepalive(Some(KEEPALIVE))
+        .http2_keep_alive_interval(KEEPALIVE)
+        .keep_alive_while_idle(true)
+        .initial_stream_window_size(crate::grpc::WINDOW)
+        .initial_connection_window_size(crate::grpc::WINDOW * 2))
+}
+
+fn url(scheme: &str, addr: SocketAddr) -> String {
+    format!("{scheme}://{addr}")
+}
+
+impl Balanced {
+    /// Balances calls to `service` (a name for errors) across the ready replicas behind
+    /// `addrs`; watches them until the last clone is dropped. Needs a Tokio runtime.
+    pub fn new(service: &str, addrs: &str) -> anyhow::Result<Self> {
+        let targets = targets(addrs).map_err(|e| anyhow::anyhow!("{service} address: {e}"))?;
+        let (channel, changes) = Channel::balance_channel::<SocketAddr>(64);
+        let (ready_tx, ready) = watch::channel(0);
+        tokio::spawn(watch_replicas(targets, changes, ready_tx));
+        Ok(Self {
+            channel,
+            ready,
+            callee: format!("{service} ({addrs})").into(),
+        })
+    }
+
+    /// Replicas ready to take calls now.
+    pub fn ready(&self) -> usize {
+        *self.ready.borrow()
+    }
+}
+
+/// Resolves the targets and probes every address they name, keeping the balancer's set equal
+/// to the replicas answering `SERVING`, until the balancer is gone.
+async fn watch_replicas(
+    targets: Vec<Target>,
+    changes: mpsc::Sender<Change<SocketAddr, Endpoint>>,
+    ready: watch::Sender<usize>,
+) {
+    let mut probes: HashMap<SocketAddr, (String, HealthClient<Channel>)> = HashMap::new();
+    // What the balancer has been told it has.
+    let mut applied: HashSet<SocketAddr> = HashSet::new();
+    loop {
+        let mut found: HashMap<SocketAddr, String> = HashMap::new();
+        for t in &targets {
+            let lookup = tokio::net::lookup_host((t.host.as_str(), t.port));
+            match tokio::time::timeout(PROBE_TIMEOUT, lookup).await {
+                Ok(Ok(addrs)) => found.extend(addrs.map(|a| (a, t.scheme.clone()))),
+                Ok(Err(e)) => tracing::debug!(host = %t.host, error = %e, "cannot resolve"),
+                Err(_) => tracing::debug!(host = %t.host, "resolving timed out"),
+            }
+        }
+        // A name that does not resolve for a moment keeps the replicas it named.
+        if found.is_empty() {
+            found = probes
+                .iter()
+                .map(|(a, (scheme, _))| (*a, scheme.clone()))
+                .collect();
+        }
+        probes.retain(|a, _| found.contains_key(a));
+        for (addr, scheme) in &found {
+            if !probes.contains_key(addr) {
+                if let Ok(e) = endpoint(&url(scheme, *addr)) {
+                    probes.insert(*addr, (scheme.clone(), HealthClient::new(e.connect_lazy())));
+                }
+            }
+        }
+        let checks = probes.iter().map(|(addr, (_, client))| {
+            let mut client = client.clone();
+            let addr = *addr;
+            async move {
+                let check = client.check(HealthCheckRequest {
+                    service: String::new(),
+                });
+                let ok = tokio::time::timeout(PROBE_TIMEOUT, check)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .is_some_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
+                (addr, ok)
+            }
+        });
+        let now: HashSet<SocketAddr> = futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .filter_map(|(addr, ok)| ok.then_some(addr))
+            .collect();
+        ready.send_replace(now.len());
+        // The balancer takes changes only while a call waits for it: never block on an idle
+        // one; what does not fit now is offered again next round.
+        for addr in now.difference(&applied).copied().collect::<Vec<_>>() {
+            let Ok(e) = endpoint(&url(&probes[&addr].0, addr)) else {
+                continue;
+            };
+            match changes.try_send(Change::Insert(addr, e)) {
+                Ok(()) => {
+                    applied.insert(addr);
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+        for addr in applied.difference(&now).copied().collect::<Vec<_>>() {
+            match changes.try_send(Change::Remove(addr)) {
+                Ok(()) => {
+                    applied.remove(&addr);
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+        if changes.is_closed() {
+            return;
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Balanced {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    /// Always ready: a call waits for a replica (bounded) inside its own future, so calls
+    /// given up never pile up in the channel's queue.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let mut channel = self.channel.clone();
+        let mut ready = self.ready.clone();
+        let callee = self.callee.clone();
+        let bounded = !STREAMED_UPLOADS
+            .iter()
+            .any(|p| request.uri().path().starts_with(p));
+        Box::pin(async move {
+            let unavailable = || {
+                Box::new(tonic::Status::unavailable(format!(
+                    "no replica of the {callee} is ready (none answered its health check within {CONNECT_TIMEOUT:?})"
+                ))) as BoxError
+            };
+            let admitted = async {
+                ready
+                    .wait_for(|n| *n > 0)
+                    .await
+                    .map_err(|_| unavailable())?;
+                tower::ServiceExt::ready(&mut channel)
+                    .await
+                    .map_err(BoxError::from)?;
+                Ok::<_, BoxError>(())
+            };
+            match tokio::time::timeout(CONNECT_TIMEOUT, admitted).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(unavailable()),
+            }
+            let response = tower::Service::call(&mut channel, request);
+            if !bounded {
+                return response.await.map_err(Into::into);
+            }
+            match tokio::time::timeout(DEADLINE, response).await {
+                Ok(r) => r.map_err(Into::into),
+                Err(_) => Err(Box::new(tonic::Status::deadline_exceeded(format!(
+                    "the {callee} did not answer within {DEADLINE:?}"
+                ))) as BoxError),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::targets;
+
+    #[test]
+    fn address_lists() {
+        let t = targets("http://a:9000, http://10.0.0.2:9001,http://[::1]:9002").unwrap();
+        let got: Vec<_> = t.iter().map(|t| (t.host.as_str(), t.port)).collect();
+        assert_eq!(got, vec![("a", 9000), ("10.0.0.2", 9001), ("::1", 9002)]);
+        assert!(targets("").is_err());
+        assert!(targets("http://").is_err());
+    }
+}

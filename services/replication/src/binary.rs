@@ -1,0 +1,34 @@
+//! The replication service as a process of its own, configured from the environment: what the
+//! `berth-replication` binary and `berth serve replication` run.
+
+use berth_config::keys;
+use berth_runtime::boot;
+
+/// Runs the replication service until a signal stops it; `binary` names the process in messages.
+pub async fn run(binary: &str) -> anyhow::Result<()> {
+    let settings = boot::settings(binary);
+    boot::require_shared_bus(binary, &settings);
+    let internal_token = boot::require(binary, &settings.internal_token, keys::INTERNAL_TOKEN);
+    let registry_addr = boot::require(binary, &settings.registry_addr, keys::REGISTRY_ADDR);
+    let db = berth_db::connect(&boot::database_url(&settings, "replication")?).await?;
+    let shutdown = berth_runtime::Shutdown::new();
+    shutdown.on_signals();
+    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+    let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
+    let cache = berth_cache::open(settings.backends.cache.as_deref(), &settings.namespace).await?;
+    let deps = crate::Deps {
+        db,
+        bus,
+        cache,
+        internal_token: Some(internal_token),
+        token_signer: boot::token_signer(binary, &settings),
+        registry_addr,
+        tuning: crate::Tuning::from_settings(&settings.replication),
+        work: settings.replication.workers > 0,
+    };
+    let running = crate::start(deps, listener, shutdown).await?;
+    tracing::info!(addr = %running.addr, "replication service ready");
+    running.task.await??;
+    berth_telemetry::shutdown();
+    Ok(())
+}
