@@ -36,10 +36,13 @@ impl Drop for Suite {
     }
 }
 
-/// Where a production-mode suite finds Redis and RabbitMQ (a test puts a proxy between).
+/// Where a production-mode suite finds Redis, RabbitMQ and PostgreSQL (a test puts a proxy
+/// between).
 pub struct Backends {
     pub cache: String,
     pub bus: String,
+    /// `host:port` the services reach PostgreSQL at (the databases are made directly).
+    pub postgres: String,
 }
 
 impl Default for Backends {
@@ -47,6 +50,7 @@ impl Default for Backends {
         Self {
             cache: "redis://127.0.0.1:6379".into(),
             bus: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            postgres: "127.0.0.1:5432".into(),
         }
     }
 }
@@ -80,15 +84,16 @@ impl Suite {
             }
             Backend::Sqlite => berth_cache::open(None, "suite").await.unwrap(),
         };
+        let via = |url: &str| url.replacen("127.0.0.1:5432", &backends.postgres, 1);
         let internal_token = berth_auth::tokens::generate();
         let shutdown = berth_runtime::Shutdown::new();
         let running = berth_suite::start(
             berth_suite::Config {
                 databases: berth_suite::Databases {
-                    gateway: gateway_db.url.clone(),
-                    registry: registry_db.url.clone(),
-                    space: space_db.url.clone(),
-                    replication: replication_db.url.clone(),
+                    gateway: via(&gateway_db.url),
+                    registry: via(&registry_db.url),
+                    space: via(&space_db.url),
+                    replication: via(&replication_db.url),
                 },
                 bus,
                 cache,
@@ -135,6 +140,16 @@ impl Suite {
         .await;
         assert!(ready, "suite did not become ready");
         suite
+    }
+
+    /// The URL of `service`'s own database (as the test reaches it).
+    pub fn database_url(&self, service: &str) -> &str {
+        match service {
+            "gateway" => &self._gateway_db.url,
+            "registry" => &self._registry_db.url,
+            "space" => &self._space_db.url,
+            _ => &self._replication_db.url,
+        }
     }
 
     /// Sends a request with `token` (none when `None`) and answers status and JSON body.

@@ -1,6 +1,7 @@
-//! Readiness tells the truth about each dependency and nothing hangs: with Redis or RabbitMQ
-//! cut, `/readyz` turns 503 naming it within seconds and 200 again after; access checks keep
-//! answering (uncached) while the cache is gone.
+//! Readiness tells the truth about each dependency and nothing hangs: with Redis, RabbitMQ or
+//! PostgreSQL cut, `/readyz` turns 503 naming it within seconds and 200 again after; access
+//! checks keep answering (uncached) while the cache is gone; a service whose database vanished
+//! stops reporting SERVING.
 
 use std::time::{Duration, Instant};
 
@@ -101,4 +102,59 @@ async fn readiness_follows_the_bus() {
     rabbit.restore().await.unwrap();
     let (_, body) = becomes(&suite, 200, Duration::from_secs(15)).await;
     assert_eq!(body["bus"], "ready", "{body}");
+}
+
+#[tokio::test]
+async fn readiness_follows_the_database() {
+    let postgres = TcpProxy::start("127.0.0.1:5432".parse().unwrap())
+        .await
+        .unwrap();
+    let suite = Suite::start_with(
+        Backend::Postgres,
+        Backends {
+            postgres: format!("127.0.0.1:{}", postgres.port),
+            ..Default::default()
+        },
+    )
+    .await;
+    postgres.cut();
+    let (took, body) = becomes(&suite, 503, Duration::from_secs(5)).await;
+    assert_eq!(body["database"], "unavailable", "{body}");
+    eprintln!("readiness turned 503 {took:?} after the cut");
+    // A call that needs the database fails within its bounds instead of hanging.
+    let asked = Instant::now();
+    let (status, _) = suite.admin(Method::GET, "/api/v1/registries", None).await;
+    assert!(status >= 500, "{status}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        asked.elapsed()
+    );
+    postgres.restore().await.unwrap();
+    let (_, body) = becomes(&suite, 200, Duration::from_secs(20)).await;
+    assert_eq!(body["database"], "ready", "{body}");
+}
+
+/// The space service's database is dropped under it: the service stops reporting SERVING, and
+/// the gateway's readiness names the space service.
+#[tokio::test]
+async fn a_service_whose_database_vanished_is_not_ready() {
+    use sea_orm::ConnectionTrait;
+    let suite = Suite::start(Backend::Postgres).await;
+    let name = suite
+        .database_url("space")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let admin = sea_orm::Database::connect(berth_testkit::db::POSTGRES_ADMIN_URL)
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+    let (_, body) = becomes(&suite, 503, Duration::from_secs(8)).await;
+    assert_eq!(body["space"], "unavailable", "{body}");
+    assert_eq!(body["registry"], "ready", "{body}");
 }

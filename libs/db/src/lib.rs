@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+pub use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend};
 pub use sea_orm_migration::MigratorTrait;
 
 /// The SQLite URL of a service's embedded database file in `data_dir`.

@@ -75,3 +75,34 @@ pub fn token_signer(
         }
     }
 }
+
+/// What every split service opens once its required keys are there: its database (PostgreSQL
+/// at `BERTH_DATABASE_URL`, or its SQLite file), the bus, shutdown on signals, and its
+/// listener. (The services that use the cache open it with [`cache`].)
+pub struct Opened {
+    pub db: berth_db::DatabaseConnection,
+    pub bus: std::sync::Arc<dyn berth_bus::Bus>,
+    pub shutdown: crate::Shutdown,
+    pub listener: tokio::net::TcpListener,
+}
+
+/// Opens what `service` runs on (see [`Opened`]), after [`require_shared_bus`].
+pub async fn open(binary: &str, settings: &Settings, service: &str) -> anyhow::Result<Opened> {
+    require_shared_bus(binary, settings);
+    let db = berth_db::connect(&database_url(settings, service)?).await?;
+    let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
+    let shutdown = crate::Shutdown::new();
+    shutdown.on_signals();
+    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+    Ok(Opened {
+        db,
+        bus,
+        shutdown,
+        listener,
+    })
+}
+
+/// The cache at `BERTH_CACHE_URL`, or an in-process one.
+pub async fn cache(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn berth_cache::Cache>> {
+    berth_cache::open(settings.backends.cache.as_deref(), &settings.namespace).await
+}

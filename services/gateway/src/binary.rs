@@ -7,16 +7,12 @@ use berth_runtime::boot;
 /// Runs the gateway until a signal stops it; `binary` names the process in messages.
 pub async fn run(binary: &str) -> anyhow::Result<()> {
     let settings = boot::settings(binary);
-    boot::require_shared_bus(binary, &settings);
     let admin_token = boot::require(binary, &settings.admin_token, keys::ADMIN_TOKEN);
     let internal_token = boot::require(binary, &settings.internal_token, keys::INTERNAL_TOKEN);
     let registry_addr = boot::require(binary, &settings.registry_addr, keys::REGISTRY_ADDR);
     let space_addr = boot::require(binary, &settings.space_addr, keys::SPACE_ADDR);
     let replication_addr =
         boot::require(binary, &settings.replication_addr, keys::REPLICATION_ADDR);
-    let db = berth_db::connect(&boot::database_url(&settings, "gateway")?).await?;
-    let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
-    let cache = berth_cache::open(settings.backends.cache.as_deref(), &settings.namespace).await?;
     let token_signer = match boot::token_signer(binary, &settings) {
         Some(s) => s,
         // Replicas share a database; each would make a key of its own in its data dir, and a
@@ -32,9 +28,13 @@ pub async fn run(binary: &str) -> anyhow::Result<()> {
             &settings.token_issuer,
         )?),
     };
-    let shutdown = berth_runtime::Shutdown::new();
-    shutdown.on_signals();
-    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+    let boot::Opened {
+        db,
+        bus,
+        shutdown,
+        listener,
+    } = boot::open(binary, &settings, "gateway").await?;
+    let cache = boot::cache(&settings).await?;
     let deps = crate::Deps {
         db,
         admin_token,

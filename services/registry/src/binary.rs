@@ -7,7 +7,6 @@ use berth_runtime::boot;
 /// Runs the registry service until a signal stops it; `binary` names the process in messages.
 pub async fn run(binary: &str) -> anyhow::Result<()> {
     let settings = boot::settings(binary);
-    boot::require_shared_bus(binary, &settings);
     let key = boot::require(binary, &settings.secret_key, keys::SECRET_KEY);
     let secrets = berth_auth::sealed::SecretBox::from_base64(&key).unwrap_or_else(|e| {
         eprintln!(
@@ -17,11 +16,12 @@ pub async fn run(binary: &str) -> anyhow::Result<()> {
         std::process::exit(EXIT_CONFIG)
     });
     let internal_token = boot::require(binary, &settings.internal_token, keys::INTERNAL_TOKEN);
-    let db = berth_db::connect(&boot::database_url(&settings, "registry")?).await?;
-    let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
-    let shutdown = berth_runtime::Shutdown::new();
-    shutdown.on_signals();
-    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+    let boot::Opened {
+        db,
+        bus,
+        shutdown,
+        listener,
+    } = boot::open(binary, &settings, "registry").await?;
     let deps = crate::Deps {
         db,
         bus,

@@ -7,15 +7,15 @@ use berth_runtime::boot;
 /// Runs the replication service until a signal stops it; `binary` names the process in messages.
 pub async fn run(binary: &str) -> anyhow::Result<()> {
     let settings = boot::settings(binary);
-    boot::require_shared_bus(binary, &settings);
     let internal_token = boot::require(binary, &settings.internal_token, keys::INTERNAL_TOKEN);
     let registry_addr = boot::require(binary, &settings.registry_addr, keys::REGISTRY_ADDR);
-    let db = berth_db::connect(&boot::database_url(&settings, "replication")?).await?;
-    let shutdown = berth_runtime::Shutdown::new();
-    shutdown.on_signals();
-    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
-    let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
-    let cache = berth_cache::open(settings.backends.cache.as_deref(), &settings.namespace).await?;
+    let boot::Opened {
+        db,
+        bus,
+        shutdown,
+        listener,
+    } = boot::open(binary, &settings, "replication").await?;
+    let cache = boot::cache(&settings).await?;
     let deps = crate::Deps {
         db,
         bus,

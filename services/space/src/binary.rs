@@ -7,14 +7,14 @@ use berth_runtime::boot;
 /// Runs the space service until a signal stops it; `binary` names the process in messages.
 pub async fn run(binary: &str) -> anyhow::Result<()> {
     let settings = boot::settings(binary);
-    boot::require_shared_bus(binary, &settings);
     let internal_token = boot::require(binary, &settings.internal_token, keys::INTERNAL_TOKEN);
     let registry_addr = boot::require(binary, &settings.registry_addr, keys::REGISTRY_ADDR);
-    let db = berth_db::connect(&boot::database_url(&settings, "space")?).await?;
-    let bus = berth_bus::open(settings.backends.bus.as_deref(), &settings.namespace).await?;
-    let shutdown = berth_runtime::Shutdown::new();
-    shutdown.on_signals();
-    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+    let boot::Opened {
+        db,
+        bus,
+        shutdown,
+        listener,
+    } = boot::open(binary, &settings, "space").await?;
     let deps = crate::Deps {
         db,
         bus,
