@@ -17,7 +17,12 @@ async fn replica(
     name: &str,
     upstream: &DockerRegistry,
     token: &str,
-) -> (berth_runtime::Shutdown, std::net::SocketAddr, TestDatabase) {
+) -> (
+    berth_runtime::Shutdown,
+    std::net::SocketAddr,
+    TestDatabase,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let db = TestDatabase::sqlite().unwrap();
     let stop = berth_runtime::Shutdown::new();
     let running = berth_registry::start(
@@ -44,7 +49,7 @@ async fn replica(
         })
         .await
         .unwrap();
-    (stop, running.addr, db)
+    (stop, running.addr, db, running.task)
 }
 
 async fn who_answers(clients: &RegistryClients) -> Result<String, tonic::Status> {
@@ -62,8 +67,8 @@ async fn calls_are_balanced_fail_over_and_fail_fast() {
         .await
         .unwrap();
     let token = berth_auth::tokens::generate();
-    let (stop_a, a, _da) = replica("replica-a", &upstream, &token).await;
-    let (stop_b, b, _db) = replica("replica-b", &upstream, &token).await;
+    let (stop_a, a, _da, _ta) = replica("replica-a", &upstream, &token).await;
+    let (stop_b, b, _db, _tb) = replica("replica-b", &upstream, &token).await;
     let clients = RegistryClients::new(
         &format!("http://{a}, http://{b}"),
         Attacher::new(Some(&token)),
@@ -118,4 +123,39 @@ async fn calls_are_balanced_fail_over_and_fail_fast() {
         "failed fast: {:?}",
         asked.elapsed()
     );
+}
+
+/// A replica that dies without stopping (its server gone at once, as with SIGKILL): calls that
+/// meet its refused connections go to the other replica, none fails.
+#[tokio::test]
+async fn calls_fail_over_from_a_replica_that_died() {
+    let upstream = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let token = berth_auth::tokens::generate();
+    let (_stop_a, a, _da, _ta) = replica("replica-a", &upstream, &token).await;
+    let (_stop_b, b, _db, server_b) = replica("replica-b", &upstream, &token).await;
+    let clients = RegistryClients::new(
+        &format!("http://{a},http://{b}"),
+        Attacher::new(Some(&token)),
+    )
+    .unwrap();
+    let started = Instant::now();
+    while clients.channel.ready() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(10), "both ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..10 {
+        who_answers(&clients).await.unwrap();
+    }
+    server_b.abort();
+    let _ = server_b.await;
+    let mut answered = std::collections::HashMap::new();
+    for i in 0..100 {
+        let who = who_answers(&clients)
+            .await
+            .unwrap_or_else(|e| panic!("call {i} after replica B died: {e:?}"));
+        *answered.entry(who).or_insert(0) += 1;
+    }
+    assert_eq!(answered.get("replica-a"), Some(&100), "{answered:?}");
 }

@@ -30,7 +30,17 @@ pub struct RedisCache {
 impl RedisCache {
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("cache url: {e}"))?;
-        let conn = tokio::time::timeout(Duration::from_secs(10), ConnectionManager::new(client))
+        // Reconnect soon after Redis comes back: at most a second between attempts (the
+        // defaults back off to a minute), every command and connect bounded.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_factor(100)
+            .set_exponent_base(2)
+            .set_max_delay(1_000)
+            .set_number_of_retries(3)
+            .set_connection_timeout(OP_TIMEOUT)
+            .set_response_timeout(OP_TIMEOUT);
+        let connecting = ConnectionManager::new_with_config(client, config);
+        let conn = tokio::time::timeout(Duration::from_secs(10), connecting)
             .await
             .map_err(|_| anyhow::anyhow!("cache unavailable: connect timed out"))?
             .map_err(|e| anyhow::anyhow!("cache unavailable: {e}"))?;

@@ -227,32 +227,96 @@ impl tower::Service<http::Request<tonic::body::Body>> for Balanced {
                     "no replica of the {callee} is ready (none answered its health check within {CONNECT_TIMEOUT:?})"
                 ))) as BoxError
             };
-            let admitted = async {
-                ready
-                    .wait_for(|n| *n > 0)
-                    .await
-                    .map_err(|_| unavailable())?;
-                tower::ServiceExt::ready(&mut channel)
-                    .await
-                    .map_err(BoxError::from)?;
-                Ok::<_, BoxError>(())
-            };
-            match tokio::time::timeout(CONNECT_TIMEOUT, admitted).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(unavailable()),
-            }
-            let response = tower::Service::call(&mut channel, request);
             if !bounded {
-                return response.await.map_err(Into::into);
+                admit(&mut channel, &mut ready, unavailable).await?;
+                return tower::Service::call(&mut channel, request)
+                    .await
+                    .map_err(Into::into);
             }
-            match tokio::time::timeout(DEADLINE, response).await {
-                Ok(r) => r.map_err(Into::into),
+            // A request small enough to send again: a replica that died since the last probe
+            // refuses the connection, and the call goes to another (the probe soon drops it).
+            let (parts, body) = request.into_parts();
+            let body = http_body_util::BodyExt::collect(body)
+                .await
+                .map_err(BoxError::from)?
+                .to_bytes();
+            let call = async {
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    admit(&mut channel, &mut ready, unavailable).await?;
+                    let mut request = http::Request::new(tonic::body::Body::new(
+                        http_body_util::Full::new(body.clone()),
+                    ));
+                    *request.method_mut() = parts.method.clone();
+                    *request.uri_mut() = parts.uri.clone();
+                    *request.version_mut() = parts.version;
+                    *request.headers_mut() = parts.headers.clone();
+                    *request.extensions_mut() = parts.extensions.clone();
+                    match tower::Service::call(&mut channel, request).await {
+                        Err(e) if attempt < FAILOVER_ATTEMPTS && refused(&e) => {
+                            tokio::time::sleep(FAILOVER_PAUSE).await;
+                        }
+                        other => return other.map_err(BoxError::from),
+                    }
+                }
+            };
+            match tokio::time::timeout(DEADLINE, call).await {
+                Ok(r) => r,
                 Err(_) => Err(Box::new(tonic::Status::deadline_exceeded(format!(
                     "the {callee} did not answer within {DEADLINE:?}"
                 ))) as BoxError),
             }
         })
+    }
+}
+
+/// Tries of a call whose replica refused the connection (it died since the last probe).
+const FAILOVER_ATTEMPTS: u32 = 4;
+const FAILOVER_PAUSE: Duration = Duration::from_millis(300);
+
+/// Waits (at most [`CONNECT_TIMEOUT`]) until a replica is ready and the channel takes a call.
+async fn admit(
+    channel: &mut Channel,
+    ready: &mut watch::Receiver<usize>,
+    unavailable: impl Fn() -> BoxError,
+) -> Result<(), BoxError> {
+    let admitted = async {
+        ready
+            .wait_for(|n| *n > 0)
+            .await
+            .map_err(|_| unavailable())?;
+        tower::ServiceExt::ready(channel)
+            .await
+            .map_err(BoxError::from)?;
+        Ok::<_, BoxError>(())
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, admitted).await {
+        Ok(r) => r,
+        Err(_) => Err(unavailable()),
+    }
+}
+
+/// Whether a call failed before it was sent: its replica refused the connection, or the
+/// connection closed while the request waited on it (hyper's "canceled"). Nothing reached a
+/// replica, so it may be sent again elsewhere.
+fn refused(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        if error
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
+        }
+        match error.source() {
+            Some(next) => error = next,
+            None => return false,
+        }
     }
 }
 

@@ -102,7 +102,18 @@ pub async fn open(binary: &str, settings: &Settings, service: &str) -> anyhow::R
     })
 }
 
-/// The cache at `BERTH_CACHE_URL`, or an in-process one.
-pub async fn cache(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn berth_cache::Cache>> {
+/// The cache at `BERTH_CACHE_URL`, or an in-process one in a process on its own. On a shared
+/// database the replicas share leases and decisions through it: exits 64 when it is missing.
+pub async fn cache(
+    binary: &str,
+    settings: &Settings,
+) -> anyhow::Result<std::sync::Arc<dyn berth_cache::Cache>> {
+    if settings.backends.database.is_some() && settings.backends.cache.is_none() {
+        missing(
+            binary,
+            berth_config::keys::CACHE_URL,
+            "is required with BERTH_DATABASE_URL: replicas share leases and cached decisions",
+        )
+    }
     berth_cache::open(settings.backends.cache.as_deref(), &settings.namespace).await
 }

@@ -170,7 +170,15 @@ pub async fn serve(
     routes: Routes,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // No Nagle delay on answers (a small write waiting for an ACK is a 40 ms stall).
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |conn| {
+            conn.inspect(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            })
+        },
+    );
     let stop = {
         let asked = shutdown.wait();
         async move {

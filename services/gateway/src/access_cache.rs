@@ -138,7 +138,11 @@ impl AccessCache {
             "gateway.access-cache",
             &["space.changed", "binding.changed", "registry.changed"],
         );
+        // A replica that cannot reach the cache hands the invalidation back quickly, for one
+        // that can: never given up on (a lost invalidation leaves answers stale for their TTL).
         sub.backoff = Duration::from_millis(100);
+        sub.max_backoff = Duration::from_millis(500);
+        sub.max_attempts = 100_000;
         bus.subscribe(sub, Arc::new(Invalidator(self.clone())))
             .await
     }

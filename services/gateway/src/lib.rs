@@ -168,7 +168,14 @@ pub async fn start(
     let stop = shutdown.wait();
     let task = tokio::spawn(async move {
         let server = std::future::IntoFuture::into_future(
-            axum::serve(listener, app).with_graceful_shutdown(stop),
+            // No Nagle delay on answers (a small write waiting for an ACK is a 40 ms stall).
+            axum::serve(
+                axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                app,
+            )
+            .with_graceful_shutdown(stop),
         );
         berth_runtime::drained(server, &shutdown).await
     });

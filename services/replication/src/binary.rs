@@ -15,7 +15,7 @@ pub async fn run(binary: &str) -> anyhow::Result<()> {
         shutdown,
         listener,
     } = boot::open(binary, &settings, "replication").await?;
-    let cache = boot::cache(&settings).await?;
+    let cache = boot::cache(binary, &settings).await?;
     let deps = crate::Deps {
         db,
         bus,

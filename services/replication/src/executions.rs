@@ -141,7 +141,9 @@ pub(crate) fn new_task(
         started_at: Set(None),
         finished_at: Set(None),
         action: Set(Action::Copy),
-        lease_until: Set(None),
+        // A task nobody claims within this is requeued by the sweeper (its message was lost,
+        // or given up on while the database was down); claims ignore it.
+        lease_until: Set(Some(Utc::now() + crate::worker::unclaimed_grace())),
         worker: Set(String::new()),
     }
 }

@@ -34,8 +34,9 @@ pub async fn run(replication: Replication, shutdown: Shutdown) {
 
 impl Replication {
     /// Requeues every task a lease says nobody is working on: running tasks whose worker
-    /// died (or lost the database) without renewing its lease, tasks waiting for a retry whose
-    /// retry never came (the message was lost with its channel), and running tasks claimed
+    /// died (or lost the database) without renewing its lease, waiting tasks nobody claimed in
+    /// time (a retry whose message was lost with its channel, a message given up on while the
+    /// database was down), and running tasks claimed
     /// before leases existed that outlived the task timeout. The broker may redeliver too;
     /// whichever delivery comes first claims the task, and the other finds it held.
     pub async fn requeue_abandoned(&self) -> crate::error::Result<u64> {
@@ -75,7 +76,7 @@ impl Replication {
                 .col_expr(task::Column::Claim, Expr::value(""))
                 .col_expr(
                     task::Column::LeaseUntil,
-                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                    Expr::value(Some(now + crate::worker::unclaimed_grace())),
                 )
                 .filter(task::Column::Id.eq(t.id.clone()))
                 .filter(abandoned())

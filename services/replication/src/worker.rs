@@ -33,6 +33,14 @@ const TICK: Duration = Duration::from_millis(500);
 /// it must exceed their skew by far.
 pub(crate) const LEASE: Duration = Duration::from_secs(30);
 
+/// How long a waiting task may go unclaimed before the sweeper sends it again. Tasks queued
+/// behind many others may wait longer; they then get one more message (claims make it harmless).
+const UNCLAIMED: Duration = Duration::from_secs(15 * 60);
+
+pub(crate) fn unclaimed_grace() -> chrono::Duration {
+    chrono::Duration::from_std(UNCLAIMED).expect("a short grace")
+}
+
 fn lease_from_now() -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(LEASE).expect("a short lease")
 }
