@@ -52,6 +52,46 @@ async fn replica(
     (stop, running.addr, db, running.task)
 }
 
+struct Pair {
+    a: (
+        berth_runtime::Shutdown,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ),
+    b: (
+        berth_runtime::Shutdown,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ),
+    clients: RegistryClients,
+    _keep: (DockerRegistry, TestDatabase, TestDatabase),
+}
+
+/// Two replicas, `replica-a` and `replica-b`, and clients given both addresses, once both are
+/// seen ready.
+async fn two_replicas(separator: &str) -> Pair {
+    let upstream = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let token = berth_auth::tokens::generate();
+    let (stop_a, a, da, ta) = replica("replica-a", &upstream, &token).await;
+    let (stop_b, b, db, tb) = replica("replica-b", &upstream, &token).await;
+    let clients = RegistryClients::new(
+        &format!("http://{a}{separator}http://{b}"),
+        Attacher::new(Some(&token)),
+    )
+    .unwrap();
+    let started = Instant::now();
+    while clients.channel.ready() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(10), "both ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Pair {
+        a: (stop_a, ta),
+        b: (stop_b, tb),
+        clients,
+        _keep: (upstream, da, db),
+    }
+}
+
 async fn who_answers(clients: &RegistryClients) -> Result<String, tonic::Status> {
     let r = clients
         .registries
@@ -63,24 +103,12 @@ async fn who_answers(clients: &RegistryClients) -> Result<String, tonic::Status>
 
 #[tokio::test]
 async fn calls_are_balanced_fail_over_and_fail_fast() {
-    let upstream = DockerRegistry::start(RegistryOptions::default())
-        .await
-        .unwrap();
-    let token = berth_auth::tokens::generate();
-    let (stop_a, a, _da, _ta) = replica("replica-a", &upstream, &token).await;
-    let (stop_b, b, _db, _tb) = replica("replica-b", &upstream, &token).await;
-    let clients = RegistryClients::new(
-        &format!("http://{a}, http://{b}"),
-        Attacher::new(Some(&token)),
-    )
-    .unwrap();
-
-    // Both replicas take calls once both are seen ready.
-    let started = Instant::now();
-    while clients.channel.ready() < 2 {
-        assert!(started.elapsed() < Duration::from_secs(10), "both ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let Pair {
+        a: (stop_a, _),
+        b: (stop_b, _),
+        clients,
+        _keep,
+    } = two_replicas(", ").await;
     let mut answers = std::collections::HashMap::new();
     for _ in 0..60 {
         *answers
@@ -129,22 +157,12 @@ async fn calls_are_balanced_fail_over_and_fail_fast() {
 /// meet its refused connections go to the other replica, none fails.
 #[tokio::test]
 async fn calls_fail_over_from_a_replica_that_died() {
-    let upstream = DockerRegistry::start(RegistryOptions::default())
-        .await
-        .unwrap();
-    let token = berth_auth::tokens::generate();
-    let (_stop_a, a, _da, _ta) = replica("replica-a", &upstream, &token).await;
-    let (_stop_b, b, _db, server_b) = replica("replica-b", &upstream, &token).await;
-    let clients = RegistryClients::new(
-        &format!("http://{a},http://{b}"),
-        Attacher::new(Some(&token)),
-    )
-    .unwrap();
-    let started = Instant::now();
-    while clients.channel.ready() < 2 {
-        assert!(started.elapsed() < Duration::from_secs(10), "both ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let Pair {
+        a: _a,
+        b: (_stop_b, server_b),
+        clients,
+        _keep,
+    } = two_replicas(",").await;
     for _ in 0..10 {
         who_answers(&clients).await.unwrap();
     }
