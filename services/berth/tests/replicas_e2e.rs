@@ -2,7 +2,7 @@
 //! binaries) on PostgreSQL (a database per service), RabbitMQ and Redis, all started at the same
 //! moment. Through both gateways: a copy of 300 tags sharing layers runs every task exactly once;
 //! a replication replica killed with SIGKILL mid-run leaves the execution to complete with the
-//! destination equal to the source; a per-second cron fires once per tick; registries behind
+//! destination equal to the source; a per-second cron fires once per tick for a minute; registries behind
 //! Berth's token service accept tokens from either gateway (skopeo as the client); an unbind at
 //! one gateway is refused at the other within a second.
 
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use berth_testkit::db::TestDatabase;
 use berth_testkit::image::{push_dataset, push_image, shared_layer_dataset, Image, Target};
+use berth_testkit::proxy::TcpProxy;
 use berth_testkit::registry::{DockerRegistry, RegistryOptions, TokenAuth};
 use serde_json::{json, Value};
 
@@ -35,6 +36,11 @@ impl Drop for Process {
 
 struct Deployment {
     processes: Vec<Process>,
+    /// Every process reaches PostgreSQL, RabbitMQ and Redis through these: cutting one is an
+    /// outage of that dependency for the whole deployment.
+    postgres: TcpProxy,
+    rabbit: TcpProxy,
+    redis: TcpProxy,
     /// The two ports of each service.
     ports: HashMap<&'static str, [u16; 2]>,
     gateways: Vec<String>,
@@ -66,6 +72,15 @@ impl Deployment {
             urls.insert(s, db.url.clone());
             databases.push(db);
         }
+        let postgres = TcpProxy::start("127.0.0.1:5432".parse().unwrap())
+            .await
+            .unwrap();
+        let rabbit = TcpProxy::start("127.0.0.1:5672".parse().unwrap())
+            .await
+            .unwrap();
+        let redis = TcpProxy::start("127.0.0.1:6379".parse().unwrap())
+            .await
+            .unwrap();
         let namespace = berth_testkit::unique("e2e");
         let internal = berth_auth::tokens::generate();
         let secret = berth_auth::sealed::SecretBox::generate_key();
@@ -78,9 +93,22 @@ impl Deployment {
                     .args(["serve", s])
                     .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
                     .env("BERTH_DATA_DIR", dir.path().join(&name))
-                    .env("BERTH_DATABASE_URL", &urls[s])
-                    .env("BERTH_BUS_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
-                    .env("BERTH_CACHE_URL", "redis://127.0.0.1:6379")
+                    .env(
+                        "BERTH_DATABASE_URL",
+                        urls[s].replacen(
+                            "127.0.0.1:5432",
+                            &format!("127.0.0.1:{}", postgres.port),
+                            1,
+                        ),
+                    )
+                    .env(
+                        "BERTH_BUS_URL",
+                        format!("amqp://guest:guest@127.0.0.1:{}/%2f", rabbit.port),
+                    )
+                    .env(
+                        "BERTH_CACHE_URL",
+                        format!("redis://127.0.0.1:{}", redis.port),
+                    )
                     .env("BERTH_NAMESPACE", &namespace)
                     .env("BERTH_INTERNAL_TOKEN", &internal)
                     .env("BERTH_ADMIN_TOKEN", ADMIN)
@@ -105,6 +133,9 @@ impl Deployment {
         }
         let d = Self {
             processes,
+            postgres,
+            rabbit,
+            redis,
             ports: ports.clone(),
             gateways: ports["gateway"]
                 .iter()
@@ -128,6 +159,35 @@ impl Deployment {
             assert!(ready, "gateway {g} did not get ready:\n{}", d.logs());
         }
         d
+    }
+
+    /// Waits (at most `within`) until both gateways' readiness answers `status`.
+    async fn readiness_becomes(&self, status: u16, within: Duration) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let mut bodies = Vec::new();
+            for g in &self.gateways {
+                let r = self
+                    .http
+                    .get(format!("{g}/readyz"))
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await
+                    .unwrap();
+                bodies.push((
+                    r.status().as_u16(),
+                    r.json::<Value>().await.unwrap_or_default(),
+                ));
+            }
+            if bodies.iter().all(|(s, _)| *s == status) {
+                return bodies.into_iter().map(|(_, b)| b).collect();
+            }
+            assert!(
+                started.elapsed() < within,
+                "readiness not {status} after {within:?}: {bodies:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     fn logs(&self) -> String {
@@ -381,7 +441,7 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
         );
     }
 
-    // A per-second cron fires once per tick across the replicas left (for 20 s).
+    // A per-second cron fires once per tick across the replicas left, for a minute.
     d.ok(
         1,
         Method::POST,
@@ -392,7 +452,8 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
                     "trigger": {"kind": "cron", "cron": "* * * * * *"}})),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(21)).await;
+    let window = Instant::now();
+    tokio::time::sleep(Duration::from_secs(60)).await;
     let list = d
         .ok(
             0,
@@ -404,10 +465,12 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
     d.ok(0, Method::DELETE, "/api/v1/replication/policies/tick", None)
         .await;
     let runs = list["items"].as_array().unwrap();
-    // 21 ticks in 21 s; a tick fired by both replicas would double the count.
+    // One execution per tick for a minute (the policy was created just before the window
+    // opened); a tick fired by both replicas would double the count, a missed tick lower it.
+    let ticks = window.elapsed().as_secs();
     assert!(
-        (17..=23).contains(&runs.len()),
-        "{} cron executions in 21 s: {runs:?}",
+        runs.len() as u64 >= ticks - 2 && runs.len() as u64 <= ticks + 2,
+        "{} cron executions in {ticks} s: {runs:?}",
         runs.len()
     );
     assert!(runs.iter().all(|e| e["trigger"] == "cron"), "{runs:?}");
@@ -532,4 +595,104 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+
+    // Each dependency cut in turn, for the whole deployment: both gateways' readiness turns
+    // 503 naming it within 5 s and 200 again after; a run across the broker outage loses
+    // nothing; access checks answer while the cache is gone.
+    d.ok(
+        0,
+        Method::POST,
+        "/api/v1/replication/policies",
+        Some(
+            json!({"name": "cut", "source": {"registry": "src", "space": "apps"},
+                    "destination": {"registry": "dst", "space": "cut"},
+                    "trigger": {"kind": "manual"}, "bandwidth_limit": 2_000_000}),
+        ),
+    )
+    .await;
+    let run = d
+        .ok(
+            0,
+            Method::POST,
+            "/api/v1/replication/policies/cut/run",
+            None,
+        )
+        .await;
+    let id = run["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    loop {
+        let (_, e) = d
+            .call(
+                1,
+                Method::GET,
+                &format!("/api/v1/replication/executions/{id}"),
+                None,
+            )
+            .await;
+        if count(&e, "succeeded") >= 10 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no progress: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.rabbit.cut();
+    let bodies = d.readiness_becomes(503, Duration::from_secs(5)).await;
+    assert!(
+        bodies.iter().all(|b| b["bus"] == "unavailable"),
+        "{bodies:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    d.rabbit.restore().await.unwrap();
+    d.readiness_becomes(200, Duration::from_secs(15)).await;
+    let done = d.finished(0, &id, Duration::from_secs(240)).await;
+    assert_eq!(
+        (
+            done["status"].as_str(),
+            count(&done, "succeeded") + count(&done, "skipped"),
+            count(&done, "failed")
+        ),
+        (Some("succeeded"), 300, 0),
+        "nothing lost across the broker outage: {done}"
+    );
+    for (repo, tag, image) in &data {
+        let copied = repo.replacen("apps/", "cut/", 1);
+        assert_eq!(
+            dst.manifest(&copied, tag).await.unwrap().digest,
+            image.manifest.digest,
+            "{copied}:{tag}"
+        );
+    }
+
+    d.redis.cut();
+    let bodies = d.readiness_becomes(503, Duration::from_secs(5)).await;
+    assert!(
+        bodies.iter().all(|b| b["cache"] == "unavailable"),
+        "{bodies:?}"
+    );
+    let asked = Instant::now();
+    let v = d
+        .ok(0, Method::POST, "/api/v1/access/check", Some(check.clone()))
+        .await;
+    assert!(!allowed(&v), "the unbind holds without the cache: {v}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        asked.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    d.redis.restore().await.unwrap();
+    d.readiness_becomes(200, Duration::from_secs(8)).await;
+
+    d.postgres.cut();
+    let bodies = d.readiness_becomes(503, Duration::from_secs(5)).await;
+    assert!(
+        bodies.iter().all(|b| b["database"] == "unavailable"),
+        "{bodies:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    d.postgres.restore().await.unwrap();
+    d.readiness_becomes(200, Duration::from_secs(20)).await;
 }

@@ -117,6 +117,8 @@ pub struct Replication {
     pub(crate) clients: Arc<clients::Clients>,
     /// This process's replica name, recorded on the tasks it runs.
     pub(crate) replica: Arc<str>,
+    /// The cache replicas share (leases).
+    pub(crate) cache: Arc<dyn berth_cache::Cache>,
 }
 
 pub struct Deps {
@@ -168,6 +170,7 @@ pub async fn start(
         outbox: outbox.clone(),
         tuning: deps.tuning.clone(),
         replica: berth_runtime::replica().into(),
+        cache: deps.cache.clone(),
         flights: Arc::new(flights::Flights::new(deps.cache.clone())),
         throttles: Arc::new(throttle::Throttles::new(deps.cache.clone())),
         clients: Arc::new(clients::Clients::new(

@@ -23,6 +23,9 @@ pub async fn run(replication: Replication, shutdown: Shutdown) {
             _ = shutdown.wait() => return,
             _ = ticker.tick() => {}
         }
+        if let Err(e) = replication.requeue_unplanned().await {
+            tracing::warn!(error = %e, "planning sweep failed");
+        }
         if let Err(e) = replication.requeue_abandoned().await {
             tracing::warn!(error = %e, "task sweep failed");
         }
@@ -32,7 +35,48 @@ pub async fn run(replication: Replication, shutdown: Shutdown) {
     }
 }
 
+/// How long an execution may wait for its planning to start before it is queued again.
+const UNPLANNED: Duration = Duration::from_secs(15 * 60);
+
 impl Replication {
+    /// Queues planning again for executions whose planning never started within
+    /// [`UNPLANNED`] (its message was lost, or given up on while the database was down), at
+    /// most once per that interval across replicas (a lease in the shared cache). Planning is
+    /// idempotent.
+    pub async fn requeue_unplanned(&self) -> crate::error::Result<u64> {
+        use berth_bus::Message;
+
+        use crate::executions::{db_error, PlanJob, PLAN};
+
+        let before =
+            chrono::Utc::now() - chrono::Duration::from_std(UNPLANNED).expect("a short interval");
+        let waiting = execution::Entity::find()
+            .filter(execution::Column::Status.eq(Status::Pending))
+            .filter(execution::Column::StartedAt.lt(before))
+            .all(&self.db)
+            .await?;
+        let mut requeued = 0;
+        for e in waiting {
+            let lease = format!("replication:replan:{}", e.id);
+            if !matches!(self.cache.set_nx(&lease, b"1", UNPLANNED).await, Ok(true)) {
+                continue;
+            }
+            let job = PlanJob {
+                execution: e.id.clone(),
+            };
+            self.outbox
+                .enqueue(&self.db, &Message::new(PLAN, &job))
+                .await
+                .map_err(db_error)?;
+            requeued += 1;
+            tracing::info!(execution = %e.id, "queued planning again: it never started");
+        }
+        if requeued > 0 {
+            self.outbox.notify();
+        }
+        Ok(requeued)
+    }
+
     /// Requeues every task a lease says nobody is working on: running tasks whose worker
     /// died (or lost the database) without renewing its lease, waiting tasks nobody claimed in
     /// time (a retry whose message was lost with its channel, a message given up on while the

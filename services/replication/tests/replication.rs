@@ -1688,3 +1688,64 @@ async fn a_copy_whose_answer_was_lost_records_what_the_destination_holds() {
         "the recorded digest is the one the destination holds"
     );
 }
+
+/// An execution whose planning message was lost (given up on while the database was down)
+/// stays `pending`; the sweeper queues its planning again once it has waited too long, once.
+#[tokio::test]
+async fn an_execution_whose_planning_never_started_is_planned() {
+    use berth_replication::entity::{execution, Status};
+    use sea_orm::{ActiveModelTrait, Set};
+
+    let f = fixture().await;
+    let src = Target {
+        host: f.source.host(),
+        credential: None,
+    };
+    push_image(
+        &Image::new(&[(51, 2_000)], "amd64"),
+        &src,
+        "team/late",
+        "v1",
+    )
+    .await
+    .unwrap();
+    f.replication
+        .create_policy(policy("late", vec![]))
+        .await
+        .unwrap();
+    // The row of a run whose plan message never arrived, requested 20 minutes ago.
+    let db = berth_db::connect(&f._dbs.1.url).await.unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    execution::ActiveModel {
+        id: Set(id.clone()),
+        policy: Set("late".into()),
+        status: Set(Status::Pending),
+        total: Set(0),
+        succeeded: Set(0),
+        failed: Set(0),
+        skipped: Set(0),
+        bytes: Set(0),
+        error: Set(String::new()),
+        started_at: Set(chrono::Utc::now() - chrono::Duration::minutes(20)),
+        finished_at: Set(None),
+        trigger: Set("manual".into()),
+        known: Set(0),
+        verify: Set(false),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    assert_eq!(f.replication.requeue_unplanned().await.unwrap(), 1);
+    assert_eq!(
+        f.replication.requeue_unplanned().await.unwrap(),
+        0,
+        "queued once per interval"
+    );
+    let done = finished(&f.replication, &id).await;
+    assert_eq!(
+        (done.status.as_str(), done.succeeded),
+        ("succeeded", 1),
+        "{done:?}"
+    );
+}
