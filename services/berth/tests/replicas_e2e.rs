@@ -238,18 +238,17 @@ impl Deployment {
         v
     }
 
+    /// Execution `id` as gateway `g` answers it.
+    async fn execution(&self, g: usize, id: &str) -> Value {
+        let path = format!("/api/v1/replication/executions/{id}");
+        self.call(g, reqwest::Method::GET, &path, None).await.1
+    }
+
     /// Waits for execution `id` to end (asking gateway `g`).
     async fn finished(&self, g: usize, id: &str, within: Duration) -> Value {
         let started = Instant::now();
         loop {
-            let (_, e) = self
-                .call(
-                    g,
-                    reqwest::Method::GET,
-                    &format!("/api/v1/replication/executions/{id}"),
-                    None,
-                )
-                .await;
+            let e = self.execution(g, id).await;
             if e["status"] != "running" && e["status"] != "pending" && !e.is_null() {
                 return e;
             }
@@ -259,6 +258,84 @@ impl Deployment {
                 self.logs()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Creates a manual policy copying `apps` at `src` into `space` at `dst` (at most
+    /// `bandwidth` bytes a second when given) through gateway `g`, and runs it through the
+    /// other gateway; answers the execution's id.
+    async fn copy_apps(&self, g: usize, name: &str, space: &str, bandwidth: Option<u64>) -> String {
+        let mut policy = json!({"name": name, "source": {"registry": "src", "space": "apps"},
+                                "destination": {"registry": "dst", "space": space},
+                                "trigger": {"kind": "manual"}});
+        if let Some(b) = bandwidth {
+            policy["bandwidth_limit"] = json!(b);
+        }
+        self.ok(
+            g,
+            reqwest::Method::POST,
+            "/api/v1/replication/policies",
+            Some(policy),
+        )
+        .await;
+        let run = self
+            .ok(
+                1 - g,
+                reqwest::Method::POST,
+                &format!("/api/v1/replication/policies/{name}/run"),
+                None,
+            )
+            .await;
+        run["id"].as_str().unwrap().to_string()
+    }
+
+    /// Waits until execution `id` has `n` tasks succeeded, still running.
+    async fn progressed(&self, id: &str, n: u64) {
+        let started = Instant::now();
+        loop {
+            let e = self.execution(0, id).await;
+            if count(&e, "succeeded") >= n {
+                return;
+            }
+            assert!(
+                e["status"] == "running" || e["status"] == "pending",
+                "ended before {n} tasks: {e}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no progress: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for execution `id` to end, and checks it copied all of `data` into `space` at
+    /// `destination`, digest for digest.
+    async fn copied_all(
+        &self,
+        id: &str,
+        data: &[(String, String, Image)],
+        destination: &DockerRegistry,
+        space: &str,
+    ) {
+        let done = self.finished(1, id, Duration::from_secs(240)).await;
+        assert_eq!(
+            (
+                done["status"].as_str(),
+                count(&done, "succeeded") + count(&done, "skipped"),
+                count(&done, "failed")
+            ),
+            (Some("succeeded"), data.len() as u64, 0),
+            "{done}"
+        );
+        let dst = berth_oci::Client::new(&destination.url(), None, Default::default()).unwrap();
+        for (repo, tag, image) in data {
+            let copied = repo.replacen("apps/", &format!("{space}/"), 1);
+            assert_eq!(
+                dst.manifest(&copied, tag).await.unwrap().digest,
+                image.manifest.digest,
+                "{copied}:{tag}"
+            );
         }
     }
 
@@ -319,32 +396,14 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
     };
     push_dataset(&data, &target).await.unwrap();
 
-    // 300 tags sharing layers: every task runs exactly once, spread over both replicas.
-    d.ok(
-        1,
-        Method::POST,
-        "/api/v1/replication/policies",
-        Some(
-            json!({"name": "dr", "source": {"registry": "src", "space": "apps"},
-                    "destination": {"registry": "dst", "space": "dr"},
-                    "trigger": {"kind": "manual"}}),
-        ),
-    )
-    .await;
-    let run = d
-        .ok(0, Method::POST, "/api/v1/replication/policies/dr/run", None)
-        .await;
-    let id = run["id"].as_str().unwrap().to_string();
-    let done = d.finished(1, &id, Duration::from_secs(300)).await;
+    // 300 tags sharing layers: every task runs exactly once, spread over both replicas (and
+    // the destination equals the source; `succeeded` alone, as nothing was there before).
+    let id = d.copy_apps(1, "dr", "dr", None).await;
+    d.copied_all(&id, &data, &destination, "dr").await;
     let tasks = d.tasks(0, &id).await;
-    assert_eq!(
-        (
-            done["status"].as_str(),
-            count(&done, "succeeded"),
-            count(&done, "failed")
-        ),
-        (Some("succeeded"), 300, 0),
-        "{done}"
+    assert!(
+        tasks.iter().all(|t| t["status"] == "succeeded"),
+        "{tasks:?}"
     );
     let twice: Vec<&Value> = tasks.iter().filter(|t| t["attempts"] != 1).collect();
     assert!(twice.is_empty(), "tasks run more than once: {twice:?}");
@@ -377,69 +436,10 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
     }
 
     // A replica killed mid-run: the execution completes, the destination equals the source.
-    d.ok(
-        0,
-        Method::POST,
-        "/api/v1/replication/policies",
-        Some(
-            json!({"name": "dr2", "source": {"registry": "src", "space": "apps"},
-                    "destination": {"registry": "dst", "space": "again"},
-                    "trigger": {"kind": "manual"}, "bandwidth_limit": 4_000_000}),
-        ),
-    )
-    .await;
-    let run = d
-        .ok(
-            1,
-            Method::POST,
-            "/api/v1/replication/policies/dr2/run",
-            None,
-        )
-        .await;
-    let id = run["id"].as_str().unwrap().to_string();
-    let started = Instant::now();
-    loop {
-        let (_, e) = d
-            .call(
-                0,
-                Method::GET,
-                &format!("/api/v1/replication/executions/{id}"),
-                None,
-            )
-            .await;
-        if count(&e, "succeeded") >= 20 {
-            break;
-        }
-        assert!(
-            e["status"] == "running" || e["status"] == "pending",
-            "ended before the kill: {e}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no progress: {e}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let id = d.copy_apps(0, "dr2", "again", Some(4_000_000)).await;
+    d.progressed(&id, 20).await;
     d.kill("replication-0");
-    let done = d.finished(1, &id, Duration::from_secs(240)).await;
-    assert_eq!(
-        (
-            done["status"].as_str(),
-            count(&done, "succeeded") + count(&done, "skipped"),
-            count(&done, "failed")
-        ),
-        (Some("succeeded"), 300, 0),
-        "{done}"
-    );
-    let dst = berth_oci::Client::new(&destination.url(), None, Default::default()).unwrap();
-    for (repo, tag, image) in &data {
-        let copied = repo.replacen("apps/", "again/", 1);
-        assert_eq!(
-            dst.manifest(&copied, tag).await.unwrap().digest,
-            image.manifest.digest,
-            "{copied}:{tag}"
-        );
-    }
+    d.copied_all(&id, &data, &destination, "again").await;
 
     // A per-second cron fires once per tick across the replicas left, for a minute.
     d.ok(
@@ -599,45 +599,8 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
     // Each dependency cut in turn, for the whole deployment: both gateways' readiness turns
     // 503 naming it within 5 s and 200 again after; a run across the broker outage loses
     // nothing; access checks answer while the cache is gone.
-    d.ok(
-        0,
-        Method::POST,
-        "/api/v1/replication/policies",
-        Some(
-            json!({"name": "cut", "source": {"registry": "src", "space": "apps"},
-                    "destination": {"registry": "dst", "space": "cut"},
-                    "trigger": {"kind": "manual"}, "bandwidth_limit": 2_000_000}),
-        ),
-    )
-    .await;
-    let run = d
-        .ok(
-            0,
-            Method::POST,
-            "/api/v1/replication/policies/cut/run",
-            None,
-        )
-        .await;
-    let id = run["id"].as_str().unwrap().to_string();
-    let started = Instant::now();
-    loop {
-        let (_, e) = d
-            .call(
-                1,
-                Method::GET,
-                &format!("/api/v1/replication/executions/{id}"),
-                None,
-            )
-            .await;
-        if count(&e, "succeeded") >= 10 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no progress: {e}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let id = d.copy_apps(0, "cut", "cut", Some(2_000_000)).await;
+    d.progressed(&id, 10).await;
     d.rabbit.cut();
     let bodies = d.readiness_becomes(503, Duration::from_secs(5)).await;
     assert!(
@@ -647,24 +610,8 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     d.rabbit.restore().await.unwrap();
     d.readiness_becomes(200, Duration::from_secs(15)).await;
-    let done = d.finished(0, &id, Duration::from_secs(240)).await;
-    assert_eq!(
-        (
-            done["status"].as_str(),
-            count(&done, "succeeded") + count(&done, "skipped"),
-            count(&done, "failed")
-        ),
-        (Some("succeeded"), 300, 0),
-        "nothing lost across the broker outage: {done}"
-    );
-    for (repo, tag, image) in &data {
-        let copied = repo.replacen("apps/", "cut/", 1);
-        assert_eq!(
-            dst.manifest(&copied, tag).await.unwrap().digest,
-            image.manifest.digest,
-            "{copied}:{tag}"
-        );
-    }
+    // Nothing lost across the broker outage.
+    d.copied_all(&id, &data, &destination, "cut").await;
 
     d.redis.cut();
     let bodies = d.readiness_becomes(503, Duration::from_secs(5)).await;
