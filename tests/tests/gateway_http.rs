@@ -93,6 +93,11 @@ async fn authentication_and_authorization() {
         (json!({"principal": ""}), "principal"),
         (json!({"principal": "has space"}), "principal"),
         (json!({"principal": "bob", "ttl_seconds": 5}), "ttl_seconds"),
+        (json!({"principal": "bob", "ttl_seconds": 0}), "ttl_seconds"),
+        (
+            json!({"principal": "bob", "ttl_seconds": -60}),
+            "ttl_seconds",
+        ),
         (
             json!({"principal": "bob", "ttl_seconds": "soon"}),
             "ttl_seconds",
@@ -333,8 +338,37 @@ async fn listing_pages_openapi_metrics_and_audit() {
         (status, e["error"]["code"].as_str()),
         (404, Some("not_found"))
     );
-    let (status, _) = suite.admin(Method::PUT, "/api/v1/registries", None).await;
-    assert_eq!(status, 405);
+    // A name no name can be is refused naming its path parameter, and not echoed.
+    for (path, field) in [
+        ("/api/v1/registries/bad%01name", "registry"),
+        ("/api/v1/registries/a%20b/spaces", "registry"),
+        ("/api/v1/workspaces/x%0Ay", "workspace"),
+    ] {
+        let r = suite
+            .http
+            .get(format!("{}{path}", suite.url))
+            .bearer_auth(berth_tests::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        let e: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{path}: {text}"
+        );
+        assert!(
+            !text.contains('\u{1}') && !text.contains("\\u0001") && !text.contains("x\ny"),
+            "{text}"
+        );
+    }
+    let (status, e) = suite.admin(Method::PUT, "/api/v1/registries", None).await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
 
     let metrics = suite
         .http

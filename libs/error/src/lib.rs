@@ -23,6 +23,8 @@ pub enum ErrorCode {
     FailedPrecondition,
     Unavailable,
     DeadlineExceeded,
+    /// The resource exists but not with this method (HTTP 405; gRPC has no such call).
+    MethodNotAllowed,
     Internal,
 }
 
@@ -38,6 +40,7 @@ impl ErrorCode {
             Self::FailedPrecondition => Code::FailedPrecondition,
             Self::Unavailable => Code::Unavailable,
             Self::DeadlineExceeded => Code::DeadlineExceeded,
+            Self::MethodNotAllowed => Code::Unimplemented,
             Self::Internal => Code::Internal,
         }
     }
@@ -69,6 +72,7 @@ impl ErrorCode {
             Self::FailedPrecondition => S::PRECONDITION_FAILED,
             Self::Unavailable => S::SERVICE_UNAVAILABLE,
             Self::DeadlineExceeded => S::GATEWAY_TIMEOUT,
+            Self::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
             Self::Internal => S::INTERNAL_SERVER_ERROR,
         }
     }

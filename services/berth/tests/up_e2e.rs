@@ -388,6 +388,29 @@ async fn berth_up_integrates_a_registry_and_tracks_its_health_and_storage() {
     );
 }
 
+/// `berth … | head -1`: the reader goes away before the table is written; the command ends
+/// quietly as one killed by SIGPIPE would (141), not with a panic (101).
+#[tokio::test]
+async fn a_closed_stdout_ends_the_command_quietly() {
+    let berth = Berth::up().await;
+    for args in [&["registry", "list"][..], &["sync", "executions"][..]] {
+        let mut child = Command::new(BERTH)
+            .args(args)
+            .env("BERTH_SERVER", &berth.url)
+            .env("BERTH_TOKEN", &berth.token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[tokio::test]
 async fn berth_up_refuses_bad_configuration_with_exit_64() {
     let dir = tempfile::tempdir().unwrap();

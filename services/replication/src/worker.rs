@@ -218,6 +218,14 @@ impl Replication {
                     None => Ending::Failed(e),
                 }
             }
+            Ending::TimedOut
+                if t.action == Action::Copy && attempt >= self.tuning.task_attempts as i32 =>
+            {
+                match self.destination_holds(&spec, &t).await {
+                    Some(digest) => Ending::Copied(Outcome::Copied { bytes: 0, digest }),
+                    None => Ending::TimedOut,
+                }
+            }
             other => other,
         };
         let moved = progress.load(Ordering::Relaxed) as i64;

@@ -185,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/token", get(token_service::token))
         .route("/auth/certificate", get(token_service::certificate))
         .route("/admission/validate", post(admission::validate))
+        .route_layer(middleware::from_fn(check_path_names))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(record_metrics))
@@ -199,13 +200,40 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Refuses a name in the path that no name can be (control characters, white space, over 255
+/// bytes once decoded) with a 400 naming the path parameter, before any handler echoes it.
+async fn check_path_names(req: Request, next: Next) -> Response {
+    let bad = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|matched| {
+            let template = matched.as_str().split('/');
+            let actual = req.uri().path().split('/');
+            template.zip(actual).find_map(|(t, a)| {
+                let name = t.strip_prefix('{')?.strip_suffix('}')?;
+                let decoded = percent_encoding::percent_decode_str(a).decode_utf8_lossy();
+                let unfit = decoded.len() > 255
+                    || decoded.chars().any(|c| c.is_control() || c.is_whitespace());
+                unfit.then(|| name.trim_start_matches('*').to_string())
+            })
+        });
+    match bad {
+        Some(name) => HttpError::from(ApiError::invalid(
+            name,
+            "must be at most 255 characters without spaces or control characters",
+        ))
+        .into_response(),
+        None => next.run(req).await,
+    }
+}
+
 async fn not_found() -> HttpError {
     ApiError::not_found("no such resource").into()
 }
 
 async fn method_not_allowed() -> Response {
     let e = ApiError::new(
-        ErrorCode::InvalidArgument,
+        ErrorCode::MethodNotAllowed,
         "method not allowed on this resource",
     );
     (StatusCode::METHOD_NOT_ALLOWED, Json(e.envelope())).into_response()

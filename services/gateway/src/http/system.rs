@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::Json;
+use berth_error::ApiError;
 use berth_proto::v1 as pb;
 use http::StatusCode;
 
@@ -70,9 +71,21 @@ pub async fn create_token(
     Authed(p): Authed,
     JsonBody(body): JsonBody<CreateTokenBody>,
 ) -> HttpResult<(StatusCode, Json<TokenJson>)> {
+    // Absent is the default lifetime; an explicit 0 (or less) is a mistake, not "default".
+    let ttl_seconds = match body.ttl_seconds {
+        None => 0,
+        Some(n) if n > 0 => n,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "ttl_seconds",
+                "must be at least 60; leave it out for the default lifetime",
+            )
+            .into())
+        }
+    };
     let req = pb::CreateTokenRequest {
         principal: body.principal,
-        ttl_seconds: body.ttl_seconds.unwrap_or(0),
+        ttl_seconds,
     };
     let r = ops::create_token(&s, &p, req).await?;
     let expires_at = r
