@@ -42,6 +42,75 @@ async fn services(addr: std::net::SocketAddr) -> Vec<String> {
     }
 }
 
+/// The services v1alpha reflection lists (what stock Python `grpcio-reflection` asks).
+async fn services_v1alpha(addr: std::net::SocketAddr) -> Vec<String> {
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    let mut client = ServerReflectionClient::new(channel(addr).await);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = client
+        .server_reflection_info(futures::stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    match stream.next().await.unwrap().unwrap().message_response {
+        Some(MessageResponse::ListServicesResponse(l)) => {
+            l.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+/// Reflection in both versions lists exactly what each server serves: the gateway's public port
+/// advertises no internal service (it would answer UNIMPLEMENTED), and health answers for every
+/// service advertised.
+#[tokio::test]
+async fn reflection_lists_only_served_services_in_both_versions() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    for addr in [suite.gateway_addr, suite.registry_addr, suite.space_addr] {
+        let mut v1 = services(addr).await;
+        let mut v1alpha = services_v1alpha(addr).await;
+        v1.sort();
+        v1alpha.sort();
+        assert_eq!(v1, v1alpha, "{addr}");
+        let health = HealthClient::new(channel(addr).await);
+        for name in v1.iter().filter(|n| n.starts_with("berth.")) {
+            // Known to health (an unknown name is NOT_FOUND), and serving once the server's
+            // dependencies answer.
+            let serving = berth_testkit::wait_until(std::time::Duration::from_secs(5), || {
+                let mut health = health.clone();
+                let name = name.clone();
+                async move {
+                    let r = health
+                        .check(HealthCheckRequest { service: name })
+                        .await
+                        .unwrap_or_else(|e| panic!("no health for a listed service: {e:?}"));
+                    r.into_inner().status == ServingStatus::Serving as i32
+                }
+            })
+            .await;
+            assert!(serving, "{addr} {name}");
+        }
+    }
+    let public = services(suite.gateway_addr).await;
+    for internal in [
+        "berth.v1.RegistryProvisioningService",
+        "berth.v1.ImportService",
+    ] {
+        assert!(!public.contains(&internal.to_string()), "{public:?}");
+    }
+    let registry = services(suite.registry_addr).await;
+    assert!(
+        !registry.contains(&"berth.v1.TokenService".to_string()),
+        "{registry:?}"
+    );
+}
+
 #[tokio::test]
 async fn every_server_answers_health_and_reflection() {
     let suite = Suite::start(Backend::Sqlite).await;

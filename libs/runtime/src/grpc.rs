@@ -76,6 +76,13 @@ impl Health {
 /// How often a serving server checks its dependencies again.
 pub const RECHECK: Duration = Duration::from_secs(2);
 
+/// The services every server has besides its own.
+const REFLECTED: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
 /// Adds health (all `NOT_SERVING` at first) and reflection to `routes`. `services` are the
 /// fully-qualified names whose health is reported, e.g. `berth.v1.RegistryService`.
 pub async fn with_health_and_reflection(
@@ -88,11 +95,21 @@ pub async fn with_health_and_reflection(
         services: services.iter().map(|s| s.to_string()).collect(),
     };
     health.set(false).await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(berth_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let routes = routes.add_service(health_service).add_service(reflection);
+    // Reflection in both versions (stock Python `grpcio-reflection` speaks only v1alpha), listing
+    // exactly the services this server serves: never one that would answer UNIMPLEMENTED here.
+    let reflection = || {
+        let mut builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(berth_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for name in services.iter().copied().chain(REFLECTED) {
+            builder = builder.with_service_name(name);
+        }
+        builder
+    };
+    let routes = routes
+        .add_service(health_service)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?);
     Ok((routes, health))
 }
 

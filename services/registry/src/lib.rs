@@ -37,8 +37,11 @@ use tokio::net::TcpListener;
 
 pub use registries::Registries;
 
-/// Fully-qualified gRPC service name, for health.
-pub const SERVICE_NAME: &str = "berth.v1.RegistryService";
+/// Fully-qualified names of the gRPC services served, for health and reflection.
+pub const SERVICE_NAMES: [&str; 2] = [
+    "berth.v1.RegistryService",
+    "berth.v1.RegistryProvisioningService",
+];
 
 /// What the service needs from its host process.
 pub struct Deps {
@@ -94,7 +97,7 @@ pub async fn start(
         api, verifier,
     ));
     let (routes, health) =
-        berth_runtime::grpc::with_health_and_reflection(routes, &[SERVICE_NAME]).await?;
+        berth_runtime::grpc::with_health_and_reflection(routes, &SERVICE_NAMES).await?;
     let addr = listener.local_addr()?;
     // Serving while the database answers: without the broker, writes wait in the outbox and
     // reads go on, so a broker outage must not take the service out of its callers' rotation.
