@@ -4,8 +4,10 @@
 //! URLs; a host name may resolve to several addresses (a Kubernetes headless Service names every
 //! ready pod). A watcher resolves the names and asks each address's gRPC health service every
 //! [`PROBE_EVERY`]; only replicas answering `SERVING` take calls, each call going to the less
-//! loaded of two (power of two choices). A replica that stops answering, or reports its own
-//! dependencies down, leaves the rotation within a probe or two and comes back the same way.
+//! loaded of two (power of two choices). A replica that reports `NOT_SERVING` (stopping, or its
+//! database down) leaves the rotation at the next probe; one that does not answer leaves after
+//! three probes in a row (a busy replica is not dropped for one slow answer); calls that meet a
+//! refused connection meanwhile are sent again elsewhere. Replicas come back the same way.
 //!
 //! Every call has a deadline ([`DEADLINE`]); a call made while no replica is ready waits at
 //! most [`CONNECT_TIMEOUT`] for one, then fails `UNAVAILABLE` naming the service — never hangs.
@@ -32,7 +34,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEADLINE: Duration = Duration::from_secs(60);
 /// How often each replica's health is asked.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Probes in a row a replica may leave unanswered before it leaves the rotation.
+const UNANSWERED_LIMIT: u32 = 3;
 /// Calls whose request streams (uploads): bounded by the upload, not by [`DEADLINE`].
 const STREAMED_UPLOADS: &[&str] = &["/berth.v1.ImportService/"];
 
@@ -127,6 +131,8 @@ async fn watch_replicas(
     let mut probes: HashMap<SocketAddr, (String, HealthClient<Channel>)> = HashMap::new();
     // What the balancer has been told it has.
     let mut applied: HashSet<SocketAddr> = HashSet::new();
+    // Probes in a row each replica did not answer.
+    let mut unanswered: HashMap<SocketAddr, u32> = HashMap::new();
     loop {
         let mut found: HashMap<SocketAddr, String> = HashMap::new();
         for t in &targets {
@@ -145,6 +151,7 @@ async fn watch_replicas(
                 .collect();
         }
         probes.retain(|a, _| found.contains_key(a));
+        unanswered.retain(|a, _| found.contains_key(a));
         for (addr, scheme) in &found {
             if !probes.contains_key(addr) {
                 if let Ok(e) = endpoint(&url(scheme, *addr)) {
@@ -159,19 +166,37 @@ async fn watch_replicas(
                 let check = client.check(HealthCheckRequest {
                     service: String::new(),
                 });
-                let ok = tokio::time::timeout(PROBE_TIMEOUT, check)
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .is_some_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
-                (addr, ok)
+                // `Some(serving)` when the replica answered; `None` when it did not in time.
+                let answer = match tokio::time::timeout(PROBE_TIMEOUT, check).await {
+                    Ok(Ok(r)) => Some(r.into_inner().status == ServingStatus::Serving as i32),
+                    // Nothing listens there any more: as definite as a NOT_SERVING.
+                    Ok(Err(status)) if refused(&status) => Some(false),
+                    _ => None,
+                };
+                (addr, answer)
             }
         });
-        let now: HashSet<SocketAddr> = futures::future::join_all(checks)
-            .await
-            .into_iter()
-            .filter_map(|(addr, ok)| ok.then_some(addr))
-            .collect();
+        let mut now: HashSet<SocketAddr> = HashSet::new();
+        for (addr, answer) in futures::future::join_all(checks).await {
+            match answer {
+                Some(serving) => {
+                    unanswered.remove(&addr);
+                    if serving {
+                        now.insert(addr);
+                    }
+                }
+                // A replica that says it is not serving leaves at once; one that does not
+                // answer (busy, or gone) only after a few probes in a row: a loaded replica is
+                // not dropped for one slow answer, and calls to a gone one fail over meanwhile.
+                None => {
+                    let missed = unanswered.entry(addr).or_insert(0);
+                    *missed += 1;
+                    if applied.contains(&addr) && *missed < UNANSWERED_LIMIT {
+                        now.insert(addr);
+                    }
+                }
+            }
+        }
         ready.send_replace(now.len());
         // The balancer takes changes only while a call waits for it: never block on an idle
         // one; what does not fit now is offered again next round.

@@ -37,6 +37,11 @@ struct Cli {
 enum Command {
     /// Run every Berth service in this process (embedded SQLite, bus and cache by default).
     Up(up::UpArgs),
+    /// Print a shell completion script: `source <(berth completion bash)`.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Run one service as its own process, configured from the environment exactly like its
     /// split binary (`berth serve registry` is `berth-registry`).
     Serve {
@@ -130,6 +135,11 @@ fn main() {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => up::run(args).await,
+            Command::Completion { shell } => {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(shell, &mut command, "berth", &mut std::io::stdout());
+                Ok(())
+            }
             Command::Serve { service } => match service {
                 Service::Gateway => berth_gateway::binary::run("berth serve gateway").await,
                 Service::Registry => berth_registry::binary::run("berth serve registry").await,
@@ -167,13 +177,19 @@ fn main() {
                     Command::Image(c) => commands::image::run(&client, cli.output, c).await,
                     Command::Sync(c) => commands::sync::run(&client, cli.output, c).await,
                     Command::Token(c) => commands::token::run(&client, cli.output, c).await,
-                    Command::Up(_) | Command::Serve { .. } => unreachable!("handled above"),
+                    Command::Up(_) | Command::Serve { .. } | Command::Completion { .. } => {
+                        unreachable!("handled above")
+                    }
                 }
             }
         }
     });
     if let Err(e) = result {
-        eprintln!("berth: {e:#}");
+        // A denial was printed as the answer; its exit status says it (like `kubectl auth
+        // can-i`).
+        if e.downcast_ref::<commands::Denied>().is_none() {
+            eprintln!("berth: {e:#}");
+        }
         std::process::exit(1);
     }
 }

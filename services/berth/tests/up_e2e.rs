@@ -411,6 +411,30 @@ async fn a_closed_stdout_ends_the_command_quietly() {
     }
 }
 
+/// `berth completion bash|zsh|fish` prints a script for that shell; an unknown shell is refused.
+#[tokio::test]
+async fn completion_scripts_for_each_shell() {
+    for (shell, mark) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef berth"),
+        ("fish", "complete -c berth"),
+    ] {
+        let out = Command::new(BERTH)
+            .args(["completion", shell])
+            .output()
+            .unwrap();
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shell}");
+        assert!(script.contains(mark), "{shell}: {script}");
+        assert!(script.contains("sync"), "{shell}: subcommands completed");
+    }
+    let out = Command::new(BERTH)
+        .args(["completion", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[tokio::test]
 async fn berth_up_refuses_bad_configuration_with_exit_64() {
     let dir = tempfile::tempdir().unwrap();
@@ -636,8 +660,14 @@ async fn tenancy_through_the_cli() {
             ],
             None,
         );
-        assert!(ok, "{out}{err}");
-        serde_json::from_str::<Value>(&out).unwrap()
+        let answer = serde_json::from_str::<Value>(&out).unwrap();
+        // Like `kubectl auth can-i`: the answer printed, and the exit status says it.
+        assert_eq!(ok, answer["allowed"] == true, "{out}{err}");
+        assert!(
+            !err.contains("berth:"),
+            "a denial is an answer, not an error: {err}"
+        );
+        answer
     };
     assert_eq!(check(&berth)["allowed"], false);
     let (ok, out, _) = berth.cli(&["bind", "dist/team", "blue"], None);
@@ -1134,8 +1164,8 @@ async fn an_execution_completes_after_berth_up_is_killed_mid_run() {
     let berth = berth.kill_and_restart().await;
     let mut last = Value::Null;
     for _ in 0..600 {
-        let (_, now) = berth.get(&path).await;
-        if now["status"] != "running" && now["status"] != "pending" {
+        let (status, now) = berth.get(&path).await;
+        if status == 200 && now["status"] != "running" && now["status"] != "pending" {
             last = now;
             break;
         }

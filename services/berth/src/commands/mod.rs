@@ -19,3 +19,15 @@ pub fn segment(s: &str) -> String {
         })
         .collect()
 }
+
+/// The answer was "denied" (already printed): the command exits 1 without another message.
+#[derive(Debug)]
+pub struct Denied;
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("denied")
+    }
+}
+
+impl std::error::Error for Denied {}

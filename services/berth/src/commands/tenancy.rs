@@ -375,7 +375,11 @@ pub async fn access(client: &Client, format: Format, cmd: AccessCommand) -> anyh
         &v,
         &[("ALLOWED", "/allowed"), ("REASON", "/reason")],
     );
-    Ok(())
+    if v["allowed"].as_bool() == Some(true) {
+        Ok(())
+    } else {
+        Err(super::Denied.into())
+    }
 }
 
 pub async fn namespace(client: &Client, cmd: NamespaceCommand) -> anyhow::Result<()> {
