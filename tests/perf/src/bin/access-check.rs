@@ -1,6 +1,8 @@
 //! `CheckPull` through the gateway's HTTP API (embedded `berth up` backends: SQLite,
 //! in-process bus and cache) against a bare axum handler doing the same JSON in and out, in the
-//! same process and run. Targets: ≥ 0.5× the bare handler's requests/s, p99 under 2 ms.
+//! same process and run. Targets: ≥ 0.5× the bare handler's requests/s, p99 under 2 ms. A
+//! list call (`GET /api/v1/registries`, a hop to the registry service) under the same load:
+//! p99 under 5 ms (a Nagle stall on any hop would put it above 40 ms).
 //!
 //! `cargo run --release -p berth-perf --bin access-check [-- SECONDS WORKERS]`
 
@@ -48,6 +50,11 @@ async fn main() {
             .json(&body)
     })
     .await;
+    let list_url = format!("{}/api/v1/registries", suite.url);
+    let list = berth_perf::run(workers, duration, move |c| {
+        c.get(&list_url).bearer_auth(berth_tests::ADMIN_TOKEN)
+    })
+    .await;
     let ratio = berth.rps() / bare.rps();
     println!("access-check ({workers} workers, {seconds} s each, same process)");
     println!("  bare axum handler  {bare}");
@@ -57,6 +64,16 @@ async fn main() {
         if ratio >= 0.5 { "met" } else { "NOT met" },
         berth.p99.as_secs_f64() * 1e3,
         if berth.p99 < Duration::from_millis(2) {
+            "met"
+        } else {
+            "NOT met"
+        },
+    );
+    println!("  berth list call    {list}");
+    println!(
+        "  list call p99 {:.3} ms (target < 5 ms: {})",
+        list.p99.as_secs_f64() * 1e3,
+        if list.p99 < Duration::from_millis(5) {
             "met"
         } else {
             "NOT met"
