@@ -379,7 +379,38 @@ async fn listing_pages_openapi_metrics_and_audit() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("berth_http_request_seconds"), "{metrics}");
+    assert!(
+        metrics.contains("berth_http_request_duration_seconds"),
+        "{metrics}"
+    );
+    // Every family is typed and explained; request durations are histograms (buckets that
+    // aggregate across replicas), not summaries; the build is named.
+    let typed: Vec<(&str, &str)> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    assert!(!typed.is_empty(), "{metrics}");
+    for (family, _) in &typed {
+        assert!(
+            metrics.contains(&format!("# HELP {family} ")),
+            "no HELP for {family}:\n{metrics}"
+        );
+    }
+    assert!(
+        typed.contains(&("berth_http_request_duration_seconds", "histogram")),
+        "{typed:?}"
+    );
+    assert!(
+        metrics.contains("berth_http_request_duration_seconds_bucket{"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("berth_build_info{") && l.ends_with(" 1")),
+        "{metrics}"
+    );
 
     let (_, audit) = suite.admin(Method::GET, "/api/v1/audit-events", None).await;
     let items = audit["items"].as_array().unwrap();

@@ -140,7 +140,7 @@ impl<B> tower_http::trace::OnResponse<B> for RpcMetrics {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("0")
             .to_string();
-        metrics::histogram!("berth_grpc_request_seconds", "grpc_status" => status)
+        metrics::histogram!("berth_grpc_request_duration_seconds", "grpc_status" => status)
             .record(latency.as_secs_f64());
     }
 }

@@ -81,11 +81,106 @@ fn otlp_provider(service: &str) -> Option<SdkTracerProvider> {
 /// recorded even when [`init`] was not called (tests, embedding).
 pub fn install_metrics() -> &'static PrometheusHandle {
     METRICS.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        // Buckets make every histogram a Prometheus histogram (aggregatable across replicas
+        // with `histogram_quantile`), not a summary: from half a millisecond to a minute.
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0, 60.0,
+            ])
+            .expect("buckets are not empty")
+            .build_recorder();
         let handle = recorder.handle();
-        let _ = metrics::set_global_recorder(recorder);
+        if metrics::set_global_recorder(recorder).is_ok() {
+            describe();
+            metrics::gauge!("berth_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        }
         handle
     })
+}
+
+/// `# HELP` for every metric family Berth records.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_gauge!(
+        "berth_build_info",
+        "Always 1; the version label names the running build."
+    );
+    describe_histogram!(
+        "berth_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP requests at the gateway by method, route and status."
+    );
+    describe_histogram!(
+        "berth_grpc_request_duration_seconds",
+        Unit::Seconds,
+        "gRPC calls served, by gRPC status code."
+    );
+    describe_histogram!(
+        "berth_replication_phase_seconds",
+        Unit::Seconds,
+        "Time in each phase of replication (start, plan, queue, copy, record)."
+    );
+    describe_gauge!(
+        "berth_registry_up",
+        "1 while a registry's health check passes."
+    );
+    for (name, help) in [
+        (
+            "berth_replication_tasks_total",
+            "Replication tasks ended, by status.",
+        ),
+        (
+            "berth_replication_executions_total",
+            "Replication executions ended, by status.",
+        ),
+        (
+            "berth_replication_duplicate_deliveries_total",
+            "Task deliveries dropped because a live claim held the task.",
+        ),
+        (
+            "berth_replication_bytes_total",
+            "Bytes copied by replication.",
+        ),
+        (
+            "berth_registry_tokens_issued_total",
+            "Registry tokens issued by the token service.",
+        ),
+        (
+            "berth_registry_notifications_total",
+            "Registry notifications received.",
+        ),
+        (
+            "berth_outbox_published_total",
+            "Outbox rows published to the bus, by table.",
+        ),
+        (
+            "berth_bus_duplicates_total",
+            "Messages acknowledged as already handled, by consumer.",
+        ),
+        (
+            "berth_bus_dead_lettered_total",
+            "Messages given up on and dead-lettered, by queue.",
+        ),
+        (
+            "berth_admission_reviews_total",
+            "Admission reviews answered, by outcome.",
+        ),
+        (
+            "berth_admission_unauthenticated_total",
+            "Admission requests refused for a missing or wrong token.",
+        ),
+        (
+            "berth_access_cache_hits_total",
+            "Access decisions answered from the cache.",
+        ),
+        (
+            "berth_access_cache_misses_total",
+            "Access decisions made uncached.",
+        ),
+    ] {
+        describe_counter!(name, help);
+    }
 }
 
 /// The Prometheus text exposition of every metric recorded in this process.

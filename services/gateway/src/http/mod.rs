@@ -249,7 +249,7 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    metrics::histogram!("berth_http_request_seconds", "method" => method, "route" => route, "status" => status)
+    metrics::histogram!("berth_http_request_duration_seconds", "method" => method, "route" => route, "status" => status)
         .record(started.elapsed().as_secs_f64());
     resp
 }
