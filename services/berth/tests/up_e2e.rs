@@ -1163,18 +1163,28 @@ async fn an_execution_completes_after_berth_up_is_killed_mid_run() {
 
     let berth = berth.kill_and_restart().await;
     let mut last = Value::Null;
-    for _ in 0..600 {
+    // Under a loaded test run, the requeued tasks may meet the restarted services before they
+    // are ready and go round their retry backoff: allow for it.
+    for _ in 0..1800 {
         let (status, now) = berth.get(&path).await;
-        if status == 200 && now["status"] != "running" && now["status"] != "pending" {
-            last = now;
+        last = now;
+        if status == 200 && last["status"] != "running" && last["status"] != "pending" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let (_, tasks) = berth.get(&format!("{path}/tasks")).await;
     assert_eq!(
         (last["status"].as_str(), last["succeeded"].as_u64()),
         (Some("succeeded"), Some(4)),
-        "{last}"
+        "{last}\ntasks: {tasks}\nstderr: {}",
+        std::fs::read_to_string(berth.dir.path().join("stderr"))
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let dst = berth_oci::Client::new(&destination.url(), None, Default::default()).unwrap();
     for (i, image) in images.iter().enumerate() {
