@@ -190,6 +190,24 @@ impl Deployment {
         }
     }
 
+    /// Cuts `proxy` (one dependency, for every process): both gateways' readiness turns 503
+    /// with `dependency` unavailable within 5 s.
+    async fn cut(&self, proxy: &TcpProxy, dependency: &str) {
+        proxy.cut();
+        let bodies = self.readiness_becomes(503, Duration::from_secs(5)).await;
+        assert!(
+            bodies.iter().all(|b| b[dependency] == "unavailable"),
+            "{bodies:?}"
+        );
+    }
+
+    /// Restores `proxy` after `pause`: both gateways ready again within `within`.
+    async fn restore(&self, proxy: &TcpProxy, pause: Duration, within: Duration) {
+        tokio::time::sleep(pause).await;
+        proxy.restore().await.unwrap();
+        self.readiness_becomes(200, within).await;
+    }
+
     fn logs(&self) -> String {
         let mut out = String::new();
         for p in &self.processes {
@@ -601,24 +619,13 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
     // nothing; access checks answer while the cache is gone.
     let id = d.copy_apps(0, "cut", "cut", Some(2_000_000)).await;
     d.progressed(&id, 10).await;
-    d.rabbit.cut();
-    let bodies = d.readiness_becomes(503, Duration::from_secs(5)).await;
-    assert!(
-        bodies.iter().all(|b| b["bus"] == "unavailable"),
-        "{bodies:?}"
-    );
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    d.rabbit.restore().await.unwrap();
-    d.readiness_becomes(200, Duration::from_secs(15)).await;
+    d.cut(&d.rabbit, "bus").await;
+    d.restore(&d.rabbit, Duration::from_secs(5), Duration::from_secs(15))
+        .await;
     // Nothing lost across the broker outage.
     d.copied_all(&id, &data, &destination, "cut").await;
 
-    d.redis.cut();
-    let bodies = d.readiness_becomes(503, Duration::from_secs(5)).await;
-    assert!(
-        bodies.iter().all(|b| b["cache"] == "unavailable"),
-        "{bodies:?}"
-    );
+    d.cut(&d.redis, "cache").await;
     let asked = Instant::now();
     let v = d
         .ok(0, Method::POST, "/api/v1/access/check", Some(check.clone()))
@@ -629,17 +636,10 @@ async fn two_replicas_of_every_service_share_work_without_doing_it_twice() {
         "{:?}",
         asked.elapsed()
     );
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    d.redis.restore().await.unwrap();
-    d.readiness_becomes(200, Duration::from_secs(8)).await;
+    d.restore(&d.redis, Duration::from_secs(8), Duration::from_secs(8))
+        .await;
 
-    d.postgres.cut();
-    let bodies = d.readiness_becomes(503, Duration::from_secs(5)).await;
-    assert!(
-        bodies.iter().all(|b| b["database"] == "unavailable"),
-        "{bodies:?}"
-    );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    d.postgres.restore().await.unwrap();
-    d.readiness_becomes(200, Duration::from_secs(20)).await;
+    d.cut(&d.postgres, "database").await;
+    d.restore(&d.postgres, Duration::from_secs(3), Duration::from_secs(20))
+        .await;
 }

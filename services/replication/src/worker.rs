@@ -205,28 +205,22 @@ impl Replication {
         // What a task records is what the destination holds: a copy that failed for good
         // after the destination got the artifact (an answer lost after the manifest was put)
         // is recorded as copied.
-        let ending = match ending {
-            Ending::Failed(e)
-                if t.action == Action::Copy
-                    && !(e.is_transient() && attempt < self.tuning.task_attempts as i32) =>
-            {
-                match self.destination_holds(&spec, &t).await {
-                    Some(digest) => {
-                        tracing::info!(task = %id, error = %e, %digest, "the copy failed, but the destination holds the source's artifact");
-                        Ending::Copied(Outcome::Copied { bytes: 0, digest })
-                    }
-                    None => Ending::Failed(e),
+        let attempts = self.tuning.task_attempts as i32;
+        let given_up = match &ending {
+            Ending::Failed(e) => !(e.is_transient() && attempt < attempts),
+            Ending::TimedOut => attempt >= attempts,
+            _ => false,
+        };
+        let ending = if given_up && t.action == Action::Copy {
+            match self.destination_holds(&spec, &t).await {
+                Some(digest) => {
+                    tracing::info!(task = %id, %digest, "the copy failed, but the destination holds the source's artifact");
+                    Ending::Copied(Outcome::Copied { bytes: 0, digest })
                 }
+                None => ending,
             }
-            Ending::TimedOut
-                if t.action == Action::Copy && attempt >= self.tuning.task_attempts as i32 =>
-            {
-                match self.destination_holds(&spec, &t).await {
-                    Some(digest) => Ending::Copied(Outcome::Copied { bytes: 0, digest }),
-                    None => Ending::TimedOut,
-                }
-            }
-            other => other,
+        } else {
+            ending
         };
         let moved = progress.load(Ordering::Relaxed) as i64;
         let (status, digest, error, retry) = match ending {
