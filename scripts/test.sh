@@ -16,6 +16,10 @@ command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v rabbitmq-server >/dev/null || need_apt+=(rabbitmq-server)
 command -v npm >/dev/null || need_apt+=(npm)
+command -v promtool >/dev/null || need_apt+=(prometheus)
+command -v ip >/dev/null || need_apt+=(iproute2)
+command -v unshare >/dev/null || need_apt+=(util-linux)
+python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -53,6 +57,20 @@ if [ ! -x "$BUF_DIR/node_modules/.bin/buf" ]; then
 fi
 "$BUF_DIR/node_modules/.bin/buf" format --diff --exit-code
 "$BUF_DIR/node_modules/.bin/buf" lint
+
+say "API conformance tools (schemathesis, openapi-spec-validator, openapi-python-client)"
+# The venv tests/api_conformance.rs runs the tools from; pinned so a run is reproducible.
+PY_DIR="${BERTH_TOOLS_VENV:-$HOME/.cache/berth/py}"
+PY_TOOLS=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 openapi-python-client==0.29.1 prometheus-client==0.26.0)
+if ! "$PY_DIR/bin/pip" show -q "${PY_TOOLS[@]%%==*}" >/dev/null 2>&1; then
+  python3 -m venv "$PY_DIR"
+  "$PY_DIR/bin/pip" install -q --disable-pip-version-check "${PY_TOOLS[@]}"
+fi
+export BERTH_TOOLS_VENV="$PY_DIR"
+
+say "promtool: alerting rules"
+promtool check rules deploy/prometheus/alerts.yml
+(cd deploy/prometheus && promtool test rules alerts.test.yml)
 
 say "cargo fmt"
 cargo fmt --all -- --check

@@ -116,6 +116,7 @@ impl Bus for MemoryBus {
                         Err(HandlerError::Retry(e)) => {
                             let delay = sub.delay(message.attempt);
                             tracing::info!(queue = %sub.queue, id = %message.id, attempt = message.attempt, error = %e, "handler failed, retrying");
+                            metrics::counter!("berth_bus_retries_total", "queue" => sub.queue.clone()).increment(1);
                             tokio::time::sleep(delay).await;
                             let mut again = message;
                             again.attempt += 1;

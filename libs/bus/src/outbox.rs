@@ -86,8 +86,18 @@ impl Outbox {
         stop: CancellationToken,
     ) {
         let mut failures = 0u32;
+        let mut measured: Option<std::time::Instant> = None;
         loop {
-            match self.publish_pending(&db, bus.as_ref()).await {
+            let outcome = self.publish_pending(&db, bus.as_ref()).await;
+            // The depth, at most every 5 s: rows that wait are events not yet delivered.
+            if measured.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                measured = Some(std::time::Instant::now());
+                if let Ok(n) = self.pending(&db).await {
+                    metrics::gauge!("berth_outbox_pending", "table" => self.table.clone())
+                        .set(n as f64);
+                }
+            }
+            match outcome {
                 Ok(()) => failures = 0,
                 Err(e) => {
                     failures += 1;

@@ -224,6 +224,12 @@ impl RabbitBus {
             let permit = permits.clone().acquire_owned().await?;
             let (ch, handler, sub, main) = (ch.clone(), handler.clone(), sub.clone(), main.clone());
             tokio::spawn(async move {
+                if delivery.redelivered {
+                    // The broker delivers again what a consumer took and did not settle (it
+                    // died or lost its connection).
+                    metrics::counter!("berth_bus_redelivered_total", "queue" => sub.queue.clone())
+                        .increment(1);
+                }
                 let attempt = attempt_of(&delivery.properties);
                 let outcome = match Message::from_bytes(&delivery.data, attempt) {
                     Ok(message) => {
@@ -243,6 +249,7 @@ impl RabbitBus {
                             if message.attempt < sub.max_attempts =>
                         {
                             tracing::info!(queue = %main, id = %message.id, attempt = message.attempt, error = %e, "handler failed, retrying");
+                            metrics::counter!("berth_bus_retries_total", "queue" => sub.queue.clone()).increment(1);
                             let retry = format!(
                                 "{main}.retry.{}ms",
                                 sub.delay(message.attempt).as_millis()

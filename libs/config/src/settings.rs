@@ -234,13 +234,18 @@ impl Settings {
                 }
             },
         };
+        // Unset (or `auto`): lines for a person when stderr is a terminal, JSON for a
+        // collector otherwise.
         let log_format = match raw.log_format.as_deref() {
-            None | Some("json") => LogFormat::Json,
+            None | Some("auto") if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
+                LogFormat::Plain
+            }
+            None | Some("auto") | Some("json") => LogFormat::Json,
             Some("plain") | Some("text") => LogFormat::Plain,
             Some(other) => {
                 return Err(ConfigError::new(
                     keys::LOG_FORMAT,
-                    format!("{other:?} is neither \"json\" nor \"plain\""),
+                    format!("{other:?} is none of \"auto\", \"json\" and \"plain\""),
                 ))
             }
         };

@@ -128,30 +128,112 @@ impl<B> tower_http::trace::MakeSpan<B> for RpcSpan {
     }
 }
 
-/// One latency sample per RPC, by `grpc-status`.
-#[derive(Clone, Copy, Debug)]
-pub struct RpcMetrics;
+/// One latency sample per RPC in `berth_grpc_request_duration_seconds`, labelled by
+/// `grpc_service`, `grpc_method` and `grpc_code` (the canonical status name, `OK`,
+/// `NOT_FOUND`, …), as the gRPC ecosystem's interceptors label them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RpcMetricsLayer;
 
-impl<B> tower_http::trace::OnResponse<B> for RpcMetrics {
-    fn on_response(self, res: &http::Response<B>, latency: Duration, _span: &tracing::Span) {
-        let status = res
+impl<S> tower::Layer<S> for RpcMetricsLayer {
+    type Service = RpcMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcMetrics { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RpcMetrics<S> {
+    inner: S,
+}
+
+impl<S, B, RB> tower::Service<http::Request<B>> for RpcMetrics<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let is_grpc = req
             .headers()
-            .get("grpc-status")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("0")
-            .to_string();
-        metrics::histogram!("berth_grpc_request_duration_seconds", "grpc_status" => status)
-            .record(latency.as_secs_f64());
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+        let path = is_grpc.then(|| req.uri().path().to_string());
+        let started = std::time::Instant::now();
+        let call = self.inner.call(req);
+        Box::pin(async move {
+            let res = call.await;
+            if let (Some(path), Ok(r)) = (path, &res) {
+                // A unary answer carries its status in the trailers when it is OK and in the
+                // headers (trailers-only) when it is an error.
+                let code = r
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .unwrap_or(0);
+                let (service, method) = path
+                    .trim_start_matches('/')
+                    .split_once('/')
+                    .unwrap_or(("unknown", "unknown"));
+                metrics::histogram!(
+                    "berth_grpc_request_duration_seconds",
+                    "grpc_service" => service.to_string(),
+                    "grpc_method" => method.to_string(),
+                    "grpc_code" => code_name(code),
+                )
+                .record(started.elapsed().as_secs_f64());
+            }
+            res
+        })
+    }
+}
+
+/// The canonical name of a gRPC status code.
+pub fn code_name(code: i32) -> &'static str {
+    match code {
+        0 => "OK",
+        1 => "CANCELLED",
+        2 => "UNKNOWN",
+        3 => "INVALID_ARGUMENT",
+        4 => "DEADLINE_EXCEEDED",
+        5 => "NOT_FOUND",
+        6 => "ALREADY_EXISTS",
+        7 => "PERMISSION_DENIED",
+        8 => "RESOURCE_EXHAUSTED",
+        9 => "FAILED_PRECONDITION",
+        10 => "ABORTED",
+        11 => "OUT_OF_RANGE",
+        12 => "UNIMPLEMENTED",
+        13 => "INTERNAL",
+        14 => "UNAVAILABLE",
+        15 => "DATA_LOSS",
+        16 => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
     }
 }
 
 /// The tracing and metrics every gRPC server of Berth's has (the gateway's too, which serves
 /// gRPC beside HTTP on one port).
-pub type RpcTrace = TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::GrpcErrorsAsFailures>,
-    RpcSpan,
-    tower_http::trace::DefaultOnRequest,
-    RpcMetrics,
+pub type RpcTrace = tower::layer::util::Stack<
+    RpcMetricsLayer,
+    tower::layer::util::Stack<
+        TraceLayer<
+            tower_http::classify::SharedClassifier<tower_http::classify::GrpcErrorsAsFailures>,
+            RpcSpan,
+        >,
+        tower::layer::util::Identity,
+    >,
 >;
 
 pub fn trace_layer() -> RpcTrace {
@@ -170,9 +252,11 @@ pub fn trace_layer() -> RpcTrace {
     let classifier = answers
         .into_iter()
         .fold(GrpcErrorsAsFailures::new(), |c, code| c.with_success(code));
-    TraceLayer::new(SharedClassifier::new(classifier))
-        .make_span_with(RpcSpan)
-        .on_response(RpcMetrics)
+    let trace = TraceLayer::new(SharedClassifier::new(classifier)).make_span_with(RpcSpan);
+    tower::ServiceBuilder::new()
+        .layer(trace)
+        .layer(RpcMetricsLayer)
+        .into_inner()
 }
 
 /// How long a stopping server keeps accepting calls after it reports `NOT_SERVING`: long

@@ -4,7 +4,11 @@
 //! recorder whose text [`render_metrics`] serves. [`propagation`] carries trace context through
 //! gRPC metadata and bus message headers.
 
+mod process;
 pub mod propagation;
+mod snapshot;
+
+pub use snapshot::SnapshotGauge;
 
 use std::sync::OnceLock;
 
@@ -114,7 +118,7 @@ fn describe() {
     describe_histogram!(
         "berth_grpc_request_duration_seconds",
         Unit::Seconds,
-        "gRPC calls served, by gRPC status code."
+        "gRPC calls served, by grpc_service, grpc_method and grpc_code."
     );
     describe_histogram!(
         "berth_replication_phase_seconds",
@@ -122,10 +126,26 @@ fn describe() {
         "Time in each phase of replication (start, plan, queue, copy, record)."
     );
     describe_gauge!(
-        "berth_registry_up",
-        "1 while a registry's health check passes."
+        "berth_outbox_pending",
+        "Events written to a service's outbox and not yet published to the bus, by table."
+    );
+    describe_gauge!(
+        "berth_dependency_up",
+        "1 while the gateway's dependency (database, cache, bus) answers its probe."
+    );
+    describe_gauge!(
+        "berth_service_replicas_ready",
+        "Replicas of each internal service the gateway's balanced channel finds serving."
     );
     for (name, help) in [
+        (
+            "berth_bus_redelivered_total",
+            "Messages the broker delivered again after a consumer took them and did not settle.",
+        ),
+        (
+            "berth_bus_retries_total",
+            "Messages a handler failed and that were scheduled for another attempt, by queue.",
+        ),
         (
             "berth_replication_tasks_total",
             "Replication tasks ended, by status.",
@@ -185,7 +205,10 @@ fn describe() {
 
 /// The Prometheus text exposition of every metric recorded in this process.
 pub fn render_metrics() -> String {
-    install_metrics().render()
+    let mut text = install_metrics().render();
+    text.push_str(&snapshot::render());
+    text.push_str(&process::render());
+    text
 }
 
 /// Flushes pending spans; called on shutdown.

@@ -39,12 +39,14 @@ enum Command {
     Up(up::UpArgs),
     /// Print a shell completion script: `source <(berth completion bash)`.
     Completion {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Run one service as its own process, configured from the environment exactly like its
     /// split binary (`berth serve registry` is `berth-registry`).
     Serve {
+        /// The service to run.
         #[arg(value_enum)]
         service: Service,
     },
@@ -64,14 +66,21 @@ enum Command {
     Space(commands::tenancy::SpaceCommand),
     /// Bind a space to a workspace (its namespaces and members may pull).
     Bind {
+        /// The space, as REGISTRY/SPACE.
         space: String,
+        /// The workspace whose namespaces and members get access.
         workspace: String,
         /// Also let the workspace's editors and admins push and delete in the space.
         #[arg(long)]
         push: bool,
     },
     /// Unbind a space from a workspace.
-    Unbind { space: String, workspace: String },
+    Unbind {
+        /// The space, as REGISTRY/SPACE.
+        space: String,
+        /// The workspace that loses access.
+        workspace: String,
+    },
     /// The access rule.
     #[command(subcommand)]
     Access(commands::tenancy::AccessCommand),
@@ -80,7 +89,10 @@ enum Command {
     Namespace(commands::tenancy::NamespaceCommand),
     /// Print a docker login command with a short-lived credential for REGISTRY.
     #[command(name = "login-command")]
-    Login { registry: String },
+    Login {
+        /// The registry's name in Berth.
+        registry: String,
+    },
     /// Image archives: `berth image import FILE --to REGISTRY/SPACE/REPO:TAG`.
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
@@ -92,6 +104,7 @@ enum Command {
     Token(commands::token::TokenCommand),
     /// The image selector: what a namespace may pull.
     Images {
+        /// The Kubernetes namespace.
         #[arg(long)]
         namespace: String,
     },
@@ -162,17 +175,22 @@ fn main() {
                         space,
                         workspace,
                         push,
-                    } => commands::tenancy::bind(&client, &space, &workspace, Some(push)).await,
+                    } => {
+                        commands::tenancy::bind(&client, cli.output, &space, &workspace, Some(push))
+                            .await
+                    }
                     Command::Unbind { space, workspace } => {
-                        commands::tenancy::bind(&client, &space, &workspace, None).await
+                        commands::tenancy::bind(&client, cli.output, &space, &workspace, None).await
                     }
                     Command::Access(c) => commands::tenancy::access(&client, cli.output, c).await,
-                    Command::Namespace(c) => commands::tenancy::namespace(&client, c).await,
+                    Command::Namespace(c) => {
+                        commands::tenancy::namespace(&client, cli.output, c).await
+                    }
                     Command::Images { namespace } => {
                         commands::tenancy::images(&client, cli.output, &namespace).await
                     }
                     Command::Login { registry } => {
-                        commands::tenancy::login_command(&client, &registry).await
+                        commands::tenancy::login_command(&client, cli.output, &registry).await
                     }
                     Command::Image(c) => commands::image::run(&client, cli.output, c).await,
                     Command::Sync(c) => commands::sync::run(&client, cli.output, c).await,
@@ -191,5 +209,45 @@ fn main() {
             eprintln!("berth: {e:#}");
         }
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command, subcommand, flag and argument without help text, by its path.
+    fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path} <{id}>"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            let name = format!("{path} {}", sub.get_name());
+            if sub.get_name() == "help" {
+                continue;
+            }
+            if sub.get_about().is_none() {
+                out.push(name.clone());
+            }
+            undocumented(sub, &name, out);
+        }
+    }
+
+    #[test]
+    fn every_command_flag_and_argument_has_help() {
+        let mut missing = Vec::new();
+        undocumented(&super::Cli::command(), "berth", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -1,20 +1,74 @@
-//! Human tables or JSON.
+//! What a command prints: a table for people (times as ages, sizes in KiB/MiB/GiB), or the
+//! server's answer as JSON or YAML for scripts (`-o json|yaml`, on every command).
+
+use std::fmt::Write;
 
 use serde_json::Value;
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Columns for people.
     Table,
+    /// The API's JSON answer.
     Json,
+    /// The API's answer as YAML.
+    Yaml,
 }
 
-/// Text of a JSON value for a table cell.
-pub fn cell(v: &Value) -> String {
+/// Human bytes: `1.5 MiB`.
+pub fn human_bytes(bytes: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// A duration the way kubectl prints ages: `45s`, `12m`, `3h20m`, `5d`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.unsigned_abs();
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=3599 => format!("{}m", s / 60),
+        3600..=86_399 if s % 3600 >= 60 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// An RFC 3339 time relative to now: `5m ago`, `in 89d`.
+fn human_time(t: &str, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    let at = chrono::DateTime::parse_from_rfc3339(t).ok()?;
+    let secs = (now - at.with_timezone(&chrono::Utc)).num_seconds();
+    Some(if secs >= 0 {
+        format!("{} ago", human_duration(secs))
+    } else {
+        format!("in {}", human_duration(secs))
+    })
+}
+
+/// Text of a JSON value for a table cell; the column's JSON pointer says what it holds (`…_at`
+/// is a time, `…bytes` a size).
+pub fn cell(pointer: &str, v: &Value) -> String {
+    let now = chrono::Utc::now();
     match v {
+        Value::String(s) if pointer.ends_with("_at") => human_time(s, now).unwrap_or(s.clone()),
+        Value::Number(n) if pointer.ends_with("bytes") => match n.as_f64() {
+            Some(0.0) if pointer.ends_with("quota_bytes") => "none".into(),
+            Some(b) => human_bytes(b),
+            None => n.to_string(),
+        },
         Value::Null => "-".into(),
         Value::String(s) if s.is_empty() => "-".into(),
         Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(","),
+        Value::Array(a) => a.iter().map(|v| cell("", v)).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
 }
@@ -41,29 +95,198 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     }
 }
 
-/// Prints `value` as JSON, or as a table of `columns` (JSON pointer paths) for lists and objects.
-pub fn print(format: Format, value: &Value, columns: &[(&str, &str)]) {
+/// Prints `value` as JSON or YAML; `None` for a table (the caller prints its own).
+pub fn structured(format: Format, value: &Value) -> Option<()> {
     match format {
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_default()
         ),
-        Format::Table => {
-            let items: Vec<&Value> = match value.get("items").and_then(Value::as_array) {
-                Some(items) => items.iter().collect(),
-                None => vec![value],
-            };
-            let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
-            let rows = items
+        Format::Yaml => print!("{}", yaml(value)),
+        Format::Table => return None,
+    }
+    Some(())
+}
+
+/// Prints `value` as JSON or YAML, or as a table of `columns` (JSON pointer paths) for lists
+/// and objects.
+pub fn print(format: Format, value: &Value, columns: &[(&str, &str)]) {
+    if structured(format, value).is_some() {
+        return;
+    }
+    let items: Vec<&Value> = match value.get("items").and_then(Value::as_array) {
+        Some(items) => items.iter().collect(),
+        None => vec![value],
+    };
+    let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    let rows = items
+        .iter()
+        .map(|item| {
+            columns
                 .iter()
-                .map(|item| {
-                    columns
-                        .iter()
-                        .map(|(_, p)| cell(item.pointer(p).unwrap_or(&Value::Null)))
-                        .collect()
-                })
-                .collect();
-            table(&headers, rows);
+                .map(|(_, p)| cell(p, item.pointer(p).unwrap_or(&Value::Null)))
+                .collect()
+        })
+        .collect();
+    table(&headers, rows);
+}
+
+/// The answer of a command that changes something and gets nothing back: `message` for
+/// people; `{"ok": true, "resource": PATH, "message": …}` for scripts, `resource` being the
+/// API path of what changed.
+pub fn done(format: Format, message: &str, resource: &str) {
+    let resource = resource.split('?').next().unwrap_or(resource);
+    let value = serde_json::json!({"ok": true, "resource": resource, "message": message});
+    if structured(format, &value).is_none() {
+        println!("{message}");
+    }
+}
+
+/// `value` as a YAML document. Strings that could read as something else are written as JSON
+/// strings, which YAML's double-quoted scalars accept as they are.
+pub fn yaml(value: &Value) -> String {
+    let mut out = String::new();
+    match value {
+        Value::Object(o) if !o.is_empty() => yaml_map(&mut out, o, 0),
+        Value::Array(a) if !a.is_empty() => yaml_seq(&mut out, a, 0),
+        scalar => {
+            let _ = writeln!(out, "{}", yaml_scalar(scalar));
         }
+    }
+    out
+}
+
+fn yaml_scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => yaml_string(s),
+        Value::Object(_) => "{}".into(),
+        Value::Array(_) => "[]".into(),
+        other => other.to_string(),
+    }
+}
+
+fn yaml_string(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./@+-".contains(c))
+        // YAML 1.1 readers take `0x10`, `1e3` or `2026-12-04` for numbers and dates.
+        && !s.starts_with(|c: char| c.is_ascii_digit() || "-.@+".contains(c))
+        && s.parse::<f64>().is_err()
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~"
+        );
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).expect("a string serializes")
+    }
+}
+
+fn is_nested(v: &Value) -> bool {
+    matches!(v, Value::Object(o) if !o.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty())
+}
+
+fn yaml_map(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
+    for (k, v) in map {
+        let _ = write!(out, "{:indent$}{}:", "", yaml_string(k));
+        match v {
+            Value::Object(o) if !o.is_empty() => {
+                out.push('\n');
+                yaml_map(out, o, indent + 2);
+            }
+            Value::Array(a) if !a.is_empty() => {
+                out.push('\n');
+                yaml_seq(out, a, indent);
+            }
+            scalar => {
+                let _ = writeln!(out, " {}", yaml_scalar(scalar));
+            }
+        }
+    }
+}
+
+fn yaml_seq(out: &mut String, items: &[Value], indent: usize) {
+    for v in items {
+        let _ = write!(out, "{:indent$}-", "");
+        if is_nested(v) {
+            // The first line of the nested block goes after the dash, the rest under it.
+            let mut nested = String::new();
+            match v {
+                Value::Object(o) => yaml_map(&mut nested, o, indent + 2),
+                Value::Array(a) => yaml_seq(&mut nested, a, indent + 2),
+                _ => unreachable!("nested"),
+            }
+            let _ = write!(out, " {}", &nested[indent + 2..]);
+        } else {
+            let _ = writeln!(out, " {}", yaml_scalar(v));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn yaml_of_nested_values_with_strings_that_look_like_other_things() {
+        let v = json!({
+            "name": "app",
+            "count": 3,
+            "enabled": true,
+            "none": null,
+            "version": "1.0",
+            "flag": "yes",
+            "time": "2026-12-04T19:00:00Z",
+            "note": "a: b # c",
+            "empty": "",
+            "list": [],
+            "map": {},
+            "tags": ["v1", "latest"],
+            "filters": [{"kind": "tag", "pattern": "*-rc", "exclude": true}, {"kind": "repository"}],
+            "nested": [[1, 2], []],
+        });
+        let expected = "\
+name: app
+count: 3
+enabled: true
+none: null
+version: \"1.0\"
+flag: \"yes\"
+time: \"2026-12-04T19:00:00Z\"
+note: \"a: b # c\"
+empty: \"\"
+list: []
+map: {}
+tags:
+- v1
+- latest
+filters:
+- kind: tag
+  pattern: \"*-rc\"
+  exclude: true
+- kind: repository
+nested:
+- - 1
+  - 2
+- []
+";
+        assert_eq!(yaml(&v), expected);
+    }
+
+    #[test]
+    fn tables_show_ages_and_sizes() {
+        let now = chrono::Utc::now();
+        let five_min_ago = (now - chrono::Duration::seconds(300)).to_rfc3339();
+        assert_eq!(cell("/created_at", &json!(five_min_ago)), "5m ago");
+        let later = (now + chrono::Duration::days(89) + chrono::Duration::seconds(30)).to_rfc3339();
+        assert_eq!(cell("/expires_at", &json!(later)), "in 89d");
+        assert_eq!(cell("/storage_bytes", &json!(1_572_864)), "1.5 MiB");
+        assert_eq!(cell("/bytes", &json!(512)), "512 B");
+        assert_eq!(cell("/quota_bytes", &json!(0)), "none");
+        assert_eq!(cell("/name", &json!("")), "-");
+        assert_eq!(human_duration(3 * 3600 + 20 * 60), "3h20m");
+        assert_eq!(human_duration(59), "59s");
     }
 }

@@ -11,15 +11,24 @@ use berth_config::{keys, ConfigError, RawSettings, EXIT_CONFIG};
 use clap::Args;
 
 #[derive(Args)]
+#[command(after_help = "\
+Environment (the README's Configuration table says what each means):
+  BERTH_DATABASE_URL, BERTH_BUS_URL, BERTH_CACHE_URL   PostgreSQL, RabbitMQ, Redis instead of
+                                                       the embedded backends
+  BERTH_NAMESPACE, BERTH_ADMIN_TOKEN, BERTH_INTERNAL_TOKEN, BERTH_ADMISSION_TOKEN,
+  BERTH_SECRET_KEY, BERTH_TOKEN_ISSUER, BERTH_TOKEN_SIGNING_KEY_FILE, BERTH_PLATFORM_ADMINS,
+  BERTH_HEALTH_INTERVAL_SECS, BERTH_REPLICATION_WORKERS, BERTH_REPLICATION_TASK_ATTEMPTS,
+  BERTH_REPLICATION_TASK_TIMEOUT_SECS, BERTH_REPLICATION_VERIFY_SECS, BERTH_REPLICA,
+  BERTH_LOG_FORMAT (auto|json|plain), RUST_LOG, OTEL_EXPORTER_OTLP_ENDPOINT")]
 pub struct UpArgs {
     /// Where embedded databases, the admin token and the secret key live.
-    #[arg(long)]
+    #[arg(long, env = "BERTH_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Gateway address (HTTP/JSON and gRPC).
-    #[arg(long)]
+    #[arg(long, env = "BERTH_LISTEN")]
     listen: Option<String>,
     /// A TOML configuration file (keys as in the README).
-    #[arg(long)]
+    #[arg(long, env = "BERTH_CONFIG")]
     config: Option<PathBuf>,
 }
 

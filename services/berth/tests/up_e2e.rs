@@ -1206,3 +1206,153 @@ async fn an_execution_completes_after_berth_up_is_killed_mid_run() {
         .await;
     assert!(status < 300, "{again}");
 }
+
+/// The venv of Python tools `scripts/test.sh` installs.
+fn tools_venv() -> PathBuf {
+    std::env::var_os("BERTH_TOOLS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/berth/py"))
+}
+
+/// Runs `program` with `input` on stdin: (success, stdout and stderr).
+fn pipe(program: &Path, args: &[&str], input: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (scripts/test.sh installs it)", program.display()));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The metric families a scrape holds (histogram and summary suffixes folded in).
+fn families(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(['{', ' ']).next().unwrap())
+        .map(|n| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| n.strip_suffix(s))
+                .unwrap_or(n)
+                .to_string()
+        })
+        .collect()
+}
+
+/// A scrape passes `promtool check metrics` and the Prometheus client's text parser, holds the
+/// gRPC, process and health families with their labels, forgets a deleted registry, and every
+/// family it holds (and every one the shipped alerts and dashboard use) is in the README.
+#[tokio::test]
+async fn metrics_pass_promtool_and_the_text_parser_and_forget_deleted_registries() {
+    let berth = Berth::up().await;
+    let (status, _) = berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "gone-soon", "kind": "oci", "url": format!("http://127.0.0.1:{}", berth_testkit::free_port()), "verify": false})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(berth.get("/api/v1/registries/nope").await.0, 404);
+    let scrape = || async {
+        reqwest::get(format!("{}/metrics", berth.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let series = "berth_registry_up{registry=\"gone-soon\"} 0";
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = scrape().await;
+        if text.contains(series) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text.contains(series), "{text}");
+
+    let (ok, report) = pipe(Path::new("promtool"), &["check", "metrics"], &text);
+    assert!(ok, "promtool check metrics:\n{report}");
+    let parser = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as f\nprint(len(list(f(sys.stdin.read()))))";
+    let (ok, out) = pipe(&tools_venv().join("bin/python"), &["-c", parser], &text);
+    assert!(ok, "prometheus_client parser: {out}");
+    assert!(out.trim().parse::<usize>().unwrap() >= 10, "{out}");
+
+    let grpc = text
+        .lines()
+        .find(|l| {
+            l.starts_with("berth_grpc_request_duration_seconds_count{")
+                && l.contains("grpc_service=\"berth.v1.RegistryService\"")
+                && l.contains("grpc_code=\"NOT_FOUND\"")
+        })
+        .unwrap_or_else(|| panic!("no gRPC series labelled by service and code:\n{text}"));
+    assert!(grpc.contains("grpc_method=\"GetRegistry\""), "{grpc}");
+    for needle in [
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "berth_build_info{",
+        "berth_dependency_up{dependency=\"database\"} 1",
+        "berth_outbox_pending{",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+
+    let (status, _) = berth
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/registries/gone-soon",
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let text = scrape().await;
+    assert!(
+        !text.contains("registry=\"gone-soon\""),
+        "a deleted registry's series stays:\n{text}"
+    );
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for family in families(&scrape().await) {
+        assert!(
+            readme.contains(&format!("`{family}`")),
+            "README does not list {family}"
+        );
+    }
+    let deployed = std::fs::read_to_string(root.join("deploy/prometheus/alerts.yml")).unwrap()
+        + &std::fs::read_to_string(root.join("deploy/grafana/berth-dashboard.json")).unwrap();
+    let used: std::collections::BTreeSet<&str> = deployed
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("berth_") || w.starts_with("process_"))
+        .map(|w| {
+            ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| w.strip_suffix(s))
+                .unwrap_or(w)
+        })
+        .collect();
+    assert!(used.len() >= 15, "{used:?}");
+    for family in used {
+        assert!(
+            readme.contains(&format!("`{family}`")),
+            "alerts or dashboard use {family}, which the README does not list"
+        );
+    }
+}

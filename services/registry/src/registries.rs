@@ -551,7 +551,34 @@ impl Registries {
         txn.commit().await?;
         self.outbox.notify();
         tracing::info!(registry = %name, "registry removed");
+        self.publish_health().await;
         Ok(())
+    }
+
+    /// Sets `berth_registry_up` from the stored health of every registry, so the gauge has a
+    /// series for each registry that exists and none for one deleted, whichever replica checked
+    /// it.
+    pub async fn publish_health(&self) {
+        let gauge = berth_telemetry::SnapshotGauge::named(
+            "berth_registry_up",
+            "1 while a registry's last health check passed, 0 after it failed.",
+        );
+        match Entity::find().all(&self.db).await {
+            Ok(all) => gauge.replace(
+                all.into_iter()
+                    .filter(|m| m.health_checked_at.is_some())
+                    .map(|m| {
+                        let up = if m.health_status == "healthy" {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                        (vec![("registry", m.name)], up)
+                    })
+                    .collect(),
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not read registry health for metrics"),
+        }
     }
 
     /// Lists registries in name order; `workspace` narrows to one workspace's own.
@@ -649,8 +676,6 @@ impl Registries {
         if previous != check.status {
             self.outbox.notify();
         }
-        metrics::gauge!("berth_registry_up", "registry" => m.name.clone())
-            .set(if check.status == "healthy" { 1.0 } else { 0.0 });
         Ok(())
     }
 
@@ -660,6 +685,7 @@ impl Registries {
         let m = self.find(name).await?;
         let check = self.check(&m).await;
         self.record(&m, &check).await?;
+        self.publish_health().await;
         Ok(check_to_proto(&check))
     }
 
@@ -702,6 +728,7 @@ impl Registries {
                 }
             })
             .await;
+        self.publish_health().await;
         Ok(checked.into_inner())
     }
 

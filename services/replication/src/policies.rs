@@ -308,9 +308,8 @@ impl Replication {
         match spec.trigger.as_str() {
             "manual" | "push" => {}
             "cron" => {
-                crate::scheduler::parse(&spec.cron).map_err(|e| {
-                    ReplicationError::invalid("trigger.cron", format!("not a cron schedule: {e}"))
-                })?;
+                crate::scheduler::parse(&spec.cron)
+                    .map_err(|e| ReplicationError::invalid("trigger.cron", e))?;
             }
             other => {
                 return Err(ReplicationError::invalid(

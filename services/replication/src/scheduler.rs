@@ -17,12 +17,89 @@ use crate::Replication;
 
 const LEASE: Duration = Duration::from_secs(3600);
 
-/// Parses a schedule, or says what is wrong with it.
+/// Parses a schedule, or says what is wrong with it, naming the field at fault.
 pub fn parse(expression: &str) -> Result<Cron, String> {
+    if let Some(problem) = explain(expression) {
+        return Err(problem);
+    }
     Cron::new(expression)
         .with_seconds_optional()
         .parse()
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("{expression:?} is not a schedule Berth can read ({e})"))
+}
+
+/// The fields of a schedule: name, lowest and highest value, and the names it may use.
+const FIELDS: [(&str, u32, u32, &[&str]); 6] = [
+    ("second", 0, 59, &[]),
+    ("minute", 0, 59, &[]),
+    ("hour", 0, 23, &[]),
+    ("day of month", 1, 31, &[]),
+    (
+        "month",
+        1,
+        12,
+        &[
+            "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+        ],
+    ),
+    (
+        "day of week",
+        0,
+        7,
+        &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
+    ),
+];
+
+/// The first thing wrong with a schedule, in Berth's words: the field count, or the field and
+/// value out of range. `None` when the fields look right.
+fn explain(expression: &str) -> Option<String> {
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    let named = match fields.len() {
+        5 => &FIELDS[1..],
+        6 => &FIELDS[..],
+        n => {
+            return Some(format!(
+                "{expression:?} has {n} field{}: a schedule has 5 (minute hour day-of-month month \
+                 day-of-week, e.g. \"0 3 * * *\" for 03:00 every day) or 6 (seconds first)",
+                if n == 1 { "" } else { "s" }
+            ))
+        }
+    };
+    for (value, (name, low, high, names)) in fields.iter().zip(named) {
+        for item in value.split(',') {
+            let (range, step) = match item.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (item, None),
+            };
+            if let Some(step) = step {
+                if !step.parse::<u32>().is_ok_and(|s| s >= 1 && s <= *high) {
+                    return Some(format!(
+                        "the {name} field {value:?}: the step after '/' must be a number from 1 to {high}"
+                    ));
+                }
+            }
+            if matches!(range, "*" | "?") || range.contains(['L', 'W', '#']) {
+                continue;
+            }
+            for bound in range.split('-') {
+                let ok = match bound.parse::<u32>() {
+                    Ok(n) => (*low..=*high).contains(&n),
+                    Err(_) => names.contains(&bound.to_ascii_uppercase().as_str()),
+                };
+                if !ok {
+                    let words = if names.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" or {}-{}", names[0], names[names.len() - 1])
+                    };
+                    return Some(format!(
+                        "the {name} field {value:?}: {bound:?} is not from {low} to {high}{words}"
+                    ));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Parses an IANA time zone name; empty is UTC.
@@ -123,6 +200,31 @@ mod tests {
         assert_eq!(due(&daily, kolkata, at(20, 59), at(21, 0)), Some(at(21, 0)));
         assert_eq!(due(&daily, Tz::UTC, at(20, 59), at(21, 0)), None);
         assert!(time_zone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn bad_schedules_are_explained_naming_the_field() {
+        let e = parse("every day").unwrap_err();
+        assert!(e.contains("has 2 fields: a schedule has 5"), "{e}");
+        let e = parse("61 * * * *").unwrap_err();
+        assert_eq!(e, "the minute field \"61\": \"61\" is not from 0 to 59");
+        let e = parse("0 25 * * *").unwrap_err();
+        assert!(e.starts_with("the hour field"), "{e}");
+        let e = parse("0 0 * FOO *").unwrap_err();
+        assert!(e.contains("JAN-DEC"), "{e}");
+        let e = parse("*/0 * * * *").unwrap_err();
+        assert!(e.contains("step"), "{e}");
+        let e = parse("0 0 0 * *").unwrap_err();
+        assert!(e.starts_with("the day of month field"), "{e}");
+        for good in [
+            "0 3 * * MON-FRI",
+            "*/15 * * * *",
+            "0 0 1,15 * *",
+            "30 */2 * * * *",
+            "0 0 * * 7",
+        ] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
         assert_eq!(time_zone("").unwrap(), Tz::UTC);
     }
 }

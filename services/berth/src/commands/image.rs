@@ -14,6 +14,7 @@ use crate::output::{print, Format};
 pub enum ImageCommand {
     /// Import a `docker save` tarball or an OCI image layout (tar or tar.gz).
     Import {
+        /// The archive file.
         file: std::path::PathBuf,
         /// REGISTRY/SPACE/REPO:TAG.
         #[arg(long)]

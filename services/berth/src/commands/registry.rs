@@ -27,25 +27,36 @@ pub enum RegistryCommand {
     /// List integrated registries.
     List,
     /// Show one registry.
-    Get { name: String },
+    Get {
+        /// The registry's name in Berth.
+        name: String,
+    },
     /// Change a registry.
     Update(UpdateArgs),
     /// Remove a registry from Berth (the registry itself is untouched).
     Rm {
+        /// The registry's name in Berth.
         name: String,
         /// Also remove its spaces (with their bindings) and the replication policies naming it.
         #[arg(long)]
         cascade: bool,
     },
     /// Check a registry's health now.
-    Ping { name: String },
+    Ping {
+        /// The registry's name in Berth.
+        name: String,
+    },
     /// Set a new secret for the registry's notifications (shown once, with the configuration
     /// the registry needs); the old one stops working.
-    HookSecret { name: String },
+    HookSecret {
+        /// The registry's name in Berth.
+        name: String,
+    },
 }
 
 #[derive(Args)]
 pub struct CredentialArgs {
+    /// The user Berth signs in to the registry as.
     #[arg(long)]
     username: Option<String>,
     /// Prefer --password-stdin or BERTH_REGISTRY_PASSWORD: flags are visible to other users.
@@ -76,10 +87,12 @@ impl CredentialArgs {
 
 #[derive(Args)]
 pub struct AddArgs {
+    /// The registry's name in Berth (DNS-label style).
     name: String,
     /// distribution, harbor or oci.
     #[arg(long)]
     kind: String,
+    /// The registry's base URL, e.g. https://registry.example.com.
     #[arg(long)]
     url: String,
     #[command(flatten)]
@@ -87,6 +100,7 @@ pub struct AddArgs {
     /// Skip TLS certificate verification.
     #[arg(long)]
     insecure: bool,
+    /// Free text shown in listings.
     #[arg(long, default_value = "")]
     description: String,
     /// Save without checking connectivity and credentials.
@@ -102,15 +116,20 @@ pub struct AddArgs {
 
 #[derive(Args)]
 pub struct UpdateArgs {
+    /// The registry's name in Berth.
     name: String,
+    /// A new base URL.
     #[arg(long)]
     url: Option<String>,
     #[command(flatten)]
     credential: CredentialArgs,
+    /// Skip (true) or require (false) TLS certificate verification.
     #[arg(long)]
     insecure: Option<bool>,
+    /// New free text.
     #[arg(long)]
     description: Option<String>,
+    /// Save without checking connectivity and credentials.
     #[arg(long)]
     no_verify: bool,
 }
@@ -169,7 +188,11 @@ pub async fn run(client: &Client, format: Format, cmd: RegistryCommand) -> anyho
                     None,
                 )
                 .await?;
-            println!("registry {name} removed");
+            crate::output::done(
+                format,
+                &format!("registry {name} removed"),
+                &format!("/api/v1/registries/{}", segment(&name)),
+            );
             return Ok(());
         }
         RegistryCommand::Ping { name } => {
@@ -200,6 +223,9 @@ pub async fn run(client: &Client, format: Format, cmd: RegistryCommand) -> anyho
                     None,
                 )
                 .await?;
+            if crate::output::structured(format, &v).is_some() {
+                return Ok(());
+            }
             println!("secret: {}", v["secret"].as_str().unwrap_or_default());
             println!("(shown once; the registry sends it as \"Authorization: Bearer <secret>\")\n");
             println!("# Distribution config.yml (BERTH: this Berth's URL)");

@@ -11,7 +11,9 @@ use crate::output::{print, Format};
 pub enum RepoCommand {
     /// List repositories of a registry (every page).
     List {
+        /// The registry's name in Berth.
         registry: String,
+        /// Only this space's repositories.
         #[arg(long)]
         space: Option<String>,
     },

@@ -56,41 +56,55 @@ pub enum SyncCommand {
     Run(RunArgs),
     /// Executions, newest first.
     Executions {
+        /// Only this policy's executions.
         #[arg(long)]
         policy: Option<String>,
     },
     /// The tasks (one per artifact) of an execution.
     Tasks {
+        /// The execution's id.
         execution: String,
         /// Only tasks in this status (pending, running, succeeded, failed, skipped, cancelled).
         #[arg(long)]
         status: Option<String>,
     },
     /// Follow an execution with a progress bar until it ends.
-    Watch { execution: String },
+    Watch {
+        /// The execution's id.
+        execution: String,
+    },
     /// Cancel an execution: transfers in flight stop.
-    Cancel { execution: String },
+    Cancel {
+        /// The execution's id.
+        execution: String,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// Create a policy.
     Create(Box<CreateArgs>),
+    /// List policies.
     List,
+    /// Show a policy.
     Get {
+        /// The policy's name.
         name: String,
     },
     /// Change a policy; only the flags given change.
     Update(Box<UpdateArgs>),
+    /// Delete a policy (its executions go with it).
     Rm {
+        /// The policy's name.
         name: String,
     },
 }
 
 #[derive(Args)]
 pub struct RunArgs {
+    /// The policy's name.
     policy: String,
-    /// Show a progress bar until the execution ends.
+    /// Follow the execution until it ends (a progress bar; with -o json, one line per change).
     #[arg(long)]
     watch: bool,
     /// Check every artifact at the destination instead of trusting recorded digests.
@@ -104,11 +118,13 @@ pub struct PolicyFlags {
     /// Repository patterns to include (doublestar: `*` in a segment, `**` across).
     #[arg(long = "repo")]
     repos: Vec<String>,
+    /// Repository patterns to leave out.
     #[arg(long = "exclude-repo")]
     exclude_repos: Vec<String>,
     /// Tag patterns to include.
     #[arg(long = "tag")]
     tags: Vec<String>,
+    /// Tag patterns to leave out.
     #[arg(long = "exclude-tag")]
     exclude_tags: Vec<String>,
     /// manual, cron or push.
@@ -145,6 +161,7 @@ pub struct PolicyFlags {
 
 #[derive(Args)]
 pub struct CreateArgs {
+    /// The policy's name.
     name: String,
     /// REGISTRY or REGISTRY/SPACE.
     #[arg(long)]
@@ -161,9 +178,12 @@ pub struct CreateArgs {
 
 #[derive(Args)]
 pub struct UpdateArgs {
+    /// The policy's name.
     name: String,
+    /// Let cron and push run the policy again.
     #[arg(long, conflicts_with = "disable")]
     enable: bool,
+    /// Stop cron and push runs (manual runs still work).
     #[arg(long)]
     disable: bool,
     #[command(flatten)]
@@ -246,7 +266,7 @@ pub async fn run(client: &Client, format: Format, cmd: SyncCommand) -> anyhow::R
             }
             let e = client.call(Method::POST, &path, None).await?;
             if a.watch {
-                watch(client, e["id"].as_str().unwrap_or_default()).await
+                watch(client, format, e["id"].as_str().unwrap_or_default()).await
             } else {
                 print(format, &e, EXECUTION_COLUMNS);
                 Ok(())
@@ -271,7 +291,7 @@ pub async fn run(client: &Client, format: Format, cmd: SyncCommand) -> anyhow::R
             print(format, &client.get(&path).await?, TASK_COLUMNS);
             Ok(())
         }
-        SyncCommand::Watch { execution } => watch(client, &execution).await,
+        SyncCommand::Watch { execution } => watch(client, format, &execution).await,
         SyncCommand::Cancel { execution } => {
             let path = format!(
                 "/api/v1/replication/executions/{}/cancel",
@@ -331,7 +351,11 @@ async fn policy(client: &Client, format: Format, cmd: PolicyCommand) -> anyhow::
             client
                 .call(Method::DELETE, &format!("{base}/{}", segment(&name)), None)
                 .await?;
-            println!("policy {name} deleted");
+            crate::output::done(
+                format,
+                &format!("policy {name} deleted"),
+                &format!("{base}/{}", segment(&name)),
+            );
             return Ok(());
         }
     };
@@ -339,17 +363,7 @@ async fn policy(client: &Client, format: Format, cmd: PolicyCommand) -> anyhow::
     Ok(())
 }
 
-/// Human bytes: 1.5 MiB.
-fn human(bytes: f64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes;
-    let mut u = 0;
-    while v >= 1024.0 && u < units.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{v:.1} {}", units[u])
-}
+use crate::output::human_bytes as human;
 
 /// The progress line: artifacts done of total, bytes, rate and ETA.
 fn progress_message(e: &Value, elapsed: Duration) -> String {
@@ -371,41 +385,73 @@ fn progress_message(e: &Value, elapsed: Duration) -> String {
     )
 }
 
-/// Follows an execution with a progress bar; fails when the execution does not succeed.
-async fn watch(client: &Client, id: &str) -> anyhow::Result<()> {
+/// Follows an execution until it ends, and fails when it does not succeed. For people: a
+/// spinner while the execution plans, then a progress bar of artifacts with bytes, rate and
+/// ETA. With `-o json` one JSON line per change of the execution (`-o yaml`: one document).
+async fn watch(client: &Client, format: Format, id: &str) -> anyhow::Result<()> {
     let path = format!("/api/v1/replication/executions/{}", segment(id));
-    let bar = ProgressBar::new(0);
-    bar.set_style(
+    let people = format == Format::Table;
+    let planning =
+        ProgressStyle::with_template("{spinner} planning · {msg}").expect("progress template");
+    let copying =
         ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} artifacts · {msg}")
             .expect("progress template")
-            .progress_chars("=> "),
-    );
+            .progress_chars("=> ");
+    let bar = if people {
+        ProgressBar::new(0).with_style(planning)
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut planned = false;
+    let mut last = Value::Null;
     let started = Instant::now();
     let e = loop {
         let e = client.get(&path).await?;
         let n = |k: &str| e[k].as_u64().unwrap_or(0);
-        bar.set_length(n("total"));
-        bar.set_position(n("succeeded") + n("failed") + n("skipped"));
-        bar.set_message(progress_message(&e, started.elapsed()));
-        let status = e["status"].as_str().unwrap_or_default();
-        if !matches!(status, "pending" | "running") {
+        let status = e["status"].as_str().unwrap_or_default().to_string();
+        if people {
+            // No full bar at 0/0: the total is known once planning has found the artifacts.
+            if !planned && n("total") > 0 {
+                planned = true;
+                bar.set_style(copying.clone());
+            }
+            bar.set_length(n("total"));
+            bar.set_position(n("succeeded") + n("failed") + n("skipped"));
+            bar.set_message(progress_message(&e, started.elapsed()));
+            bar.tick();
+        } else if e != last {
+            match format {
+                Format::Json => println!("{}", serde_json::to_string(&e)?),
+                _ => print!("---\n{}", crate::output::yaml(&e)),
+            }
+            last = e.clone();
+        }
+        if !matches!(status.as_str(), "pending" | "running") {
             break e;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    bar.finish();
+    bar.finish_and_clear();
     let status = e["status"].as_str().unwrap_or_default().to_string();
-    println!(
-        "execution {id} {status}: {} copied, {} skipped, {} failed, {}",
-        e["succeeded"],
-        e["skipped"],
-        e["failed"],
-        human(e["bytes"].as_u64().unwrap_or(0) as f64)
-    );
+    if people {
+        println!(
+            "execution {id} {status} in {}: {} copied, {} skipped, {} failed of {}, {}",
+            crate::output::human_duration(started.elapsed().as_secs() as i64),
+            e["succeeded"],
+            e["skipped"],
+            e["failed"],
+            e["total"],
+            human(e["bytes"].as_u64().unwrap_or(0) as f64)
+        );
+    }
     if status != "succeeded" {
+        let cause = e["error"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("{s}; "))
+            .unwrap_or_default();
         bail!(
-            "execution {status}: {}",
-            e["error"].as_str().unwrap_or("see `berth sync tasks`")
+            "execution {id} {status}: {cause}the failed tasks and their causes: `berth sync tasks {id} --status failed`"
         );
     }
     Ok(())

@@ -27,15 +27,22 @@ const SPACE_COLUMNS: &[(&str, &str)] = &[
 pub enum WorkspaceCommand {
     /// Create a workspace (tenant).
     Create {
+        /// The workspace's name.
         name: String,
+        /// Free text shown in listings.
         #[arg(long, default_value = "")]
         description: String,
     },
+    /// List workspaces (yours; all for platform admins).
     List,
+    /// Show a workspace with its namespaces and members.
     Get {
+        /// The workspace's name.
         name: String,
     },
+    /// Remove a workspace.
     Rm {
+        /// The workspace's name.
         name: String,
         /// Also remove its bindings and the registries it integrated (with their dependents).
         #[arg(long)]
@@ -43,21 +50,32 @@ pub enum WorkspaceCommand {
     },
     /// Put a Kubernetes namespace into a workspace.
     AddNamespace {
+        /// The workspace's name.
         workspace: String,
+        /// The Kubernetes namespace.
         namespace: String,
     },
+    /// Take a Kubernetes namespace out of a workspace.
     RemoveNamespace {
+        /// The workspace's name.
         workspace: String,
+        /// The Kubernetes namespace.
         namespace: String,
     },
     /// Grant a role: workspace-admin, workspace-editor or workspace-viewer.
     SetMember {
+        /// The workspace's name.
         workspace: String,
+        /// The principal (user or service account name).
         principal: String,
+        /// workspace-admin, workspace-editor or workspace-viewer.
         role: String,
     },
+    /// Take a principal out of a workspace.
     RemoveMember {
+        /// The workspace's name.
         workspace: String,
+        /// The principal.
         principal: String,
     },
 }
@@ -66,36 +84,50 @@ pub enum WorkspaceCommand {
 pub enum SpaceCommand {
     /// Create REGISTRY/SPACE (private unless --public).
     Create {
+        /// The space, as REGISTRY/SPACE.
         space: String,
+        /// Anyone may pull (no binding needed).
         #[arg(long)]
         public: bool,
+        /// Storage quota in bytes (Harbor registries enforce it); none by default.
         #[arg(long)]
         quota_bytes: Option<u64>,
+        /// Free text shown in listings.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// Spaces of a registry.
     List {
+        /// The registry's name in Berth.
         registry: String,
     },
+    /// Show a space.
     Get {
+        /// The space, as REGISTRY/SPACE.
         space: String,
     },
+    /// Change a space's visibility, quota or description.
     Update {
+        /// The space, as REGISTRY/SPACE.
         space: String,
         /// public or private.
         #[arg(long)]
         visibility: Option<String>,
+        /// Storage quota in bytes (0: none).
         #[arg(long)]
         quota_bytes: Option<u64>,
+        /// New free text.
         #[arg(long)]
         description: Option<String>,
     },
+    /// Remove a space (its bindings go with it; images stay in the registry).
     Rm {
+        /// The space, as REGISTRY/SPACE.
         space: String,
     },
     /// Record the spaces REGISTRY already has (Harbor projects, first path segments).
     Import {
+        /// The registry's name in Berth.
         registry: String,
     },
 }
@@ -103,13 +135,19 @@ pub enum SpaceCommand {
 #[derive(Subcommand)]
 pub enum AccessCommand {
     /// May namespace NS pull IMAGE?
-    Check { namespace: String, image: String },
+    Check {
+        /// The Kubernetes namespace.
+        namespace: String,
+        /// host[:port]/space/repository[:tag|@digest].
+        image: String,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum NamespaceCommand {
     /// Print a new kubernetes.io/dockerconfigjson Secret for NS (pipe it to kubectl apply -f -).
     PullSecret {
+        /// The Kubernetes namespace.
         namespace: String,
         /// Revoke every pull credential of the namespace instead.
         #[arg(long)]
@@ -131,13 +169,14 @@ fn space_path(space: &str) -> anyhow::Result<String> {
 
 async fn done(
     client: &Client,
+    format: Format,
     method: Method,
     path: &str,
     body: Option<&Value>,
     message: String,
 ) -> anyhow::Result<()> {
     client.call(method, path, body).await?;
-    println!("{message}");
+    crate::output::done(format, &message, path);
     Ok(())
 }
 
@@ -167,6 +206,7 @@ pub async fn workspace(
             let path = format!("/api/v1/workspaces/{}?cascade={cascade}", segment(&name));
             return done(
                 client,
+                format,
                 Method::DELETE,
                 &path,
                 None,
@@ -185,6 +225,7 @@ pub async fn workspace(
             );
             return done(
                 client,
+                format,
                 Method::PUT,
                 &path,
                 None,
@@ -203,6 +244,7 @@ pub async fn workspace(
             );
             return done(
                 client,
+                format,
                 Method::DELETE,
                 &path,
                 None,
@@ -223,6 +265,7 @@ pub async fn workspace(
             let msg = format!("{principal} is {role} of {workspace}");
             return done(
                 client,
+                format,
                 Method::PUT,
                 &path,
                 Some(&json!({"role": role})),
@@ -241,6 +284,7 @@ pub async fn workspace(
             );
             return done(
                 client,
+                format,
                 Method::DELETE,
                 &path,
                 None,
@@ -319,6 +363,7 @@ pub async fn space(client: &Client, format: Format, cmd: SpaceCommand) -> anyhow
         Rm { space } => {
             return done(
                 client,
+                format,
                 Method::DELETE,
                 &space_path(&space)?,
                 None,
@@ -334,6 +379,7 @@ pub async fn space(client: &Client, format: Format, cmd: SpaceCommand) -> anyhow
 /// Binds (`Some(push)`) or unbinds (`None`) a space and a workspace.
 pub async fn bind(
     client: &Client,
+    format: Format,
     space: &str,
     workspace: &str,
     push: Option<bool>,
@@ -343,6 +389,7 @@ pub async fn bind(
         let grants = if push { "pull, push" } else { "pull" };
         done(
             client,
+            format,
             Method::PUT,
             &path,
             Some(&serde_json::json!({ "push": push })),
@@ -352,6 +399,7 @@ pub async fn bind(
     } else {
         done(
             client,
+            format,
             Method::DELETE,
             &path,
             None,
@@ -382,12 +430,17 @@ pub async fn access(client: &Client, format: Format, cmd: AccessCommand) -> anyh
     }
 }
 
-pub async fn namespace(client: &Client, cmd: NamespaceCommand) -> anyhow::Result<()> {
+pub async fn namespace(
+    client: &Client,
+    format: Format,
+    cmd: NamespaceCommand,
+) -> anyhow::Result<()> {
     let NamespaceCommand::PullSecret { namespace, revoke } = cmd;
     let path = format!("/api/v1/namespaces/{}/pull-secret", segment(&namespace));
     if revoke {
         return done(
             client,
+            format,
             Method::DELETE,
             &path,
             None,
@@ -396,13 +449,19 @@ pub async fn namespace(client: &Client, cmd: NamespaceCommand) -> anyhow::Result
         .await;
     }
     let secret = client.get(&path).await?;
-    println!("{}", serde_json::to_string_pretty(&secret)?);
+    // The manifest itself, for `kubectl apply -f -`: JSON unless YAML is asked for.
+    if crate::output::structured(format, &secret).is_none() {
+        println!("{}", serde_json::to_string_pretty(&secret)?);
+    }
     Ok(())
 }
 
-pub async fn login_command(client: &Client, registry: &str) -> anyhow::Result<()> {
+pub async fn login_command(client: &Client, format: Format, registry: &str) -> anyhow::Result<()> {
     let path = format!("/api/v1/registries/{}/login-command", segment(registry));
     let v = client.call(Method::POST, &path, None).await?;
+    if crate::output::structured(format, &v).is_some() {
+        return Ok(());
+    }
     let password = v["password"].as_str().unwrap_or_default();
     let command = v["command"].as_str().unwrap_or_default();
     println!("echo '{password}' | {command}");
@@ -432,11 +491,7 @@ pub async fn images(client: &Client, format: Format, namespace: &str) -> anyhow:
             _ => break,
         }
     }
-    if let Format::Json = format {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"items": items}))?
-        );
+    if crate::output::structured(format, &json!({"items": items})).is_some() {
         return Ok(());
     }
     let rows = items

@@ -12,6 +12,7 @@ use crate::output::{print, Format};
 pub enum TokenCommand {
     /// Mint an API token for PRINCIPAL (platform admins); it is shown once.
     Create {
+        /// Who the token authenticates as.
         principal: String,
         /// Lifetime in seconds (default 90 days).
         #[arg(long)]
@@ -20,7 +21,10 @@ pub enum TokenCommand {
     /// Stored tokens (never the tokens themselves): all for platform admins, else your own.
     List,
     /// Revoke a token by its id, at once.
-    Revoke { id: String },
+    Revoke {
+        /// The token's id (from `berth token list`).
+        id: String,
+    },
 }
 
 const COLUMNS: &[(&str, &str)] = &[
@@ -60,7 +64,11 @@ pub async fn run(client: &Client, format: Format, c: TokenCommand) -> anyhow::Re
                     None,
                 )
                 .await?;
-            println!("token {id} revoked");
+            crate::output::done(
+                format,
+                &format!("token {id} revoked"),
+                &format!("/api/v1/tokens/{}", segment(&id)),
+            );
         }
     }
     Ok(())

@@ -88,7 +88,14 @@ fn authenticated(s: &AppState, headers: &http::HeaderMap) -> bool {
         })
 }
 
-pub async fn validate(
+/// Judge a Kubernetes AdmissionReview (validating webhook).
+///
+/// Denies a pod (or a workload's pod template) when its namespace may not pull one of its
+/// images; authenticated by the admission token as a bearer token.
+#[utoipa::path(post, path = "/admission/validate", tag = "access", security(("admission_token" = [])),
+    request_body(content = Object, description = "An `admission.k8s.io/v1` AdmissionReview"),
+    responses((status = 200, description = "The AdmissionReview with its response", body = Object)))]
+pub async fn admission_review(
     State(s): State<AppState>,
     headers: http::HeaderMap,
     body: Bytes,

@@ -245,7 +245,11 @@ impl From<pb::Artifact> for ArtifactJson {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenBody {
+    /// Who the token authenticates as.
+    #[schema(min_length = 1, max_length = 255)]
     pub principal: String,
+    /// Lifetime, 60 seconds to 3 years; left out: 90 days.
+    #[schema(minimum = 60, maximum = 94608000)]
     pub ttl_seconds: Option<i64>,
 }
 
@@ -309,10 +313,15 @@ impl From<pb::AuditEvent> for AuditEventJson {
 
 /// Paging query parameters of every list.
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Items per page, 1–1000; left out: the list's default.
+    #[param(minimum = 1, maximum = 1000)]
     pub page_size: Option<i32>,
+    /// `next_page_token` of the previous page.
     pub page_token: Option<String>,
-    /// Repositories only: narrow to one space.
+    /// Repositories only (documented there): narrow to one space.
+    #[param(ignore)]
     pub space: Option<String>,
 }
 
@@ -505,4 +514,80 @@ pub struct AccessCheckBody {
 pub struct AccessJson {
     pub allowed: bool,
     pub reason: String,
+}
+
+/// Every error answer: `{"error": {"code", "message", "field"?}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorJson {
+    pub error: ErrorDetailJson,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetailJson {
+    /// `invalid_argument`, `not_found`, `already_exists`, `permission_denied`,
+    /// `unauthenticated`, `failed_precondition`, `unavailable`, `deadline_exceeded`,
+    /// `method_not_allowed` or `internal`.
+    pub code: String,
+    pub message: String,
+    /// For `invalid_argument`: the field, query or path parameter at fault (`filters[1].pattern`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// A repository a namespace may pull, with its tags.
+#[derive(Serialize, ToSchema)]
+pub struct VisibleImageJson {
+    pub registry: String,
+    pub space: String,
+    pub repository: String,
+    /// `host/repository`, ready for a pod spec.
+    pub image: String,
+    pub tags: Vec<VisibleTagJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VisibleTagJson {
+    pub tag: String,
+    pub digest: String,
+}
+
+/// A short-lived `docker login` credential for the caller.
+#[derive(Serialize, ToSchema)]
+pub struct LoginCommandJson {
+    pub registry: String,
+    pub host: String,
+    pub username: String,
+    /// Shown once.
+    pub password: String,
+    pub expires_at: String,
+    /// The command to run, reading the password from stdin.
+    pub command: String,
+}
+
+/// A Kubernetes `Secret` of type `kubernetes.io/dockerconfigjson` holding new pull
+/// credentials of the namespace for every registry it may pull from.
+#[derive(Serialize, ToSchema)]
+pub struct PullSecretJson {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    pub r#type: String,
+    pub metadata: serde_json::Value,
+    /// `.dockerconfigjson`, base64.
+    pub data: serde_json::Value,
+}
+
+/// What a notification published: one bus event per pushed or deleted artifact.
+#[derive(Serialize, ToSchema)]
+pub struct PublishedJson {
+    pub published: u64,
+}
+
+/// The Docker registry token service's answer (distribution's token authentication spec).
+#[derive(Serialize, ToSchema)]
+pub struct RegistryTokenJson {
+    pub token: String,
+    pub access_token: String,
+    pub expires_in: i64,
+    pub issued_at: String,
 }

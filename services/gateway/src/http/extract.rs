@@ -149,6 +149,7 @@ pub struct Cascade(pub bool);
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CascadeQuery {
     /// Also remove what depends on the resource (default false: refuse with 412 naming it).
     pub cascade: Option<bool>,

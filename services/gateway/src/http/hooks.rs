@@ -14,6 +14,7 @@
 //! digest is checked against the distribution grammar before anything is published: one bad
 //! field refuses the whole notification (400 naming it), and nothing of it is published.
 
+use crate::http::dto::PublishedJson;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -181,7 +182,14 @@ fn harbor_events(registry: &str, body: &[u8]) -> Result<Vec<Notified>, ApiError>
     Ok(out)
 }
 
-pub async fn distribution(
+/// Receive a CNCF Distribution notification envelope.
+///
+/// Authenticated by the registry's hook secret as a bearer token; each manifest push or delete
+/// becomes one bus event.
+#[utoipa::path(post, path = "/hooks/distribution/{registry}", tag = "hooks", security(("hook_secret" = [])),
+    request_body(content = Object, content_type = "application/vnd.docker.distribution.events.v1+json", description = "`{\"events\": [...]}`"),
+    responses((status = 200, description = "The events published", body = PublishedJson)))]
+pub async fn distribution_notification(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(registry): Path<String>,
@@ -190,7 +198,14 @@ pub async fn distribution(
     respond(handle(&s, &headers, &registry, &body, distribution_events).await)
 }
 
-pub async fn harbor(
+/// Receive a Harbor v2 webhook.
+///
+/// Authenticated by the registry's hook secret as a bearer token (the policy's auth header);
+/// `PUSH_ARTIFACT` and `DELETE_ARTIFACT` become bus events.
+#[utoipa::path(post, path = "/hooks/harbor/{registry}", tag = "hooks", security(("hook_secret" = [])),
+    request_body(content = Object, description = "Harbor's webhook payload"),
+    responses((status = 200, description = "The events published", body = PublishedJson)))]
+pub async fn harbor_notification(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(registry): Path<String>,
@@ -203,7 +218,9 @@ fn respond(r: Result<usize, ApiError>) -> Response {
     match r {
         Ok(published) => (
             StatusCode::OK,
-            axum::Json(serde_json::json!({"published": published})),
+            axum::Json(PublishedJson {
+                published: published as u64,
+            }),
         )
             .into_response(),
         Err(e) => HttpError(e).into_response(),

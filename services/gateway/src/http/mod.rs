@@ -60,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
-        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/openapi.json", get(openapi::openapi_document))
         .route(
             "/api/v1/tokens",
             post(system::create_token).get(system::list_tokens),
@@ -70,30 +70,33 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/overview", get(registries::platform_overview))
         .route(
             "/api/v1/registries",
-            get(registries::list).post(registries::create),
+            get(registries::list_registries).post(registries::create_registry),
         )
         .route(
             "/api/v1/registries/{registry}",
-            get(registries::get)
-                .patch(registries::update)
-                .delete(registries::delete),
+            get(registries::get_registry)
+                .patch(registries::update_registry)
+                .delete(registries::delete_registry),
         )
-        .route("/api/v1/registries/{registry}/ping", post(registries::ping))
+        .route(
+            "/api/v1/registries/{registry}/ping",
+            post(registries::ping_registry),
+        )
         .route(
             "/api/v1/registries/{registry}/hook-secret",
             post(registries::rotate_hook_secret),
         )
         .route(
             "/api/v1/registries/{registry}/overview",
-            get(registries::overview),
+            get(registries::registry_overview),
         )
         .route(
             "/api/v1/registries/{registry}/repositories",
-            get(registries::repositories),
+            get(registries::list_repositories),
         )
         .route(
             "/api/v1/registries/{registry}/repositories/{*rest}",
-            get(registries::repository_subresource),
+            get(registries::list_artifacts),
         )
         .route(
             "/api/v1/registries/{registry}/spaces",
@@ -111,7 +114,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/registries/{registry}/spaces/{space}/bindings/{workspace}",
-            put(tenancy::bind).delete(tenancy::unbind),
+            put(tenancy::bind_space).delete(tenancy::unbind_space),
         )
         .route(
             "/api/v1/workspaces",
@@ -132,7 +135,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/access/check", post(tenancy::check_access))
         .route(
             "/api/v1/namespaces/{namespace}/pull-secret",
-            get(tenancy::pull_secret).delete(tenancy::revoke_pull_secret),
+            get(tenancy::issue_pull_secret).delete(tenancy::revoke_pull_secret),
         )
         .route(
             "/api/v1/registries/{registry}/login-command",
@@ -176,15 +179,18 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/replication/executions/{id}/cancel",
             post(replication::cancel_execution),
         )
-        .route("/hooks/distribution/{registry}", post(hooks::distribution))
-        .route("/hooks/harbor/{registry}", post(hooks::harbor))
+        .route(
+            "/hooks/distribution/{registry}",
+            post(hooks::distribution_notification),
+        )
+        .route("/hooks/harbor/{registry}", post(hooks::harbor_notification))
         .route(
             "/api/v1/registries/{registry}/import",
             post(replication::import_image),
         )
-        .route("/auth/token", get(token_service::token))
-        .route("/auth/certificate", get(token_service::certificate))
-        .route("/admission/validate", post(admission::validate))
+        .route("/auth/token", get(token_service::registry_token))
+        .route("/auth/certificate", get(token_service::token_certificate))
+        .route("/admission/validate", post(admission::admission_review))
         .route_layer(middleware::from_fn(check_path_names))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

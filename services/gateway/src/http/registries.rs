@@ -11,9 +11,14 @@ use super::{Authed, Cascade, CascadeQuery, HttpResult, JsonBody, OptionalJsonBod
 use crate::ops;
 use crate::state::AppState;
 
-#[utoipa::path(post, path = "/api/v1/registries", request_body = CreateRegistryBody,
-    responses((status = 201, body = RegistryJson), (status = 400), (status = 401), (status = 403), (status = 409)))]
-pub async fn create(
+/// Integrate a registry.
+///
+/// Stores the registry (its credential encrypted), verifies connectivity first unless
+/// `verify` is false, and starts health checks. Platform admins integrate for the platform;
+/// workspace admins for their own workspace only.
+#[utoipa::path(post, path = "/api/v1/registries", tag = "registries", request_body = CreateRegistryBody,
+    responses((status = 201, description = "The registry as stored", body = RegistryJson), (status = 409, description = "A registry of that name exists", body = ErrorJson)))]
+pub async fn create_registry(
     State(s): State<AppState>,
     Authed(p): Authed,
     JsonBody(body): JsonBody<CreateRegistryBody>,
@@ -22,8 +27,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(r.into())))
 }
 
-#[utoipa::path(get, path = "/api/v1/registries", params(PageQuery), responses((status = 200, body = List<RegistryJson>)))]
-pub async fn list(
+/// List registries.
+///
+/// Platform admins see every registry; others see the platform's and their workspaces' own.
+#[utoipa::path(get, path = "/api/v1/registries", tag = "registries", params(PageQuery),
+    responses((status = 200, description = "One page of registries", body = List<RegistryJson>)))]
+pub async fn list_registries(
     State(s): State<AppState>,
     Authed(p): Authed,
     Paging(q): Paging,
@@ -40,8 +49,10 @@ pub async fn list(
     )))
 }
 
-#[utoipa::path(get, path = "/api/v1/registries/{registry}", responses((status = 200, body = RegistryJson), (status = 404)))]
-pub async fn get(
+/// Get a registry.
+#[utoipa::path(get, path = "/api/v1/registries/{registry}", tag = "registries",
+    responses((status = 200, description = "The registry", body = RegistryJson)))]
+pub async fn get_registry(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(name): Path<String>,
@@ -49,9 +60,13 @@ pub async fn get(
     Ok(Json(ops::get_registry(&s, &p, &name).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/api/v1/registries/{registry}", request_body = UpdateRegistryBody,
-    responses((status = 200, body = RegistryJson), (status = 400), (status = 404)))]
-pub async fn update(
+/// Change a registry.
+///
+/// Only the fields present change; a new URL or credential is verified first unless `verify`
+/// is false.
+#[utoipa::path(patch, path = "/api/v1/registries/{registry}", tag = "registries", request_body = UpdateRegistryBody,
+    responses((status = 200, description = "The registry as stored", body = RegistryJson)))]
+pub async fn update_registry(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(name): Path<String>,
@@ -64,8 +79,12 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/registries/{registry}", params(CascadeQuery), responses((status = 204), (status = 404), (status = 412)))]
-pub async fn delete(
+/// Remove a registry.
+///
+/// Refused with 412 while spaces or policies use it, unless `cascade` is true.
+#[utoipa::path(delete, path = "/api/v1/registries/{registry}", tag = "registries", params(CascadeQuery),
+    responses((status = 204, description = "Removed"), (status = 412, description = "Something still uses the registry; the message names it", body = ErrorJson)))]
+pub async fn delete_registry(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(name): Path<String>,
@@ -75,8 +94,10 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/registries/{registry}/ping", responses((status = 200, body = HealthJson), (status = 404)))]
-pub async fn ping(
+/// Check a registry's health now.
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/ping", tag = "registries",
+    responses((status = 200, description = "The registry's health", body = HealthJson)))]
+pub async fn ping_registry(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(name): Path<String>,
@@ -84,8 +105,10 @@ pub async fn ping(
     Ok(Json(ops::ping_registry(&s, &p, &name).await?.into()))
 }
 
-#[utoipa::path(get, path = "/api/v1/registries/{registry}/overview", responses((status = 200, body = OverviewJson), (status = 404)))]
-pub async fn overview(
+/// A registry's counts: spaces, repositories, artifacts, bytes.
+#[utoipa::path(get, path = "/api/v1/registries/{registry}/overview", tag = "registries",
+    responses((status = 200, description = "The registry's counts", body = OverviewJson)))]
+pub async fn registry_overview(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(name): Path<String>,
@@ -93,7 +116,9 @@ pub async fn overview(
     Ok(Json(ops::registry_overview(&s, &p, &name).await?.into()))
 }
 
-#[utoipa::path(get, path = "/api/v1/overview", responses((status = 200, body = OverviewJson)))]
+/// The platform's counts over every registry the caller may see.
+#[utoipa::path(get, path = "/api/v1/overview", tag = "registries",
+    responses((status = 200, description = "The counts", body = OverviewJson)))]
 pub async fn platform_overview(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -104,11 +129,13 @@ pub async fn platform_overview(
     Ok(Json(o))
 }
 
-/// `POST …/hook-secret`: a new notification secret, shown once, with the configuration a
-/// registry needs to send it.
-#[utoipa::path(post, path = "/api/v1/registries/{registry}/hook-secret",
-    request_body(content = HookSecretBody, description = "optional: without a body a secret is generated"),
-    responses((status = 200, body = HookSecretJson), (status = 400), (status = 404)))]
+/// Set a new notification secret for a registry.
+///
+/// The secret is shown once, with the configuration the registry needs to send notifications
+/// to Berth; the previous secret stops working.
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/hook-secret", tag = "registries",
+    request_body(content = Option<HookSecretBody>, description = "Optional: without a body a secret is generated"),
+    responses((status = 200, description = "The new secret and how to configure the registry", body = HookSecretJson)))]
 pub async fn rotate_hook_secret(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -127,9 +154,11 @@ pub async fn rotate_hook_secret(
     Ok(Json(HookSecretJson::new(&registry, r.secret)))
 }
 
-#[utoipa::path(get, path = "/api/v1/registries/{registry}/repositories", params(PageQuery),
-    responses((status = 200, body = List<RepositoryJson>)))]
-pub async fn repositories(
+/// List a registry's repositories.
+#[utoipa::path(get, path = "/api/v1/registries/{registry}/repositories", tag = "registries",
+    params(PageQuery, ("space" = Option<String>, Query, description = "Narrow to one space")),
+    responses((status = 200, description = "One page of repositories", body = List<RepositoryJson>)))]
+pub async fn list_repositories(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(registry): Path<String>,
@@ -148,10 +177,12 @@ pub async fn repositories(
     )))
 }
 
-/// `…/repositories/{repository}/artifacts`, where the repository may contain '/'.
-#[utoipa::path(get, path = "/api/v1/registries/{registry}/repositories/{repository}/artifacts", params(PageQuery),
-    responses((status = 200, body = List<ArtifactJson>)))]
-pub async fn repository_subresource(
+/// List a repository's artifacts.
+///
+/// The repository may contain `/`.
+#[utoipa::path(get, path = "/api/v1/registries/{registry}/repositories/{repository}/artifacts", tag = "registries", params(PageQuery),
+    responses((status = 200, description = "One page of artifacts", body = List<ArtifactJson>)))]
+pub async fn list_artifacts(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path((registry, rest)): Path<(String, String)>,

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use berth_error::ApiError;
 
-use super::dto::List;
+use super::dto::{ErrorJson, List};
 use super::extract::QueryParams;
 use super::{Authed, HttpResult, JsonBody};
 use crate::ops;
@@ -83,7 +83,9 @@ pub struct PolicyJson {
     /// Let a run start while another execution of the policy is active.
     #[serde(default)]
     pub allow_overlap: bool,
+    /// Set by Berth; refused in a request.
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
     pub created_at: Option<String>,
 }
 
@@ -267,7 +269,12 @@ impl From<pb::Execution> for ExecutionJson {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/replication/policies", request_body = PolicyJson, responses((status = 201, body = PolicyJson), (status = 400)))]
+/// Create a replication policy.
+///
+/// Copies what the filters select from the source registry (or space) to the destination,
+/// by hand, on a cron schedule or on push.
+#[utoipa::path(post, path = "/api/v1/replication/policies", tag = "replication", request_body = PolicyJson,
+    responses((status = 201, description = "The policy", body = PolicyJson), (status = 409, description = "A policy of that name exists", body = ErrorJson)))]
 pub async fn create_policy(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -279,7 +286,9 @@ pub async fn create_policy(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/replication/policies", responses((status = 200, body = List<PolicyJson>)))]
+/// List replication policies.
+#[utoipa::path(get, path = "/api/v1/replication/policies", tag = "replication",
+    responses((status = 200, description = "The policies the caller may see", body = List<PolicyJson>)))]
 pub async fn list_policies(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -292,7 +301,9 @@ pub async fn list_policies(
     Ok(Json(List::new(items, String::new())))
 }
 
-#[utoipa::path(get, path = "/api/v1/replication/policies/{policy}", responses((status = 200, body = PolicyJson), (status = 404)))]
+/// Get a replication policy.
+#[utoipa::path(get, path = "/api/v1/replication/policies/{policy}", tag = "replication",
+    responses((status = 200, description = "The policy", body = PolicyJson)))]
 pub async fn get_policy(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -301,7 +312,9 @@ pub async fn get_policy(
     Ok(Json(ops::get_policy(&s, &p, &name).await?.into()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/replication/policies/{policy}", responses((status = 204), (status = 404)))]
+/// Remove a replication policy (its executions go with it).
+#[utoipa::path(delete, path = "/api/v1/replication/policies/{policy}", tag = "replication",
+    responses((status = 204, description = "Removed")))]
 pub async fn delete_policy(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -311,8 +324,13 @@ pub async fn delete_policy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A JSON merge patch (RFC 7396) of a policy: the fields given replace the stored ones.
-#[utoipa::path(patch, path = "/api/v1/replication/policies/{policy}", request_body = Object, responses((status = 200, body = PolicyJson), (status = 400), (status = 404)))]
+/// Change a replication policy with a JSON merge patch (RFC 7396).
+///
+/// The fields given replace the stored ones; `null` resets one to its default. A policy cannot
+/// be renamed.
+#[utoipa::path(patch, path = "/api/v1/replication/policies/{policy}", tag = "replication",
+    request_body(content = Object, content_type = "application/merge-patch+json", description = "The fields of PolicyJson to change"),
+    responses((status = 200, description = "The policy as stored", body = PolicyJson)))]
 pub async fn update_policy(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -384,12 +402,18 @@ fn merge(target: &mut serde_json::Value, patch: serde_json::Value) {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunQuery {
     /// Check every artifact at the destination instead of trusting recorded digests.
     pub verify: Option<bool>,
 }
 
-#[utoipa::path(post, path = "/api/v1/replication/policies/{policy}/run", params(RunQuery), responses((status = 202, body = ExecutionJson), (status = 409)))]
+/// Run a replication policy now.
+///
+/// Answers at once with the execution, which then plans and copies in the background.
+#[utoipa::path(post, path = "/api/v1/replication/policies/{policy}/run", tag = "replication", params(RunQuery),
+    responses((status = 202, description = "The execution, started", body = ExecutionJson),
+        (status = 409, description = "An execution of the policy is active and the policy does not allow overlap", body = ErrorJson)))]
 pub async fn run_policy(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -403,7 +427,9 @@ pub async fn run_policy(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/replication/executions/{id}/cancel", responses((status = 200, body = ExecutionJson), (status = 404)))]
+/// Cancel an execution: its pending tasks are not started.
+#[utoipa::path(post, path = "/api/v1/replication/executions/{id}/cancel", tag = "replication",
+    responses((status = 200, description = "The execution", body = ExecutionJson)))]
 pub async fn cancel_execution(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -413,13 +439,21 @@ pub async fn cancel_execution(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskQuery {
+    /// Only tasks in this state: `pending`, `running`, `succeeded`, `failed`, `skipped` or
+    /// `cancelled`.
     pub status: Option<String>,
+    /// Items per page, 1–1000; left out: the list's default.
+    #[param(minimum = 1, maximum = 1000)]
     pub page_size: Option<i32>,
+    /// `next_page_token` of the previous page.
     pub page_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/replication/executions/{id}/tasks", params(TaskQuery), responses((status = 200, body = List<TaskJson>), (status = 404)))]
+/// List an execution's tasks, one per artifact.
+#[utoipa::path(get, path = "/api/v1/replication/executions/{id}/tasks", tag = "replication", params(TaskQuery),
+    responses((status = 200, description = "One page of tasks", body = List<TaskJson>)))]
 pub async fn list_tasks(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -439,7 +473,9 @@ pub async fn list_tasks(
     )))
 }
 
-#[utoipa::path(get, path = "/api/v1/replication/executions/{id}", responses((status = 200, body = ExecutionJson), (status = 404)))]
+/// Get an execution with its counts and bytes.
+#[utoipa::path(get, path = "/api/v1/replication/executions/{id}", tag = "replication",
+    responses((status = 200, description = "The execution", body = ExecutionJson)))]
 pub async fn get_execution(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -449,12 +485,18 @@ pub async fn get_execution(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExecutionQuery {
+    /// Only this policy's executions.
     pub policy: Option<String>,
+    /// At most this many, 1–1000; left out: the list's default.
+    #[param(minimum = 1, maximum = 1000)]
     pub page_size: Option<i32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/replication/executions", params(ExecutionQuery), responses((status = 200, body = List<ExecutionJson>)))]
+/// List executions, newest first.
+#[utoipa::path(get, path = "/api/v1/replication/executions", tag = "replication", params(ExecutionQuery),
+    responses((status = 200, description = "The executions", body = List<ExecutionJson>)))]
 pub async fn list_executions(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -474,9 +516,11 @@ pub async fn list_executions(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// `space/repo` to import into.
     pub repository: String,
+    /// The tag to give the image.
     pub tag: String,
 }
 
@@ -489,8 +533,13 @@ pub struct ImportJson {
     pub bytes: u64,
 }
 
-/// Streams an image archive (`docker save` tarball or OCI layout, tar or tar.gz) in the body.
-#[utoipa::path(post, path = "/api/v1/registries/{registry}/import", params(ImportQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 201, body = ImportJson), (status = 400)))]
+/// Import an image archive into a registry.
+///
+/// The body streams a `docker save` tarball or an OCI layout (tar or tar.gz); its blobs are
+/// pushed as they arrive.
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/import", tag = "replication", params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The archive"),
+    responses((status = 201, description = "The image as pushed", body = ImportJson)))]
 pub async fn import_image(
     State(s): State<AppState>,
     Authed(p): Authed,

@@ -13,11 +13,18 @@ use crate::ops;
 use crate::state::AppState;
 
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "system", security(()),
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the gateway's database and every internal service answer.
+/// Readiness: the gateway's database, cache, bus and every internal service answer.
+///
+/// Each dependency is named with `ready` or `unavailable`.
+#[utoipa::path(get, path = "/readyz", tag = "system", security(()),
+    responses((status = 200, description = "Ready", body = std::collections::BTreeMap<String, String>),
+        (status = 503, description = "Not ready: the unavailable dependencies are named", body = std::collections::BTreeMap<String, String>)))]
 pub async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let (all, body) = readiness(&s).await;
     let status = if all {
@@ -37,17 +44,22 @@ pub async fn readiness(s: &AppState) -> (bool, serde_json::Map<String, serde_jso
         "database".into(),
         if db { "ready" } else { "unavailable" }.into(),
     );
+    metrics::gauge!("berth_dependency_up", "dependency" => "database").set(f64::from(u8::from(db)));
     let mut all = db;
     // The cache and the bus, each bounded: a lost cache degrades decisions to uncached, a lost
     // bus delays events (they wait in the outbox), and readiness says so.
     let (cache, bus) = tokio::join!(s.access_cache.ping(), s.bus.ping());
     for (name, ok) in [("cache", cache), ("bus", bus)] {
         all &= ok;
+        metrics::gauge!("berth_dependency_up", "dependency" => name).set(f64::from(u8::from(ok)));
         body.insert(name.into(), if ok { "ready" } else { "unavailable" }.into());
     }
     // Each service's replicas are probed every second by the channel that calls them.
     for (name, channel) in s.channels.iter() {
-        let ok = channel.ready() > 0;
+        let replicas = channel.ready();
+        metrics::gauge!("berth_service_replicas_ready", "service" => name.to_string())
+            .set(replicas as f64);
+        let ok = replicas > 0;
         all &= ok;
         body.insert(
             name.to_string(),
@@ -57,6 +69,9 @@ pub async fn readiness(s: &AppState) -> (bool, serde_json::Map<String, serde_jso
     (all, body)
 }
 
+/// Prometheus metrics (text exposition format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "system", security(()),
+    responses((status = 200, description = "The metrics", body = String, content_type = "text/plain")))]
 pub async fn metrics() -> impl IntoResponse {
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -64,8 +79,12 @@ pub async fn metrics() -> impl IntoResponse {
     )
 }
 
-#[utoipa::path(post, path = "/api/v1/tokens", request_body = CreateTokenBody,
-    responses((status = 201, body = TokenJson), (status = 400), (status = 403)))]
+/// Create an API token.
+///
+/// Platform admins create tokens for any principal; others for themselves only. The token is
+/// shown once; `ttl_seconds` left out gives the default lifetime (90 days).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateTokenBody,
+    responses((status = 201, description = "The token, shown once", body = TokenJson)))]
 pub async fn create_token(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -101,7 +120,9 @@ pub async fn create_token(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/tokens", params(PageQuery), responses((status = 200, body = List<ApiTokenJson>)))]
+/// List API tokens (never the tokens themselves).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(PageQuery),
+    responses((status = 200, description = "One page of tokens", body = List<ApiTokenJson>)))]
 pub async fn list_tokens(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -118,7 +139,9 @@ pub async fn list_tokens(
     )))
 }
 
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", responses((status = 204), (status = 404)))]
+/// Revoke an API token.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    responses((status = 204, description = "Revoked")))]
 pub async fn delete_token(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -128,7 +151,9 @@ pub async fn delete_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/audit-events", params(PageQuery), responses((status = 200, body = List<AuditEventJson>)))]
+/// List audit events, newest first.
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", params(PageQuery),
+    responses((status = 200, description = "One page of events", body = List<AuditEventJson>)))]
 pub async fn list_audit_events(
     State(s): State<AppState>,
     Authed(p): Authed,

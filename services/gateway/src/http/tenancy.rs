@@ -16,7 +16,9 @@ fn visible(p: &Principal) -> impl Fn(&str) -> bool + '_ {
     move |w| p.platform_admin || p.roles.contains_key(w)
 }
 
-#[utoipa::path(post, path = "/api/v1/workspaces", request_body = CreateWorkspaceBody, responses((status = 201, body = WorkspaceJson)))]
+/// Create a workspace (a tenant).
+#[utoipa::path(post, path = "/api/v1/workspaces", tag = "workspaces", request_body = CreateWorkspaceBody,
+    responses((status = 201, description = "The workspace", body = WorkspaceJson), (status = 409, description = "A workspace of that name exists", body = ErrorJson)))]
 pub async fn create_workspace(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -32,7 +34,9 @@ pub async fn create_workspace(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/workspaces", params(PageQuery), responses((status = 200, body = List<WorkspaceJson>)))]
+/// List the workspaces the caller belongs to (every one for platform admins).
+#[utoipa::path(get, path = "/api/v1/workspaces", tag = "workspaces", params(PageQuery),
+    responses((status = 200, description = "One page of workspaces", body = List<WorkspaceJson>)))]
 pub async fn list_workspaces(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -49,7 +53,9 @@ pub async fn list_workspaces(
     )))
 }
 
-#[utoipa::path(get, path = "/api/v1/workspaces/{workspace}", responses((status = 200, body = WorkspaceJson), (status = 404)))]
+/// Get a workspace with its namespaces and members.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace}", tag = "workspaces",
+    responses((status = 200, description = "The workspace", body = WorkspaceJson)))]
 pub async fn get_workspace(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -58,7 +64,12 @@ pub async fn get_workspace(
     Ok(Json(ops::get_workspace(&s, &p, &name).await?.into()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace}", params(CascadeQuery), responses((status = 204), (status = 412)))]
+/// Remove a workspace.
+///
+/// Refused with 412 while spaces are bound to it or registries belong to it, unless `cascade`
+/// is true.
+#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace}", tag = "workspaces", params(CascadeQuery),
+    responses((status = 204, description = "Removed"), (status = 412, description = "Something still depends on the workspace; the message names it", body = ErrorJson)))]
 pub async fn delete_workspace(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -69,7 +80,11 @@ pub async fn delete_workspace(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(put, path = "/api/v1/workspaces/{workspace}/namespaces/{namespace}", responses((status = 204), (status = 409)))]
+/// Add a Kubernetes namespace to a workspace.
+///
+/// A namespace belongs to at most one workspace.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace}/namespaces/{namespace}", tag = "workspaces",
+    responses((status = 204, description = "Added (or already there)"), (status = 409, description = "The namespace belongs to another workspace", body = ErrorJson)))]
 pub async fn add_namespace(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -79,7 +94,9 @@ pub async fn add_namespace(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace}/namespaces/{namespace}", responses((status = 204), (status = 404)))]
+/// Remove a Kubernetes namespace from a workspace.
+#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace}/namespaces/{namespace}", tag = "workspaces",
+    responses((status = 204, description = "Removed")))]
 pub async fn remove_namespace(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -89,7 +106,9 @@ pub async fn remove_namespace(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(put, path = "/api/v1/workspaces/{workspace}/members/{principal}", request_body = MemberBody, responses((status = 204), (status = 400)))]
+/// Give a principal a role in a workspace.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace}/members/{principal}", tag = "workspaces", request_body = MemberBody,
+    responses((status = 204, description = "The principal has the role")))]
 pub async fn set_member(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -109,7 +128,9 @@ pub async fn set_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace}/members/{principal}", responses((status = 204), (status = 404)))]
+/// Take a principal out of a workspace.
+#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace}/members/{principal}", tag = "workspaces",
+    responses((status = 204, description = "Removed")))]
 pub async fn remove_member(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -119,7 +140,12 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/registries/{registry}/spaces", request_body = CreateSpaceBody, responses((status = 201, body = SpaceJson)))]
+/// Create a registry space.
+///
+/// A space is a top-level namespace of the registry (a Harbor project); private spaces are
+/// pulled only by the namespaces of the workspaces bound to them.
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/spaces", tag = "spaces", request_body = CreateSpaceBody,
+    responses((status = 201, description = "The space", body = SpaceJson), (status = 409, description = "A space of that name exists", body = ErrorJson)))]
 pub async fn create_space(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -140,7 +166,9 @@ pub async fn create_space(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/registries/{registry}/spaces", params(PageQuery), responses((status = 200, body = List<SpaceJson>)))]
+/// List a registry's spaces the caller may see.
+#[utoipa::path(get, path = "/api/v1/registries/{registry}/spaces", tag = "spaces", params(PageQuery),
+    responses((status = 200, description = "One page of spaces", body = List<SpaceJson>)))]
 pub async fn list_spaces(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -162,7 +190,9 @@ pub async fn list_spaces(
     )))
 }
 
-#[utoipa::path(get, path = "/api/v1/registries/{registry}/spaces/{space}", responses((status = 200, body = SpaceJson), (status = 404)))]
+/// Get a space.
+#[utoipa::path(get, path = "/api/v1/registries/{registry}/spaces/{space}", tag = "spaces",
+    responses((status = 200, description = "The space", body = SpaceJson)))]
 pub async fn get_space(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -172,7 +202,9 @@ pub async fn get_space(
     Ok(Json(SpaceJson::new(space, visible(&p))))
 }
 
-#[utoipa::path(patch, path = "/api/v1/registries/{registry}/spaces/{space}", request_body = UpdateSpaceBody, responses((status = 200, body = SpaceJson)))]
+/// Change a space's visibility, quota or description.
+#[utoipa::path(patch, path = "/api/v1/registries/{registry}/spaces/{space}", tag = "spaces", request_body = UpdateSpaceBody,
+    responses((status = 200, description = "The space as stored", body = SpaceJson)))]
 pub async fn update_space(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -190,7 +222,9 @@ pub async fn update_space(
     Ok(Json(SpaceJson::new(space, visible(&p))))
 }
 
-#[utoipa::path(delete, path = "/api/v1/registries/{registry}/spaces/{space}", responses((status = 204), (status = 404)))]
+/// Remove a space (its bindings go with it).
+#[utoipa::path(delete, path = "/api/v1/registries/{registry}/spaces/{space}", tag = "spaces",
+    responses((status = 204, description = "Removed")))]
 pub async fn delete_space(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -200,7 +234,9 @@ pub async fn delete_space(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/registries/{registry}/spaces/{space}/bindings", responses((status = 200, body = List<BindingJson>)))]
+/// List the workspaces a space is bound to.
+#[utoipa::path(get, path = "/api/v1/registries/{registry}/spaces/{space}/bindings", tag = "spaces",
+    responses((status = 200, description = "The bindings the caller may see", body = List<BindingJson>)))]
 pub async fn list_bindings(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -213,8 +249,14 @@ pub async fn list_bindings(
     )))
 }
 
-#[utoipa::path(put, path = "/api/v1/registries/{registry}/spaces/{space}/bindings/{workspace}", request_body(content = BindBody, description = "optional: without a body the binding grants pull"), responses((status = 200, body = BindingJson), (status = 404)))]
-pub async fn bind(
+/// Bind a space to a workspace.
+///
+/// The workspace's namespaces may then pull the space's images (and, with `push`, its editors
+/// push).
+#[utoipa::path(put, path = "/api/v1/registries/{registry}/spaces/{space}/bindings/{workspace}", tag = "spaces",
+    request_body(content = Option<BindBody>, description = "Optional: without a body the binding grants pull"),
+    responses((status = 200, description = "The binding", body = BindingJson)))]
+pub async fn bind_space(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path((registry, space, workspace)): Path<(String, String, String)>,
@@ -236,8 +278,12 @@ pub async fn bind(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/registries/{registry}/spaces/{space}/bindings/{workspace}", responses((status = 204), (status = 404)))]
-pub async fn unbind(
+/// Unbind a space from a workspace.
+///
+/// The workspace's namespaces lose pull within a second.
+#[utoipa::path(delete, path = "/api/v1/registries/{registry}/spaces/{space}/bindings/{workspace}", tag = "spaces",
+    responses((status = 204, description = "Unbound")))]
+pub async fn unbind_space(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path((registry, space, workspace)): Path<(String, String, String)>,
@@ -255,7 +301,11 @@ pub async fn unbind(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/access/check", request_body = AccessCheckBody, responses((status = 200, body = AccessJson), (status = 404)))]
+/// Ask whether a Kubernetes namespace may pull an image.
+///
+/// Answers `allowed` with the reason; unknown registries and spaces are denials, not errors.
+#[utoipa::path(post, path = "/api/v1/access/check", tag = "access", request_body = AccessCheckBody,
+    responses((status = 200, description = "The decision", body = AccessJson)))]
 pub async fn check_access(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -277,9 +327,13 @@ pub async fn check_access(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/pull-secret",
-    responses((status = 200, description = "A kubernetes.io/dockerconfigjson Secret with a new pull credential"), (status = 404)))]
-pub async fn pull_secret(
+/// Issue a pull secret for a namespace.
+///
+/// A `kubernetes.io/dockerconfigjson` Secret with new pull credentials for every registry the
+/// namespace may pull from.
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/pull-secret", tag = "access",
+    responses((status = 200, description = "The Secret", body = PullSecretJson)))]
+pub async fn issue_pull_secret(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(ns): Path<String>,
@@ -287,8 +341,10 @@ pub async fn pull_secret(
     Ok(Json(ops::pull_secret(&s, &p, &ns).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/registries/{registry}/login-command",
-    responses((status = 200, description = "A short-lived docker login credential"), (status = 412)))]
+/// Issue a short-lived `docker login` credential for a registry.
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/login-command", tag = "access",
+    responses((status = 200, description = "The credential and the command", body = LoginCommandJson),
+        (status = 412, description = "The registry does not delegate its auth to Berth", body = ErrorJson)))]
 pub async fn login_command(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -297,7 +353,9 @@ pub async fn login_command(
     Ok(Json(ops::login_command(&s, &p, &registry).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/pull-secret", responses((status = 204), (status = 404)))]
+/// Revoke every pull credential of a namespace.
+#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/pull-secret", tag = "access",
+    responses((status = 204, description = "Revoked")))]
 pub async fn revoke_pull_secret(
     State(s): State<AppState>,
     Authed(p): Authed,
@@ -307,14 +365,15 @@ pub async fn revoke_pull_secret(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/images", params(PageQuery),
-    responses((status = 200, description = "Repositories the namespace may pull, with tags and digests"), (status = 404)))]
+/// List the images a namespace may pull, with their tags and digests.
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/images", tag = "access", params(PageQuery),
+    responses((status = 200, description = "One page of repositories", body = List<VisibleImageJson>)))]
 pub async fn list_images(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(namespace): Path<String>,
     Paging(q): Paging,
-) -> HttpResult<Json<List<serde_json::Value>>> {
+) -> HttpResult<Json<List<VisibleImageJson>>> {
     let req = pb::ListVisibleImagesRequest {
         namespace,
         page_size: q.page_size.unwrap_or(0),
@@ -324,20 +383,27 @@ pub async fn list_images(
     let items = r
         .repositories
         .into_iter()
-        .map(|v| {
-            serde_json::json!({
-                "registry": v.registry,
-                "space": v.space,
-                "repository": v.repository,
-                "image": format!("{}/{}", v.host, v.repository),
-                "tags": v.tags.into_iter().map(|t| serde_json::json!({"tag": t.tag, "digest": t.digest})).collect::<Vec<_>>(),
-            })
+        .map(|v| VisibleImageJson {
+            image: format!("{}/{}", v.host, v.repository),
+            registry: v.registry,
+            space: v.space,
+            repository: v.repository,
+            tags: v
+                .tags
+                .into_iter()
+                .map(|t| VisibleTagJson {
+                    tag: t.tag,
+                    digest: t.digest,
+                })
+                .collect(),
         })
         .collect();
     Ok(Json(List::new(items, r.next_page_token)))
 }
 
-#[utoipa::path(post, path = "/api/v1/registries/{registry}/import-spaces", responses((status = 200, body = List<SpaceJson>)))]
+/// Import a registry's existing top-level namespaces (Harbor projects) as spaces.
+#[utoipa::path(post, path = "/api/v1/registries/{registry}/import-spaces", tag = "spaces",
+    responses((status = 200, description = "The spaces created", body = List<SpaceJson>)))]
 pub async fn import_spaces(
     State(s): State<AppState>,
     Authed(p): Authed,

@@ -19,6 +19,7 @@ use berth_error::ApiError;
 use http::{header, HeaderMap, StatusCode};
 
 use crate::authn::{principal_of_token, TokenKind, NAMESPACE_PREFIX};
+use crate::http::dto::RegistryTokenJson;
 use crate::http::HttpError;
 use crate::ops::{self, TokenCaller};
 use crate::state::AppState;
@@ -70,7 +71,17 @@ async fn caller(
     })
 }
 
-pub async fn token(
+/// Docker registry token service.
+///
+/// A registry configured with `auth: token` sends clients here; Basic credentials (a
+/// namespace's pull credential, or an API or login token with its principal as user) get a
+/// token granting the subset of each `scope` the access rule allows.
+#[utoipa::path(get, path = "/auth/token", tag = "access", security(("basic" = [])),
+    params(("service" = String, Query, description = "The registry's name in Berth"),
+        ("scope" = Option<Vec<String>>, Query, description = "`repository:NAME:ACTIONS`, repeatable")),
+    responses((status = 200, description = "The registry token", body = RegistryTokenJson),
+        (status = 401, description = "Credentials missing or invalid (distribution's error shape)", body = Object)))]
+pub async fn registry_token(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
@@ -96,18 +107,21 @@ pub async fn token(
         .map(|(_, v)| v)
         .collect();
     match ops::issue_registry_token(&s, &caller, &service, &scopes).await {
-        Ok(jwt) => Json(serde_json::json!({
-            "token": jwt,
-            "access_token": jwt,
-            "expires_in": ops::REGISTRY_TOKEN_TTL_SECS,
-            "issued_at": chrono::Utc::now().to_rfc3339(),
-        }))
+        Ok(jwt) => Json(RegistryTokenJson {
+            access_token: jwt.clone(),
+            token: jwt,
+            expires_in: ops::REGISTRY_TOKEN_TTL_SECS,
+            issued_at: chrono::Utc::now().to_rfc3339(),
+        })
         .into_response(),
         Err(e) => HttpError(e).into_response(),
     }
 }
 
-pub async fn certificate(State(s): State<AppState>) -> impl IntoResponse {
+/// The certificate registries verify Berth's registry tokens with (PEM).
+#[utoipa::path(get, path = "/auth/certificate", tag = "access", security(()),
+    responses((status = 200, description = "The certificate", body = String, content_type = "application/x-pem-file")))]
+pub async fn token_certificate(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/x-pem-file")],
         s.token_signer.certificate_pem().to_string(),
