@@ -120,7 +120,7 @@ async fn every_operation_for_every_role() {
             Method::GET,
             "/api/v1/registries/own/overview",
             None,
-            [503, 503, 503, 503, 404, 404, 404, 401],
+            [502, 502, 502, 502, 404, 404, 404, 401],
         ),
         op(
             Method::PATCH,
@@ -164,60 +164,60 @@ async fn every_operation_for_every_role() {
         },
         op(Method::GET, "/api/v1/workspaces/blue", None, blue_read),
         // Reads cut to what the access rule lets each principal pull (plat is unreachable, so a
-        // permitted read answers 503; a hidden one 404 before anything is asked of it).
+        // permitted read answers 502; a hidden one 404 before anything is asked of it).
         op(
             Method::GET,
             "/api/v1/registries/plat/repositories?space=pub",
             None,
-            [503, 503, 503, 503, 503, 503, 503, 401],
+            [502, 502, 502, 502, 502, 502, 502, 401],
         ),
         op(
             Method::GET,
             "/api/v1/registries/plat/repositories?space=priv",
             None,
-            [503, 503, 503, 503, 404, 404, 404, 401],
+            [502, 502, 502, 502, 404, 404, 404, 401],
         ),
         op(
             Method::GET,
             "/api/v1/registries/plat/repositories?space=green-priv",
             None,
-            [503, 404, 404, 404, 503, 503, 503, 401],
+            [502, 404, 404, 404, 502, 502, 502, 401],
         ),
         op(
             Method::GET,
             "/api/v1/registries/plat/repositories?space=nospace",
             None,
-            [503, 404, 404, 404, 404, 404, 404, 401],
+            [502, 404, 404, 404, 404, 404, 404, 401],
         ),
         op(
             Method::GET,
             "/api/v1/registries/plat/repositories/priv%2Fapp/artifacts",
             None,
-            [503, 503, 503, 503, 404, 404, 404, 401],
+            [502, 502, 502, 502, 404, 404, 404, 401],
         ),
         op(
             Method::GET,
             "/api/v1/registries/plat/repositories/green-priv%2Fapp/artifacts",
             None,
-            [503, 404, 404, 404, 503, 503, 503, 401],
+            [502, 404, 404, 404, 502, 502, 502, 401],
         ),
         op(
             Method::GET,
             "/api/v1/registries/plat/repositories/loose%2Fapp/artifacts",
             None,
-            [503, 404, 404, 404, 404, 404, 404, 401],
+            [502, 404, 404, 404, 404, 404, 404, 401],
         ),
         op(
             Method::GET,
             "/api/v1/registries/plat/repositories/toplevel/artifacts",
             None,
-            [503, 404, 404, 404, 404, 404, 404, 401],
+            [502, 404, 404, 404, 404, 404, 404, 401],
         ),
         op(
             Method::GET,
             "/api/v1/registries/own/repositories/anything%2Fapp/artifacts",
             None,
-            [503, 503, 503, 503, 404, 404, 404, 401],
+            [502, 502, 502, 502, 404, 404, 404, 401],
         ),
         op(
             Method::GET,
@@ -396,19 +396,19 @@ async fn every_operation_for_every_role() {
             None,
             all_read,
         ),
-        // The registries behind these are unreachable: 503 where authorized, so the cell shows the
+        // The registries behind these are unreachable: 502 where authorized, so the cell shows the
         // authorization decision (401/403/404) apart from the upstream failure.
         op(
             Method::GET,
             "/api/v1/namespaces/blue-ns/images",
             None,
-            [503, 503, 503, 503, 404, 404, 404, 401],
+            [502, 502, 502, 502, 404, 404, 404, 401],
         ),
         op(
             Method::POST,
             "/api/v1/registries/own/import-spaces",
             None,
-            [503, 503, 403, 403, 404, 404, 404, 401],
+            [502, 502, 403, 403, 404, 404, 404, 401],
         ),
         op(
             Method::GET,

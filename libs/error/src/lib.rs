@@ -25,6 +25,9 @@ pub enum ErrorCode {
     DeadlineExceeded,
     /// The resource exists but not with this method (HTTP 405; gRPC has no such call).
     MethodNotAllowed,
+    /// A registry the request names cannot be reached or answers with a server error: Berth
+    /// itself is fine (HTTP 502; gRPC `UNAVAILABLE` with the `UPSTREAM_UNAVAILABLE` reason).
+    UpstreamUnavailable,
     Internal,
 }
 
@@ -41,6 +44,7 @@ impl ErrorCode {
             Self::Unavailable => Code::Unavailable,
             Self::DeadlineExceeded => Code::DeadlineExceeded,
             Self::MethodNotAllowed => Code::Unimplemented,
+            Self::UpstreamUnavailable => Code::Unavailable,
             Self::Internal => Code::Internal,
         }
     }
@@ -73,6 +77,7 @@ impl ErrorCode {
             Self::Unavailable => S::SERVICE_UNAVAILABLE,
             Self::DeadlineExceeded => S::GATEWAY_TIMEOUT,
             Self::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
+            Self::UpstreamUnavailable => S::BAD_GATEWAY,
             Self::Internal => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,9 +145,15 @@ impl ApiError {
     /// Turns a status received from `callee` back into an error; transport failures read as
     /// "`callee` unavailable".
     pub fn from_status(callee: &str, status: &tonic::Status) -> Self {
-        let code = ErrorCode::from_grpc(status.code());
-        let field = status
-            .get_error_details()
+        let details = status.get_error_details();
+        let upstream = details
+            .error_info()
+            .is_some_and(|i| i.reason == UPSTREAM_REASON);
+        let code = match ErrorCode::from_grpc(status.code()) {
+            ErrorCode::Unavailable if upstream => ErrorCode::UpstreamUnavailable,
+            code => code,
+        };
+        let field = details
             .bad_request()
             .and_then(|b| b.field_violations.first().map(|v| v.field.clone()));
         let message = match code {
@@ -171,8 +182,23 @@ impl ApiError {
     }
 }
 
+/// The `ErrorInfo` reason that tells an unreachable registry from an unavailable service in a
+/// gRPC `UNAVAILABLE`.
+pub const UPSTREAM_REASON: &str = "UPSTREAM_UNAVAILABLE";
+
 impl From<ApiError> for tonic::Status {
     fn from(e: ApiError) -> Self {
+        if e.code == ErrorCode::UpstreamUnavailable {
+            return tonic::Status::with_error_details(
+                e.code.grpc(),
+                e.message,
+                ErrorDetails::with_error_info(
+                    UPSTREAM_REASON,
+                    "berth",
+                    std::collections::HashMap::<String, String>::new(),
+                ),
+            );
+        }
         match &e.field {
             Some(field) => tonic::Status::with_error_details(
                 e.code.grpc(),
@@ -199,6 +225,22 @@ mod tests {
         let back = ApiError::from_status("registry service", &status);
         assert_eq!(back, e);
         assert_eq!(back.code.http(), http::StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn an_unreachable_registry_stays_a_502_across_services() {
+        let e = ApiError::new(
+            ErrorCode::UpstreamUnavailable,
+            "registry \"hub\": connection refused",
+        );
+        let status: tonic::Status = e.clone().into();
+        assert_eq!(status.code(), Code::Unavailable);
+        // Through two hops (space service → registry service → gateway).
+        let hop = ApiError::from_status("registry service", &status);
+        let back = ApiError::from_status("space service", &tonic::Status::from(hop));
+        assert_eq!(back, e);
+        assert_eq!(back.code.http(), http::StatusCode::BAD_GATEWAY);
+        assert_eq!(back.envelope()["error"]["code"], "upstream_unavailable");
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl From<RegistryError> for ApiError {
                     OciError::BadName(_) => ErrorCode::InvalidArgument,
                     OciError::Status { status: 412, .. } | OciError::Status { status: 409, .. } => ErrorCode::FailedPrecondition,
                     OciError::Unauthorized(_) | OciError::Forbidden(_) => ErrorCode::FailedPrecondition,
-                    _ => ErrorCode::Unavailable,
+                    _ => ErrorCode::UpstreamUnavailable,
                 };
                 ApiError::new(code, format!("registry {registry:?}: {error}"))
             }

@@ -9,6 +9,7 @@
 # clash with other tests. Usage: conformance.sh BERTH_BINARY TOOLS_VENV WORK_DIR
 set -euo pipefail
 berth=$1 py=$2 work=$3
+here=$(cd "$(dirname "$0")" && pwd)
 examples=${BERTH_SCHEMATHESIS_EXAMPLES:-15}
 ip link set lo up
 
@@ -31,13 +32,37 @@ open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1]).read())
 PY
 "$py/bin/openapi-spec-validator" "$work/openapi.json"
 
+echo "== fixtures the documented examples name (registry hub, space hub/team, workspace blue, ...)"
+"$py/bin/python" - "$base" "$token" <<'PY'
+import json, sys, urllib.request
+base, token = sys.argv[1], sys.argv[2]
+def call(method, path, body=None):
+    req = urllib.request.Request(base + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return r.status
+# Nothing listens on ports 9 and 10 in this namespace: the registries are unreachable, as a
+# fuzzer's are (a host belongs to one registry, hence two ports).
+for name, port in [("hub", 9), ("hub2", 10)]:
+    call("POST", "/api/v1/registries", {"name": name, "kind": "oci", "url": f"http://127.0.0.1:{port}", "verify": False})
+call("POST", "/api/v1/registries/hub/spaces", {"name": "team"})
+call("POST", "/api/v1/workspaces", {"name": "blue"})
+call("PUT", "/api/v1/workspaces/blue/namespaces/blue-ns")
+call("PUT", "/api/v1/workspaces/blue/members/alice", {"role": "workspace-editor"})
+call("PUT", "/api/v1/registries/hub/spaces/team/bindings/blue")
+call("POST", "/api/v1/replication/policies", {"name": "mirror", "source": {"registry": "hub", "space": "team"}, "destination": {"registry": "hub2"}})
+call("POST", "/api/v1/replication/policies/mirror/run")
+print("fixtures made")
+PY
+
 echo "== schemathesis ($examples examples per operation)"
 cd "$work"
-"$py/bin/schemathesis" run "$work/openapi.json" --url "$base" \
+"$py/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$work/openapi.json" --url "$base" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing --mode all \
-  --max-examples "$examples" --seed 20261204 --workers 2 --request-timeout 20 \
+  --max-examples "$examples" --seed 20261204 --workers 1 --request-timeout 20 \
   --suppress-health-check too_slow,filter_too_much \
   --report junit --report-dir "$work/schemathesis" \
   --no-color

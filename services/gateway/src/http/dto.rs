@@ -47,9 +47,14 @@ pub struct CredentialBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRegistryBody {
+    /// A DNS label: 1–63 lowercase letters, digits and '-'.
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub name: String,
     /// `distribution`, `harbor` or `oci`.
+    #[schema(pattern = "^(distribution|harbor|oci)$")]
     pub kind: String,
+    /// `http://` or `https://` base URL of the registry.
+    #[schema(pattern = r"^https?://[^\s/?#]+[^\s]*$")]
     pub url: String,
     pub credential: Option<CredentialBody>,
     #[serde(default)]
@@ -329,6 +334,8 @@ pub struct PageQuery {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspaceBody {
+    /// A DNS label: 1–63 lowercase letters, digits and '-'.
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -373,6 +380,7 @@ impl From<pb::Workspace> for WorkspaceJson {
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
     /// `workspace-admin`, `workspace-editor` or `workspace-viewer`.
+    #[schema(pattern = "^workspace-(admin|editor|viewer)$")]
     pub role: String,
 }
 
@@ -380,9 +388,13 @@ pub struct MemberBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSpaceBody {
+    /// The registry's top-level path segment (a Harbor project): lowercase letters and digits,
+    /// separated by single '.', '_' or '-'.
+    #[schema(pattern = r"^[a-z0-9]+([._-][a-z0-9]+)*$", max_length = 255)]
     pub name: String,
     /// `public` or `private` (default).
     #[serde(default)]
+    #[schema(pattern = "^(public|private)?$")]
     pub visibility: String,
     #[serde(default)]
     pub quota_bytes: u64,
@@ -394,6 +406,8 @@ pub struct CreateSpaceBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSpaceBody {
+    /// `public` or `private`.
+    #[schema(pattern = "^(public|private)$")]
     pub visibility: Option<String>,
     pub quota_bytes: Option<u64>,
     pub description: Option<String>,
@@ -505,6 +519,8 @@ pub struct BindBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessCheckBody {
+    /// A Kubernetes namespace (a DNS label).
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub namespace: String,
     /// `host[:port]/space/repository[:tag|@digest]`.
     pub image: String,
@@ -526,7 +542,8 @@ pub struct ErrorJson {
 pub struct ErrorDetailJson {
     /// `invalid_argument`, `not_found`, `already_exists`, `permission_denied`,
     /// `unauthenticated`, `failed_precondition`, `unavailable`, `deadline_exceeded`,
-    /// `method_not_allowed` or `internal`.
+    /// `method_not_allowed`, `upstream_unavailable` (a registry the request names cannot be
+    /// reached) or `internal`.
     pub code: String,
     pub message: String,
     /// For `invalid_argument`: the field, query or path parameter at fault (`filters[1].pattern`).

@@ -11,26 +11,39 @@ use utoipa::{Modify, OpenApi};
 
 use super::{admission, dto, hooks, registries, replication, system, tenancy, token_service};
 
-/// What each path parameter names.
-const PATH_PARAMETERS: &[(&str, &str)] = &[
-    ("registry", "The registry's name in Berth"),
-    ("space", "The space's name"),
-    ("workspace", "The workspace's name"),
-    ("namespace", "A Kubernetes namespace"),
+/// What a name in a path may be.
+const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+const PATH_COMPONENT: &str = r"^[a-z0-9]+([._-][a-z0-9]+)*$";
+/// The characters no name in a path may hold (the gateway refuses them with a 400).
+const ANY_NAME: &str = r"^[^\s\x00-\x1f\x7f-\x9f]+$";
+
+/// Each path parameter: what it names, the pattern its values follow, and an example (the
+/// names the conformance test's fixtures use, so the examples reach real resources).
+const PATH_PARAMETERS: &[(&str, &str, &str, &str)] = &[
+    ("registry", "The registry's name in Berth", DNS_LABEL, "hub"),
+    ("space", "The space's name", PATH_COMPONENT, "team"),
+    ("workspace", "The workspace's name", DNS_LABEL, "blue"),
+    ("namespace", "A Kubernetes namespace", DNS_LABEL, "blue-ns"),
     (
         "principal",
         "A principal (user, group or service account name)",
+        ANY_NAME,
+        "alice",
     ),
-    ("policy", "The replication policy's name"),
-    ("id", "The id Berth gave it"),
+    (
+        "policy",
+        "The replication policy's name",
+        DNS_LABEL,
+        "mirror",
+    ),
+    ("id", "The id Berth gave it", ANY_NAME, ""),
     (
         "repository",
         "The repository's path in the registry (it may contain `/`)",
+        ANY_NAME,
+        "team/app",
     ),
 ];
-
-/// The characters no name in a path may hold (the gateway refuses them with a 400).
-const NAME_PATTERN: &str = r"^[^\s\x00-\x1f\x7f-\x9f]+$";
 
 struct Conventions;
 
@@ -91,22 +104,23 @@ impl Modify for Conventions {
 }
 
 fn path_parameter(name: &str) -> Parameter {
-    let description = PATH_PARAMETERS
+    let (description, pattern, example) = PATH_PARAMETERS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, d)| *d)
-        .unwrap_or("A name");
+        .find(|(n, ..)| *n == name)
+        .map(|(_, d, p, e)| (*d, *p, *e))
+        .unwrap_or(("A name", ANY_NAME, ""));
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
         .description(Some(description))
+        .example((!example.is_empty()).then(|| serde_json::Value::from(example)))
         .schema(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .min_length(Some(1))
                 .max_length(Some(255))
-                .pattern(Some(NAME_PATTERN)),
+                .pattern(Some(pattern)),
         ))
         .build()
 }
@@ -164,7 +178,9 @@ fn document_errors(op: &mut Operation, has_path_parameters: bool) {
     }
     errors.push((
         "default",
-        "Any other error: `unavailable` (503), `deadline_exceeded` (504) or `internal` (500)",
+        "Any other error: `upstream_unavailable` (502: a registry the request names cannot be \
+         reached), `unavailable` (503: a part of Berth is), `deadline_exceeded` (504) or \
+         `internal` (500)",
     ));
     for (status, description) in errors {
         op.responses

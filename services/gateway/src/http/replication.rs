@@ -18,8 +18,12 @@ use crate::state::AppState;
 #[derive(Serialize, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointJson {
+    /// The registry's name in Berth.
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub registry: String,
+    /// One space of the registry; absent: the whole registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[a-z0-9]+([._-][a-z0-9]+)*$", max_length = 255)]
     pub space: Option<String>,
     /// Destination only: leading source path segments the space replaces (Harbor's
     /// `dest_namespace_replace_count`; -1 keeps only the last segment).
@@ -31,6 +35,7 @@ pub struct EndpointJson {
 #[serde(deny_unknown_fields)]
 pub struct FilterJson {
     /// `repository` or `tag`.
+    #[schema(pattern = "^(repository|tag)$")]
     pub kind: String,
     pub pattern: String,
     #[serde(default)]
@@ -41,6 +46,7 @@ pub struct FilterJson {
 #[serde(deny_unknown_fields)]
 pub struct TriggerJson {
     /// `manual`, `cron` or `push`.
+    #[schema(pattern = "^(manual|cron|push)$")]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
@@ -53,6 +59,8 @@ pub struct TriggerJson {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyJson {
+    /// A DNS label: 1–63 lowercase letters, digits and '-'.
+    #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub name: String,
     pub source: EndpointJson,
     pub destination: EndpointJson,
@@ -84,7 +92,7 @@ pub struct PolicyJson {
     #[serde(default)]
     pub allow_overlap: bool,
     /// Set by Berth; refused in a request.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(read_only)]
     pub created_at: Option<String>,
 }
@@ -280,6 +288,9 @@ pub async fn create_policy(
     Authed(p): Authed,
     JsonBody(b): JsonBody<PolicyJson>,
 ) -> HttpResult<(StatusCode, Json<PolicyJson>)> {
+    if b.created_at.is_some() {
+        return Err(ApiError::invalid("created_at", "is set by Berth").into());
+    }
     Ok((
         StatusCode::CREATED,
         Json(ops::create_policy(&s, &p, b.into()).await?.into()),
