@@ -526,3 +526,152 @@ async fn token_pages_hold_exactly_the_callers_tokens() {
         }
     }
 }
+
+/// What a fresh-eyes review found the first interface pass let through: names in a repository
+/// path, names that are not UTF-8, lengths counted in bytes, validation answered before
+/// authentication, arrays read as objects, query errors blaming the wrong parameter, a page
+/// token not checked, a method name growing the metrics without bound, schedules given to a
+/// trigger that drops them, and times in three formats.
+#[tokio::test]
+async fn edge_input_is_refused_naming_the_right_field() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    let raw = |method: &str, path: &str, token: Option<&str>, body: Option<&str>| {
+        let mut req = suite.http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", suite.url),
+        );
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let kind = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            let text = r.text().await.unwrap();
+            (status, kind, text)
+        }
+    };
+    let admin = Some(berth_tests::ADMIN_TOKEN);
+    let long = "x".repeat(300);
+    for (path, field) in [
+        (
+            "/api/v1/registries/r/repositories/lib/ngi%00nx/artifacts".to_string(),
+            "repository",
+        ),
+        (
+            "/api/v1/registries/r/repositories/a%20b/c/artifacts".into(),
+            "repository",
+        ),
+        (
+            format!("/api/v1/registries/r/repositories/team/{long}/artifacts"),
+            "repository",
+        ),
+        ("/api/v1/workspaces/%FF%FE".into(), "workspace"),
+        ("/api/v1/workspaces/a%EF%BB%BFb".into(), "workspace"),
+    ] {
+        let (status, kind, text) = raw("GET", &path, admin, None).await;
+        let e: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: {text}"));
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{path}: {text}"
+        );
+        assert!(kind.starts_with("application/json"), "{path}: {kind}");
+        assert!(
+            !text.contains("ngi") && !text.contains("a b") && !text.contains(&long),
+            "echoed: {text}"
+        );
+        // Anonymous callers learn nothing but 401.
+        let (status, _, _) = raw("GET", &path, None, None).await;
+        assert_eq!(status, 401, "{path}");
+    }
+    // 200 characters of two bytes each are 200 characters, not 400.
+    let wide = "%C3%A9".repeat(200);
+    let (status, _, text) = raw(
+        "PUT",
+        &format!("/api/v1/workspaces/nowhere/members/{wide}"),
+        admin,
+        Some(r#"{"role": "workspace-viewer"}"#),
+    )
+    .await;
+    assert_eq!(status, 404, "{text}");
+
+    for (body, path) in [
+        (r#"["arrays", "are not objects"]"#, "/api/v1/workspaces"),
+        (r#"["bob", 3600]"#, "/api/v1/tokens"),
+    ] {
+        let (status, _, text) = raw("POST", path, admin, Some(body)).await;
+        let e: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (400, Some("body")),
+            "{text}"
+        );
+    }
+    let (_, _, list) = raw("GET", "/api/v1/workspaces", admin, None).await;
+    assert!(!list.contains("arrays"), "{list}");
+
+    for (query, field) in [
+        ("page_token=a&page_token=b", "page_token"),
+        ("page_size=abc", "page_size"),
+        ("page_size=0", "page_size"),
+    ] {
+        let (status, _, text) =
+            raw("GET", &format!("/api/v1/registries?{query}"), admin, None).await;
+        let e: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{query}: {text}"
+        );
+        assert!(!text.contains("Failed to deserialize"), "{text}");
+    }
+    let (status, _, text) = raw("GET", "/api/v1/audit-events?page_token=!!", admin, None).await;
+    assert_eq!(status, 400, "{text}");
+
+    for _ in 0..3 {
+        let (status, _, _) = raw("XYZZY", "/healthz", None, None).await;
+        assert_eq!(status, 405);
+    }
+    let (_, _, metrics) = raw("GET", "/metrics", None, None).await;
+    assert!(
+        !metrics.contains("XYZZY"),
+        "a method name became a label value"
+    );
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+
+    let policy = r#"{"name": "p", "source": {"registry": "a"}, "destination": {"registry": "b"},
+        "trigger": {"kind": "manual", "cron": "0 * * * *"}}"#;
+    let (status, _, text) = raw("POST", "/api/v1/replication/policies", admin, Some(policy)).await;
+    let e: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("trigger.cron")),
+        "{text}"
+    );
+
+    // One time format everywhere: RFC 3339, UTC, milliseconds.
+    let (status, _, text) = raw(
+        "POST",
+        "/api/v1/tokens",
+        admin,
+        Some(r#"{"principal": "bob"}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{text}");
+    let token: Value = serde_json::from_str(&text).unwrap();
+    let at = token["expires_at"].as_str().unwrap();
+    assert!(
+        at.len() == 24 && at.ends_with('Z') && at.as_bytes()[19] == b'.',
+        "{at}"
+    );
+}

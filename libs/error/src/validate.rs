@@ -28,7 +28,8 @@ pub fn principal(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err("must not be empty".into());
     }
-    if value.len() > 255 || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    let unfit = |c: char| c.is_control() || c.is_whitespace() || c == '\u{feff}';
+    if value.chars().count() > 255 || value.chars().any(unfit) {
         return Err("must be at most 255 characters without spaces or control characters".into());
     }
     Ok(())

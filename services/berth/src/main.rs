@@ -131,8 +131,17 @@ fn quiet_on_closed_stdout() {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or_default();
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+        let closed = message.contains("Broken pipe") || message.contains("BrokenPipe");
+        let printing = message.starts_with("failed printing to stdout")
+            || message.contains("failed to write completion");
+        if printing && closed {
             std::process::exit(141);
+        }
+        if printing {
+            // A full disk or another write failure: said plainly, not as a panic.
+            let cause = message.rsplit(": ").next().unwrap_or(message);
+            eprintln!("berth: cannot write the output: {cause}");
+            std::process::exit(1);
         }
         default(info)
     }));

@@ -67,7 +67,17 @@ pub fn cell(pointer: &str, v: &Value) -> String {
         },
         Value::Null => "-".into(),
         Value::String(s) if s.is_empty() => "-".into(),
-        Value::String(s) => s.clone(),
+        // Control characters (a terminal's escape sequences, a forged line) are shown escaped.
+        Value::String(s) => s
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
         Value::Array(a) => a.iter().map(|v| cell("", v)).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
@@ -177,10 +187,32 @@ fn yaml_string(s: &str) -> String {
             "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~"
         );
     if plain {
-        s.to_string()
-    } else {
-        serde_json::to_string(s).expect("a string serializes")
+        return s.to_string();
     }
+    // A double-quoted scalar; what YAML does not allow raw (C0 and C1 controls, DEL, NEL, the
+    // line and paragraph separators, the byte-order mark, U+FFFE and U+FFFF) is escaped.
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control()
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
+            {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn is_nested(v: &Value) -> bool {
@@ -247,32 +279,50 @@ mod tests {
             "filters": [{"kind": "tag", "pattern": "*-rc", "exclude": true}, {"kind": "repository"}],
             "nested": [[1, 2], []],
         });
+        // Keys come in the map's (sorted) order.
         let expected = "\
-name: app
 count: 3
-enabled: true
-none: null
-version: \"1.0\"
-flag: \"yes\"
-time: \"2026-12-04T19:00:00Z\"
-note: \"a: b # c\"
 empty: \"\"
+enabled: true
+filters:
+- exclude: true
+  kind: tag
+  pattern: \"*-rc\"
+- kind: repository
+flag: \"yes\"
 list: []
 map: {}
-tags:
-- v1
-- latest
-filters:
-- kind: tag
-  pattern: \"*-rc\"
-  exclude: true
-- kind: repository
+name: app
 nested:
 - - 1
   - 2
 - []
+none: null
+note: \"a: b # c\"
+tags:
+- v1
+- latest
+time: \"2026-12-04T19:00:00Z\"
+version: \"1.0\"
 ";
         assert_eq!(yaml(&v), expected);
+    }
+
+    #[test]
+    fn yaml_escapes_what_yaml_may_not_hold_raw() {
+        let v = json!({"d": "a\u{7f}b\u{90}c\u{85}d\u{ffff}e\u{2028}f\"g\\h\ni"});
+        assert_eq!(
+            yaml(&v),
+            "d: \"a\\u007fb\\u0090c\\u0085d\\uffffe\\u2028f\\\"g\\\\h\\ni\"\n"
+        );
+    }
+
+    #[test]
+    fn table_cells_escape_control_characters() {
+        assert_eq!(
+            cell("/description", &json!("\u{1b}[2Jx\nfake")),
+            "\\u{1b}[2Jx\\nfake"
+        );
     }
 
     #[test]

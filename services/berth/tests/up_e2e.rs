@@ -393,7 +393,11 @@ async fn berth_up_integrates_a_registry_and_tracks_its_health_and_storage() {
 #[tokio::test]
 async fn a_closed_stdout_ends_the_command_quietly() {
     let berth = Berth::up().await;
-    for args in [&["registry", "list"][..], &["sync", "executions"][..]] {
+    for args in [
+        &["registry", "list"][..],
+        &["sync", "executions"][..],
+        &["completion", "bash"][..],
+    ] {
         let mut child = Command::new(BERTH)
             .args(args)
             .env("BERTH_SERVER", &berth.url)
@@ -816,7 +820,7 @@ async fn replication_through_the_fixed_contract() {
     let (ok, out, err) = berth.cli(&["sync", "run", "flat", "--watch"], None);
     assert!(ok, "{out}{err}");
     assert!(
-        out.contains("succeeded: 1 copied, 0 skipped, 0 failed"),
+        out.contains("succeeded in") && out.contains(": 1 copied, 0 skipped, 0 failed of 1"),
         "{out}"
     );
     assert_eq!(
@@ -1355,4 +1359,208 @@ async fn metrics_pass_promtool_and_the_text_parser_and_forget_deleted_registries
             "alerts or dashboard use {family}, which the README does not list"
         );
     }
+}
+
+/// Whether two answers say the same once what changes from call to call (health check times,
+/// last use, fresh credentials) is left out; PyYAML reads the YAML.
+fn same_yaml(json_text: &str, yaml_text: &str) -> Result<(), String> {
+    let script = r#"
+import json, sys, yaml
+VOLATILE = {"checked_at", "latency_ms", "last_used_at"}
+def strip(v):
+    if isinstance(v, dict):
+        return {k: strip(x) for k, x in v.items() if k not in VOLATILE}
+    if isinstance(v, list):
+        return [strip(x) for x in v]
+    return v
+j, y = sys.stdin.read().split("\0")
+a, b = strip(json.loads(j)), strip(yaml.safe_load(y))
+if a != b:
+    print("JSON:", json.dumps(a, sort_keys=True), "\nYAML:", json.dumps(b, sort_keys=True))
+    sys.exit(1)
+"#;
+    let (ok, out) = pipe(
+        &tools_venv().join("bin/python"),
+        &["-c", script],
+        &format!("{json_text}\0{yaml_text}"),
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err(out)
+    }
+}
+
+/// Every command answers `-o json` with JSON (and `--watch` with one JSON object per line),
+/// and each read answers `-o yaml` with YAML that says what its JSON says.
+#[tokio::test]
+async fn every_command_answers_json_and_yaml_that_says_the_same() {
+    let berth = Berth::up().await;
+    let src = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let dst = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let target = Target {
+        host: src.host(),
+        credential: None,
+    };
+    push_image(
+        &Image::new(&[(71, 3_000)], "amd64"),
+        &target,
+        "team/app",
+        "v1",
+    )
+    .await
+    .unwrap();
+    let json_of = |args: &[&str]| -> Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-o", "json"]);
+        let (ok, out, err) = berth.cli(&all, None);
+        assert!(ok, "{args:?}: {out}{err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} -o json: {e}: {out}"))
+    };
+    let read = |args: &[&str]| -> Value {
+        let value = json_of(args);
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-o", "yaml"]);
+        let (ok, yaml, err) = berth.cli(&all, None);
+        assert!(ok, "{args:?} -o yaml: {err}");
+        if let Err(diff) = same_yaml(&value.to_string(), &yaml) {
+            panic!("{args:?}: -o yaml says something else than -o json:\n{diff}\n{yaml}");
+        }
+        value
+    };
+    let src_url = format!("http://{}", src.host());
+    let dst_url = format!("http://{}", dst.host());
+    let image = format!("{}/team/app:v1", src.host());
+
+    assert_eq!(
+        json_of(&[
+            "registry",
+            "add",
+            "src",
+            "--kind",
+            "distribution",
+            "--url",
+            &src_url
+        ])["name"],
+        "src"
+    );
+    json_of(&[
+        "registry",
+        "add",
+        "dst",
+        "--kind",
+        "distribution",
+        "--url",
+        &dst_url,
+    ]);
+    assert_eq!(
+        read(&["registry", "list"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    read(&["registry", "get", "src"]);
+    assert_eq!(
+        json_of(&["registry", "update", "src", "--description", "the source"])["description"],
+        "the source"
+    );
+    assert_eq!(json_of(&["registry", "ping", "src"])["status"], "healthy");
+    assert!(json_of(&["registry", "hook-secret", "src"])["secret"].is_string());
+    read(&["repo", "list", "src"]);
+    read(&["overview"]);
+    read(&["overview", "--registry", "src"]);
+
+    json_of(&[
+        "workspace",
+        "create",
+        "blue",
+        "--description",
+        "tab\tand \"quotes\": yes",
+    ]);
+    let done = json_of(&["workspace", "add-namespace", "blue", "blue-ns"]);
+    assert_eq!(done["ok"], true, "{done}");
+    assert_eq!(
+        done["resource"],
+        "/api/v1/workspaces/blue/namespaces/blue-ns"
+    );
+    json_of(&[
+        "workspace",
+        "set-member",
+        "blue",
+        "alice",
+        "workspace-viewer",
+    ]);
+    read(&["workspace", "list"]);
+    read(&["workspace", "get", "blue"]);
+
+    json_of(&["space", "create", "src/team"]);
+    read(&["space", "list", "src"]);
+    read(&["space", "get", "src/team"]);
+    json_of(&["space", "update", "src/team", "--description", "0x10"]);
+    json_of(&["space", "import", "src"]);
+    json_of(&["bind", "src/team", "blue"]);
+    assert_eq!(
+        json_of(&["access", "check", "blue-ns", &image])["allowed"],
+        true
+    );
+    read(&["images", "--namespace", "blue-ns"]);
+    assert_eq!(
+        json_of(&["namespace", "pull-secret", "blue-ns"])["type"],
+        "kubernetes.io/dockerconfigjson"
+    );
+    json_of(&["namespace", "pull-secret", "blue-ns", "--revoke"]);
+
+    json_of(&[
+        "sync", "policy", "create", "p1", "--from", "src/team", "--to", "dst",
+    ]);
+    read(&["sync", "policy", "list"]);
+    read(&["sync", "policy", "get", "p1"]);
+    json_of(&["sync", "policy", "update", "p1", "--tag", "v*"]);
+    // --watch -o json: one execution object per line, the last one ended.
+    let (ok, out, err) = berth.cli(&["sync", "run", "p1", "--watch", "-o", "json"], None);
+    assert!(ok, "{out}{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let last = lines.last().unwrap();
+    assert_eq!(last["status"], "succeeded", "{out}");
+    assert_eq!(last["succeeded"], 1, "{out}");
+    let id = last["id"].as_str().unwrap().to_string();
+    read(&["sync", "executions"]);
+    read(&["sync", "tasks", &id]);
+    let (ok, out, err) = berth.cli(&["sync", "watch", &id, "-o", "yaml"], None);
+    assert!(ok && out.starts_with("---\n"), "{out}{err}");
+    json_of(&["sync", "run", "p1"]);
+
+    let token = json_of(&["token", "create", "alice", "--ttl", "3600"]);
+    assert!(token["token"].is_string());
+    let tokens = read(&["token", "list"]);
+    let id = tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["principal"] == "alice")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    json_of(&["token", "revoke", &id]);
+
+    json_of(&["unbind", "src/team", "blue"]);
+    json_of(&["workspace", "remove-member", "blue", "alice"]);
+    json_of(&["workspace", "remove-namespace", "blue", "blue-ns"]);
+    json_of(&["space", "rm", "src/team"]);
+    json_of(&["sync", "policy", "rm", "p1"]);
+    json_of(&["registry", "rm", "dst", "--cascade"]);
+    let removed = json_of(&["workspace", "rm", "blue"]);
+    assert_eq!(removed["resource"], "/api/v1/workspaces/blue", "{removed}");
+    // A failure is an error on stderr and a non-zero exit, never half a JSON document.
+    let (ok, out, err) = berth.cli(&["workspace", "get", "blue", "-o", "json"], None);
+    assert!(!ok && out.is_empty() && err.contains("404"), "{out}{err}");
 }

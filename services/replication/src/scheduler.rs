@@ -22,10 +22,20 @@ pub fn parse(expression: &str) -> Result<Cron, String> {
     if let Some(problem) = explain(expression) {
         return Err(problem);
     }
-    Cron::new(expression)
+    let cron = Cron::new(expression)
         .with_seconds_optional()
         .parse()
-        .map_err(|e| format!("{expression:?} is not a schedule Berth can read ({e})"))
+        .map_err(|e| format!("{expression:?} is not a schedule Berth can read ({e})"))?;
+    // A schedule such as "0 0 31 2 *" (February 31st) reads well and never falls due.
+    if cron
+        .find_next_occurrence(&Utc::now().with_timezone(&Tz::UTC), false)
+        .is_err()
+    {
+        return Err(format!(
+            "{expression:?} never falls due (no such day in any month it names)"
+        ));
+    }
+    Ok(cron)
 }
 
 /// The fields of a schedule: name, lowest and highest value, and the names it may use.
@@ -78,15 +88,44 @@ fn explain(expression: &str) -> Option<String> {
                     ));
                 }
             }
-            if matches!(range, "*" | "?") || range.contains(['L', 'W', '#']) {
+            if matches!(range, "*" | "?") {
                 continue;
             }
+            // `5#3`: the third Friday; `L`, `5L`, `15W`: the last day, the last Friday, the
+            // weekday nearest the 15th.
+            let range = match range.split_once('#') {
+                Some((day, nth)) if *name == "day of week" => {
+                    if !nth.parse::<u32>().is_ok_and(|n| (1..=5).contains(&n)) {
+                        return Some(format!(
+                            "the {name} field {value:?}: the week after '#' must be from 1 to 5"
+                        ));
+                    }
+                    day
+                }
+                Some(_) => {
+                    return Some(format!(
+                        "the {name} field {value:?}: only the day of week takes '#'"
+                    ))
+                }
+                None => range,
+            };
+            let range = match *name {
+                "day of month" if range == "L" => continue,
+                "day of month" => range.strip_suffix('W').unwrap_or(range),
+                "day of week" => range.strip_suffix('L').unwrap_or(range),
+                _ => range,
+            };
+            let mut bounds = Vec::new();
             for bound in range.split('-') {
-                let ok = match bound.parse::<u32>() {
-                    Ok(n) => (*low..=*high).contains(&n),
-                    Err(_) => names.contains(&bound.to_ascii_uppercase().as_str()),
+                let n = match bound.parse::<u32>() {
+                    Ok(n) if (*low..=*high).contains(&n) => Some(n),
+                    Ok(_) => None,
+                    Err(_) => names
+                        .iter()
+                        .position(|n| *n == bound.to_ascii_uppercase())
+                        .map(|i| i as u32 + *low),
                 };
-                if !ok {
+                let Some(n) = n else {
                     let words = if names.is_empty() {
                         String::new()
                     } else {
@@ -94,6 +133,14 @@ fn explain(expression: &str) -> Option<String> {
                     };
                     return Some(format!(
                         "the {name} field {value:?}: {bound:?} is not from {low} to {high}{words}"
+                    ));
+                };
+                bounds.push(n);
+            }
+            if let [from, to] = bounds[..] {
+                if from > to {
+                    return Some(format!(
+                        "the {name} field {value:?}: a range runs from low to high ({to}-{from})"
                     ));
                 }
             }
@@ -216,12 +263,22 @@ mod tests {
         assert!(e.contains("step"), "{e}");
         let e = parse("0 0 0 * *").unwrap_err();
         assert!(e.starts_with("the day of month field"), "{e}");
+        let e = parse("1-0 * * * *").unwrap_err();
+        assert!(e.contains("a range runs from low to high"), "{e}");
+        let e = parse("0 0 * * 5#6").unwrap_err();
+        assert!(e.contains("the week after '#' must be from 1 to 5"), "{e}");
+        let e = parse("0 0 31 2 *").unwrap_err();
+        assert!(e.contains("never falls due"), "{e}");
         for good in [
             "0 3 * * MON-FRI",
             "*/15 * * * *",
             "0 0 1,15 * *",
             "30 */2 * * * *",
             "0 0 * * 7",
+            "0 0 * * 5#3",
+            "0 0 L * *",
+            "0 0 15W * *",
+            "0 0 * * 5L",
         ] {
             assert!(parse(good).is_ok(), "{good}");
         }

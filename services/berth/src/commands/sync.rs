@@ -445,14 +445,19 @@ async fn watch(client: &Client, format: Format, id: &str) -> anyhow::Result<()> 
         );
     }
     if status != "succeeded" {
-        let cause = e["error"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(|s| format!("{s}; "))
-            .unwrap_or_default();
-        bail!(
-            "execution {id} {status}: {cause}the failed tasks and their causes: `berth sync tasks {id} --status failed`"
-        );
+        let cause = e["error"].as_str().filter(|s| !s.is_empty());
+        // With tasks, their causes are where to look; without (planning failed), the cause is
+        // the execution's own error.
+        if e["failed"].as_u64().unwrap_or(0) > 0 {
+            let cause = cause.map(|s| format!("{s}; ")).unwrap_or_default();
+            bail!(
+                "execution {id} {status}: {cause}the failed tasks and their causes: `berth sync tasks {id} --status failed`"
+            );
+        }
+        let cause = cause.map(str::to_string).unwrap_or_else(|| {
+            format!("no task failed; `berth sync tasks {id}` lists what it did")
+        });
+        bail!("execution {id} {status}: {cause}");
     }
     Ok(())
 }

@@ -6,10 +6,16 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-fn time(t: Option<prost_types::Timestamp>) -> Option<String> {
+/// Every time the HTTP API answers with: RFC 3339 in UTC, to the millisecond
+/// (`2026-12-04T19:03:21.042Z`).
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A protobuf time as [`rfc3339`].
+pub fn time(t: Option<prost_types::Timestamp>) -> Option<String> {
     let t = t?;
-    DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32)
-        .map(|d| d.to_rfc3339_opts(SecondsFormat::Millis, true))
+    DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32).map(rfc3339)
 }
 
 fn non_empty(s: String) -> Option<String> {

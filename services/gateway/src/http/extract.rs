@@ -26,7 +26,9 @@ impl FromRequestParts<AppState> for Authed {
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        Ok(Self(authenticate(state, header).await?))
+        let principal = authenticate(state, header).await?;
+        super::refuse_bad_path_name(&parts.extensions)?;
+        Ok(Self(principal))
     }
 }
 
@@ -76,6 +78,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid("body", "a JSON object is required"));
     }
+    // serde reads a struct from an array too (`["name", "x"]`); the API takes objects.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let message = e.inner().to_string();
@@ -124,23 +130,34 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Que
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(q)) => Ok(Self(q)),
-            Err(e) => {
-                let text = e.body_text();
-                // serde names a missing or unknown field between backticks ("missing field
-                // `tag`"); a bad value's message names none.
-                let field = ["missing field `", "unknown field `"]
-                    .iter()
-                    .find_map(|p| text.split_once(p))
-                    .and_then(|(_, rest)| rest.split('`').next())
-                    .filter(|f| !f.is_empty())
-                    .unwrap_or("query");
-                Err(ApiError::invalid(
-                    field,
-                    text.trim_start_matches("Failed to deserialize query string: "),
-                )
-                .into())
-            }
+            Err(e) => Err(query_error(&e.body_text()).into()),
         }
+    }
+}
+
+/// A query string serde refused, as a 400 naming the parameter: serde names a missing,
+/// unknown or repeated one between backticks ("duplicate field `page_token`") and a bad value
+/// before a colon ("page_size: invalid digit found in string").
+fn query_error(text: &str) -> ApiError {
+    let text = text.trim_start_matches("Failed to deserialize query string: ");
+    let quoted = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|p| text.split_once(p))
+        .and_then(|(_, rest)| rest.split('`').next())
+        .filter(|f| !f.is_empty());
+    let prefixed = text
+        .split_once(": ")
+        .map(|(f, _)| f)
+        .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+    match quoted.or(prefixed) {
+        Some(field) => {
+            let message = text
+                .strip_prefix(&format!("{field}: "))
+                .unwrap_or(text)
+                .to_string();
+            ApiError::invalid(field, message)
+        }
+        None => ApiError::invalid("query", text),
     }
 }
 
@@ -185,7 +202,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(q) = Query::<PageQuery>::from_request_parts(parts, state)
             .await
-            .map_err(|e| ApiError::invalid("page_size", e.body_text()))?;
+            .map_err(|e| query_error(&e.body_text()))?;
         checked_page_size(q.page_size)?;
         Ok(Self(q))
     }

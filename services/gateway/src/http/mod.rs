@@ -206,30 +206,62 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Refuses a name in the path that no name can be (control characters, white space, over 255
-/// bytes once decoded) with a 400 naming the path parameter, before any handler echoes it.
-async fn check_path_names(req: Request, next: Next) -> Response {
-    let bad = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .and_then(|matched| {
-            let template = matched.as_str().split('/');
-            let actual = req.uri().path().split('/');
-            template.zip(actual).find_map(|(t, a)| {
-                let name = t.strip_prefix('{')?.strip_suffix('}')?;
-                let decoded = percent_encoding::percent_decode_str(a).decode_utf8_lossy();
-                let unfit = decoded.len() > 255
-                    || decoded.chars().any(|c| c.is_control() || c.is_whitespace());
-                unfit.then(|| name.trim_start_matches('*').to_string())
-            })
-        });
-    match bad {
-        Some(name) => HttpError::from(ApiError::invalid(
-            name,
+/// A name in the request's path that no name can be, by its path parameter: found before any
+/// handler runs, refused once the caller is authenticated ([`refuse_bad_path_name`]), so an
+/// anonymous caller learns nothing but 401.
+#[derive(Clone, Debug)]
+pub struct BadPathName(pub String);
+
+/// Whether one decoded path segment can be a name: valid UTF-8, at most 255 characters, no
+/// white space (the byte-order mark included) or control characters.
+fn fit_name(segment: &str) -> bool {
+    match percent_encoding::percent_decode_str(segment).decode_utf8() {
+        Ok(decoded) => {
+            decoded.chars().count() <= 255
+                && !decoded
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '\u{feff}')
+        }
+        Err(_) => false,
+    }
+}
+
+/// Marks the request when a name in its path cannot be a name (see [`BadPathName`]); a
+/// wildcard parameter (a repository path) is checked segment by segment.
+async fn check_path_names(mut req: Request, next: Next) -> Response {
+    let bad = req.extensions().get::<MatchedPath>().and_then(|matched| {
+        let template: Vec<&str> = matched.as_str().split('/').collect();
+        let actual: Vec<&str> = req.uri().path().split('/').collect();
+        template.iter().enumerate().find_map(|(i, t)| {
+            let name = t.strip_prefix('{')?.strip_suffix('}')?;
+            let (name, segments) = match name.strip_prefix('*') {
+                Some(rest) => (rest, actual.get(i..).unwrap_or_default()),
+                None => (name, actual.get(i..=i).unwrap_or_default()),
+            };
+            (!segments.iter().all(|s| fit_name(s))).then(|| name.to_string())
+        })
+    });
+    if let Some(name) = bad {
+        // The repository route's wildcard is the repository path.
+        let name = if name == "rest" {
+            "repository".into()
+        } else {
+            name
+        };
+        req.extensions_mut().insert(BadPathName(name));
+    }
+    next.run(req).await
+}
+
+/// The 400 for a request [`check_path_names`] marked, naming the path parameter and never
+/// echoing the name.
+pub fn refuse_bad_path_name(extensions: &http::Extensions) -> Result<(), ApiError> {
+    match extensions.get::<BadPathName>() {
+        Some(BadPathName(name)) => Err(ApiError::invalid(
+            name.clone(),
             "must be at most 255 characters without spaces or control characters",
-        ))
-        .into_response(),
-        None => next.run(req).await,
+        )),
+        None => Ok(()),
     }
 }
 
@@ -251,7 +283,17 @@ async fn record_metrics(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    // Only the methods the API has: any other would add series without bound.
+    let method = match *req.method() {
+        http::Method::GET
+        | http::Method::POST
+        | http::Method::PUT
+        | http::Method::PATCH
+        | http::Method::DELETE
+        | http::Method::HEAD
+        | http::Method::OPTIONS => req.method().to_string(),
+        _ => "other".to_string(),
+    };
     let started = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use berth_error::ApiError;
 
-use super::dto::{ErrorJson, List};
+use super::dto::{time, ErrorJson, List};
 use super::extract::QueryParams;
 use super::{Authed, HttpResult, JsonBody};
 use crate::ops;
@@ -187,10 +187,7 @@ impl From<pb::Policy> for PolicyJson {
             concurrency: p.concurrency,
             delete_propagation: p.delete_propagation,
             allow_overlap: p.allow_overlap,
-            created_at: p
-                .created_at
-                .and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t.seconds, 0))
-                .map(|t| t.to_rfc3339()),
+            created_at: time(p.created_at),
         }
     }
 }
@@ -211,13 +208,6 @@ pub struct ExecutionJson {
     pub error: Option<String>,
     /// `manual`, `cron` or `push`.
     pub trigger: String,
-}
-
-fn time(t: Option<prost_types::Timestamp>) -> Option<String> {
-    t.and_then(|t| {
-        chrono::DateTime::<chrono::Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32)
-    })
-    .map(|t| t.to_rfc3339())
 }
 
 /// One artifact of an execution.
@@ -291,6 +281,9 @@ pub async fn create_policy(
     if b.created_at.is_some() {
         return Err(ApiError::invalid("created_at", "is set by Berth").into());
     }
+    if let Some(t) = &b.trigger {
+        schedule_only_for_cron(&t.kind, t.cron.is_some())?;
+    }
     Ok((
         StatusCode::CREATED,
         Json(ops::create_policy(&s, &p, b.into()).await?.into()),
@@ -360,6 +353,10 @@ pub async fn update_policy(
     if patch.get("created_at").is_some() {
         return Err(ApiError::invalid("created_at", "cannot change").into());
     }
+    if let Some(kind) = patch.pointer("/trigger/kind").and_then(|k| k.as_str()) {
+        let cron = patch.pointer("/trigger/cron").is_some_and(|c| !c.is_null());
+        schedule_only_for_cron(kind, cron)?;
+    }
     let Some(mask) = mask_of(&patch) else {
         return Ok(Json(ops::get_policy(&s, &p, &name).await?.into()));
     };
@@ -378,6 +375,17 @@ pub async fn update_policy(
         update_mask: Some(prost_types::FieldMask { paths: mask }),
     };
     Ok(Json(ops::update_policy(&s, &p, req).await?.into()))
+}
+
+/// A schedule given with a trigger that is not `cron` would be dropped: refused instead.
+fn schedule_only_for_cron(kind: &str, has_cron: bool) -> Result<(), ApiError> {
+    if has_cron && kind != "cron" {
+        return Err(ApiError::invalid(
+            "trigger.cron",
+            format!("only a cron trigger has a schedule; this trigger is {kind:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The field mask a merge patch amounts to: its keys, one level down in `source`,

@@ -107,10 +107,7 @@ pub async fn create_token(
         ttl_seconds,
     };
     let r = ops::create_token(&s, &p, req).await?;
-    let expires_at = r
-        .expires_at
-        .and_then(|t| chrono::DateTime::<chrono::Utc>::from_timestamp(t.seconds, 0))
-        .map(|t| t.to_rfc3339());
+    let expires_at = time(r.expires_at);
     Ok((
         StatusCode::CREATED,
         Json(TokenJson {

@@ -111,7 +111,7 @@ pub async fn registry_token(
             access_token: jwt.clone(),
             token: jwt,
             expires_in: ops::REGISTRY_TOKEN_TTL_SECS,
-            issued_at: chrono::Utc::now().to_rfc3339(),
+            issued_at: crate::http::dto::rfc3339(chrono::Utc::now()),
         })
         .into_response(),
         Err(e) => HttpError(e).into_response(),

@@ -177,7 +177,7 @@ pub async fn login_command(
         "host": host,
         "username": p.name,
         "password": token,
-        "expires_at": expires_at.to_rfc3339(),
+        "expires_at": crate::http::dto::rfc3339(expires_at),
         "command": format!("docker login {host} --username {} --password-stdin", p.name),
     }))
 }

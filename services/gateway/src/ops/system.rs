@@ -33,12 +33,7 @@ pub async fn create_token(
             "namespace/… and login/… principals are reserved for registry credentials",
         ));
     }
-    if name.len() > 255 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ApiError::invalid(
-            "principal",
-            "must be at most 255 characters without spaces or control characters",
-        ));
-    }
+    berth_error::validate::principal(name).map_err(|m| ApiError::invalid("principal", m))?;
     let ttl = match req.ttl_seconds {
         0 => DEFAULT_TOKEN_TTL,
         n if (60..=MAX_TOKEN_TTL).contains(&n) => n,
@@ -186,9 +181,10 @@ pub async fn list_audit_events(
     let mut q = audit_event::Entity::find()
         .order_by_desc(audit_event::Column::Id)
         .limit(size + 1);
-    if !req.page_token.is_empty() {
+    let after = s.pages.open(p, "audit", &req.page_token)?;
+    if !after.is_empty() {
         use sea_orm::ColumnTrait;
-        q = q.filter(audit_event::Column::Id.lt(req.page_token));
+        q = q.filter(audit_event::Column::Id.lt(after));
     }
     let mut rows = q.all(&s.db).await.map_err(|e| {
         tracing::error!(error = %e, "audit read failed");
@@ -197,7 +193,8 @@ pub async fn list_audit_events(
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     let next_page_token = if more {
-        rows.last().map(|r| r.id.clone()).unwrap_or_default()
+        let last = rows.last().map(|r| r.id.clone()).unwrap_or_default();
+        s.pages.seal(p, "audit", &last)
     } else {
         String::new()
     };
