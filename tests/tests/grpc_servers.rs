@@ -466,16 +466,35 @@ async fn update_policy_takes_a_field_mask_like_the_http_patch() {
         "{after}"
     );
 
-    // A schedule on a trigger that is not cron is not kept; created_at cannot change.
-    let (status, after) = suite
+    // A schedule on a trigger that is not cron would be dropped: refused, naming it, and
+    // nothing changes; created_at cannot change.
+    let (_, unchanged) = suite
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/replication/policies/dr",
+            None,
+        )
+        .await;
+    let (status, e) = suite
         .admin(
             reqwest::Method::PATCH,
             "/api/v1/replication/policies/dr",
             Some(serde_json::json!({"trigger": {"kind": "manual", "cron": "bad cron"}})),
         )
         .await;
-    assert_eq!(status, 200, "{after}");
-    assert!(after["trigger"].get("cron").is_none(), "{after}");
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("trigger.cron")),
+        "{e}"
+    );
+    let (_, kept) = suite
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/replication/policies/dr",
+            None,
+        )
+        .await;
+    assert_eq!(kept, unchanged);
     let (status, e) = suite
         .admin(
             reqwest::Method::PATCH,

@@ -126,6 +126,18 @@ fn describe() {
         "Time in each phase of replication (start, plan, queue, copy, record)."
     );
     describe_gauge!(
+        "berth_replication_executions_active",
+        "Replication executions pending or running (read from the database every 10 s)."
+    );
+    describe_gauge!(
+        "berth_replication_tasks_pending",
+        "Replication tasks waiting for a worker (read from the database every 10 s)."
+    );
+    describe_gauge!(
+        "berth_replication_tasks_running",
+        "Replication tasks this process is copying now."
+    );
+    describe_gauge!(
         "berth_outbox_pending",
         "Events written to a service's outbox and not yet published to the bus, by table."
     );

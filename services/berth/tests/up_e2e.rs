@@ -1564,3 +1564,58 @@ async fn every_command_answers_json_and_yaml_that_says_the_same() {
     let (ok, out, err) = berth.cli(&["workspace", "get", "blue", "-o", "json"], None);
     assert!(!ok && out.is_empty() && err.contains("404"), "{out}{err}");
 }
+
+/// `berth up` logs lines for a person when stderr is a terminal (`script` gives it one), and
+/// JSON for a collector when it is not.
+#[tokio::test]
+async fn berth_up_logs_plain_lines_on_a_terminal_and_json_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = berth_testkit::free_port();
+    let command = format!(
+        "{BERTH} up --data-dir {} --listen 127.0.0.1:{port}",
+        dir.path().join("data").display()
+    );
+    let typescript = dir.path().join("typescript");
+    let mut child = Command::new("script")
+        .args(["-qfec", &command])
+        .arg(&typescript)
+        .env_remove("BERTH_LOG_FORMAT")
+        .env_remove("BERTH_DATABASE_URL")
+        .env_remove("BERTH_BUS_URL")
+        .env_remove("BERTH_CACHE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let seen = berth_testkit::wait_until(Duration::from_secs(60), || {
+        let typescript = typescript.clone();
+        async move {
+            std::fs::read_to_string(typescript)
+                .unwrap_or_default()
+                .contains("berth ready")
+        }
+    })
+    .await;
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", &format!("127.0.0.1:{port}")])
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&typescript).unwrap_or_default();
+    assert!(seen, "no ready log line on the terminal:\n{text}");
+    let line = text.lines().find(|l| l.contains("berth ready")).unwrap();
+    assert!(
+        line.contains("INFO") && !line.trim_start().starts_with('{'),
+        "not a line for a person: {line}"
+    );
+
+    let berth = Berth::up().await;
+    let log = std::fs::read_to_string(berth.dir.path().join("stderr")).unwrap();
+    let ready = log
+        .lines()
+        .find(|l| l.contains("berth ready"))
+        .expect("ready logged");
+    let json: Value = serde_json::from_str(ready).unwrap_or_else(|e| panic!("{e}: {ready}"));
+    assert_eq!(json["level"], "INFO", "{ready}");
+}

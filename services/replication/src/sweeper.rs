@@ -32,6 +32,7 @@ pub async fn run(replication: Replication, shutdown: Shutdown) {
         if let Err(e) = replication.sweep().await {
             tracing::warn!(error = %e, "execution sweep failed");
         }
+        replication.publish_activity().await;
     }
 }
 
@@ -39,6 +40,24 @@ pub async fn run(replication: Replication, shutdown: Shutdown) {
 const UNPLANNED: Duration = Duration::from_secs(15 * 60);
 
 impl Replication {
+    /// Sets `berth_replication_executions_active` (pending or running) and
+    /// `berth_replication_tasks_pending` from the database, so every replica reports the
+    /// same numbers.
+    pub async fn publish_activity(&self) {
+        let executions = execution::Entity::find()
+            .filter(execution::Column::Status.is_in(Status::ACTIVE))
+            .count(&self.db)
+            .await;
+        let tasks = task::Entity::find()
+            .filter(task::Column::Status.eq(Status::Pending))
+            .count(&self.db)
+            .await;
+        if let (Ok(executions), Ok(tasks)) = (executions, tasks) {
+            metrics::gauge!("berth_replication_executions_active").set(executions as f64);
+            metrics::gauge!("berth_replication_tasks_pending").set(tasks as f64);
+        }
+    }
+
     /// Queues planning again for executions whose planning never started within
     /// [`UNPLANNED`] (its message was lost, or given up on while the database was down), at
     /// most once per that interval across replicas (a lease in the shared cache). Planning is

@@ -361,6 +361,15 @@ impl Replication {
         progress: Option<&AtomicU64>,
         work: impl std::future::Future<Output = Ending>,
     ) -> Ending {
+        // Tasks copying in this process, whichever way `bounded` returns.
+        struct Running;
+        impl Drop for Running {
+            fn drop(&mut self) {
+                metrics::gauge!("berth_replication_tasks_running").decrement(1.0);
+            }
+        }
+        metrics::gauge!("berth_replication_tasks_running").increment(1.0);
+        let _running = Running;
         let deadline = tokio::time::sleep(self.tuning.task_timeout);
         tokio::pin!(work, deadline);
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
