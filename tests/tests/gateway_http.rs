@@ -577,6 +577,9 @@ async fn edge_input_is_refused_naming_the_right_field() {
         ),
         ("/api/v1/workspaces/%FF%FE".into(), "workspace"),
         ("/api/v1/workspaces/a%EF%BB%BFb".into(), "workspace"),
+        // A right-to-left override and a zero-width space: invisible, so no name.
+        ("/api/v1/registries/x%E2%80%AEy".into(), "registry"),
+        ("/api/v1/registries/x%E2%80%8By/spaces".into(), "registry"),
     ] {
         let (status, kind, text) = raw("GET", &path, admin, None).await;
         let e: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: {text}"));
@@ -608,6 +611,10 @@ async fn edge_input_is_refused_naming_the_right_field() {
     for (body, path) in [
         (r#"["arrays", "are not objects"]"#, "/api/v1/workspaces"),
         (r#"["bob", 3600]"#, "/api/v1/tokens"),
+        (r#"{"name": "trailing"} garbage"#, "/api/v1/workspaces"),
+        (r#"{"name": "one"}{"name": "two"}"#, "/api/v1/workspaces"),
+        ("1", "/api/v1/workspaces"),
+        ("null", "/api/v1/tokens"),
     ] {
         let (status, _, text) = raw("POST", path, admin, Some(body)).await;
         let e: Value = serde_json::from_str(&text).unwrap();
@@ -618,7 +625,29 @@ async fn edge_input_is_refused_naming_the_right_field() {
         );
     }
     let (_, _, list) = raw("GET", "/api/v1/workspaces", admin, None).await;
-    assert!(!list.contains("arrays"), "{list}");
+    assert!(
+        !list.contains("arrays") && !list.contains("trailing") && !list.contains("\"one\""),
+        "{list}"
+    );
+    // Notifications for a name no registry can have authenticate nobody, and the name is not
+    // echoed (nor is a name that is not UTF-8 a plain-text error).
+    for path in ["/hooks/harbor/a%FF", "/hooks/distribution/a%01b"] {
+        let (status, kind, text) = raw("POST", path, Some("some-secret"), Some("{}")).await;
+        assert_eq!(status, 401, "{path}: {text}");
+        assert!(kind.starts_with("application/json"), "{path}: {kind}");
+        assert!(
+            !text.contains("a\\u{1}b") && !text.contains('\u{1}'),
+            "{text}"
+        );
+    }
+    let (status, _, text) = raw(
+        "GET",
+        "/api/v1/replication/executions/any/tasks?page_token=garbage",
+        admin,
+        None,
+    )
+    .await;
+    assert!(status == 400 && text.contains("page_token"), "{text}");
 
     for (query, field) in [
         ("page_token=a&page_token=b", "page_token"),
@@ -634,6 +663,7 @@ async fn edge_input_is_refused_naming_the_right_field() {
             "{query}: {text}"
         );
         assert!(!text.contains("Failed to deserialize"), "{text}");
+        assert!(!text.contains("invalid digit"), "{text}");
     }
     let (status, _, text) = raw("GET", "/api/v1/audit-events?page_token=!!", admin, None).await;
     assert_eq!(status, 400, "{text}");
@@ -648,6 +678,30 @@ async fn edge_input_is_refused_naming_the_right_field() {
         "a method name became a label value"
     );
     assert!(metrics.contains("method=\"other\""), "{metrics}");
+    // gRPC paths no service answers fold into one label too.
+    let channel = tonic::transport::Endpoint::from_shared(suite.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.unwrap();
+        let path = http::uri::PathAndQuery::try_from(format!("/made.Up{i}/Method{i}")).unwrap();
+        let answer: Result<tonic::Response<()>, tonic::Status> = grpc
+            .unary(
+                tonic::Request::new(()),
+                path,
+                tonic_prost::ProstCodec::<(), ()>::default(),
+            )
+            .await;
+        assert_eq!(answer.unwrap_err().code(), tonic::Code::Unimplemented);
+    }
+    let (_, _, metrics) = raw("GET", "/metrics", None, None).await;
+    assert!(
+        !metrics.contains("made.Up"),
+        "a gRPC path became a label value"
+    );
 
     let policy = r#"{"name": "p", "source": {"registry": "a"}, "destination": {"registry": "b"},
         "trigger": {"kind": "manual", "cron": "0 * * * *"}}"#;

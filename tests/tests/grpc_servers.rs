@@ -495,6 +495,30 @@ async fn update_policy_takes_a_field_mask_like_the_http_patch() {
         )
         .await;
     assert_eq!(kept, unchanged);
+    // Without a kind the stored one (manual) holds: a schedule or time zone for it is refused.
+    for (patch, field) in [
+        (
+            serde_json::json!({"trigger": {"cron": "5 * * * *"}}),
+            "trigger.cron",
+        ),
+        (
+            serde_json::json!({"trigger": {"kind": "push", "time_zone": "Europe/Paris"}}),
+            "trigger.time_zone",
+        ),
+    ] {
+        let (status, e) = suite
+            .admin(
+                reqwest::Method::PATCH,
+                "/api/v1/replication/policies/dr",
+                Some(patch),
+            )
+            .await;
+        assert_eq!(
+            (status, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{e}"
+        );
+    }
     let (status, e) = suite
         .admin(
             reqwest::Method::PATCH,

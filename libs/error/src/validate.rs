@@ -22,14 +22,29 @@ pub fn dns_label(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A principal (user, group or service account name): 1–255 characters, no whitespace or
-/// control characters.
+/// Whether no name may hold `c`: control characters, white space, and what a reader cannot
+/// see or that reorders what they see (zero-width and bidirectional formatting characters, the
+/// byte-order mark, tags, noncharacters).
+pub fn unfit_char(c: char) -> bool {
+    c.is_control()
+        || c.is_whitespace()
+        || matches!(c,
+            '\u{00ad}' | '\u{061c}' | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff0}'..='\u{ffff}'
+            | '\u{e0000}'..='\u{e007f}')
+}
+
+/// A principal (user, group or service account name): 1–255 characters, none of them
+/// [`unfit_char`].
 pub fn principal(value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err("must not be empty".into());
     }
-    let unfit = |c: char| c.is_control() || c.is_whitespace() || c == '\u{feff}';
-    if value.chars().count() > 255 || value.chars().any(unfit) {
+    if value.chars().count() > 255 || value.chars().any(unfit_char) {
         return Err("must be at most 255 characters without spaces or control characters".into());
     }
     Ok(())

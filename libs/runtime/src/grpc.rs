@@ -182,10 +182,12 @@ where
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<i32>().ok())
                     .unwrap_or(0);
-                let (service, method) = path
-                    .trim_start_matches('/')
-                    .split_once('/')
-                    .unwrap_or(("unknown", "unknown"));
+                // A path no service answers (UNIMPLEMENTED) is the caller's invention: one
+                // label for all of them, so callers cannot grow the series without bound.
+                let (service, method) = match path.trim_start_matches('/').split_once('/') {
+                    Some(names) if code != 12 => names,
+                    _ => ("other", "other"),
+                };
                 metrics::histogram!(
                     "berth_grpc_request_duration_seconds",
                     "grpc_service" => service.to_string(),

@@ -138,8 +138,12 @@ fn quiet_on_closed_stdout() {
             std::process::exit(141);
         }
         if printing {
-            // A full disk or another write failure: said plainly, not as a panic.
-            let cause = message.rsplit(": ").next().unwrap_or(message);
+            // A full disk or another write failure: said plainly, not as a panic (the error
+            // may be printed as `Os { …, message: "No space left on device" }`).
+            let cause = message
+                .split_once("message: \"")
+                .and_then(|(_, rest)| rest.split('"').next())
+                .unwrap_or_else(|| message.rsplit(": ").next().unwrap_or(message));
             eprintln!("berth: cannot write the output: {cause}");
             std::process::exit(1);
         }

@@ -67,11 +67,12 @@ pub fn cell(pointer: &str, v: &Value) -> String {
         },
         Value::Null => "-".into(),
         Value::String(s) if s.is_empty() => "-".into(),
-        // Control characters (a terminal's escape sequences, a forged line) are shown escaped.
+        // Control and invisible characters (a terminal's escape sequences, a forged line, a
+        // reordering mark) are shown escaped.
         Value::String(s) => s
             .chars()
             .map(|c| {
-                if c.is_control() {
+                if c.is_control() || unsafe_for_yaml(c) || c.is_whitespace() && c != ' ' {
                     c.escape_default().to_string()
                 } else {
                     c.to_string()
@@ -175,6 +176,16 @@ fn yaml_scalar(v: &Value) -> String {
     }
 }
 
+/// Characters YAML may not hold raw, and that a table shows escaped too (with the
+/// zero-width and bidirectional formatting ones).
+fn unsafe_for_yaml(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+    )
+}
+
 fn yaml_string(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
@@ -200,12 +211,7 @@ fn yaml_string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control()
-                || matches!(
-                    c,
-                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-                ) =>
-            {
+            c if c.is_control() || unsafe_for_yaml(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),

@@ -110,11 +110,17 @@ fn explain(expression: &str) -> Option<String> {
                 None => range,
             };
             let range = match *name {
-                "day of month" if range == "L" => continue,
+                // `L`, `LW`, `L-3`: the last day, its nearest weekday, three days before it.
+                "day of month" if range.starts_with('L') => continue,
                 "day of month" => range.strip_suffix('W').unwrap_or(range),
                 "day of week" => range.strip_suffix('L').unwrap_or(range),
                 _ => range,
             };
+            if range.split('-').count() > 2 {
+                return Some(format!(
+                    "the {name} field {value:?}: a range is FROM-TO, with one '-'"
+                ));
+            }
             let mut bounds = Vec::new();
             for bound in range.split('-') {
                 let n = match bound.parse::<u32>() {
@@ -263,6 +269,8 @@ mod tests {
         assert!(e.contains("step"), "{e}");
         let e = parse("0 0 0 * *").unwrap_err();
         assert!(e.starts_with("the day of month field"), "{e}");
+        let e = parse("1-2-3 * * * *").unwrap_err();
+        assert!(e.contains("a range is FROM-TO"), "{e}");
         let e = parse("1-0 * * * *").unwrap_err();
         assert!(e.contains("a range runs from low to high"), "{e}");
         let e = parse("0 0 * * 5#6").unwrap_err();

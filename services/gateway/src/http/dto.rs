@@ -98,6 +98,8 @@ impl From<CreateRegistryBody> for pb::CreateRegistryRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRegistryBody {
+    /// A new `http://` or `https://` base URL.
+    #[schema(pattern = r"^https?://[^\s/?#]+[^\s]*$")]
     pub url: Option<String>,
     pub credential: Option<CredentialBody>,
     pub insecure: Option<bool>,
@@ -529,6 +531,7 @@ pub struct AccessCheckBody {
     #[schema(pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub namespace: String,
     /// `host[:port]/space/repository[:tag|@digest]`.
+    #[schema(min_length = 1)]
     pub image: String,
 }
 

@@ -66,7 +66,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = body_bytes(req, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(Self(T::default()));
         }
         parse_json(&bytes).map(Self).map_err(HttpError)
@@ -79,11 +79,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::invalid("body", "a JSON object is required"));
     }
     // serde reads a struct from an array too (`["name", "x"]`); the API takes objects.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let message = e.inner().to_string();
         let path = match e.path().to_string() {
             p if p == "?" => ".".to_string(),
@@ -118,7 +118,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             .unwrap_or(&message)
             .to_string();
         ApiError::invalid(field, message)
-    })
+    })?;
+    de.end().map_err(|_| {
+        ApiError::invalid(
+            "body",
+            "holds something after the JSON object; send one object",
+        )
+    })?;
+    Ok(value)
 }
 
 /// Query parameters of `T`; a bad one is a 400 naming it, in the JSON error envelope.
@@ -149,15 +156,26 @@ fn query_error(text: &str) -> ApiError {
         .split_once(": ")
         .map(|(f, _)| f)
         .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+    // The standard library's words for a bad number or flag, in ours.
+    let plain = |m: &str| -> String {
+        if m.contains("invalid digit")
+            || m.contains("too large")
+            || m.contains("too small")
+            || m.contains("empty string")
+        {
+            "must be a whole number".into()
+        } else if m.contains("was not `true` or `false`") {
+            "must be true or false".into()
+        } else {
+            m.to_string()
+        }
+    };
     match quoted.or(prefixed) {
         Some(field) => {
-            let message = text
-                .strip_prefix(&format!("{field}: "))
-                .unwrap_or(text)
-                .to_string();
-            ApiError::invalid(field, message)
+            let message = text.strip_prefix(&format!("{field}: ")).unwrap_or(text);
+            ApiError::invalid(field, plain(message))
         }
-        None => ApiError::invalid("query", text),
+        None => ApiError::invalid("query", plain(text)),
     }
 }
 

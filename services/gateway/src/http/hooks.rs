@@ -192,10 +192,14 @@ fn harbor_events(registry: &str, body: &[u8]) -> Result<Vec<Notified>, ApiError>
 pub async fn distribution_notification(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(registry): Path<String>,
+    registry: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    bad: Option<axum::Extension<super::BadPathName>>,
     body: Bytes,
 ) -> Response {
-    respond(handle(&s, &headers, &registry, &body, distribution_events).await)
+    match named(registry, bad) {
+        Ok(registry) => respond(handle(&s, &headers, &registry, &body, distribution_events).await),
+        Err(e) => respond(Err(e)),
+    }
 }
 
 /// Receive a Harbor v2 webhook.
@@ -208,10 +212,29 @@ pub async fn distribution_notification(
 pub async fn harbor_notification(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(registry): Path<String>,
+    registry: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    bad: Option<axum::Extension<super::BadPathName>>,
     body: Bytes,
 ) -> Response {
-    respond(handle(&s, &headers, &registry, &body, harbor_events).await)
+    match named(registry, bad) {
+        Ok(registry) => respond(handle(&s, &headers, &registry, &body, harbor_events).await),
+        Err(e) => respond(Err(e)),
+    }
+}
+
+/// The registry a notification is for; a name no registry can have (not UTF-8, control or
+/// invisible characters, too long) authenticates nobody, and is not echoed.
+fn named(
+    registry: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    bad: Option<axum::Extension<super::BadPathName>>,
+) -> Result<String, ApiError> {
+    match (registry, bad) {
+        (Ok(Path(registry)), None) => Ok(registry),
+        _ => Err(ApiError::unauthenticated(
+            "notifications authenticate with their registry's hook secret \
+             (POST /api/v1/registries/{registry}/hook-secret) as a bearer token",
+        )),
+    }
 }
 
 fn respond(r: Result<usize, ApiError>) -> Response {

@@ -218,9 +218,7 @@ fn fit_name(segment: &str) -> bool {
     match percent_encoding::percent_decode_str(segment).decode_utf8() {
         Ok(decoded) => {
             decoded.chars().count() <= 255
-                && !decoded
-                    .chars()
-                    .any(|c| c.is_control() || c.is_whitespace() || c == '\u{feff}')
+                && !decoded.chars().any(berth_error::validate::unfit_char)
         }
         Err(_) => false,
     }

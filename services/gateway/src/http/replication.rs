@@ -55,6 +55,34 @@ pub struct TriggerJson {
     pub time_zone: Option<String>,
 }
 
+/// A merge patch of a policy (RFC 7396): the fields given replace the stored ones, `null`
+/// resets one to its default. Documents the patch; the handler reads it as JSON.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PolicyPatchJson {
+    /// The policy's own name, if given (a policy cannot be renamed).
+    name: Option<String>,
+    source: Option<EndpointJson>,
+    destination: Option<EndpointJson>,
+    filters: Option<Vec<FilterJson>>,
+    trigger: Option<TriggerJson>,
+    r#override: Option<bool>,
+    enabled: Option<bool>,
+    platforms: Option<Vec<String>>,
+    copy_referrers: Option<bool>,
+    bandwidth_limit: Option<u64>,
+    concurrency: Option<u32>,
+    delete_propagation: Option<bool>,
+    allow_overlap: Option<bool>,
+}
+
+/// An image archive's bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct ArchiveBody(Vec<u8>);
+
 /// A policy, as created and as read back.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -282,7 +310,7 @@ pub async fn create_policy(
         return Err(ApiError::invalid("created_at", "is set by Berth").into());
     }
     if let Some(t) = &b.trigger {
-        schedule_only_for_cron(&t.kind, t.cron.is_some())?;
+        schedule_only_for_cron(&t.kind, t.cron.is_some(), t.time_zone.is_some())?;
     }
     Ok((
         StatusCode::CREATED,
@@ -333,7 +361,7 @@ pub async fn delete_policy(
 /// The fields given replace the stored ones; `null` resets one to its default. A policy cannot
 /// be renamed.
 #[utoipa::path(patch, path = "/api/v1/replication/policies/{policy}", tag = "replication",
-    request_body(content = Object, content_type = "application/merge-patch+json", description = "The fields of PolicyJson to change"),
+    request_body(content = PolicyPatchJson, content_type = "application/merge-patch+json", description = "The fields of PolicyJson to change"),
     responses((status = 200, description = "The policy as stored", body = PolicyJson)))]
 pub async fn update_policy(
     State(s): State<AppState>,
@@ -353,9 +381,21 @@ pub async fn update_policy(
     if patch.get("created_at").is_some() {
         return Err(ApiError::invalid("created_at", "cannot change").into());
     }
-    if let Some(kind) = patch.pointer("/trigger/kind").and_then(|k| k.as_str()) {
-        let cron = patch.pointer("/trigger/cron").is_some_and(|c| !c.is_null());
-        schedule_only_for_cron(kind, cron)?;
+    let given = |key: &str| {
+        patch
+            .pointer(&format!("/trigger/{key}"))
+            .is_some_and(|v| !v.is_null())
+    };
+    let (cron, zone) = (given("cron"), given("time_zone"));
+    match patch.pointer("/trigger/kind").and_then(|k| k.as_str()) {
+        Some(kind) => schedule_only_for_cron(kind, cron, zone)?,
+        // A schedule without a kind keeps the stored kind: it must be cron.
+        None if cron || zone => {
+            let stored = ops::get_policy(&s, &p, &name).await?;
+            let kind = stored.trigger.map(|t| t.kind).unwrap_or_default();
+            schedule_only_for_cron(if kind.is_empty() { "manual" } else { &kind }, cron, zone)?;
+        }
+        None => {}
     }
     let Some(mask) = mask_of(&patch) else {
         return Ok(Json(ops::get_policy(&s, &p, &name).await?.into()));
@@ -377,15 +417,21 @@ pub async fn update_policy(
     Ok(Json(ops::update_policy(&s, &p, req).await?.into()))
 }
 
-/// A schedule given with a trigger that is not `cron` would be dropped: refused instead.
-fn schedule_only_for_cron(kind: &str, has_cron: bool) -> Result<(), ApiError> {
-    if has_cron && kind != "cron" {
-        return Err(ApiError::invalid(
-            "trigger.cron",
-            format!("only a cron trigger has a schedule; this trigger is {kind:?}"),
-        ));
+/// A schedule (or its time zone) given with a `manual` or `push` trigger would be dropped:
+/// refused instead. (Another kind is refused by the service, naming `trigger.kind`.)
+fn schedule_only_for_cron(kind: &str, has_cron: bool, has_zone: bool) -> Result<(), ApiError> {
+    if !matches!(kind, "manual" | "push") {
+        return Ok(());
     }
-    Ok(())
+    let field = match (has_cron, has_zone) {
+        (true, _) => "trigger.cron",
+        (false, true) => "trigger.time_zone",
+        (false, false) => return Ok(()),
+    };
+    Err(ApiError::invalid(
+        field,
+        format!("only a cron trigger has a schedule; this trigger is {kind:?} (set trigger.kind to \"cron\")"),
+    ))
 }
 
 /// The field mask a merge patch amounts to: its keys, one level down in `source`,
@@ -462,6 +508,7 @@ pub async fn cancel_execution(
 pub struct TaskQuery {
     /// Only tasks in this state: `pending`, `running`, `succeeded`, `failed`, `skipped` or
     /// `cancelled`.
+    #[param(pattern = "^(pending|running|succeeded|failed|skipped|cancelled)$")]
     pub status: Option<String>,
     /// Items per page, 1–1000; left out: the list's default.
     #[param(minimum = 1, maximum = 1000)]
@@ -557,7 +604,7 @@ pub struct ImportJson {
 /// The body streams a `docker save` tarball or an OCI layout (tar or tar.gz); its blobs are
 /// pushed as they arrive.
 #[utoipa::path(post, path = "/api/v1/registries/{registry}/import", tag = "replication", params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The archive"),
+    request_body(content = ArchiveBody, content_type = "application/octet-stream", description = "The archive"),
     responses((status = 201, description = "The image as pushed", body = ImportJson)))]
 pub async fn import_image(
     State(s): State<AppState>,

@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
+use berth_error::ApiError;
 use berth_proto::v1 as pb;
 use http::StatusCode;
 
@@ -211,6 +212,9 @@ pub async fn update_space(
     Path((registry, name)): Path<(String, String)>,
     JsonBody(b): JsonBody<UpdateSpaceBody>,
 ) -> HttpResult<Json<SpaceJson>> {
+    if b.visibility.as_deref() == Some("") {
+        return Err(ApiError::invalid("visibility", "must be public or private").into());
+    }
     let req = pb::UpdateSpaceRequest {
         registry,
         name,

@@ -155,16 +155,21 @@ pub async fn list_executions(
 pub async fn list_tasks(
     s: &AppState,
     p: &Principal,
-    req: ListTasksRequest,
+    mut req: ListTasksRequest,
 ) -> ApiResult<ListTasksResponse> {
     admin(p)?;
-    s.replication
+    let list = format!("tasks:{}", req.execution);
+    req.page_token = s.pages.open(p, &list, &req.page_token)?;
+    let mut r = s
+        .replication
         .executions
         .clone()
         .list_tasks(request(p, req))
         .await
         .map(|r| r.into_inner())
-        .map_err(replication_error)
+        .map_err(replication_error)?;
+    r.next_page_token = s.pages.seal(p, &list, &r.next_page_token);
+    Ok(r)
 }
 
 pub async fn cancel_execution(s: &AppState, p: &Principal, id: &str) -> ApiResult<Execution> {
