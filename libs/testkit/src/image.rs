@@ -14,6 +14,49 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// How a layer's tar is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// A layer: its blob, its diff id (the digest of its tar) and its media type.
+pub type FileLayer = (Blob, String, &'static str);
+
+/// A layer holding `files` (path and bytes; a name `.wh.X` is a whiteout of `X`, `.wh..wh..opq`
+/// makes its directory opaque), as a tar compressed as asked.
+pub fn files_layer(files: &[(&str, &[u8])], compression: Compression) -> FileLayer {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        tar.append_data(&mut header, path, *bytes)
+            .expect("in-memory tar");
+    }
+    let tar = tar.into_inner().expect("in-memory tar");
+    let diff_id = sha256(&tar);
+    let (bytes, media_type) = match compression {
+        Compression::None => (tar, OCI_LAYER_TAR),
+        Compression::Gzip => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, &tar).expect("in-memory gzip");
+            (gz.finish().expect("in-memory gzip"), OCI_LAYER)
+        }
+        Compression::Zstd => (
+            zstd::encode_all(tar.as_slice(), 3).expect("in-memory zstd"),
+            OCI_LAYER_ZSTD,
+        ),
+    };
+    (Blob::new(bytes), diff_id, media_type)
+}
 
 pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
@@ -70,24 +113,32 @@ pub struct Image {
 impl Image {
     /// An image of the given layers (seed, size) for `linux/<arch>`.
     pub fn new(layers: &[(u64, usize)], arch: &str) -> Self {
-        let made: Vec<(Blob, String)> = layers
+        let made: Vec<FileLayer> = layers
             .iter()
-            .map(|(seed, size)| layer(*seed, *size))
+            .map(|(seed, size)| {
+                let (blob, diff_id) = layer(*seed, *size);
+                (blob, diff_id, OCI_LAYER)
+            })
             .collect();
+        Self::of_layers(made, arch)
+    }
+
+    /// An image of `layers` (bottom first) for `linux/<arch>`.
+    pub fn of_layers(made: Vec<FileLayer>, arch: &str) -> Self {
         let config = json!({
             "architecture": arch,
             "os": "linux",
             "config": {},
-            "rootfs": {"type": "layers", "diff_ids": made.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>()},
+            "rootfs": {"type": "layers", "diff_ids": made.iter().map(|(_, d, _)| d.clone()).collect::<Vec<_>>()},
         });
         let config = Blob::new(serde_json::to_vec(&config).expect("json"));
-        let layers: Vec<Blob> = made.into_iter().map(|(b, _)| b).collect();
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "config": {"mediaType": OCI_CONFIG, "digest": config.digest, "size": config.size()},
-            "layers": layers.iter().map(|l| json!({"mediaType": OCI_LAYER, "digest": l.digest, "size": l.size()})).collect::<Vec<_>>(),
+            "layers": made.iter().map(|(l, _, t)| json!({"mediaType": t, "digest": l.digest, "size": l.size()})).collect::<Vec<_>>(),
         });
+        let layers: Vec<Blob> = made.into_iter().map(|(b, _, _)| b).collect();
         let manifest = Blob::new(serde_json::to_vec(&manifest).expect("json"));
         Self {
             config,

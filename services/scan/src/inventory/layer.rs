@@ -1,0 +1,237 @@
+//! One streamed pass over a layer: the blob is decompressed (gzip or zstd, told by its first
+//! bytes; or read as a plain tar) and its entries walked once, keeping only the files an
+//! inventory reads and the whiteouts; nothing is written to disk and only package databases are
+//! held in memory. The compressed bytes are hashed on the way: a blob that is not what its
+//! digest says is refused.
+
+use std::io::{BufRead, BufReader, Read};
+use std::sync::{Arc, Mutex};
+
+use sha2::Digest;
+
+use super::{apk, dpkg, os_release, Found, Layer};
+
+/// The largest package database read (a Debian status file of 5,000 packages is ~5 MiB).
+const MAX_DATABASE: u64 = 64 << 20;
+
+/// rpm databases this scanner does not read yet, by the path each format lives at.
+const RPM_DATABASES: &[&str] = &[
+    "var/lib/rpm/rpmdb.sqlite",
+    "var/lib/rpm/Packages",
+    "var/lib/rpm/Packages.db",
+    "usr/lib/sysimage/rpm/rpmdb.sqlite",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("reading the layer: {0}")]
+    Read(String),
+    #[error("the layer is {actual}, not {expected}")]
+    Digest { expected: String, actual: String },
+    #[error("fetching the layer: {0}")]
+    Fetch(#[from] berth_oci::OciError),
+}
+
+fn read_error(e: impl std::fmt::Display) -> LayerError {
+    LayerError::Read(e.to_string())
+}
+
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    state: Arc<Mutex<(sha2::Sha256, u64)>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut state = self.state.lock().expect("hash state");
+        state.0.update(&buf[..n]);
+        state.1 += n as u64;
+        Ok(n)
+    }
+}
+
+/// A tar path as a relative path without `./` or a leading `/`.
+fn normalize(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    text.trim_start_matches("./")
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Reads one layer blob from `input`; `digest` (`sha256:…`) is checked when given.
+pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), LayerError> {
+    let state = Arc::new(Mutex::new((sha2::Sha256::new(), 0u64)));
+    let mut input = BufReader::with_capacity(
+        1 << 20,
+        Hashing {
+            inner: input,
+            state: state.clone(),
+        },
+    );
+    let head = input.fill_buf().map_err(read_error)?;
+    let decompressed: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(read_error)?)
+    } else {
+        Box::new(input)
+    };
+    let mut archive = tar::Archive::new(decompressed);
+    let mut layer = Layer::default();
+    for entry in archive.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let path = normalize(&entry.path().map_err(read_error)?);
+        let (dir, base) = match path.rsplit_once('/') {
+            Some((d, b)) => (d.to_string(), b.to_string()),
+            None => (String::new(), path.clone()),
+        };
+        if base == ".wh..wh..opq" {
+            layer.opaque.push(dir);
+            continue;
+        }
+        if let Some(name) = base.strip_prefix(".wh.") {
+            layer.whiteouts.push(if dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{dir}/{name}")
+            });
+            continue;
+        }
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        if RPM_DATABASES.contains(&path.as_str()) {
+            layer.unsupported.push(path);
+            continue;
+        }
+        let wanted =
+            os_release::is_file(&path) || dpkg::is_database(&path) || path == apk::DATABASE;
+        if !wanted {
+            continue;
+        }
+        if entry.size() > MAX_DATABASE {
+            tracing::warn!(
+                path,
+                size = entry.size(),
+                "package database too large, skipped"
+            );
+            layer.unsupported.push(path);
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry.read_to_end(&mut bytes).map_err(read_error)?;
+        let text = String::from_utf8_lossy(&bytes);
+        let found = if os_release::is_file(&path) {
+            Found::Os(os_release::parse(&text))
+        } else if path == apk::DATABASE {
+            Found::Packages(apk::parse(&path, &text))
+        } else {
+            Found::Packages(dpkg::parse(&path, &text))
+        };
+        layer.found.insert(path, found);
+    }
+    // Whatever follows the archive's end (padding, a gzip member's trailer) is hashed too.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(read_error)?;
+    let (hash, size) = {
+        let state = state.lock().expect("hash state");
+        (
+            format!("sha256:{}", hex::encode(state.0.clone().finalize())),
+            state.1,
+        )
+    };
+    if let Some(expected) = digest.filter(|d| d.starts_with("sha256:")) {
+        if expected != hash {
+            return Err(LayerError::Digest {
+                expected: expected.to_string(),
+                actual: hash,
+            });
+        }
+    }
+    Ok((layer, size))
+}
+
+/// A blocking [`Read`] over a blob stream, for the tar reader on a blocking thread: each read
+/// waits on the runtime for the next chunk.
+struct BlobReader {
+    stream: berth_oci::BlobStream,
+    runtime: tokio::runtime::Handle,
+    chunk: bytes::Bytes,
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use futures::StreamExt;
+        while self.chunk.is_empty() {
+            match self.runtime.block_on(self.stream.next()) {
+                Some(Ok(chunk)) => self.chunk = chunk,
+                Some(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.chunk.len());
+        out[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Reads layer `digest` of `repository` from the registry, streamed.
+pub async fn fetch(
+    client: &berth_oci::Client,
+    repository: &str,
+    digest: &str,
+) -> Result<(Layer, u64), LayerError> {
+    let (_, stream) = client.get_blob(repository, digest).await?;
+    let reader = BlobReader {
+        stream,
+        runtime: tokio::runtime::Handle::current(),
+        chunk: bytes::Bytes::new(),
+    };
+    let digest = digest.to_string();
+    tokio::task::spawn_blocking(move || read(reader, Some(&digest)))
+        .await
+        .map_err(read_error)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_testkit::image::{files_layer, Compression};
+
+    #[test]
+    fn gzip_zstd_and_plain_layers_read_alike_and_digests_are_checked() {
+        let status = std::fs::read("/var/lib/dpkg/status").expect("a Debian test machine");
+        let os = std::fs::read("/etc/os-release").unwrap();
+        let files: &[(&str, &[u8])] = &[
+            ("./etc/os-release", &os),
+            ("var/lib/dpkg/status", &status),
+            ("usr/bin/tool", b"\x7fELF not really"),
+            ("var/lib/dpkg/status.d/.wh.old", b""),
+            ("opt/.wh..wh..opq", b""),
+            ("var/lib/rpm/Packages", b"bdb"),
+        ];
+        for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let (blob, _, _) = files_layer(files, compression);
+            let (blob, digest) = (blob.bytes, blob.digest);
+            let (layer, size) = read(&blob[..], Some(&digest)).unwrap();
+            assert_eq!(size, blob.len() as u64);
+            assert!(matches!(layer.found["etc/os-release"], Found::Os(ref o) if o.id == "debian"));
+            let Found::Packages(p) = &layer.found["var/lib/dpkg/status"] else {
+                panic!("no packages");
+            };
+            assert!(p.iter().any(|p| p.name == "dpkg"));
+            assert_eq!(layer.whiteouts, vec!["var/lib/dpkg/status.d/old"]);
+            assert_eq!(layer.opaque, vec!["opt"]);
+            assert_eq!(layer.unsupported, vec!["var/lib/rpm/Packages"]);
+            assert_eq!(layer.found.len(), 2, "only what an inventory reads is kept");
+        }
+        let wrong = berth_oci::sha256_digest(b"something else");
+        let (gzipped, _, _) = files_layer(files, Compression::Gzip);
+        assert!(matches!(
+            read(&gzipped.bytes[..], Some(&wrong)),
+            Err(LayerError::Digest { .. })
+        ));
+    }
+}

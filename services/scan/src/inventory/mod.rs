@@ -1,0 +1,299 @@
+//! What an image holds: its operating system and the packages its package databases list, read
+//! from its layers one streamed pass each ([`layer::read`]), kept per layer digest (a base layer
+//! shared by a thousand images is read once), and applied in order ([`Image::from_layers`]):
+//! a whiteout (`.wh.NAME`) deletes what lower layers hold at `NAME`, an opaque directory
+//! (`.wh..wh..opq`) everything below it, and a file an upper layer writes replaces the lower one.
+
+pub mod apk;
+pub mod dpkg;
+pub mod layer;
+pub mod os_release;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The package ecosystems an inventory names (OSV's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Ecosystem {
+    Debian,
+    Ubuntu,
+    Alpine,
+}
+
+impl Ecosystem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debian => "Debian",
+            Self::Ubuntu => "Ubuntu",
+            Self::Alpine => "Alpine",
+        }
+    }
+}
+
+/// One installed package.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    /// The source package it was built from (dpkg `Source:`, apk origin); its own name when the
+    /// database names none. Vulnerability records of distributions are per source package.
+    pub source: String,
+    /// The source version when it differs from `version` (dpkg `Source: name (version)`).
+    pub source_version: String,
+    pub arch: String,
+    /// The file of the package database that lists it (`var/lib/dpkg/status`).
+    pub path: String,
+}
+
+/// The operating system an image's `os-release` names.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Os {
+    /// `ID`: `debian`, `ubuntu`, `alpine`, …
+    pub id: String,
+    /// `VERSION_ID`: `12`, `3.20.1`, …
+    pub version: String,
+    pub codename: String,
+    pub pretty_name: String,
+}
+
+/// What one file found in a layer says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Found {
+    Os(Os),
+    /// A package database (or one file of a distroless `status.d/`) and what it lists.
+    Packages(Vec<Package>),
+}
+
+/// What one layer holds and hides, by path (no leading `/`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Layer {
+    pub found: BTreeMap<String, Found>,
+    /// Paths this layer deletes from the layers below it.
+    pub whiteouts: Vec<String>,
+    /// Directories whose lower contents this layer hides.
+    pub opaque: Vec<String>,
+    /// Package databases seen in a format Berth does not read (`var/lib/rpm/Packages`, a
+    /// BerkeleyDB rpmdb), by path: an image with one is reported as partly unsupported.
+    pub unsupported: Vec<String>,
+}
+
+/// A package with the layer it came from: the lowest layer that holds this version of it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Installed {
+    pub package: Package,
+    pub ecosystem: Option<Ecosystem>,
+    pub layer: String,
+}
+
+/// What an image (one platform of it) holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Image {
+    pub os: Option<Os>,
+    pub packages: Vec<Installed>,
+    pub unsupported: Vec<String>,
+}
+
+/// Whether `path` is `dir` or lies below it.
+fn under(path: &str, dir: &str) -> bool {
+    path == dir
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| dir.is_empty() || rest.starts_with('/'))
+}
+
+impl Image {
+    /// The image that `layers` (bottom first, each with its digest) make.
+    pub fn from_layers<'a>(layers: impl IntoIterator<Item = (&'a str, &'a Layer)>) -> Self {
+        // What each path holds now, and the layer each package (name, version, path) first
+        // appeared in, so a status file rewritten by every layer keeps its packages' origins.
+        let mut files: BTreeMap<String, (String, Found)> = BTreeMap::new();
+        let mut origin: BTreeMap<(String, String, String), String> = BTreeMap::new();
+        let mut unsupported: BTreeMap<String, ()> = BTreeMap::new();
+        for (digest, layer) in layers {
+            // A layer's whiteouts and opaque directories hide what is below it, not what it
+            // holds itself.
+            files.retain(|path, _| {
+                !layer.whiteouts.iter().any(|w| under(path, w))
+                    && !layer.opaque.iter().any(|d| path != d && under(path, d))
+            });
+            unsupported.retain(|path, _| {
+                !layer.whiteouts.iter().any(|w| under(path, w))
+                    && !layer.opaque.iter().any(|d| path != d && under(path, d))
+            });
+            for path in &layer.unsupported {
+                unsupported.insert(path.clone(), ());
+            }
+            for (path, found) in &layer.found {
+                if let Found::Packages(packages) = found {
+                    for p in packages {
+                        origin
+                            .entry((p.name.clone(), p.version.clone(), path.clone()))
+                            .or_insert_with(|| digest.to_string());
+                    }
+                }
+                files.insert(path.clone(), (digest.to_string(), found.clone()));
+            }
+        }
+        let os = ["etc/os-release", "usr/lib/os-release"]
+            .iter()
+            .find_map(|p| match files.get(*p) {
+                Some((_, Found::Os(os))) => Some(os.clone()),
+                _ => None,
+            });
+        let ecosystem = os.as_ref().and_then(|os| match os.id.as_str() {
+            "debian" => Some(Ecosystem::Debian),
+            "ubuntu" => Some(Ecosystem::Ubuntu),
+            "alpine" => Some(Ecosystem::Alpine),
+            _ => None,
+        });
+        let mut packages: Vec<Installed> = files
+            .iter()
+            .filter_map(|(path, (digest, found))| match found {
+                Found::Packages(list) => Some((path, digest, list)),
+                Found::Os(_) => None,
+            })
+            .flat_map(|(path, digest, list)| {
+                let (origin, ecosystem) = (&origin, ecosystem);
+                list.iter().map(move |p| Installed {
+                    layer: origin
+                        .get(&(p.name.clone(), p.version.clone(), path.clone()))
+                        .cloned()
+                        .unwrap_or_else(|| digest.clone()),
+                    ecosystem: match (ecosystem, path.as_str()) {
+                        (_, p) if p.starts_with("lib/apk/") => Some(Ecosystem::Alpine),
+                        (Some(Ecosystem::Alpine), _) => None,
+                        (e, _) => e,
+                    },
+                    package: p.clone(),
+                })
+            })
+            .collect();
+        packages.sort();
+        packages.dedup();
+        Self {
+            os,
+            packages,
+            unsupported: unsupported.into_keys().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, version: &str, path: &str) -> Package {
+        Package {
+            name: name.into(),
+            version: version.into(),
+            source: name.into(),
+            source_version: String::new(),
+            arch: "amd64".into(),
+            path: path.into(),
+        }
+    }
+
+    fn layer(found: &[(&str, Found)], whiteouts: &[&str], opaque: &[&str]) -> Layer {
+        Layer {
+            found: found
+                .iter()
+                .map(|(p, f)| (p.to_string(), f.clone()))
+                .collect(),
+            whiteouts: whiteouts.iter().map(|s| s.to_string()).collect(),
+            opaque: opaque.iter().map(|s| s.to_string()).collect(),
+            unsupported: vec![],
+        }
+    }
+
+    const STATUS: &str = "var/lib/dpkg/status";
+
+    #[test]
+    fn upper_layers_replace_delete_and_hide_what_lower_ones_hold() {
+        let debian = Found::Os(Os {
+            id: "debian".into(),
+            version: "12".into(),
+            ..Default::default()
+        });
+        let base = layer(
+            &[
+                ("etc/os-release", debian),
+                (
+                    STATUS,
+                    Found::Packages(vec![pkg("libc6", "2.36-9", STATUS)]),
+                ),
+                (
+                    "var/lib/dpkg/status.d/tzdata",
+                    Found::Packages(vec![pkg("tzdata", "2024a", "var/lib/dpkg/status.d/tzdata")]),
+                ),
+                (
+                    "opt/app/status.d/x",
+                    Found::Packages(vec![pkg("x", "1", "opt/app/status.d/x")]),
+                ),
+            ],
+            &[],
+            &[],
+        );
+        // The second layer installs curl (its status lists libc6 too), deletes tzdata's file
+        // and makes /opt/app opaque.
+        let upper = layer(
+            &[(
+                STATUS,
+                Found::Packages(vec![
+                    pkg("curl", "7.88.1-10", STATUS),
+                    pkg("libc6", "2.36-9", STATUS),
+                ]),
+            )],
+            &["var/lib/dpkg/status.d/tzdata"],
+            &["opt/app"],
+        );
+        let image = Image::from_layers([("sha256:base", &base), ("sha256:upper", &upper)]);
+        assert_eq!(image.os.as_ref().unwrap().id, "debian");
+        let got: Vec<(&str, &str, &str)> = image
+            .packages
+            .iter()
+            .map(|i| {
+                (
+                    i.package.name.as_str(),
+                    i.layer.as_str(),
+                    i.ecosystem.unwrap().as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("curl", "sha256:upper", "Debian"),
+                ("libc6", "sha256:base", "Debian"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_whiteout_in_a_layer_does_not_hide_what_that_layer_adds() {
+        let base = layer(
+            &[(STATUS, Found::Packages(vec![pkg("a", "1", STATUS)]))],
+            &[],
+            &[],
+        );
+        let upper = layer(
+            &[(STATUS, Found::Packages(vec![pkg("b", "1", STATUS)]))],
+            &[STATUS],
+            &["var/lib/dpkg"],
+        );
+        let image = Image::from_layers([("l1", &base), ("l2", &upper)]);
+        let names: Vec<&str> = image
+            .packages
+            .iter()
+            .map(|i| i.package.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["b"]);
+    }
+
+    #[test]
+    fn under_matches_whole_segments() {
+        assert!(under("var/lib/dpkg/status", "var/lib/dpkg"));
+        assert!(under("var/lib/dpkg", "var/lib/dpkg"));
+        assert!(!under("var/lib/dpkgx/status", "var/lib/dpkg"));
+    }
+}

@@ -1,0 +1,17 @@
+//! The scan service (issue 11, in progress): what an image holds, read from its layers.
+//!
+//! - [`inventory`]: one streamed pass over each layer (gzip, zstd or uncompressed; nothing
+//!   written to disk) finds the operating system and the packages its databases list, and the
+//!   whiteouts and opaque directories that hide what lower layers hold; an image's inventory is
+//!   its layers' inventories applied in order.
+//! - [`scanner`]: an artifact's inventory read from its registry, per platform of an index, each
+//!   layer read once across every image that shares it.
+//!
+//! - [`versions`]: each ecosystem's version order, exactly as its package manager orders.
+//!
+//! The vulnerability database, reports, SBOMs, triggers, the gate and the service's API come
+//! next, on the same skeleton as the other services.
+
+pub mod inventory;
+pub mod scanner;
+pub mod versions;
