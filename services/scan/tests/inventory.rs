@@ -1,7 +1,7 @@
 //! Inventories read from real images pushed by skopeo to a real docker-registry: this machine's
 //! own dpkg database and os-release in a gzip layer, an upper zstd layer that removes a package
-//! and whites out a distroless status file, an index scanned per platform (one of them Alpine),
-//! and a base layer shared by two images read once.
+//! and whites out a distroless status file and a Python distribution, a lockfile, an index
+//! scanned per platform (one of them Alpine), and a base layer shared by two images read once.
 
 use berth_scan::inventory::Ecosystem;
 use berth_scan::scanner::{scan, LayerStore};
@@ -55,6 +55,14 @@ async fn real_package_databases_across_layers_platforms_and_compressions() {
                 "var/lib/dpkg/status.d/extra",
                 b"Package: extra-pkg\nVersion: 1.0-1\nArchitecture: all\n",
             ),
+            (
+                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
+            ),
+            (
+                "usr/lib/python3/dist-packages/urllib3-1.24.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: urllib3\nVersion: 1.24\n",
+            ),
         ],
         Compression::Gzip,
     );
@@ -62,6 +70,11 @@ async fn real_package_databases_across_layers_platforms_and_compressions() {
         &[
             ("var/lib/dpkg/status", upper_status.as_bytes()),
             ("var/lib/dpkg/status.d/.wh.extra", b""),
+            ("usr/lib/python3/dist-packages/.wh.urllib3-1.24.dist-info", b""),
+            (
+                "srv/app/package-lock.json",
+                br#"{"lockfileVersion":3,"packages":{"":{"name":"app"},"node_modules/lodash":{"version":"4.17.15"}}}"#,
+            ),
         ],
         Compression::Zstd,
     );
@@ -115,6 +128,7 @@ async fn real_package_databases_across_layers_platforms_and_compressions() {
         .image
         .packages
         .iter()
+        .filter(|i| i.ecosystem == Some(Ecosystem::Debian))
         .map(|i| (i.package.name.clone(), i.package.version.clone()))
         .collect();
     got.sort();
@@ -124,16 +138,35 @@ async fn real_package_databases_across_layers_platforms_and_compressions() {
         .cloned()
         .collect();
     assert_eq!(got, expected, "the packages the upper layer leaves");
+    // The language packages: the whited-out distribution is gone, the lockfile's is there,
+    // each from the layer that brought it.
+    let languages: Vec<(&str, &str, Option<Ecosystem>, bool)> = debian
+        .image
+        .packages
+        .iter()
+        .filter(|i| i.ecosystem != Some(Ecosystem::Debian))
+        .map(|i| {
+            (
+                i.package.name.as_str(),
+                i.package.version.as_str(),
+                i.ecosystem,
+                i.layer == upper.0.digest,
+            )
+        })
+        .collect();
+    assert_eq!(
+        languages,
+        vec![
+            ("lodash", "4.17.15", Some(Ecosystem::Npm), true),
+            ("requests", "2.19.1", Some(Ecosystem::PyPI), false),
+        ]
+    );
+    // Every dpkg package was already in the base layer: that is the layer it came from.
     assert!(debian
         .image
         .packages
         .iter()
-        .all(|i| i.ecosystem == Some(Ecosystem::Debian)));
-    // Every package was already in the base layer: that is the layer it came from.
-    assert!(debian
-        .image
-        .packages
-        .iter()
+        .filter(|i| i.ecosystem == Some(Ecosystem::Debian))
         .all(|i| i.layer == base.0.digest));
     assert_eq!(
         debian.layers,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::Digest;
 
-use super::{apk, dpkg, os_release, Found, Layer};
+use super::{apk, dpkg, lang, os_release, Found, Layer};
 
 /// The largest package database read (a Debian status file of 5,000 packages is ~5 MiB).
 const MAX_DATABASE: u64 = 64 << 20;
@@ -107,8 +107,11 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
             layer.unsupported.push(path);
             continue;
         }
-        let wanted =
-            os_release::is_file(&path) || dpkg::is_database(&path) || path == apk::DATABASE;
+        let language = lang::kind(&path);
+        let wanted = os_release::is_file(&path)
+            || dpkg::is_database(&path)
+            || path == apk::DATABASE
+            || language.is_some();
         if !wanted {
             continue;
         }
@@ -124,7 +127,13 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut bytes).map_err(read_error)?;
         let text = String::from_utf8_lossy(&bytes);
-        let found = if os_release::is_file(&path) {
+        let found = if let Some(ecosystem) = language {
+            let packages = lang::parse(ecosystem, &path, &text);
+            if packages.is_empty() {
+                continue;
+            }
+            Found::Language(ecosystem, packages)
+        } else if os_release::is_file(&path) {
             Found::Os(os_release::parse(&text))
         } else if path == apk::DATABASE {
             Found::Packages(apk::parse(&path, &text))

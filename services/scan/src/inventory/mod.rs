@@ -6,6 +6,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod lang;
 pub mod layer;
 pub mod os_release;
 
@@ -19,6 +20,9 @@ pub enum Ecosystem {
     Debian,
     Ubuntu,
     Alpine,
+    PyPI,
+    Npm,
+    CratesIo,
 }
 
 impl Ecosystem {
@@ -27,6 +31,9 @@ impl Ecosystem {
             Self::Debian => "Debian",
             Self::Ubuntu => "Ubuntu",
             Self::Alpine => "Alpine",
+            Self::PyPI => "PyPI",
+            Self::Npm => "npm",
+            Self::CratesIo => "crates.io",
         }
     }
 }
@@ -63,6 +70,8 @@ pub enum Found {
     Os(Os),
     /// A package database (or one file of a distroless `status.d/`) and what it lists.
     Packages(Vec<Package>),
+    /// A language's lockfile or installed-package manifest and what it lists.
+    Language(Ecosystem, Vec<Package>),
 }
 
 /// What one layer holds and hides, by path (no leading `/`).
@@ -125,7 +134,7 @@ impl Image {
                 unsupported.insert(path.clone(), ());
             }
             for (path, found) in &layer.found {
-                if let Found::Packages(packages) = found {
+                if let Found::Packages(packages) | Found::Language(_, packages) = found {
                     for p in packages {
                         origin
                             .entry((p.name.clone(), p.version.clone(), path.clone()))
@@ -150,21 +159,26 @@ impl Image {
         let mut packages: Vec<Installed> = files
             .iter()
             .filter_map(|(path, (digest, found))| match found {
-                Found::Packages(list) => Some((path, digest, list)),
+                Found::Packages(list) => {
+                    // The distribution's ecosystem, by its os-release and the database's kind.
+                    let e = match (ecosystem, path.as_str()) {
+                        (_, p) if p.starts_with("lib/apk/") => Some(Ecosystem::Alpine),
+                        (Some(Ecosystem::Alpine), _) => None,
+                        (e, _) => e,
+                    };
+                    Some((path, digest, e, list))
+                }
+                Found::Language(e, list) => Some((path, digest, Some(*e), list)),
                 Found::Os(_) => None,
             })
-            .flat_map(|(path, digest, list)| {
-                let (origin, ecosystem) = (&origin, ecosystem);
+            .flat_map(|(path, digest, ecosystem, list)| {
+                let origin = &origin;
                 list.iter().map(move |p| Installed {
                     layer: origin
                         .get(&(p.name.clone(), p.version.clone(), path.clone()))
                         .cloned()
                         .unwrap_or_else(|| digest.clone()),
-                    ecosystem: match (ecosystem, path.as_str()) {
-                        (_, p) if p.starts_with("lib/apk/") => Some(Ecosystem::Alpine),
-                        (Some(Ecosystem::Alpine), _) => None,
-                        (e, _) => e,
-                    },
+                    ecosystem,
                     package: p.clone(),
                 })
             })
