@@ -8,10 +8,14 @@
 //!   layer read once across every image that shares it.
 //!
 //! - [`versions`]: each ecosystem's version order, exactly as its package manager orders.
+//! - [`osv`]: vulnerability records in the OSV schema and whether one affects a package.
+//! - [`severity`]: CVSS v3 base scores and severity bands.
 //!
 //! The vulnerability database, reports, SBOMs, triggers, the gate and the service's API come
 //! next, on the same skeleton as the other services.
 
 pub mod inventory;
+pub mod osv;
 pub mod scanner;
+pub mod severity;
 pub mod versions;
