@@ -10,11 +10,15 @@
 //! - [`versions`]: each ecosystem's version order, exactly as its package manager orders.
 //! - [`osv`]: vulnerability records in the OSV schema and whether one affects a package.
 //! - [`severity`]: CVSS v3 base scores and severity bands.
+//! - [`debian`]: records built from Debian packages' own changelogs.
+//! - [`matcher`]: an image's packages matched against the records: findings and a summary.
 //!
 //! The vulnerability database, reports, SBOMs, triggers, the gate and the service's API come
 //! next, on the same skeleton as the other services.
 
+pub mod debian;
 pub mod inventory;
+pub mod matcher;
 pub mod osv;
 pub mod scanner;
 pub mod severity;
