@@ -58,11 +58,12 @@ fi
 "$BUF_DIR/node_modules/.bin/buf" format --diff --exit-code
 "$BUF_DIR/node_modules/.bin/buf" lint
 
-say "API conformance tools (schemathesis, openapi-spec-validator, openapi-python-client)"
+say "API and SBOM tools (schemathesis, openapi-spec-validator, openapi-python-client, cyclonedx-python-lib, spdx-tools)"
 # The venv tests/api_conformance.rs runs the tools from; pinned so a run is reproducible.
 PY_DIR="${BERTH_TOOLS_VENV:-$HOME/.cache/berth/py}"
-PY_TOOLS=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 openapi-python-client==0.29.1 prometheus-client==0.26.0)
-if ! "$PY_DIR/bin/pip" show -q "${PY_TOOLS[@]%%==*}" >/dev/null 2>&1; then
+PY_TOOLS=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 openapi-python-client==0.29.1 prometheus-client==0.26.0 "cyclonedx-python-lib[json-validation]==11.12.0" spdx-tools==0.8.5)
+PY_NAMES=(schemathesis openapi-spec-validator openapi-python-client prometheus-client cyclonedx-python-lib spdx-tools)
+if ! "$PY_DIR/bin/pip" show -q "${PY_NAMES[@]}" >/dev/null 2>&1; then
   python3 -m venv "$PY_DIR"
   "$PY_DIR/bin/pip" install -q --disable-pip-version-check "${PY_TOOLS[@]}"
 fi

@@ -12,6 +12,7 @@
 //! - [`severity`]: CVSS v3 base scores and severity bands.
 //! - [`debian`]: records built from Debian packages' own changelogs.
 //! - [`matcher`]: an image's packages matched against the records: findings and a summary.
+//! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 JSON of an inventory, with package URLs.
 //!
 //! The vulnerability database, reports, SBOMs, triggers, the gate and the service's API come
 //! next, on the same skeleton as the other services.
@@ -20,6 +21,7 @@ pub mod debian;
 pub mod inventory;
 pub mod matcher;
 pub mod osv;
+pub mod sbom;
 pub mod scanner;
 pub mod severity;
 pub mod versions;
