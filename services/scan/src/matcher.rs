@@ -118,7 +118,7 @@ mod tests {
     use std::io::Read;
 
     use super::*;
-    use crate::inventory::{dpkg, os_release, Found, Layer};
+    use crate::inventory::os_release;
 
     fn changelog(package: &str) -> String {
         let path = format!("/usr/share/doc/{package}/changelog.Debian.gz");
@@ -158,13 +158,7 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n\n");
-        let os = os_release::parse(&std::fs::read_to_string("/etc/os-release").unwrap());
-        let mut layer = Layer::default();
-        layer.found.insert("etc/os-release".into(), Found::Os(os));
-        layer.found.insert(
-            "var/lib/dpkg/status".into(),
-            Found::Packages(dpkg::parse("var/lib/dpkg/status", &status)),
-        );
+        let layer = crate::inventory::machine_layer(&status);
         Image::from_layers([("sha256:layer", &layer)])
     }
 

@@ -204,19 +204,13 @@ pub fn spdx(image: &Image, subject: &Subject) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{dpkg, lang, os_release, Found, Layer};
+    use crate::inventory::{lang, Found};
 
     /// An image of this machine's dpkg status and os-release, a scoped npm package and a
     /// Python distribution.
     fn machine_image() -> Image {
         let status = std::fs::read_to_string("/var/lib/dpkg/status").unwrap();
-        let os = os_release::parse(&std::fs::read_to_string("/etc/os-release").unwrap());
-        let mut layer = Layer::default();
-        layer.found.insert("etc/os-release".into(), Found::Os(os));
-        layer.found.insert(
-            "var/lib/dpkg/status".into(),
-            Found::Packages(dpkg::parse("var/lib/dpkg/status", &status)),
-        );
+        let mut layer = crate::inventory::machine_layer(&status);
         let npm = "srv/node_modules/@babel/core/package.json";
         layer.found.insert(
             npm.into(),

@@ -193,6 +193,19 @@ impl Image {
     }
 }
 
+/// A layer holding this machine's `/etc/os-release` and the given dpkg status, for tests.
+#[cfg(test)]
+pub(crate) fn machine_layer(status: &str) -> Layer {
+    let os = os_release::parse(&std::fs::read_to_string("/etc/os-release").expect("os-release"));
+    let mut layer = Layer::default();
+    layer.found.insert("etc/os-release".into(), Found::Os(os));
+    layer.found.insert(
+        "var/lib/dpkg/status".into(),
+        Found::Packages(dpkg::parse("var/lib/dpkg/status", status)),
+    );
+    layer
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
