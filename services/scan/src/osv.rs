@@ -101,8 +101,9 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
             );
             Some(a.cmp(&b))
         }
-        // Not yet: apk's and PEP 440's orders.
-        Ecosystem::Alpine | Ecosystem::PyPI => None,
+        Ecosystem::Alpine => versions::apk(a, b),
+        // Not yet: PEP 440's order.
+        Ecosystem::PyPI => None,
     }
 }
 

@@ -76,6 +76,100 @@ fn numeric(run: &str) -> (usize, &str) {
     (trimmed.len(), trimmed)
 }
 
+/// apk's order (apk-tools): dot-separated numbers, an optional letter, suffixes
+/// (`_alpha` < `_beta` < `_pre` < `_rc` < none < `_cvs` < `_svn` < `_git` < `_hg` < `_p`, each
+/// with an optional number), then the `-rN` revision. `None` when `v` is not an apk version.
+pub fn apk(a: &str, b: &str) -> Option<Ordering> {
+    let (a, b) = (Apk::parse(a)?, Apk::parse(b)?);
+    Some(a.cmp(&b))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Apk {
+    numbers: Vec<u64>,
+    letter: Option<char>,
+    /// (rank, number) of each suffix; no suffix compares as rank 0.
+    suffixes: Vec<(i8, u64)>,
+    revision: u64,
+}
+
+impl Apk {
+    fn parse(v: &str) -> Option<Self> {
+        let (v, revision) = match v.rsplit_once("-r") {
+            Some((v, r)) => (v, r.parse().ok()?),
+            None => (v, 0),
+        };
+        let mut parts = v.split('_');
+        let head = parts.next()?;
+        let digits_end = head
+            .rfind(|c: char| c.is_ascii_digit())
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let (numbers, letter) = head.split_at(digits_end);
+        let numbers: Vec<u64> = numbers
+            .split('.')
+            .map(|n| n.parse().ok())
+            .collect::<Option<_>>()?;
+        let letter = match letter.len() {
+            0 => None,
+            1 if letter.chars().all(|c| c.is_ascii_lowercase()) => letter.chars().next(),
+            _ => return None,
+        };
+        let mut suffixes = Vec::new();
+        for suffix in parts {
+            let name_end = suffix
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(suffix.len());
+            let rank = match &suffix[..name_end] {
+                "alpha" => -4,
+                "beta" => -3,
+                "pre" => -2,
+                "rc" => -1,
+                "cvs" => 1,
+                "svn" => 2,
+                "git" => 3,
+                "hg" => 4,
+                "p" => 5,
+                _ => return None,
+            };
+            let n = match &suffix[name_end..] {
+                "" => 0,
+                digits => digits.parse().ok()?,
+            };
+            suffixes.push((rank, n));
+        }
+        Some(Self {
+            numbers,
+            letter,
+            suffixes,
+            revision,
+        })
+    }
+}
+
+impl PartialOrd for Apk {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Apk {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.numbers
+            .cmp(&other.numbers)
+            .then_with(|| self.letter.cmp(&other.letter))
+            .then_with(|| {
+                let len = self.suffixes.len().max(other.suffixes.len());
+                let at = |s: &[(i8, u64)], i: usize| s.get(i).copied().unwrap_or((0, 0));
+                (0..len)
+                    .map(|i| at(&self.suffixes, i).cmp(&at(&other.suffixes, i)))
+                    .find(|o| *o != Ordering::Equal)
+                    .unwrap_or(Ordering::Equal)
+            })
+            .then_with(|| self.revision.cmp(&other.revision))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +197,26 @@ mod tests {
             assert_eq!(dpkg(a, b), want, "{a} vs {b}");
             assert_eq!(dpkg(b, a), want.reverse(), "{b} vs {a}");
         }
+    }
+
+    #[test]
+    fn apk_order() {
+        for (a, b, want) in [
+            ("3.3.1-r5", "3.3.2-r0", Less),
+            ("1.2.5-r0", "1.2.5-r1", Less),
+            ("1.10", "1.9", Greater),
+            ("1.0_rc1", "1.0", Less),
+            ("1.0_alpha2", "1.0_beta1", Less),
+            ("1.0", "1.0_p1", Less),
+            ("1.2.3", "1.2.3a", Less),
+            ("1.2.3a", "1.2.4", Less),
+            ("2.0_rc1-r1", "2.0_rc2-r0", Less),
+            ("1.36.1-r2", "1.36.1-r2", Equal),
+        ] {
+            assert_eq!(apk(a, b), Some(want), "{a} vs {b}");
+            assert_eq!(apk(b, a), Some(want.reverse()), "{b} vs {a}");
+        }
+        assert_eq!(apk("not.a version", "1.0"), None);
     }
 
     /// The same pairs through dpkg itself, when the machine has it (every Debian machine).
