@@ -102,8 +102,7 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
             Some(a.cmp(&b))
         }
         Ecosystem::Alpine => versions::apk(a, b),
-        // Not yet: PEP 440's order.
-        Ecosystem::PyPI => None,
+        Ecosystem::PyPI => versions::pep440(a, b),
     }
 }
 
@@ -243,6 +242,27 @@ mod tests {
         assert!(hit("zlib", "1:1.2.13.dfsg-1").is_some());
         assert!(hit("zlib", "1.2.13").is_none(), "epoch 0 is before 1:1.2");
         assert!(affects(&r, Ecosystem::Debian, "Debian:11", "openssl", "1.0").is_none());
+    }
+
+    /// PYSEC-2018-28 / CVE-2018-18074 (requests), as osv.dev serves it, trimmed.
+    #[test]
+    fn python_records_in_pep440_order() {
+        let r: Record = serde_json::from_str(
+            r#"{"id": "PYSEC-2018-28", "aliases": ["CVE-2018-18074", "GHSA-x84v-xcm2-53pg"],
+                "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}],
+                "versions": ["2.19.1", "2.19.0"]}]}"#,
+        )
+        .unwrap();
+        let hit = |v: &str| affects(&r, Ecosystem::PyPI, "PyPI", "requests", v);
+        assert_eq!(hit("2.19.1").unwrap().fixed.as_deref(), Some("2.20.0"));
+        assert!(hit("2.9.0").is_some(), "2.9 is before 2.20, numerically");
+        assert!(
+            hit("2.20.0rc1").is_some(),
+            "a pre-release of the fix is before it"
+        );
+        assert!(hit("2.20.0").is_none());
+        assert!(hit("2.31.0").is_none());
     }
 
     #[test]

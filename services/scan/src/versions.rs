@@ -170,6 +170,137 @@ impl Ord for Apk {
     }
 }
 
+/// PEP 440's order (Python packages): `[N!]N(.N)*[{a|b|rc}N][.postN][.devN][+local]`,
+/// with the spellings PEP 440 normalizes (`alpha`, `beta`, `c`, `pre`, `preview`, `rev`, `r`,
+/// `-N` for a post-release, `_`/`-`/`.` separators, a leading `v`). `None` when `v` is none.
+pub fn pep440(a: &str, b: &str) -> Option<Ordering> {
+    Some(Pep440::parse(a)?.cmp(&Pep440::parse(b)?))
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Local {
+    Text(String),
+    Number(u64),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Pep440 {
+    epoch: u64,
+    release: Vec<u64>,
+    /// (0 a, 1 b, 2 rc, n).
+    pre: Option<(u8, u64)>,
+    post: Option<u64>,
+    dev: Option<u64>,
+    local: Vec<Local>,
+}
+
+impl Pep440 {
+    fn parse(v: &str) -> Option<Self> {
+        let v = v.trim().to_ascii_lowercase();
+        let v = v.strip_prefix('v').unwrap_or(&v);
+        let (v, local) = match v.split_once('+') {
+            Some((v, l)) => (v, l),
+            None => (v, ""),
+        };
+        let local = if local.is_empty() {
+            Vec::new()
+        } else {
+            local
+                .split(['.', '-', '_'])
+                .map(|p| match p.parse() {
+                    Ok(n) => Some(Local::Number(n)),
+                    Err(_) if !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                        Some(Local::Text(p.to_string()))
+                    }
+                    Err(_) => None,
+                })
+                .collect::<Option<_>>()?
+        };
+        let (epoch, rest) = match v.split_once('!') {
+            Some((e, r)) => (e.parse().ok()?, r),
+            None => (0, v),
+        };
+        // The release: digits and dots, up to the first letter or separator before one.
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let release_text = rest[..end].trim_end_matches('.');
+        let release: Vec<u64> = release_text
+            .split('.')
+            .map(|n| n.parse().ok())
+            .collect::<Option<_>>()?;
+        let mut tail = &rest[release_text.len()..];
+        let (mut pre, mut post, mut dev) = (None, None, None);
+        while !tail.is_empty() {
+            tail = tail.trim_start_matches(['.', '-', '_']);
+            let word_end = tail
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .unwrap_or(tail.len());
+            let (word, after) = tail.split_at(word_end);
+            let after = after.trim_start_matches(['.', '-', '_']);
+            let digits_end = after
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(after.len());
+            let number = if digits_end == 0 {
+                0
+            } else {
+                after[..digits_end].parse().ok()?
+            };
+            match word {
+                "a" | "alpha" if pre.is_none() => pre = Some((0, number)),
+                "b" | "beta" if pre.is_none() => pre = Some((1, number)),
+                "rc" | "c" | "pre" | "preview" if pre.is_none() => pre = Some((2, number)),
+                "post" | "rev" | "r" if post.is_none() => post = Some(number),
+                // `1.0-1`: an implicit post-release.
+                "" if post.is_none() && digits_end > 0 => post = Some(number),
+                "dev" if dev.is_none() => dev = Some(number),
+                _ => return None,
+            }
+            tail = &after[digits_end..];
+        }
+        let mut release = release;
+        while release.len() > 1 && release.last() == Some(&0) {
+            release.pop();
+        }
+        Some(Self {
+            epoch,
+            release,
+            pre,
+            post,
+            dev,
+            local,
+        })
+    }
+
+    /// The key PEP 440 orders by: a dev release of a final version sorts before its
+    /// pre-releases; a final release after them; no post-release before any; no dev release
+    /// after any; no local part before any.
+    fn key(&self) -> (u64, &[u64], [(i8, u64); 3]) {
+        let pre = match (self.pre, self.post, self.dev) {
+            (Some((kind, n)), _, _) => (kind as i8, n),
+            (None, None, Some(_)) => (-1, 0),
+            (None, _, _) => (3, 0),
+        };
+        let post = self.post.map(|n| (1, n)).unwrap_or((0, 0));
+        let dev = self.dev.map(|n| (0, n)).unwrap_or((1, 0));
+        (self.epoch, &self.release, [pre, post, dev])
+    }
+}
+
+impl PartialOrd for Pep440 {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pep440 {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key()
+            .cmp(&other.key())
+            .then_with(|| self.local.cmp(&other.local))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +348,34 @@ mod tests {
             assert_eq!(apk(b, a), Some(want.reverse()), "{b} vs {a}");
         }
         assert_eq!(apk("not.a version", "1.0"), None);
+    }
+
+    #[test]
+    fn pep440_order() {
+        for (a, b, want) in [
+            ("2.19.1", "2.20.0", Less),
+            ("1.0", "1.0.0", Equal),
+            ("1.0.dev1", "1.0a1", Less),
+            ("1.0a1", "1.0a2", Less),
+            ("1.0a2", "1.0b1", Less),
+            ("1.0b1", "1.0rc1", Less),
+            ("1.0rc1", "1.0", Less),
+            ("1.0", "1.0.post1", Less),
+            ("1.0.post1.dev1", "1.0.post1", Less),
+            ("1.0", "1.0+local.1", Less),
+            ("1.0+abc", "1.0+5", Less),
+            ("1!0.1", "2.0", Greater),
+            ("1.0-1", "1.0.post1", Equal),
+            ("1.0ALPHA1", "1.0a1", Equal),
+            ("1.0c1", "1.0rc1", Equal),
+            ("v1.10", "1.9", Greater),
+            ("2.10", "2.9.9", Greater),
+        ] {
+            assert_eq!(pep440(a, b), Some(want), "{a} vs {b}");
+            assert_eq!(pep440(b, a), Some(want.reverse()), "{b} vs {a}");
+        }
+        assert_eq!(pep440("not a version", "1.0"), None);
+        assert_eq!(pep440("1.0foo", "1.0"), None);
     }
 
     /// The same pairs through dpkg itself, when the machine has it (every Debian machine).
