@@ -13,6 +13,8 @@
 //! - [`debian`]: records built from Debian packages' own changelogs.
 //! - [`matcher`]: an image's packages matched against the records: findings and a summary.
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 JSON of an inventory, with package URLs.
+//! - [`vulndb`]: the database: OSV exports (zip), OSV JSON and Debian-built records imported,
+//!   newest of each record kept, versioned, with its status.
 //!
 //! The vulnerability database, reports, SBOMs, triggers, the gate and the service's API come
 //! next, on the same skeleton as the other services.
@@ -25,3 +27,4 @@ pub mod sbom;
 pub mod scanner;
 pub mod severity;
 pub mod versions;
+pub mod vulndb;

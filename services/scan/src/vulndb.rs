@@ -1,0 +1,213 @@
+//! The vulnerability database: OSV records imported from an OSV export (`all.zip` per
+//! ecosystem, as osv.dev serves it), OSV JSON (one record or an array) or built from Debian
+//! changelogs; a record imported again replaces the one of the same id only when it is newer
+//! (`modified`). Versioned: every import that changes something bumps the version, so stored
+//! reports know whether they were matched against the current database.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+
+use crate::osv::Record;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("body: not OSV JSON: {0}")]
+    Json(String),
+    #[error("body: not a zip archive: {0}")]
+    Zip(String),
+    #[error("body: {0} in the archive is not an OSV record: {1}")]
+    Entry(String, String),
+}
+
+/// What `GET /api/v1/vulndb` reports.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Status {
+    pub records: usize,
+    /// Records per ecosystem (without a release: `Debian`, not `Debian:12`).
+    pub ecosystems: BTreeMap<String, usize>,
+    pub updated_at: Option<String>,
+    pub version: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct VulnDb {
+    records: HashMap<String, Record>,
+    version: u64,
+    updated_at: Option<String>,
+}
+
+/// Records in OSV JSON: one object or an array of them.
+pub fn parse_json(bytes: &[u8]) -> Result<Vec<Record>, ImportError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ImportError::Json(e.to_string()))?;
+    match value {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|v| serde_json::from_value(v).map_err(|e| ImportError::Json(e.to_string())))
+            .collect(),
+        one => Ok(vec![
+            serde_json::from_value(one).map_err(|e| ImportError::Json(e.to_string()))?
+        ]),
+    }
+}
+
+/// Records in an OSV export: a zip of one JSON record per entry.
+pub fn parse_zip(bytes: &[u8]) -> Result<Vec<Record>, ImportError> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| ImportError::Zip(e.to_string()))?;
+    let mut out = Vec::with_capacity(archive.len());
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| ImportError::Zip(e.to_string()))?;
+        if !entry.is_file() || !entry.name().ends_with(".json") {
+            continue;
+        }
+        let name = entry.name().to_string();
+        let mut text = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut text)
+            .map_err(|e| ImportError::Zip(e.to_string()))?;
+        out.push(
+            serde_json::from_slice(&text).map_err(|e| ImportError::Entry(name, e.to_string()))?,
+        );
+    }
+    Ok(out)
+}
+
+impl VulnDb {
+    /// Adds `records`: new ids, and newer versions of known ones. Answers how many changed
+    /// the database; `now` (RFC 3339) is recorded as the last update when any did.
+    pub fn import(&mut self, records: Vec<Record>, now: &str) -> usize {
+        let mut changed = 0;
+        for r in records {
+            let newer = match self.records.get(&r.id) {
+                Some(old) => r.modified > old.modified || (r.modified == old.modified && r != *old),
+                None => true,
+            };
+            if newer {
+                self.records.insert(r.id.clone(), r);
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            self.version += 1;
+            self.updated_at = Some(now.to_string());
+        }
+        changed
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.records.values()
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn status(&self) -> Status {
+        let mut ecosystems = BTreeMap::new();
+        for r in self.records.values() {
+            let mut seen: Vec<&str> = r
+                .affected
+                .iter()
+                .map(|a| a.package.ecosystem.split(':').next().unwrap_or_default())
+                .collect();
+            seen.sort();
+            seen.dedup();
+            for e in seen {
+                *ecosystems.entry(e.to_string()).or_default() += 1;
+            }
+        }
+        Status {
+            records: self.records.len(),
+            ecosystems,
+            updated_at: self.updated_at.clone(),
+            version: self.version,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn record(id: &str, ecosystem: &str, modified: &str) -> String {
+        format!(
+            r#"{{"id": "{id}", "modified": "{modified}", "affected": [{{"package": {{"ecosystem": "{ecosystem}", "name": "x"}},
+                "ranges": [{{"type": "ECOSYSTEM", "events": [{{"introduced": "0"}}, {{"fixed": "2.0"}}]}}]}}]}}"#
+        )
+    }
+
+    fn zip_of(entries: &[(&str, String)]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, text) in entries {
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(text.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn imports_exports_json_and_keeps_the_newest_of_each_record() {
+        let mut db = VulnDb::default();
+        let export = zip_of(&[
+            (
+                "GHSA-1.json",
+                record("GHSA-1", "npm", "2024-01-01T00:00:00Z"),
+            ),
+            (
+                "PYSEC-1.json",
+                record("PYSEC-1", "PyPI", "2024-01-01T00:00:00Z"),
+            ),
+            ("README.txt", "not a record".into()),
+        ]);
+        let records = parse_zip(&export).unwrap();
+        assert_eq!(db.import(records, "2026-12-04T19:00:00Z"), 2);
+        assert_eq!(db.version(), 1);
+        // The same export again changes nothing; a newer GHSA-1 replaces the old one.
+        assert_eq!(db.import(parse_zip(&export).unwrap(), "t2"), 0);
+        assert_eq!(db.version(), 1);
+        let newer = record("GHSA-1", "npm", "2025-01-01T00:00:00Z");
+        let debian = record("DEBIAN-CVE-1-x", "Debian:12", "");
+        let batch = parse_json(format!("[{newer}, {debian}]").as_bytes()).unwrap();
+        assert_eq!(db.import(batch, "2026-12-04T20:00:00Z"), 2);
+        let older = record("GHSA-1", "npm", "2023-01-01T00:00:00Z");
+        assert_eq!(db.import(parse_json(older.as_bytes()).unwrap(), "t3"), 0);
+        let status = db.status();
+        assert_eq!(status.records, 3);
+        assert_eq!(
+            status.ecosystems,
+            [
+                ("Debian".to_string(), 1),
+                ("PyPI".into(), 1),
+                ("npm".into(), 1)
+            ]
+            .into_iter()
+            .collect()
+        );
+        assert_eq!(status.version, 2);
+        assert_eq!(status.updated_at.as_deref(), Some("2026-12-04T20:00:00Z"));
+    }
+
+    #[test]
+    fn bad_imports_say_what_is_wrong() {
+        assert!(matches!(
+            parse_json(b"{not json"),
+            Err(ImportError::Json(_))
+        ));
+        assert!(matches!(
+            parse_json(b"{\"no_id\": 1}"),
+            Err(ImportError::Json(_))
+        ));
+        assert!(matches!(
+            parse_zip(b"PK not really"),
+            Err(ImportError::Zip(_))
+        ));
+        let bad = zip_of(&[("a.json", "{\"id\": 5}".into())]);
+        assert!(matches!(parse_zip(&bad), Err(ImportError::Entry(name, _)) if name == "a.json"));
+    }
+}
