@@ -15,8 +15,11 @@ pub struct Upload {
     pub cves: Vec<String>,
 }
 
-/// The CVE ids in `text` (`CVE-YYYY-NNNN…`).
+/// The CVE ids in `text` (`CVE-YYYY-NNNN…`, in any case), except those it only compares with
+/// (`similar to CVE-…`).
 fn cves_in(text: &str) -> Vec<String> {
+    let upper = text.to_ascii_uppercase();
+    let text = upper.as_str();
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -33,7 +36,8 @@ fn cves_in(text: &str) -> Vec<String> {
             while stop < bytes.len() && bytes[stop].is_ascii_digit() {
                 stop += 1;
             }
-            if stop - number >= 4 {
+            let compared = text[..start].trim_end().ends_with("SIMILAR TO");
+            if stop - number >= 4 && !compared {
                 out.push(text[start..stop].to_string());
             }
             end = stop;
@@ -43,10 +47,18 @@ fn cves_in(text: &str) -> Vec<String> {
     out
 }
 
-/// Whether a bullet's text takes a fix back or says the CVE is not Debian's.
+/// Whether a bullet's text takes a fix back (it starts by saying so: a patch file named
+/// `revert-….patch` that closes a CVE is a fix) or says the CVE is not Debian's.
 fn not_a_fix(bullet: &str) -> bool {
     let b = bullet.to_ascii_lowercase();
-    b.contains("revert") || b.contains("not affected") || b.contains("not-affected")
+    let b = b.trim_start_matches(['*', '-', '+', ' ']);
+    b.starts_with("revert ")
+        || b.starts_with("reverted ")
+        || b.starts_with("revert:")
+        || b.contains("not affected")
+        || b.contains("not-affected")
+        || b.contains("does not affect")
+        || b.contains("not vulnerable")
 }
 
 /// The uploads of a changelog, newest first, as it lists them.
@@ -107,7 +119,9 @@ pub fn records(text: &str, release: &str) -> Vec<Record> {
     fixed
         .into_iter()
         .map(|(cve, (source, version))| Record {
-            id: format!("DEBIAN-{cve}-{source}"),
+            // One record per release: a changelog of another release is another record.
+            id: format!("DEBIAN-{release}-{cve}-{source}"),
+            withdrawn: None,
             aliases: vec![cve],
             summary: String::new(),
             modified: String::new(),
@@ -156,7 +170,8 @@ foo (1.2-1) unstable; urgency=medium
 
   * CVE-2023-9999: not affected, the code is not built.
   * Security fix for CVE-2024-1111 (first attempt).
-  * Not a cve: CVE-99-1 or CVE-2024-12.
+  * Not a cve: CVE-99-1 or CVE-2024-12, and hardening similar to CVE-2012-3524.
+  * revert-memory-accept.patch: really fixes cve-2024-44444.
 
  -- Someone <someone@example.org>  Mon, 01 Dec 2023 00:00:00 +0000
 ";
@@ -170,7 +185,7 @@ foo (1.2-1) unstable; urgency=medium
             uploads[0].cves,
             vec!["CVE-2024-1111", "CVE-2024-22222", "CVE-2024-33333"]
         );
-        assert_eq!(uploads[1].cves, vec!["CVE-2024-1111"]);
+        assert_eq!(uploads[1].cves, vec!["CVE-2024-1111", "CVE-2024-44444"]);
         let records = records(LOG, "12");
         let fixed: Vec<(&str, &str)> = records
             .iter()
@@ -187,6 +202,7 @@ foo (1.2-1) unstable; urgency=medium
                 ("CVE-2024-1111", "1.2-1"),
                 ("CVE-2024-22222", "1.3-1"),
                 ("CVE-2024-33333", "1.3-1"),
+                ("CVE-2024-44444", "1.2-1"),
             ]
         );
     }

@@ -28,16 +28,36 @@ pub struct Finding {
 /// Records by (OSV ecosystem name, package name), so matching an image costs one lookup per
 /// package.
 pub struct Index<'a> {
-    by_package: HashMap<(&'a str, &'a str), Vec<&'a Record>>,
+    by_package: HashMap<(String, String), Vec<&'a Record>>,
+}
+
+/// A package name as its ecosystem compares names: PEP 503's for PyPI (`Jinja2`,
+/// `typing_extensions` and `typing.extensions` are `jinja2` and `typing-extensions`).
+fn normalized(ecosystem: &str, name: &str) -> String {
+    if ecosystem != "PyPI" {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
 }
 
 impl<'a> Index<'a> {
     pub fn new(records: &'a [Record]) -> Self {
-        let mut by_package: HashMap<(&str, &str), Vec<&Record>> = HashMap::new();
+        let mut by_package: HashMap<(String, String), Vec<&Record>> = HashMap::new();
         for r in records {
             for a in &r.affected {
+                let e = a.package.ecosystem.as_str();
                 let list = by_package
-                    .entry((a.package.ecosystem.as_str(), a.package.name.as_str()))
+                    .entry((e.to_string(), normalized(e, &a.package.name)))
                     .or_default();
                 if !list.iter().any(|x| std::ptr::eq(*x, r)) {
                     list.push(r);
@@ -71,11 +91,19 @@ impl<'a> Index<'a> {
                 (p.name.as_str(), p.version.as_str())
             };
             let eco_name = osv::ecosystem_name(ecosystem, release);
-            let Some(records) = self.by_package.get(&(eco_name.as_str(), name)) else {
+            let key = (eco_name.clone(), normalized(&eco_name, name));
+            let Some(records) = self.by_package.get(&key) else {
                 continue;
             };
             for r in records {
-                if let Some(m) = osv::affects(r, ecosystem, &eco_name, name, version) {
+                // The record's own spelling of the name, which `affects` compares.
+                let spelled = r
+                    .affected
+                    .iter()
+                    .map(|a| a.package.name.as_str())
+                    .find(|n| normalized(&eco_name, n) == key.1)
+                    .unwrap_or(name);
+                if let Some(m) = osv::affects(r, ecosystem, &eco_name, spelled, version) {
                     let (severity, score) = severity::of_record(r);
                     out.push(Finding {
                         id: r.id.clone(),
@@ -160,5 +188,36 @@ mod tests {
         assert_eq!(found[0].installed, "3.0.11-1~deb12u1+b1");
         assert_eq!(found[0].fixed.as_deref(), Some("3.0.11-1~deb12u2"));
         assert_eq!(summary(&found)["unknown"], 1);
+    }
+
+    #[test]
+    fn python_names_compare_as_pep_503_says() {
+        assert_eq!(normalized("PyPI", "Jinja2"), "jinja2");
+        assert_eq!(normalized("PyPI", "typing_extensions"), "typing-extensions");
+        assert_eq!(normalized("PyPI", "zope..interface"), "zope-interface");
+        assert_eq!(normalized("npm", "Left_Pad"), "Left_Pad");
+        let record: Record = serde_json::from_str(
+            r#"{"id": "PYSEC-2019-217", "affected": [{"package": {"ecosystem": "PyPI", "name": "jinja2"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.10.1"}]}]}]}"#,
+        )
+        .unwrap();
+        let mut layer = Layer::default();
+        let path = "usr/lib/python3/dist-packages/Jinja2-2.10.dist-info/METADATA";
+        layer.found.insert(
+            path.into(),
+            Found::Language(
+                Ecosystem::PyPI,
+                crate::inventory::lang::parse(
+                    Ecosystem::PyPI,
+                    path,
+                    "Name: Jinja2\nVersion: 2.10\n",
+                ),
+            ),
+        );
+        let image = Image::from_layers([("sha256:l", &layer)]);
+        let records = [record];
+        let found = Index::new(&records).findings(&image);
+        assert_eq!(found.len(), 1, "Jinja2 is jinja2");
+        assert_eq!(found[0].fixed.as_deref(), Some("2.10.1"));
     }
 }

@@ -13,15 +13,18 @@ use crate::versions;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Record {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub aliases: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub summary: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub modified: String,
-    #[serde(default)]
+    /// Set when the record was taken back: it affects nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
     pub severity: Vec<Severity>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub affected: Vec<Affected>,
     #[serde(default)]
     pub database_specific: Option<serde_json::Value>,
@@ -35,12 +38,24 @@ pub struct Severity {
     pub score: String,
 }
 
+/// The OSV schema allows `null` where a list or text is absent.
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Affected {
+    /// Absent in records about a repository only (`GIT` ranges): such an entry matches no
+    /// package.
+    #[serde(default)]
     pub package: AffectedPackage,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub ranges: Vec<Range>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub versions: Vec<String>,
     #[serde(default)]
     pub database_specific: Option<serde_json::Value>,
@@ -48,7 +63,7 @@ pub struct Affected {
     pub ecosystem_specific: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AffectedPackage {
     /// `Debian:12`, `Alpine:v3.20`, `PyPI`, `npm`, `crates.io`, …
     pub ecosystem: String,
@@ -81,7 +96,17 @@ pub struct Event {
 pub fn ecosystem_name(e: Ecosystem, release: &str) -> String {
     match e {
         Ecosystem::Debian => format!("Debian:{}", release.split('.').next().unwrap_or(release)),
-        Ecosystem::Ubuntu => format!("Ubuntu:{release}"),
+        // OSV names an LTS release (even years' April releases) `Ubuntu:22.04:LTS`.
+        Ecosystem::Ubuntu => {
+            let lts = release
+                .split_once('.')
+                .is_some_and(|(y, m)| m == "04" && y.parse::<u32>().is_ok_and(|y| y % 2 == 0));
+            if lts {
+                format!("Ubuntu:{release}:LTS")
+            } else {
+                format!("Ubuntu:{release}")
+            }
+        }
         Ecosystem::Alpine => {
             let minor: Vec<&str> = release.split('.').take(2).collect();
             format!("Alpine:v{}", minor.join("."))
@@ -99,7 +124,8 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
                 semver::Version::parse(a).ok()?,
                 semver::Version::parse(b).ok()?,
             );
-            Some(a.cmp(&b))
+            // Build metadata takes no part in precedence.
+            Some(a.cmp_precedence(&b))
         }
         Ecosystem::Alpine => versions::apk(a, b),
         Ecosystem::PyPI => versions::pep440(a, b),
@@ -122,13 +148,16 @@ pub fn affects(
     name: &str,
     version: &str,
 ) -> Option<Match> {
+    if record.withdrawn.is_some() {
+        return None;
+    }
     for a in &record.affected {
         if a.package.ecosystem != ecosystem_name || a.package.name != name {
             continue;
         }
         if a.versions.iter().any(|v| v == version) {
             return Some(Match {
-                fixed: first_fixed(a),
+                fixed: first_fixed(a, ecosystem, version),
             });
         }
         for range in a.ranges.iter().filter(|r| r.kind != "GIT") {
@@ -140,49 +169,76 @@ pub fn affects(
     None
 }
 
-fn first_fixed(a: &Affected) -> Option<String> {
+/// The smallest `fixed` of the entry's version ranges above `version`: the release to upgrade
+/// to (a `GIT` range's commit is no version).
+fn first_fixed(a: &Affected, ecosystem: Ecosystem, version: &str) -> Option<String> {
     a.ranges
         .iter()
+        .filter(|r| r.kind != "GIT")
         .flat_map(|r| r.events.iter())
-        .find_map(|e| e.fixed.clone())
+        .filter_map(|e| e.fixed.as_deref())
+        .filter(|f| compare(ecosystem, version, f) == Some(Ordering::Less))
+        .min_by(|x, y| compare(ecosystem, x, y).unwrap_or(Ordering::Equal))
+        .map(str::to_string)
 }
 
-/// Walks a range's events in order: each `introduced` opens an interval that the next `fixed`
-/// (exclusive) or `last_affected` (inclusive) closes; `introduced: "0"` is the beginning.
+/// The OSV specification's evaluation of one range: its events sorted by version (`0`
+/// first), walked in order — an `introduced` at or below the version makes it affected, a
+/// `fixed` at or below it, or a `last_affected` below it, unaffected again; and with `limit`
+/// events, only versions below a limit are affected.
 fn in_range(range: &Range, ecosystem: Ecosystem, version: &str) -> Option<Match> {
     let cmp = |a: &str, b: &str| compare(ecosystem, a, b);
-    let mut open: Option<&str> = None;
-    for e in &range.events {
+    fn at(e: &Event) -> Option<&str> {
+        e.introduced
+            .as_deref()
+            .or(e.fixed.as_deref())
+            .or(e.last_affected.as_deref())
+            .or(e.limit.as_deref())
+    }
+    let mut events: Vec<&Event> = range.events.iter().filter(|e| at(e).is_some()).collect();
+    // An event whose version does not parse in this ecosystem cannot be placed: no answer.
+    if events.iter().any(|e| match at(e) {
+        Some("0") | Some("*") | None => false,
+        Some(v) => cmp(v, v).is_none(),
+    }) {
+        return None;
+    }
+    events.sort_by(|x, y| match (at(x), at(y)) {
+        (Some("0"), Some("0")) => Ordering::Equal,
+        (Some("0"), _) => Ordering::Less,
+        (_, Some("0")) => Ordering::Greater,
+        (Some(a), Some(b)) => cmp(a, b).unwrap_or(Ordering::Equal),
+        _ => Ordering::Equal,
+    });
+    let limits: Vec<&str> = events.iter().filter_map(|e| e.limit.as_deref()).collect();
+    if !limits.is_empty()
+        && !limits
+            .iter()
+            .any(|l| *l == "*" || cmp(version, l) == Some(Ordering::Less))
+    {
+        return None;
+    }
+    let mut affected = false;
+    let mut fixed = None;
+    for e in events {
         if let Some(start) = e.introduced.as_deref() {
-            open = Some(start);
-        }
-        let at_or_after =
-            |start: &str| start == "0" || cmp(version, start).is_some_and(|o| o != Ordering::Less);
-        if let Some(fixed) = e.fixed.as_deref() {
-            if let Some(start) = open.take() {
-                if at_or_after(start) && cmp(version, fixed) == Some(Ordering::Less) {
-                    return Some(Match {
-                        fixed: Some(fixed.to_string()),
-                    });
-                }
+            if start == "0" || cmp(version, start).is_some_and(|o| o != Ordering::Less) {
+                affected = true;
+                fixed = None;
             }
-        }
-        if let Some(last) = e.last_affected.as_deref() {
-            if let Some(start) = open.take() {
-                if at_or_after(start) && cmp(version, last).is_some_and(|o| o != Ordering::Greater)
-                {
-                    return Some(Match { fixed: None });
-                }
+        } else if let Some(f) = e.fixed.as_deref() {
+            if cmp(version, f).is_some_and(|o| o != Ordering::Less) {
+                affected = false;
+            } else if affected && fixed.is_none() {
+                fixed = Some(f.to_string());
+            }
+        } else if let Some(last) = e.last_affected.as_deref() {
+            if cmp(version, last) == Some(Ordering::Greater) {
+                affected = false;
             }
         }
     }
-    // An interval never closed: every version from its start on.
-    match open {
-        Some(start) if start == "0" || cmp(version, start).is_some_and(|o| o != Ordering::Less) => {
-            Some(Match { fixed: None })
-        }
-        _ => None,
-    }
+    affected.then_some(Match { fixed })
 }
 
 #[cfg(test)]
@@ -265,8 +321,68 @@ mod tests {
         assert!(hit("2.31.0").is_none());
     }
 
+    fn range(events: &str) -> Record {
+        serde_json::from_str(&format!(
+            r#"{{"id": "X", "affected": [{{"package": {{"ecosystem": "npm", "name": "p"}},
+                "ranges": [{{"type": "SEMVER", "events": {events}}}]}}]}}"#
+        ))
+        .unwrap()
+    }
+
+    /// The cases the OSV specification's own evaluation decides, which a walk in the order
+    /// given gets wrong.
+    #[test]
+    fn events_are_evaluated_as_the_specification_says() {
+        let hit = |events: &str, v: &str| {
+            affects(&range(events), Ecosystem::Npm, "npm", "p", v).map(|m| m.fixed)
+        };
+        let r = r#"[{"introduced": "1.0.0"}, {"introduced": "2.0.0"}, {"fixed": "3.0.0"}]"#;
+        assert_eq!(hit(r, "1.5.0"), Some(Some("3.0.0".into())));
+        let r = r#"[{"introduced": "2.0.0"}, {"introduced": "1.0.0"}, {"fixed": "1.5.0"}, {"fixed": "2.5.0"}]"#;
+        assert_eq!(hit(r, "2.2.0"), Some(Some("2.5.0".into())));
+        assert_eq!(hit(r, "1.7.0"), None);
+        let r = r#"[{"fixed": "1.5.0"}, {"introduced": "0"}]"#;
+        assert_eq!(hit(r, "2.0.0"), None);
+        assert_eq!(hit(r, "1.0.0"), Some(Some("1.5.0".into())));
+        let r = r#"[{"introduced": "0"}, {"limit": "2.0.0"}]"#;
+        assert_eq!(hit(r, "3.0.0"), None);
+        assert_eq!(hit(r, "1.0.0"), Some(None));
+        // Build metadata takes no part in the order.
+        let r = r#"[{"introduced": "0"}, {"last_affected": "1.2.3"}]"#;
+        assert_eq!(hit(r, "1.2.3+build.5"), Some(None));
+    }
+
+    #[test]
+    fn withdrawn_and_null_fields() {
+        let r: Record = serde_json::from_str(
+            r#"{"id": "GHSA-w", "withdrawn": "2024-01-01T00:00:00Z", "aliases": null, "severity": null,
+                "affected": [{"package": {"ecosystem": "npm", "name": "p"}, "versions": ["1.0.0"]},
+                             {"ranges": [{"type": "GIT", "repo": "https://example.invalid/r", "events": [{"introduced": "0"}]}]}]}"#,
+        )
+        .unwrap();
+        assert!(affects(&r, Ecosystem::Npm, "npm", "p", "1.0.0").is_none());
+    }
+
+    #[test]
+    fn a_version_listed_reports_the_release_that_fixed_it_not_a_commit() {
+        let r: Record = serde_json::from_str(
+            r#"{"id": "PYSEC-2018-28", "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
+                "ranges": [{"type": "GIT", "repo": "https://github.com/psf/requests", "events": [{"introduced": "0"}, {"fixed": "c45d7c49ea75133e52ab22a8e9e13173938e36ff"}]},
+                           {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}],
+                "versions": ["2.19.1"]}]}"#,
+        )
+        .unwrap();
+        let m = affects(&r, Ecosystem::PyPI, "PyPI", "requests", "2.19.1").unwrap();
+        assert_eq!(m.fixed.as_deref(), Some("2.20.0"));
+    }
+
     #[test]
     fn ecosystem_names() {
+        assert_eq!(
+            ecosystem_name(Ecosystem::Ubuntu, "22.04"),
+            "Ubuntu:22.04:LTS"
+        );
+        assert_eq!(ecosystem_name(Ecosystem::Ubuntu, "23.10"), "Ubuntu:23.10");
         assert_eq!(ecosystem_name(Ecosystem::Debian, "12"), "Debian:12");
         assert_eq!(ecosystem_name(Ecosystem::Alpine, "3.20.3"), "Alpine:v3.20");
         assert_eq!(ecosystem_name(Ecosystem::CratesIo, ""), "crates.io");

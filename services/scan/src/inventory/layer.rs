@@ -4,7 +4,7 @@
 //! held in memory. The compressed bytes are hashed on the way: a blob that is not what its
 //! digest says is refused.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::sync::{Arc, Mutex};
 
 use sha2::Digest;
@@ -61,20 +61,38 @@ fn normalize(path: &std::path::Path) -> String {
         .to_string()
 }
 
+/// Whether an inventory reads the file at `path`.
+fn wanted(path: &str) -> bool {
+    os_release::is_file(path)
+        || dpkg::is_database(path)
+        || path == apk::DATABASE
+        || lang::kind(path).is_some()
+}
+
 /// Reads one layer blob from `input`; `digest` (`sha256:…`) is checked when given.
 pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), LayerError> {
     let state = Arc::new(Mutex::new((sha2::Sha256::new(), 0u64)));
-    let mut input = BufReader::with_capacity(
-        1 << 20,
-        Hashing {
-            inner: input,
-            state: state.clone(),
-        },
-    );
-    let head = input.fill_buf().map_err(read_error)?;
+    let mut input = Hashing {
+        inner: input,
+        state: state.clone(),
+    };
+    // The first four bytes say the format, however the first chunk arrived.
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match input.read(&mut head[got..]).map_err(read_error)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let head = &head[..got];
+    let input = BufReader::with_capacity(1 << 20, std::io::Cursor::new(head.to_vec()).chain(input));
+    // zstd: a frame, or a skippable frame (magic 0x184D2A5?) before one.
+    let zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+        || (head.len() == 4 && head[0] & 0xf0 == 0x50 && head[1..] == [0x2a, 0x4d, 0x18]);
     let decompressed: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::bufread::MultiGzDecoder::new(input))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+    } else if zstd {
         Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(read_error)?)
     } else {
         Box::new(input)
@@ -100,7 +118,30 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
             });
             continue;
         }
-        if !entry.header().entry_type().is_file() {
+        let kind = entry.header().entry_type();
+        if kind.is_hard_link() {
+            // The link's target came earlier in this layer: it holds what the target holds.
+            let target = entry.link_name().ok().flatten().map(|t| normalize(&t));
+            match target.and_then(|t| layer.found.get(&t).cloned()) {
+                Some(mut found) => {
+                    if let Found::Packages(list) | Found::Language(_, list) = &mut found {
+                        for p in list.iter_mut() {
+                            p.path = path.clone();
+                        }
+                    }
+                    layer.found.insert(path, found);
+                }
+                None if wanted(&path) => layer.whiteouts.push(path),
+                None => {}
+            }
+            continue;
+        }
+        if !kind.is_file() {
+            // A symbolic link (or anything else) where a lower layer had a database replaces
+            // it: `etc/os-release` becoming a link to `usr/lib/os-release` is read there.
+            if !kind.is_dir() && wanted(&path) {
+                layer.whiteouts.push(path);
+            }
             continue;
         }
         if RPM_DATABASES.contains(&path.as_str()) {
@@ -108,11 +149,7 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
             continue;
         }
         let language = lang::kind(&path);
-        let wanted = os_release::is_file(&path)
-            || dpkg::is_database(&path)
-            || path == apk::DATABASE
-            || language.is_some();
-        if !wanted {
+        if !wanted(&path) {
             continue;
         }
         if entry.size() > MAX_DATABASE {
@@ -121,6 +158,8 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
                 size = entry.size(),
                 "package database too large, skipped"
             );
+            // It still replaces what a lower layer had there.
+            layer.whiteouts.push(path.clone());
             layer.unsupported.push(path);
             continue;
         }
@@ -128,11 +167,8 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
         entry.read_to_end(&mut bytes).map_err(read_error)?;
         let text = String::from_utf8_lossy(&bytes);
         let found = if let Some(ecosystem) = language {
-            let packages = lang::parse(ecosystem, &path, &text);
-            if packages.is_empty() {
-                continue;
-            }
-            Found::Language(ecosystem, packages)
+            // Even an empty list replaces what a lower layer's file at the path listed.
+            Found::Language(ecosystem, lang::parse(ecosystem, &path, &text))
         } else if os_release::is_file(&path) {
             Found::Os(os_release::parse(&text))
         } else if path == apk::DATABASE {
@@ -236,11 +272,94 @@ mod tests {
             assert_eq!(layer.unsupported, vec!["var/lib/rpm/Packages"]);
             assert_eq!(layer.found.len(), 2, "only what an inventory reads is kept");
         }
+        // A zstd stream that starts with a skippable frame (as pzstd writes).
+        let (plain, _, _) = files_layer(files, Compression::None);
+        let mut skippable = vec![0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3];
+        skippable.extend(zstd::encode_all(&plain.bytes[..], 3).unwrap());
+        let (layer, _) = read(&skippable[..], None).unwrap();
+        assert_eq!(layer.found.len(), 2);
         let wrong = berth_oci::sha256_digest(b"something else");
         let (gzipped, _, _) = files_layer(files, Compression::Gzip);
         assert!(matches!(
             read(&gzipped.bytes[..], Some(&wrong)),
             Err(LayerError::Digest { .. })
         ));
+    }
+
+    /// A tar with a hard link and a symbolic link, which `files_layer` does not make.
+    fn linked_tar() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let file = |b: &mut tar::Builder<Vec<u8>>, path: &str, bytes: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, path, bytes).unwrap();
+        };
+        let link = |b: &mut tar::Builder<Vec<u8>>, kind, path: &str, target: &str| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_size(0);
+            h.set_mode(0o777);
+            b.append_link(&mut h, path, target).unwrap();
+        };
+        file(
+            &mut b,
+            "root/.cache/uv/requests-2.19.1.dist-info/METADATA",
+            b"Name: requests\nVersion: 2.19.1\n",
+        );
+        link(
+            &mut b,
+            tar::EntryType::Link,
+            "usr/lib/python3/site-packages/requests-2.19.1.dist-info/METADATA",
+            "root/.cache/uv/requests-2.19.1.dist-info/METADATA",
+        );
+        link(
+            &mut b,
+            tar::EntryType::Symlink,
+            "etc/os-release",
+            "../usr/lib/os-release",
+        );
+        file(
+            &mut b,
+            "srv/app/package-lock.json",
+            br#"{"lockfileVersion": 3, "packages": {"": {"name": "app"}}}"#,
+        );
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn links_and_emptied_files_replace_what_lower_layers_had() {
+        let (base, _, _) = files_layer(
+            &[
+                ("etc/os-release", b"ID=alpine\nVERSION_ID=3.16.0\n"),
+                ("usr/lib/os-release", b"ID=alpine\nVERSION_ID=3.17.1\n"),
+                (
+                    "srv/app/package-lock.json",
+                    br#"{"lockfileVersion": 3, "packages": {"node_modules/lodash": {"version": "4.17.15"}}}"#,
+                ),
+            ],
+            Compression::Gzip,
+        );
+        let (base, _) = read(&base.bytes[..], None).unwrap();
+        let (upper, _) = read(&linked_tar()[..], None).unwrap();
+        let image = crate::inventory::Image::from_layers([("l1", &base), ("l2", &upper)]);
+        // etc/os-release became a link to usr/lib/os-release: the upgraded release is read.
+        assert_eq!(image.os.unwrap().version, "3.17.1");
+        let names: Vec<(&str, &str)> = image
+            .packages
+            .iter()
+            .map(|i| (i.package.name.as_str(), i.package.path.as_str()))
+            .collect();
+        assert!(
+            !names.iter().any(|(n, _)| *n == "lodash"),
+            "the emptied lockfile replaced the old one: {names:?}"
+        );
+        assert!(
+            names
+                .iter()
+                .any(|(n, p)| *n == "requests" && p.starts_with("usr/lib/python3/site-packages")),
+            "a hard-linked METADATA is read: {names:?}"
+        );
     }
 }
