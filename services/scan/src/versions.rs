@@ -86,18 +86,31 @@ pub fn apk(a: &str, b: &str) -> Option<Ordering> {
 
 #[derive(Debug, PartialEq, Eq)]
 struct Apk {
-    numbers: Vec<u64>,
+    /// The dot-separated digit runs, as written (see [`apk_number`]).
+    numbers: Vec<String>,
     letter: Option<char>,
-    /// (rank, number) of each suffix; no suffix compares as rank 0.
-    suffixes: Vec<(i8, u64)>,
-    revision: u64,
+    /// (rank, number) of each suffix; no suffix compares as rank 0. A suffix without a
+    /// number is below the same suffix with one (`_p` < `_p0`).
+    suffixes: Vec<(i8, Option<u64>)>,
+    /// No revision is below `-r0`.
+    revision: Option<u64>,
+}
+
+/// apk-tools' order of the `i`-th digit run: the first as a number; after a dot, a run that
+/// starts with `0` is a decimal fraction (`1.08` < `1.1`), so either starting so compares as
+/// text, and others as numbers.
+fn apk_number(i: usize, a: &str, b: &str) -> Ordering {
+    if i > 0 && (a.starts_with('0') || b.starts_with('0')) {
+        return a.cmp(b);
+    }
+    numeric(a).cmp(&numeric(b))
 }
 
 impl Apk {
     fn parse(v: &str) -> Option<Self> {
         let (v, revision) = match v.rsplit_once("-r") {
-            Some((v, r)) => (v, r.parse().ok()?),
-            None => (v, 0),
+            Some((v, r)) => (v, Some(r.parse().ok()?)),
+            None => (v, None),
         };
         let mut parts = v.split('_');
         let head = parts.next()?;
@@ -106,9 +119,11 @@ impl Apk {
             .map(|i| i + 1)
             .unwrap_or(0);
         let (numbers, letter) = head.split_at(digits_end);
-        let numbers: Vec<u64> = numbers
+        let numbers: Vec<String> = numbers
             .split('.')
-            .map(|n| n.parse().ok())
+            .map(|n| {
+                (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then(|| n.to_string())
+            })
             .collect::<Option<_>>()?;
         let letter = match letter.len() {
             0 => None,
@@ -133,8 +148,8 @@ impl Apk {
                 _ => return None,
             };
             let n = match &suffix[name_end..] {
-                "" => 0,
-                digits => digits.parse().ok()?,
+                "" => None,
+                digits => Some(digits.parse().ok()?),
             };
             suffixes.push((rank, n));
         }
@@ -155,12 +170,19 @@ impl PartialOrd for Apk {
 
 impl Ord for Apk {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.numbers
-            .cmp(&other.numbers)
+        let numbers = self
+            .numbers
+            .iter()
+            .zip(&other.numbers)
+            .enumerate()
+            .map(|(i, (a, b))| apk_number(i, a, b))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or_else(|| self.numbers.len().cmp(&other.numbers.len()));
+        numbers
             .then_with(|| self.letter.cmp(&other.letter))
             .then_with(|| {
                 let len = self.suffixes.len().max(other.suffixes.len());
-                let at = |s: &[(i8, u64)], i: usize| s.get(i).copied().unwrap_or((0, 0));
+                let at = |s: &[(i8, Option<u64>)], i: usize| s.get(i).copied().unwrap_or((0, None));
                 (0..len)
                     .map(|i| at(&self.suffixes, i).cmp(&at(&other.suffixes, i)))
                     .find(|o| *o != Ordering::Equal)
@@ -343,6 +365,14 @@ mod tests {
             ("1.2.3a", "1.2.4", Less),
             ("2.0_rc1-r1", "2.0_rc2-r0", Less),
             ("1.36.1-r2", "1.36.1-r2", Equal),
+            // apk-tools' own rules: a run after a dot starting with 0 is a fraction; a bare
+            // suffix is below the same suffix numbered 0; no revision is below -r0.
+            ("1.08", "1.1", Less),
+            ("2.02-r0", "2.1-r0", Less),
+            ("1.0.01", "1.0.1", Less),
+            ("1.0_p", "1.0_p0", Less),
+            ("1.2_rc", "1.2_rc0", Less),
+            ("1.0", "1.0-r0", Less),
         ] {
             assert_eq!(apk(a, b), Some(want), "{a} vs {b}");
             assert_eq!(apk(b, a), Some(want.reverse()), "{b} vs {a}");
