@@ -51,6 +51,18 @@ where
     }
 }
 
+/// The venv of Python tools the test command installs (`BERTH_TOOLS_VENV`, default
+/// `~/.cache/berth/py`): schemathesis, openapi-spec-validator, openapi-python-client,
+/// prometheus-client, cyclonedx-python-lib, spdx-tools.
+pub fn tools_venv() -> std::path::PathBuf {
+    std::env::var_os("BERTH_TOOLS_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/berth/py")
+        })
+}
+
 /// Whether an external command is installed (tests that need it say so clearly otherwise).
 pub fn require_command(name: &str) {
     let found = std::process::Command::new("sh")

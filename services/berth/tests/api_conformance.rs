@@ -10,11 +10,7 @@ use std::process::Command;
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
 fn tools() -> PathBuf {
-    let venv = std::env::var_os("BERTH_TOOLS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/berth/py")
-        });
+    let venv = berth_testkit::tools_venv();
     for tool in [
         "schemathesis",
         "openapi-spec-validator",

@@ -1211,13 +1211,6 @@ async fn an_execution_completes_after_berth_up_is_killed_mid_run() {
     assert!(status < 300, "{again}");
 }
 
-/// The venv of Python tools `scripts/test.sh` installs.
-fn tools_venv() -> PathBuf {
-    std::env::var_os("BERTH_TOOLS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/berth/py"))
-}
-
 /// Runs `program` with `input` on stdin: (success, stdout and stderr).
 fn pipe(program: &Path, args: &[&str], input: &str) -> (bool, String) {
     use std::io::Write;
@@ -1247,15 +1240,16 @@ fn pipe(program: &Path, args: &[&str], input: &str) -> (bool, String) {
 fn families(text: &str) -> std::collections::BTreeSet<String> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split(['{', ' ']).next().unwrap())
-        .map(|n| {
-            ["_bucket", "_sum", "_count"]
-                .iter()
-                .find_map(|s| n.strip_suffix(s))
-                .unwrap_or(n)
-                .to_string()
-        })
+        .map(|l| family(l.split(['{', ' ']).next().unwrap()).to_string())
         .collect()
+}
+
+/// The family a series name belongs to (a histogram's `_bucket`, `_sum` and `_count`).
+fn family(name: &str) -> &str {
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name)
 }
 
 /// A scrape passes `promtool check metrics` and the Prometheus client's text parser, holds the
@@ -1295,7 +1289,11 @@ async fn metrics_pass_promtool_and_the_text_parser_and_forget_deleted_registries
     let (ok, report) = pipe(Path::new("promtool"), &["check", "metrics"], &text);
     assert!(ok, "promtool check metrics:\n{report}");
     let parser = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as f\nprint(len(list(f(sys.stdin.read()))))";
-    let (ok, out) = pipe(&tools_venv().join("bin/python"), &["-c", parser], &text);
+    let (ok, out) = pipe(
+        &berth_testkit::tools_venv().join("bin/python"),
+        &["-c", parser],
+        &text,
+    );
     assert!(ok, "prometheus_client parser: {out}");
     assert!(out.trim().parse::<usize>().unwrap() >= 10, "{out}");
 
@@ -1345,12 +1343,7 @@ async fn metrics_pass_promtool_and_the_text_parser_and_forget_deleted_registries
     let used: std::collections::BTreeSet<&str> = deployed
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| w.starts_with("berth_") || w.starts_with("process_"))
-        .map(|w| {
-            ["_bucket", "_count", "_sum"]
-                .iter()
-                .find_map(|s| w.strip_suffix(s))
-                .unwrap_or(w)
-        })
+        .map(family)
         .collect();
     assert!(used.len() >= 15, "{used:?}");
     for family in used {
@@ -1380,7 +1373,7 @@ if a != b:
     sys.exit(1)
 "#;
     let (ok, out) = pipe(
-        &tools_venv().join("bin/python"),
+        &berth_testkit::tools_venv().join("bin/python"),
         &["-c", script],
         &format!("{json_text}\0{yaml_text}"),
     );

@@ -270,11 +270,7 @@ mod tests {
     #[test]
     fn both_formats_validate_with_their_projects_tools() {
         let image = machine_image();
-        let venv = std::env::var_os("BERTH_TOOLS_VENV")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/berth/py")
-            });
+        let venv = berth_testkit::tools_venv();
         let dir = tempfile::tempdir().unwrap();
         let cdx = dir.path().join("bom.cdx.json");
         let spdx_file = dir.path().join("bom.spdx.json");

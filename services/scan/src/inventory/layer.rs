@@ -63,10 +63,12 @@ fn normalize(path: &std::path::Path) -> String {
 
 /// Whether an inventory reads the file at `path`.
 fn wanted(path: &str) -> bool {
-    os_release::is_file(path)
-        || dpkg::is_database(path)
-        || path == apk::DATABASE
-        || lang::kind(path).is_some()
+    system_file(path) || lang::kind(path).is_some()
+}
+
+/// Whether `path` is an os-release or a distribution's package database.
+fn system_file(path: &str) -> bool {
+    os_release::is_file(path) || dpkg::is_database(path) || path == apk::DATABASE
 }
 
 /// Reads one layer blob from `input`; `digest` (`sha256:…`) is checked when given.
@@ -148,8 +150,9 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
             layer.unsupported.push(path);
             continue;
         }
+        // Every file of the layer passes here: its path is looked at once.
         let language = lang::kind(&path);
-        if !wanted(&path) {
+        if language.is_none() && !system_file(&path) {
             continue;
         }
         if entry.size() > MAX_DATABASE {
