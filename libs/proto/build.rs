@@ -46,6 +46,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".berth.v1.ArtifactDeleted",
             "#[derive(serde::Serialize, serde::Deserialize)]",
         )
+        .type_attribute(
+            ".berth.v1.ScanCompleted",
+            "#[derive(serde::Serialize, serde::Deserialize)]",
+        )
+        .type_attribute(
+            ".berth.v1.AllowlistChanged",
+            "#[derive(serde::Serialize, serde::Deserialize)]",
+        )
         .compile_fds(fds)?;
     Ok(())
 }

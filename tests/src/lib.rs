@@ -28,6 +28,7 @@ pub struct Suite {
     _gateway_db: TestDatabase,
     _space_db: TestDatabase,
     _replication_db: TestDatabase,
+    _scan_db: TestDatabase,
 }
 
 impl Drop for Suite {
@@ -66,6 +67,7 @@ impl Suite {
         let gateway_db = TestDatabase::new(backend).await.unwrap();
         let space_db = TestDatabase::new(backend).await.unwrap();
         let replication_db = TestDatabase::new(backend).await.unwrap();
+        let scan_db = TestDatabase::new(backend).await.unwrap();
         let token_signer =
             Arc::new(berth_auth::registry_token::TokenSigner::generate("berth").unwrap());
         let bus = match backend {
@@ -94,6 +96,7 @@ impl Suite {
                     registry: via(&registry_db.url),
                     space: via(&space_db.url),
                     replication: via(&replication_db.url),
+                    scan: via(&scan_db.url),
                 },
                 bus,
                 cache,
@@ -128,6 +131,7 @@ impl Suite {
             _gateway_db: gateway_db,
             _space_db: space_db,
             _replication_db: replication_db,
+            _scan_db: scan_db,
         };
         let ready = berth_testkit::wait_until(Duration::from_secs(20), || async {
             suite

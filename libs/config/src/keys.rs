@@ -18,6 +18,7 @@ pub const HEALTH_INTERVAL_SECS: &str = "BERTH_HEALTH_INTERVAL_SECS";
 pub const REGISTRY_ADDR: &str = "BERTH_REGISTRY_ADDR";
 pub const SPACE_ADDR: &str = "BERTH_SPACE_ADDR";
 pub const REPLICATION_ADDR: &str = "BERTH_REPLICATION_ADDR";
+pub const SCAN_ADDR: &str = "BERTH_SCAN_ADDR";
 /// Replication tasks one process copies at once; 0 runs no worker in that process.
 pub const REPLICATION_WORKERS: &str = "BERTH_REPLICATION_WORKERS";
 pub const REPLICATION_TASK_ATTEMPTS: &str = "BERTH_REPLICATION_TASK_ATTEMPTS";

@@ -27,6 +27,7 @@ pub struct RawSettings {
     pub registry_addr: Option<String>,
     pub space_addr: Option<String>,
     pub replication_addr: Option<String>,
+    pub scan_addr: Option<String>,
     pub token_issuer: Option<String>,
     pub token_signing_key_file: Option<PathBuf>,
     pub platform_admins: Option<String>,
@@ -55,6 +56,7 @@ impl RawSettings {
             registry_addr: env.var(keys::REGISTRY_ADDR),
             space_addr: env.var(keys::SPACE_ADDR),
             replication_addr: env.var(keys::REPLICATION_ADDR),
+            scan_addr: env.var(keys::SCAN_ADDR),
             token_issuer: env.var(keys::TOKEN_ISSUER),
             token_signing_key_file: env.var(keys::TOKEN_SIGNING_KEY_FILE).map(PathBuf::from),
             platform_admins: env.var(keys::PLATFORM_ADMINS),
@@ -91,6 +93,7 @@ impl RawSettings {
             registry_addr: over.registry_addr.or(self.registry_addr),
             space_addr: over.space_addr.or(self.space_addr),
             replication_addr: over.replication_addr.or(self.replication_addr),
+            scan_addr: over.scan_addr.or(self.scan_addr),
             token_issuer: over.token_issuer.or(self.token_issuer),
             token_signing_key_file: over.token_signing_key_file.or(self.token_signing_key_file),
             platform_admins: over.platform_admins.or(self.platform_admins),
@@ -139,6 +142,7 @@ pub struct Settings {
     pub registry_addr: Option<String>,
     pub space_addr: Option<String>,
     pub replication_addr: Option<String>,
+    pub scan_addr: Option<String>,
     pub token_issuer: String,
     pub token_signing_key_file: Option<PathBuf>,
     pub platform_admins: Vec<String>,
@@ -263,6 +267,7 @@ impl Settings {
         let registry_addr = check_url_list(keys::REGISTRY_ADDR, raw.registry_addr)?;
         let space_addr = check_url_list(keys::SPACE_ADDR, raw.space_addr)?;
         let replication_addr = check_url_list(keys::REPLICATION_ADDR, raw.replication_addr)?;
+        let scan_addr = check_url_list(keys::SCAN_ADDR, raw.scan_addr)?;
         let platform_admins = raw
             .platform_admins
             .map(|s| {
@@ -316,6 +321,7 @@ impl Settings {
             registry_addr,
             space_addr,
             replication_addr,
+            scan_addr,
             token_issuer: raw.token_issuer.unwrap_or_else(|| "berth".into()),
             token_signing_key_file: raw.token_signing_key_file,
             platform_admins,

@@ -38,7 +38,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Probes in a row a replica may leave unanswered before it leaves the rotation.
 const UNANSWERED_LIMIT: u32 = 3;
 /// Calls whose request streams (uploads): bounded by the upload, not by [`DEADLINE`].
-const STREAMED_UPLOADS: &[&str] = &["/berth.v1.ImportService/"];
+const STREAMED_UPLOADS: &[&str] = &[
+    "/berth.v1.ImportService/",
+    "/berth.v1.VulnDbService/ImportVulnDb",
+];
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -6,13 +6,16 @@
 use berth_auth::internal::Attacher;
 use berth_error::ApiError;
 use berth_proto::v1::access_service_client::AccessServiceClient;
+use berth_proto::v1::allowlist_service_client::AllowlistServiceClient;
 use berth_proto::v1::binding_service_client::BindingServiceClient;
 use berth_proto::v1::execution_service_client::ExecutionServiceClient;
 use berth_proto::v1::import_service_client::ImportServiceClient;
 use berth_proto::v1::policy_service_client::PolicyServiceClient;
 use berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient;
 use berth_proto::v1::registry_service_client::RegistryServiceClient;
+use berth_proto::v1::scan_service_client::ScanServiceClient;
 use berth_proto::v1::space_service_client::SpaceServiceClient;
+use berth_proto::v1::vuln_db_service_client::VulnDbServiceClient;
 use berth_proto::v1::workspace_service_client::WorkspaceServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -94,6 +97,36 @@ impl ReplicationClients {
             channel,
         })
     }
+}
+
+/// Reports and SBOMs can be large: what a client of the scan service accepts in one answer.
+pub const SCAN_MESSAGE_LIMIT: usize = 256 * 1024 * 1024;
+
+/// The scan service's three services, over one channel.
+#[derive(Clone)]
+pub struct ScanClients {
+    pub scans: ScanServiceClient<Intercepted>,
+    pub vulndb: VulnDbServiceClient<Intercepted>,
+    pub allowlist: AllowlistServiceClient<Intercepted>,
+    pub channel: Balanced,
+}
+
+impl ScanClients {
+    pub fn new(addr: &str, attacher: Attacher) -> anyhow::Result<Self> {
+        let channel = Balanced::new("scan service", addr)?;
+        Ok(Self {
+            scans: ScanServiceClient::with_interceptor(channel.clone(), attacher.clone())
+                .max_decoding_message_size(SCAN_MESSAGE_LIMIT),
+            vulndb: VulnDbServiceClient::with_interceptor(channel.clone(), attacher.clone()),
+            allowlist: AllowlistServiceClient::with_interceptor(channel.clone(), attacher),
+            channel,
+        })
+    }
+}
+
+/// What a failed call to the scan service means to a caller.
+pub fn scan_error(status: tonic::Status) -> ApiError {
+    ApiError::from_status("scan service", &status)
 }
 
 /// What a failed call to the registry service means to a caller.

@@ -26,7 +26,9 @@ pub fn replica() -> String {
 }
 
 pub mod clients;
+pub mod cron;
 pub mod grpc;
+pub mod reach;
 
 use std::future::Future;
 use std::time::Duration;

@@ -51,6 +51,24 @@ where
     }
 }
 
+/// Polls `check` every 100 ms until it answers something or `limit` passes.
+pub async fn wait_for<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The venv of Python tools the test command installs (`BERTH_TOOLS_VENV`, default
 /// `~/.cache/berth/py`): schemathesis, openapi-spec-validator, openapi-python-client,
 /// prometheus-client, cyclonedx-python-lib, spdx-tools.

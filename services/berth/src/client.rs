@@ -42,6 +42,21 @@ impl Client {
         self.send(req).await
     }
 
+    /// POSTs `body` with `content_type`.
+    pub async fn upload_as(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: reqwest::Body,
+    ) -> anyhow::Result<Value> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.server))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        self.send(req).await
+    }
+
     async fn send(&self, mut req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);

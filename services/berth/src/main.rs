@@ -99,6 +99,15 @@ enum Command {
     /// Replication: policies, runs with a progress bar, executions and their tasks.
     #[command(subcommand)]
     Sync(commands::sync::SyncCommand),
+    /// Scan an image: `berth scan REGISTRY/REPO:TAG --wait`.
+    Scan(commands::scan::ScanArgs),
+    /// An image's vulnerabilities, worst first.
+    Vulns(commands::scan::VulnsArgs),
+    /// An image's software bill of materials (CycloneDX or SPDX JSON).
+    Sbom(commands::scan::SbomArgs),
+    /// The vulnerability database: status, import, build records from Debian packages.
+    #[command(subcommand)]
+    Vulndb(commands::scan::VulnDbCommand),
     /// API tokens: create, list (with last use), revoke.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
@@ -117,6 +126,7 @@ enum Service {
     Registry,
     Space,
     Replication,
+    Scan,
 }
 
 /// Exits quietly, as a command killed by SIGPIPE does (status 141, like kubectl), when stdout
@@ -173,11 +183,16 @@ fn main() {
                 Service::Replication => {
                     berth_replication::binary::run("berth serve replication").await
                 }
+                Service::Scan => berth_scan::binary::run("berth serve scan").await,
             },
             other => {
                 let client = client::Client::new(&cli.server, cli.token.as_deref())?;
                 match other {
                     Command::Registry(c) => commands::registry::run(&client, cli.output, c).await,
+                    Command::Scan(a) => commands::scan::scan(&client, cli.output, a).await,
+                    Command::Vulns(a) => commands::scan::vulns(&client, cli.output, a).await,
+                    Command::Sbom(a) => commands::scan::sbom(&client, a).await,
+                    Command::Vulndb(c) => commands::scan::vulndb(&client, cli.output, c).await,
                     Command::Repo(c) => commands::repo::run(&client, cli.output, c).await,
                     Command::Overview(a) => commands::overview::run(&client, cli.output, a).await,
                     Command::Workspace(c) => {

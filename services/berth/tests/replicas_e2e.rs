@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 const ADMIN: &str = "e2e-admin-token-0123456789abcdef";
-const SERVICES: [&str; 4] = ["registry", "space", "replication", "gateway"];
+const SERVICES: [&str; 5] = ["registry", "space", "replication", "scan", "gateway"];
 
 struct Process {
     name: String,
@@ -120,6 +120,7 @@ impl Deployment {
                     .env("BERTH_REGISTRY_ADDR", list("registry"))
                     .env("BERTH_SPACE_ADDR", list("space"))
                     .env("BERTH_REPLICATION_ADDR", list("replication"))
+                    .env("BERTH_SCAN_ADDR", list("scan"))
                     .env("BERTH_REPLICATION_WORKERS", "4")
                     .env("BERTH_REPLICA", &name)
                     .env("BERTH_LOG_FORMAT", "plain")

@@ -1,9 +1,11 @@
 //! Cached access decisions.
 //!
 //! `CheckPull` answers are kept in the cache (Redis, or in-process in embedded mode) under a
-//! generation: every `space.changed`, `binding.changed` and `registry.changed` event replaces
-//! the generation, which orphans every cached answer at once, on every gateway replica that
-//! shares the cache. Answers also expire after [`DECISION_TTL`] as a safety net.
+//! generation: every `space.changed`, `binding.changed`, `registry.changed`, `scan.completed`
+//! and `allowlist.changed` event replaces the generation, which orphans every cached answer at
+//! once, on every gateway replica that shares the cache. Answers also expire after
+//! [`DECISION_TTL`] as a safety net, answers a severity gate decided after [`GATED_TTL`] (or
+//! when an allowlist entry they relied on expires, if sooner).
 //!
 //! A cache that fails or is slow (every command is bounded) is left alone for [`RESTING`]:
 //! decisions are made uncached meanwhile, so a lost Redis costs no call more than one timeout.
@@ -16,7 +18,10 @@ use berth_cache::Cache;
 use serde::{Deserialize, Serialize};
 
 const GENERATION_KEY: &str = "access:generation";
-const DECISION_TTL: Duration = Duration::from_secs(60);
+pub const DECISION_TTL: Duration = Duration::from_secs(60);
+/// How long an answer that a severity gate decided is kept: a push may move a tag to another
+/// digest without any event this cache follows.
+pub const GATED_TTL: Duration = Duration::from_secs(10);
 const GENERATION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long a failed cache is bypassed before it is tried again.
 const RESTING: Duration = Duration::from_secs(5);
@@ -110,14 +115,14 @@ impl AccessCache {
         serde_json::from_slice(&bytes).ok()
     }
 
-    pub async fn put(&self, namespace: &str, image: &str, d: &CachedDecision) {
+    pub async fn put(&self, namespace: &str, image: &str, d: &CachedDecision, ttl: Duration) {
         let Some(g) = self.generation().await else {
             return;
         };
         let bytes = serde_json::to_vec(d).expect("decision serializes");
         if let Err(e) = self
             .cache
-            .set(&Self::key(&g, namespace, image), &bytes, DECISION_TTL)
+            .set(&Self::key(&g, namespace, image), &bytes, ttl)
             .await
         {
             self.failed(&e);
@@ -136,7 +141,13 @@ impl AccessCache {
     pub async fn follow(&self, bus: &dyn Bus) -> anyhow::Result<Consumer> {
         let mut sub = Subscription::new(
             "gateway.access-cache",
-            &["space.changed", "binding.changed", "registry.changed"],
+            &[
+                "space.changed",
+                "binding.changed",
+                "registry.changed",
+                "scan.completed",
+                "allowlist.changed",
+            ],
         );
         // A replica that cannot reach the cache hands the invalidation back quickly, for one
         // that can: never given up on (a lost invalidation leaves answers stale for their TTL).

@@ -13,6 +13,7 @@ pub async fn run(binary: &str) -> anyhow::Result<()> {
     let space_addr = boot::require(binary, &settings.space_addr, keys::SPACE_ADDR);
     let replication_addr =
         boot::require(binary, &settings.replication_addr, keys::REPLICATION_ADDR);
+    let scan_addr = boot::require(binary, &settings.scan_addr, keys::SCAN_ADDR);
     let token_signer = match boot::token_signer(binary, &settings) {
         Some(s) => s,
         // Replicas share a database; each would make a key of its own in its data dir, and a
@@ -44,6 +45,7 @@ pub async fn run(binary: &str) -> anyhow::Result<()> {
         registry_addr,
         space_addr,
         replication_addr,
+        scan_addr,
         token_signer,
         bus,
         cache,

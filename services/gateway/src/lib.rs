@@ -11,6 +11,7 @@ pub mod authz;
 pub mod binary;
 pub mod grpc;
 mod grpc_replication;
+mod grpc_scan;
 mod grpc_tenancy;
 pub mod http;
 pub mod ops;
@@ -26,13 +27,16 @@ use axum::body::Body;
 use axum::Router;
 use berth_auth::internal::Attacher;
 use berth_proto::v1::access_service_server::AccessServiceServer;
+use berth_proto::v1::allowlist_service_server::AllowlistServiceServer;
 use berth_proto::v1::audit_service_server::AuditServiceServer;
 use berth_proto::v1::binding_service_server::BindingServiceServer;
 use berth_proto::v1::execution_service_server::ExecutionServiceServer;
 use berth_proto::v1::policy_service_server::PolicyServiceServer;
 use berth_proto::v1::registry_service_server::RegistryServiceServer;
+use berth_proto::v1::scan_service_server::ScanServiceServer;
 use berth_proto::v1::space_service_server::SpaceServiceServer;
 use berth_proto::v1::token_service_server::TokenServiceServer;
+use berth_proto::v1::vuln_db_service_server::VulnDbServiceServer;
 use berth_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use berth_runtime::Shutdown;
 use sea_orm::DatabaseConnection;
@@ -55,6 +59,8 @@ pub struct Deps {
     pub space_addr: String,
     /// `http://host:port` of the replication service.
     pub replication_addr: String,
+    /// `http://host:port` of the scan service.
+    pub scan_addr: String,
     pub token_signer: Arc<berth_auth::registry_token::TokenSigner>,
     pub bus: Arc<dyn berth_bus::Bus>,
     pub cache: Arc<dyn berth_cache::Cache>,
@@ -84,7 +90,8 @@ pub async fn start(
     let registry =
         berth_runtime::clients::RegistryClients::new(&deps.registry_addr, attacher.clone())?;
     let space = state::SpaceClients::new(&deps.space_addr, attacher.clone())?;
-    let replication = state::ReplicationClients::new(&deps.replication_addr, attacher)?;
+    let replication = state::ReplicationClients::new(&deps.replication_addr, attacher.clone())?;
+    let scan = berth_runtime::clients::ScanClients::new(&deps.scan_addr, attacher)?;
     let state = AppState {
         db: deps.db,
         admin_token: Arc::from(deps.admin_token.as_str()),
@@ -95,9 +102,11 @@ pub async fn start(
             ("registry", registry.channel),
             ("space", space.channel.clone()),
             ("replication", replication.channel.clone()),
+            ("scan", scan.channel.clone()),
         ]),
         space,
         replication,
+        scan,
         token_signer: deps.token_signer,
         access_cache: access_cache::AccessCache::new(deps.cache.clone()),
         bus: deps.bus.clone(),
@@ -122,7 +131,10 @@ pub async fn start(
         .add_service(BindingServiceServer::new(api.clone()))
         .add_service(AccessServiceServer::new(api.clone()))
         .add_service(PolicyServiceServer::new(api.clone()))
-        .add_service(ExecutionServiceServer::new(api));
+        .add_service(ExecutionServiceServer::new(api.clone()))
+        .add_service(ScanServiceServer::new(api.clone()))
+        .add_service(VulnDbServiceServer::new(api.clone()))
+        .add_service(AllowlistServiceServer::new(api));
     let (routes, health) = berth_runtime::grpc::with_health_and_reflection(
         routes,
         &[
@@ -135,6 +147,9 @@ pub async fn start(
             "berth.v1.AccessService",
             "berth.v1.PolicyService",
             "berth.v1.ExecutionService",
+            "berth.v1.ScanService",
+            "berth.v1.VulnDbService",
+            "berth.v1.AllowlistService",
         ],
     )
     .await?;

@@ -21,6 +21,7 @@ pub struct AppState {
     pub provisioning: ProvisioningClient,
     pub space: SpaceClients,
     pub replication: ReplicationClients,
+    pub scan: berth_runtime::clients::ScanClients,
     /// The job bus (registry notifications become `artifact.pushed`).
     pub bus: Arc<dyn berth_bus::Bus>,
     /// Cached `CheckPull` answers.

@@ -23,6 +23,12 @@ pub fn upstream(status: tonic::Status) -> ReplicationError {
     ReplicationError::Upstream(berth_runtime::clients::registry_error(status))
 }
 
+impl From<ApiError> for ReplicationError {
+    fn from(e: ApiError) -> Self {
+        Self::Upstream(e)
+    }
+}
+
 impl ReplicationError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {

@@ -36,8 +36,6 @@ pub mod throttle;
 pub mod triggers;
 pub mod worker;
 
-mod clients;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,7 +112,7 @@ pub struct Replication {
     pub(crate) tuning: Tuning,
     pub(crate) flights: Arc<flights::Flights>,
     pub(crate) throttles: Arc<throttle::Throttles>,
-    pub(crate) clients: Arc<clients::Clients>,
+    pub(crate) clients: Arc<berth_runtime::reach::Clients>,
     /// This process's replica name, recorded on the tasks it runs.
     pub(crate) replica: Arc<str>,
     /// The cache replicas share (leases).
@@ -140,6 +138,12 @@ pub struct Running {
     pub addr: SocketAddr,
     pub replication: Replication,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Replication {
+    pub(crate) async fn client(&self, registry: &str) -> error::Result<berth_oci::Client> {
+        Ok(self.clients.get(registry).await?.client)
+    }
 }
 
 /// Records how long one phase of an execution took (`start`: the hop from the run request to
@@ -173,7 +177,7 @@ pub async fn start(
         cache: deps.cache.clone(),
         flights: Arc::new(flights::Flights::new(deps.cache.clone())),
         throttles: Arc::new(throttle::Throttles::new(deps.cache.clone())),
-        clients: Arc::new(clients::Clients::new(
+        clients: Arc::new(berth_runtime::reach::Clients::new(
             provisioning,
             deps.token_signer.clone(),
         )),
@@ -182,7 +186,6 @@ pub async fn start(
         // The messages of the last process died with it: requeue what the tables say is left.
         replication.requeue_unfinished().await?;
     }
-    tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
     let events = Deduplicating::new(
         triggers::EventHandler(replication.clone()),
         deps.cache.clone(),
@@ -209,6 +212,9 @@ pub async fn start(
                 .await?,
         );
     }
+    // Relayed only once every queue of this service is declared: an in-process bus drops what
+    // is published to a queue nobody declared yet (the work requeued above, after a restart).
+    tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
     let stop_consumers = shutdown.wait();
     tokio::spawn(async move {
         stop_consumers.await;

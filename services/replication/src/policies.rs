@@ -308,7 +308,7 @@ impl Replication {
         match spec.trigger.as_str() {
             "manual" | "push" => {}
             "cron" => {
-                crate::scheduler::parse(&spec.cron)
+                berth_runtime::cron::parse(&spec.cron)
                     .map_err(|e| ReplicationError::invalid("trigger.cron", e))?;
             }
             other => {
@@ -318,7 +318,7 @@ impl Replication {
                 ))
             }
         }
-        crate::scheduler::time_zone(&spec.time_zone)
+        berth_runtime::cron::time_zone(&spec.time_zone)
             .map_err(|e| ReplicationError::invalid("trigger.time_zone", e))?;
         for p in &spec.platforms {
             parse_platform(p).map_err(|e| ReplicationError::invalid("platforms", e))?;

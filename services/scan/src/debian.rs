@@ -104,6 +104,50 @@ pub fn parse(text: &str) -> Vec<Upload> {
     uploads
 }
 
+/// Debian's releases by code name.
+const RELEASES: [(&str, &str); 7] = [
+    ("stretch", "9"),
+    ("buster", "10"),
+    ("bullseye", "11"),
+    ("bookworm", "12"),
+    ("trixie", "13"),
+    ("forky", "14"),
+    ("duke", "15"),
+];
+
+/// The release a changelog's newest uploads were made for: a `~debNNuM` / `+debNNuM` version,
+/// else a distribution named by its code name (`bookworm-security`). `None` for `unstable`
+/// alone.
+pub fn release_of(text: &str) -> Option<String> {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with(' ') && l.contains(") "))
+    {
+        let (Some(open), Some(close)) = (line.find('('), line.find(')')) else {
+            continue;
+        };
+        let version = &line[open + 1..close.max(open + 1)];
+        if let Some(at) = version.find("deb") {
+            let digits: String = version[at + 3..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let before = version[..at].chars().last();
+            if !digits.is_empty() && matches!(before, Some('~' | '+')) {
+                return Some(digits);
+            }
+        }
+        let distributions = line[close + 1..].split(';').next().unwrap_or_default();
+        for d in distributions.split_whitespace() {
+            let name = d.split('-').next().unwrap_or_default();
+            if let Some((_, n)) = RELEASES.iter().find(|(c, _)| *c == name) {
+                return Some(n.to_string());
+            }
+        }
+    }
+    None
+}
+
 /// OSV records for `Debian:RELEASE` from one changelog: one per CVE, fixed in the oldest
 /// upload that names it.
 pub fn records(text: &str, release: &str) -> Vec<Record> {
@@ -156,6 +200,31 @@ pub fn records(text: &str, release: &str) -> Vec<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_release_comes_from_versions_or_code_names() {
+        let log = |first: &str| {
+            format!("{first}\n\n  * x\n\n -- A <a@b>  Mon, 01 Jan 2024 00:00:00 +0000\n")
+        };
+        assert_eq!(
+            release_of(&log(
+                "openssl (3.0.17-1~deb12u2) bookworm-security; urgency=medium"
+            )),
+            Some("12".into())
+        );
+        assert_eq!(
+            release_of(&log("curl (7.88.1-10+deb12u8) bookworm; urgency=medium")),
+            Some("12".into())
+        );
+        assert_eq!(
+            release_of(&log("zlib (1:1.3.dfsg-3) trixie; urgency=low")),
+            Some("13".into())
+        );
+        assert_eq!(
+            release_of(&log("zlib (1:1.3.dfsg-3) unstable; urgency=low")),
+            None
+        );
+    }
 
     const LOG: &str = "\
 foo (1.3-1) unstable; urgency=high

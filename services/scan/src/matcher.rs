@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Ecosystem, Image};
 use crate::osv::{self, Record};
 use crate::severity::{self, Severity};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub id: String,
     pub aliases: Vec<String>,
@@ -26,9 +26,11 @@ pub struct Finding {
 }
 
 /// Records by (OSV ecosystem name, package name), so matching an image costs one lookup per
-/// package.
-pub struct Index<'a> {
-    by_package: HashMap<(String, String), Vec<&'a Record>>,
+/// package. Owns its records: the service keeps one index per database version and matches
+/// every scan and re-match against it.
+pub struct Index {
+    records: Vec<Record>,
+    by_package: HashMap<(String, String), Vec<usize>>,
 }
 
 /// A package name as its ecosystem compares names: PEP 503's for PyPI (`Jinja2`,
@@ -50,21 +52,33 @@ fn normalized(ecosystem: &str, name: &str) -> String {
     out
 }
 
-impl<'a> Index<'a> {
-    pub fn new(records: &'a [Record]) -> Self {
-        let mut by_package: HashMap<(String, String), Vec<&Record>> = HashMap::new();
-        for r in records {
+impl Index {
+    pub fn new(records: Vec<Record>) -> Self {
+        let mut by_package: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, r) in records.iter().enumerate() {
             for a in &r.affected {
                 let e = a.package.ecosystem.as_str();
                 let list = by_package
                     .entry((e.to_string(), normalized(e, &a.package.name)))
                     .or_default();
-                if !list.iter().any(|x| std::ptr::eq(*x, r)) {
-                    list.push(r);
+                if !list.contains(&i) {
+                    list.push(i);
                 }
             }
         }
-        Self { by_package }
+        Self {
+            records,
+            by_package,
+        }
+    }
+
+    /// How many records the index holds.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
     }
 
     /// Every record affecting a package of `image`, one finding per record and package.
@@ -95,7 +109,7 @@ impl<'a> Index<'a> {
             let Some(records) = self.by_package.get(&key) else {
                 continue;
             };
-            for r in records {
+            for r in records.iter().map(|&i| &self.records[i]) {
                 // The record's own spelling of the name, which `affects` compares.
                 let spelled = r
                     .affected
@@ -182,7 +196,7 @@ mod tests {
         );
         let image = Image::from_layers([("sha256:l", &layer)]);
         let records = [record];
-        let found = Index::new(&records).findings(&image);
+        let found = Index::new(records.to_vec()).findings(&image);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].package, "libssl3");
         assert_eq!(found[0].installed, "3.0.11-1~deb12u1+b1");
@@ -216,7 +230,7 @@ mod tests {
         );
         let image = Image::from_layers([("sha256:l", &layer)]);
         let records = [record];
-        let found = Index::new(&records).findings(&image);
+        let found = Index::new(records.to_vec()).findings(&image);
         assert_eq!(found.len(), 1, "Jinja2 is jinja2");
         assert_eq!(found[0].fixed.as_deref(), Some("2.10.1"));
     }

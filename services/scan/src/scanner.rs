@@ -8,31 +8,92 @@ use std::sync::{Arc, Mutex};
 use crate::inventory::layer::{self, LayerError};
 use crate::inventory::{Image, Layer};
 
-/// Layers already read, by digest. (In memory for now; the service keeps them in its tables.)
-#[derive(Default, Clone)]
+/// Where layers already read are kept, by digest: the service's tables, or memory in tests.
+#[async_trait::async_trait]
+pub trait Layers: Send + Sync {
+    /// What layer `digest` holds, if it was read before.
+    async fn known(&self, digest: &str) -> anyhow::Result<Option<Arc<Layer>>>;
+    /// Keeps what layer `digest` (of `bytes` compressed bytes) holds.
+    async fn keep(&self, digest: &str, layer: Layer, bytes: u64) -> anyhow::Result<Arc<Layer>>;
+    /// One read of a layer at a time in this process: the second scan of a shared base layer
+    /// waits for the first and finds it known.
+    fn flights(&self) -> &Flights;
+}
+
+/// Per-digest locks, dropped when no scan holds them.
+#[derive(Default)]
+pub struct Flights(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl Flights {
+    async fn lock(&self, digest: &str) -> FlightGuard<'_> {
+        let m = self
+            .0
+            .lock()
+            .expect("flights")
+            .entry(digest.to_string())
+            .or_default()
+            .clone();
+        FlightGuard {
+            guard: Some(m.lock_owned().await),
+            flights: self,
+            digest: digest.to_string(),
+        }
+    }
+}
+
+struct FlightGuard<'a> {
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    flights: &'a Flights,
+    digest: String,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.flights.0.lock().expect("flights");
+        if map
+            .get(&self.digest)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            map.remove(&self.digest);
+        }
+    }
+}
+
+/// Layers in memory (tests, benchmarks).
+#[derive(Default)]
 pub struct LayerStore {
-    known: Arc<Mutex<HashMap<String, Arc<Layer>>>>,
-    /// Layers read from a registry (not found in the store), for the tests and metrics.
-    read: Arc<std::sync::atomic::AtomicU64>,
+    known: Mutex<HashMap<String, Arc<Layer>>>,
+    flights: Flights,
+    /// Layers read from a registry (not found in the store).
+    read: std::sync::atomic::AtomicU64,
 }
 
 impl LayerStore {
-    pub fn get(&self, digest: &str) -> Option<Arc<Layer>> {
-        self.known.lock().expect("layer store").get(digest).cloned()
+    /// How many layers were read from a registry.
+    pub fn reads(&self) -> u64 {
+        self.read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[async_trait::async_trait]
+impl Layers for LayerStore {
+    async fn known(&self, digest: &str) -> anyhow::Result<Option<Arc<Layer>>> {
+        Ok(self.known.lock().expect("layer store").get(digest).cloned())
     }
 
-    pub fn put(&self, digest: &str, layer: Layer) -> Arc<Layer> {
+    async fn keep(&self, digest: &str, layer: Layer, _bytes: u64) -> anyhow::Result<Arc<Layer>> {
+        self.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let layer = Arc::new(layer);
         self.known
             .lock()
             .expect("layer store")
             .insert(digest.to_string(), layer.clone());
-        layer
+        Ok(layer)
     }
 
-    /// How many layers were read from a registry.
-    pub fn reads(&self) -> u64 {
-        self.read.load(std::sync::atomic::Ordering::Relaxed)
+    fn flights(&self) -> &Flights {
+        &self.flights
     }
 }
 
@@ -55,6 +116,20 @@ pub enum ScanError {
     Layer(#[from] LayerError),
     #[error("{0}")]
     Unsupported(String),
+    #[error("layer store: {0}")]
+    Store(String),
+}
+
+/// What a scan read: the platforms, and how many layers it read or found known.
+#[derive(Debug, Clone, Default)]
+pub struct Scanned {
+    /// The artifact's own digest (an index's, for a multi-platform image).
+    pub digest: String,
+    pub platforms: Vec<Platform>,
+    pub layers_read: u64,
+    pub layers_known: u64,
+    /// Compressed bytes read from the registry.
+    pub bytes_read: u64,
 }
 
 /// The inventory of `repository@reference` (a tag or a digest), one entry per platform.
@@ -62,9 +137,13 @@ pub async fn scan(
     client: &berth_oci::Client,
     repository: &str,
     reference: &str,
-    store: &LayerStore,
-) -> Result<Vec<Platform>, ScanError> {
+    store: &dyn Layers,
+) -> Result<Scanned, ScanError> {
     let top = client.manifest(repository, reference).await?;
+    let mut scanned = Scanned {
+        digest: top.digest.clone(),
+        ..Default::default()
+    };
     let manifests = if top.is_index() {
         let mut out = Vec::new();
         for child in top.children() {
@@ -86,7 +165,6 @@ pub async fn scan(
             "the index names no image for a platform".into(),
         ));
     }
-    let mut platforms = Vec::new();
     for (platform, manifest) in manifests {
         // The first blob is the config; the rest are the layers, bottom first.
         let layers: Vec<String> = manifest
@@ -97,25 +175,40 @@ pub async fn scan(
             .collect();
         let mut read = Vec::with_capacity(layers.len());
         for digest in &layers {
-            let layer = match store.get(digest) {
-                Some(l) => l,
-                None => {
-                    let (l, _) = layer::fetch(client, repository, digest).await?;
-                    store
-                        .read
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    store.put(digest, l)
-                }
-            };
+            let layer = layer_of(client, repository, digest, store, &mut scanned).await?;
             read.push((digest.clone(), layer));
         }
         let image = Image::from_layers(read.iter().map(|(d, l)| (d.as_str(), l.as_ref())));
-        platforms.push(Platform {
+        scanned.platforms.push(Platform {
             platform,
             digest: manifest.digest.clone(),
             layers,
             image,
         });
     }
-    Ok(platforms)
+    Ok(scanned)
+}
+
+/// What layer `digest` holds: known, or read once (waiting for a read of it in flight).
+async fn layer_of(
+    client: &berth_oci::Client,
+    repository: &str,
+    digest: &str,
+    store: &dyn Layers,
+    scanned: &mut Scanned,
+) -> Result<Arc<Layer>, ScanError> {
+    let store_error = |e: anyhow::Error| ScanError::Store(e.to_string());
+    if let Some(l) = store.known(digest).await.map_err(store_error)? {
+        scanned.layers_known += 1;
+        return Ok(l);
+    }
+    let _flight = store.flights().lock(digest).await;
+    if let Some(l) = store.known(digest).await.map_err(store_error)? {
+        scanned.layers_known += 1;
+        return Ok(l);
+    }
+    let (l, bytes) = layer::fetch(client, repository, digest).await?;
+    scanned.layers_read += 1;
+    scanned.bytes_read += bytes;
+    store.keep(digest, l, bytes).await.map_err(store_error)
 }

@@ -17,6 +17,8 @@ pub enum ImportError {
     Zip(String),
     #[error("body: {0} in the archive is not an OSV record: {1}")]
     Entry(String, String),
+    #[error("body: {0}")]
+    Deb(String),
 }
 
 /// What `GET /api/v1/vulndb` reports.
@@ -75,17 +77,55 @@ pub fn parse_zip(bytes: &[u8]) -> Result<Vec<Record>, ImportError> {
     Ok(out)
 }
 
+/// Whether `new` replaces `old` (the same id): it was modified later, or at the same time and
+/// says something else.
+pub fn replaces(old: &Record, new: &Record) -> bool {
+    new.modified > old.modified || (new.modified == old.modified && new != old)
+}
+
+/// The ecosystems a record names, without releases (`Debian`, not `Debian:12`), sorted.
+pub fn ecosystems_of(r: &Record) -> Vec<String> {
+    let mut seen: Vec<String> = r
+        .affected
+        .iter()
+        .map(|a| {
+            a.package
+                .ecosystem
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    seen
+}
+
+/// Records from a Debian package (`.deb`): the CVEs its `changelog.Debian.gz` says each upload
+/// fixed, for `release` (`12`), or the release the changelog's versions and distributions name.
+pub fn parse_deb(bytes: &[u8], release: Option<&str>) -> Result<Vec<Record>, ImportError> {
+    let changelog = crate::deb::changelog(bytes).map_err(ImportError::Deb)?;
+    let release = match release.filter(|r| !r.is_empty()) {
+        Some(r) => r.to_string(),
+        None => crate::debian::release_of(&changelog).ok_or_else(|| {
+            ImportError::Deb(
+                "the changelog names no Debian release (no ~debNN version, no known \
+                 distribution): give the release (?release=12)"
+                    .into(),
+            )
+        })?,
+    };
+    Ok(crate::debian::records(&changelog, &release))
+}
+
 impl VulnDb {
     /// Adds `records`: new ids, and newer versions of known ones. Answers how many changed
     /// the database; `now` (RFC 3339) is recorded as the last update when any did.
     pub fn import(&mut self, records: Vec<Record>, now: &str) -> usize {
         let mut changed = 0;
         for r in records {
-            let newer = match self.records.get(&r.id) {
-                Some(old) => r.modified > old.modified || (r.modified == old.modified && r != *old),
-                None => true,
-            };
-            if newer {
+            if self.records.get(&r.id).is_none_or(|old| replaces(old, &r)) {
                 self.records.insert(r.id.clone(), r);
                 changed += 1;
             }
@@ -108,15 +148,8 @@ impl VulnDb {
     pub fn status(&self) -> Status {
         let mut ecosystems = BTreeMap::new();
         for r in self.records.values() {
-            let mut seen: Vec<&str> = r
-                .affected
-                .iter()
-                .map(|a| a.package.ecosystem.split(':').next().unwrap_or_default())
-                .collect();
-            seen.sort();
-            seen.dedup();
-            for e in seen {
-                *ecosystems.entry(e.to_string()).or_default() += 1;
+            for e in ecosystems_of(r) {
+                *ecosystems.entry(e).or_default() += 1;
             }
         }
         Status {

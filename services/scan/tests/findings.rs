@@ -107,12 +107,13 @@ async fn a_pushed_image_yields_the_findings_its_records_say_and_an_sbom() {
         "2026-12-04T00:00:01Z",
     );
     let records: Vec<_> = db.records().cloned().collect();
-    let index = Index::new(&records);
+    let index = Index::new(records.clone());
 
     let client = berth_oci::Client::new(&registry.url(), None, Default::default()).unwrap();
     let platforms = scan(&client, "team/app", "v1", &LayerStore::default())
         .await
-        .unwrap();
+        .unwrap()
+        .platforms;
     let inventory = &platforms[0].image;
     let findings = index.findings(inventory);
     let mut openssl: Vec<String> = findings

@@ -116,7 +116,10 @@ async fn real_package_databases_across_layers_platforms_and_compressions() {
 
     let client = berth_oci::Client::new(&registry.url(), None, Default::default()).unwrap();
     let store = LayerStore::default();
-    let platforms = scan(&client, "team/app", "v1", &store).await.unwrap();
+    let platforms = scan(&client, "team/app", "v1", &store)
+        .await
+        .unwrap()
+        .platforms;
     assert_eq!(platforms.len(), 2);
     let debian = platforms
         .iter()
@@ -201,7 +204,10 @@ async fn real_package_databases_across_layers_platforms_and_compressions() {
 
     // The base layer is known: scanning the image made of it alone reads nothing more, and
     // finds what the base holds (the removed package and the distroless one included).
-    let platforms = scan(&client, "team/base", "v1", &store).await.unwrap();
+    let platforms = scan(&client, "team/base", "v1", &store)
+        .await
+        .unwrap()
+        .platforms;
     assert_eq!(store.reads(), 3, "a shared layer is read once");
     let names: Vec<&str> = platforms[0]
         .image

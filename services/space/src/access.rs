@@ -20,12 +20,15 @@ use crate::tenancy::{check, Tenancy};
 pub struct Decision {
     pub allowed: bool,
     pub reason: String,
+    /// Set on an allow when the space gates pulls on scan reports: the scan service decides.
+    pub gate: Option<berth_proto::v1::Gate>,
 }
 
 fn allow(reason: String) -> Decision {
     Decision {
         allowed: true,
         reason,
+        gate: None,
     }
 }
 
@@ -33,6 +36,7 @@ fn deny(reason: String) -> Decision {
     Decision {
         allowed: false,
         reason,
+        gate: None,
     }
 }
 
@@ -70,7 +74,14 @@ impl Tenancy {
                 r.host
             )));
         };
-        self.decide_at(workspace, &registry, &r.repository).await
+        let mut d = self.decide_at(workspace, &registry, &r.repository).await?;
+        if d.allowed {
+            let reference = r.digest.as_deref().or(r.tag.as_deref()).unwrap_or("latest");
+            d.gate = self
+                .gate_of(&registry.name, &r.repository, reference)
+                .await?;
+        }
+        Ok(d)
     }
 
     /// The rule for a caller in `workspace` pulling `repository` from `registry`.

@@ -15,6 +15,8 @@ pub mod space {
         pub description: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// The scan policy as JSON (`berth_proto::v1::ScanPolicy`'s fields); empty: none.
+        pub scan_policy: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

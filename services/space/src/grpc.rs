@@ -271,6 +271,7 @@ impl AccessService for SpaceApi {
         Ok(Response::new(CheckPullResponse {
             allowed: d.allowed,
             reason: d.reason,
+            gate: d.gate,
         }))
     }
 
@@ -299,7 +300,18 @@ impl AccessService for SpaceApi {
             .tenancy
             .grant(&r.registry, &r.repository, &subject, &r.actions)
             .await?;
-        Ok(Response::new(GrantActionsResponse { actions, reason }))
+        // Platform admins pull past gates (to inspect what a gate holds back); everyone else's
+        // pull of a gated space waits on the scan service's verdict for the repository.
+        let gate = if actions.iter().any(|a| a == "pull" || a == "*") && !r.platform_admin {
+            self.tenancy.gate_of(&r.registry, &r.repository, "").await?
+        } else {
+            None
+        };
+        Ok(Response::new(GrantActionsResponse {
+            actions,
+            reason,
+            gate,
+        }))
     }
 
     async fn list_visible_images(

@@ -16,6 +16,7 @@ pub mod error;
 pub mod grpc;
 pub mod harbor;
 pub mod migration;
+pub mod scan_policy;
 pub mod selector;
 pub mod spaces;
 pub mod tenancy;

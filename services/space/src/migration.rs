@@ -7,7 +7,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables), Box::new(BindingPush)]
+        vec![
+            Box::new(CreateTables),
+            Box::new(BindingPush),
+            Box::new(ScanPolicies),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -121,6 +125,29 @@ impl MigrationTrait for BindingPush {
             Table::alter()
                 .table(Alias::new("space_bindings"))
                 .add_column(col("push").boolean().not_null().default(false))
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// Spaces carry a scan policy (issue 11): when their artifacts are scanned and what the access
+/// rule asks of the reports.
+struct ScanPolicies;
+
+impl MigrationName for ScanPolicies {
+    fn name(&self) -> &str {
+        "m0003_scan_policies"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ScanPolicies {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("space_spaces"))
+                .add_column(col("scan_policy").text().not_null().default(""))
                 .to_owned(),
         )
         .await

@@ -53,6 +53,7 @@ impl Tenancy {
             created_at: Some(timestamp(m.created_at)),
             updated_at: Some(timestamp(m.updated_at)),
             workspaces: bound.into_iter().map(|b| b.workspace).collect(),
+            scan: crate::scan_policy::of(m),
         })
     }
 
@@ -62,6 +63,11 @@ impl Tenancy {
         let visibility = visibility(&req.visibility)?;
         let quota = quota(req.quota_bytes)?;
         description(&req.description)?;
+        let scan = req
+            .scan
+            .as_ref()
+            .map(crate::scan_policy::validated)
+            .transpose()?;
         let registry = self.directory.by_name(&req.registry).await?;
         if self
             .find_space(&self.db, &req.registry, &req.name)
@@ -101,6 +107,10 @@ impl Tenancy {
             description: Set(req.description),
             created_at: Set(now),
             updated_at: Set(now),
+            scan_policy: Set(scan
+                .as_ref()
+                .map(crate::scan_policy::to_json)
+                .unwrap_or_default()),
         }
         .insert(&txn)
         .await?;
@@ -170,6 +180,13 @@ impl Tenancy {
         if let Some(d) = &req.description {
             description(d)?;
             m.description = Set(d.clone());
+        }
+        if let Some(p) = &req.scan {
+            m.scan_policy = Set(crate::scan_policy::to_json(&crate::scan_policy::validated(
+                p,
+            )?));
+        } else if req.clear_scan {
+            m.scan_policy = Set(String::new());
         }
         m.updated_at = Set(Utc::now());
         if req.visibility.is_some() || req.quota_bytes.is_some() {
@@ -268,6 +285,7 @@ impl Tenancy {
                 description: Set("imported".into()),
                 created_at: Set(now),
                 updated_at: Set(now),
+                scan_policy: Set(String::new()),
             }
             .insert(&txn)
             .await?;

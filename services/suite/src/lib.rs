@@ -2,7 +2,7 @@
 //! suite here, so they cannot drift apart: each service is one entry in [`start`], on its own
 //! loopback port, reaching the others over gRPC with the internal credential.
 //!
-//! A new service (scan, reclaim) adds its database to [`Databases`], its entry to [`start`] and
+//! A new service (reclaim) adds its database to [`Databases`], its entry to [`start`] and
 //! its address to [`Running`]; nothing else wires it.
 
 use std::net::SocketAddr;
@@ -21,6 +21,7 @@ pub struct Databases {
     pub registry: String,
     pub space: String,
     pub replication: String,
+    pub scan: String,
 }
 
 impl Databases {
@@ -33,6 +34,7 @@ impl Databases {
             registry: of("registry"),
             space: of("space"),
             replication: of("replication"),
+            scan: of("scan"),
         }
     }
 }
@@ -65,6 +67,7 @@ pub struct Running {
     pub registry: SocketAddr,
     pub space: SocketAddr,
     pub replication: SocketAddr,
+    pub scan: SocketAddr,
     /// The registry domain, for tests that seed registries without the API.
     pub registries: berth_registry::registries::Registries,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -128,10 +131,26 @@ pub async fn start(
             bus: Arc::clone(&cfg.bus),
             cache: Arc::clone(&cfg.cache),
             internal_token: internal.clone(),
-            token_signer: signer,
+            token_signer: signer.clone(),
             registry_addr: http(registry.addr),
             tuning: cfg.replication,
             work: cfg.replication_workers,
+        },
+        TcpListener::bind(loopback()).await?,
+        shutdown.child(),
+    )
+    .await?;
+
+    let scan = berth_scan::start(
+        berth_scan::Deps {
+            db: berth_db::connect(&cfg.databases.scan).await?,
+            bus: Arc::clone(&cfg.bus),
+            cache: Arc::clone(&cfg.cache),
+            internal_token: internal.clone(),
+            token_signer: signer,
+            registry_addr: http(registry.addr),
+            space_addr: http(space.addr),
+            work: true,
         },
         TcpListener::bind(loopback()).await?,
         shutdown.child(),
@@ -148,6 +167,7 @@ pub async fn start(
             registry_addr: http(registry.addr),
             space_addr: http(space.addr),
             replication_addr: http(replication.addr),
+            scan_addr: http(scan.addr),
             token_signer: cfg.token_signer,
             bus: Arc::clone(&cfg.bus),
             cache: Arc::clone(&cfg.cache),
@@ -161,6 +181,7 @@ pub async fn start(
         registry = %registry.addr,
         space = %space.addr,
         replication = %replication.addr,
+        scan = %scan.addr,
         "suite started"
     );
     Ok(Running {
@@ -168,7 +189,14 @@ pub async fn start(
         registry: registry.addr,
         space: space.addr,
         replication: replication.addr,
+        scan: scan.addr,
         registries: registry.registries,
-        tasks: vec![gateway.task, registry.task, space.task, replication.task],
+        tasks: vec![
+            gateway.task,
+            registry.task,
+            space.task,
+            replication.task,
+            scan.task,
+        ],
     })
 }

@@ -4,6 +4,7 @@ pub mod image;
 pub mod overview;
 pub mod registry;
 pub mod repo;
+pub mod scan;
 pub mod sync;
 pub mod tenancy;
 pub mod token;

@@ -408,6 +408,66 @@ pub struct CreateSpaceBody {
     pub quota_bytes: u64,
     #[serde(default)]
     pub description: String,
+    /// When the space's artifacts are scanned and what pulls ask of their reports.
+    #[serde(default)]
+    pub scan: Option<ScanPolicyJson>,
+}
+
+/// A space's scan policy.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ScanPolicyJson {
+    /// Scan each pushed artifact.
+    #[serde(default)]
+    pub on_push: bool,
+    /// Scan the space's artifacts on this cron schedule (5 fields, or 6 with seconds).
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// The IANA time zone the schedule is read in (UTC when unset).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Deny pulls of artifacts with findings at or above this severity (allowlisted ones
+    /// excepted); null: no gate.
+    #[serde(default)]
+    #[schema(pattern = "^(critical|high|medium|low)$")]
+    pub gate: Option<String>,
+    /// What an artifact without a complete report gets under a gate (default `allow`).
+    #[serde(default)]
+    #[schema(pattern = "^(allow|deny)$")]
+    pub unscanned: Option<String>,
+}
+
+impl ScanPolicyJson {
+    pub fn into_proto(self) -> pb::ScanPolicy {
+        pb::ScanPolicy {
+            on_push: self.on_push,
+            cron: self.cron.unwrap_or_default(),
+            time_zone: self.time_zone.unwrap_or_default(),
+            gate: self.gate.unwrap_or_default(),
+            unscanned: self.unscanned.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<pb::ScanPolicy> for ScanPolicyJson {
+    fn from(p: pb::ScanPolicy) -> Self {
+        Self {
+            on_push: p.on_push,
+            cron: non_empty(p.cron),
+            time_zone: non_empty(p.time_zone),
+            gate: non_empty(p.gate),
+            unscanned: non_empty(p.unscanned),
+        }
+    }
+}
+
+/// A field that may be absent (leave it), null (clear it) or a value (set it).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// `PATCH /api/v1/registries/{registry}/spaces/{space}`.
@@ -419,6 +479,10 @@ pub struct UpdateSpaceBody {
     pub visibility: Option<String>,
     pub quota_bytes: Option<u64>,
     pub description: Option<String>,
+    /// The scan policy; null removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<ScanPolicyJson>, nullable)]
+    pub scan: Option<Option<ScanPolicyJson>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -432,6 +496,8 @@ pub struct SpaceJson {
     pub workspaces: Vec<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
+    /// The scan policy, if the space has one.
+    pub scan: Option<ScanPolicyJson>,
 }
 
 impl SpaceJson {
@@ -450,6 +516,7 @@ impl SpaceJson {
             description: s.description,
             created_at: time(s.created_at),
             updated_at: time(s.updated_at),
+            scan: s.scan.map(Into::into),
         }
     }
 }
@@ -616,4 +683,232 @@ pub struct RegistryTokenJson {
     pub access_token: String,
     pub expires_in: i64,
     pub issued_at: String,
+}
+
+// --- scanning ------------------------------------------------------------------------------
+
+/// `GET /api/v1/vulndb`.
+#[derive(Serialize, ToSchema)]
+pub struct VulnDbJson {
+    pub records: u64,
+    /// Records per ecosystem (`Debian`, `PyPI`, `npm`, …).
+    pub ecosystems: std::collections::BTreeMap<String, u64>,
+    /// Null before the first import.
+    pub updated_at: Option<String>,
+    pub version: u64,
+}
+
+impl From<pb::GetVulnDbStatusResponse> for VulnDbJson {
+    fn from(r: pb::GetVulnDbStatusResponse) -> Self {
+        Self {
+            records: r.records,
+            ecosystems: r.ecosystems.into_iter().collect(),
+            updated_at: time(r.updated_at),
+            version: r.version,
+        }
+    }
+}
+
+/// `POST /api/v1/vulndb/import`.
+#[derive(Serialize, ToSchema)]
+pub struct ImportedJson {
+    /// Records added, or replaced by newer ones.
+    pub imported: u64,
+    /// The database version after the import.
+    pub version: u64,
+}
+
+/// `POST /api/v1/scans`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScanBody {
+    pub registry: String,
+    /// The repository's path (it may contain `/`).
+    pub repository: String,
+    /// A tag or a `sha256:` digest.
+    pub reference: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SummaryJson {
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+    pub unknown: u32,
+}
+
+impl From<pb::Summary> for SummaryJson {
+    fn from(s: pb::Summary) -> Self {
+        Self {
+            critical: s.critical,
+            high: s.high,
+            medium: s.medium,
+            low: s.low,
+            unknown: s.unknown,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScanJson {
+    pub id: String,
+    /// `queued`, `scanning`, `complete`, `failed` or `unsupported`.
+    pub status: String,
+    pub registry: String,
+    pub repository: String,
+    pub reference: String,
+    pub digest: String,
+    /// Why it failed or is unsupported.
+    pub error: Option<String>,
+    /// `request`, `push`, `schedule` or `all`.
+    pub trigger: String,
+    /// Once complete.
+    pub summary: Option<SummaryJson>,
+    pub created_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Layers read from the registry, and those already known by digest.
+    pub layers_read: u64,
+    pub layers_known: u64,
+    /// Compressed bytes read.
+    pub bytes_read: u64,
+}
+
+impl From<pb::Scan> for ScanJson {
+    fn from(s: pb::Scan) -> Self {
+        Self {
+            id: s.id,
+            status: s.status,
+            registry: s.registry,
+            repository: s.repository,
+            reference: s.reference,
+            digest: s.digest,
+            error: non_empty(s.error),
+            trigger: s.trigger,
+            summary: s.summary.map(Into::into),
+            created_at: time(s.created_at),
+            finished_at: time(s.finished_at),
+            layers_read: s.layers_read,
+            layers_known: s.layers_known,
+            bytes_read: s.bytes_read,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VulnerabilityJson {
+    /// The record's id (`CVE-…`, `GHSA-…`, `DEBIAN-12-CVE-…-openssl`).
+    pub id: String,
+    pub aliases: Vec<String>,
+    /// The installed package.
+    pub package: String,
+    /// The OSV ecosystem (`Debian:12`, `PyPI`, …).
+    pub ecosystem: String,
+    pub installed: String,
+    /// The first version that fixes it; null when none is known.
+    pub fixed: Option<String>,
+    /// `critical`, `high`, `medium`, `low` or `unknown`.
+    pub severity: String,
+    /// The CVSS base score, when the record has one.
+    pub score: Option<f64>,
+    /// The digest of the layer the package came from.
+    pub layer: String,
+    /// The platform of an index's image; null for a single image.
+    pub platform: Option<String>,
+}
+
+/// `GET …/artifacts/{digest}/vulnerabilities`.
+#[derive(Serialize, ToSchema)]
+pub struct ReportJson {
+    pub digest: String,
+    /// `queued`, `scanning`, `complete`, `failed` or `unsupported`.
+    pub status: String,
+    pub error: Option<String>,
+    pub summary: SummaryJson,
+    pub items: Vec<VulnerabilityJson>,
+    /// The vulnerability database version the findings were matched against.
+    pub db_version: u64,
+    pub updated_at: Option<String>,
+    /// Package databases seen in formats Berth does not read, by path.
+    pub unsupported: Vec<String>,
+}
+
+impl ReportJson {
+    /// The report, its items cut to `severity` and above when given.
+    pub fn new(r: pb::Report, at_least: Option<u8>) -> Self {
+        let rank = |s: &str| match s {
+            "critical" => 4,
+            "high" => 3,
+            "medium" => 2,
+            "low" => 1,
+            _ => 0,
+        };
+        Self {
+            digest: r.digest,
+            status: r.status,
+            error: non_empty(r.error),
+            summary: r.summary.unwrap_or_default().into(),
+            items: r
+                .findings
+                .into_iter()
+                .filter(|f| at_least.is_none_or(|min| rank(&f.severity) >= min))
+                .map(|f| VulnerabilityJson {
+                    id: f.id,
+                    aliases: f.aliases,
+                    package: f.package,
+                    ecosystem: f.ecosystem,
+                    installed: f.installed,
+                    fixed: non_empty(f.fixed),
+                    severity: f.severity,
+                    score: f.score,
+                    layer: f.layer,
+                    platform: non_empty(f.platform),
+                })
+                .collect(),
+            db_version: r.db_version,
+            updated_at: time(r.updated_at),
+            unsupported: r.unsupported,
+        }
+    }
+}
+
+/// `PUT /api/v1/allowlist/{vulnerability_id}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllowlistBody {
+    /// With `space`: the entry holds for that space only; without both: platform-wide.
+    #[serde(default)]
+    pub registry: Option<String>,
+    #[serde(default)]
+    pub space: Option<String>,
+    /// RFC 3339; null or absent: never expires.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Why the vulnerability may pass.
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AllowlistEntryJson {
+    pub vulnerability_id: String,
+    pub registry: Option<String>,
+    pub space: Option<String>,
+    pub expires_at: Option<String>,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: Option<String>,
+}
+
+impl From<pb::AllowlistEntry> for AllowlistEntryJson {
+    fn from(e: pb::AllowlistEntry) -> Self {
+        Self {
+            vulnerability_id: e.vulnerability_id,
+            registry: non_empty(e.registry),
+            space: non_empty(e.space),
+            expires_at: time(e.expires_at),
+            reason: e.reason,
+            created_by: e.created_by,
+            created_at: time(e.created_at),
+        }
+    }
 }

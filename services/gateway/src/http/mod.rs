@@ -8,6 +8,7 @@ pub mod hooks;
 pub mod openapi;
 mod registries;
 mod replication;
+mod scan;
 pub(crate) mod system;
 mod tenancy;
 pub mod token_service;
@@ -96,7 +97,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/registries/{registry}/repositories/{*rest}",
-            get(registries::list_artifacts),
+            get(registries::repository_path),
         )
         .route(
             "/api/v1/registries/{registry}/spaces",
@@ -187,6 +188,17 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/registries/{registry}/import",
             post(replication::import_image),
+        )
+        .route("/api/v1/vulndb", get(scan::vulndb_status))
+        .route("/api/v1/vulndb/import", post(scan::import_vulndb))
+        .route("/api/v1/scans", post(scan::create_scan))
+        .route("/api/v1/scans/{id}", get(scan::get_scan))
+        .route("/api/v1/allowlist", get(scan::list_allowlist))
+        .route(
+            "/api/v1/allowlist/{vulnerability_id}",
+            put(scan::put_allowlist_entry)
+                .get(scan::get_allowlist_entry)
+                .delete(scan::delete_allowlist_entry),
         )
         .route("/auth/token", get(token_service::registry_token))
         .route("/auth/certificate", get(token_service::token_certificate))

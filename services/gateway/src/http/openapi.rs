@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use super::{admission, dto, hooks, registries, replication, system, tenancy, token_service};
+use super::{admission, dto, hooks, registries, replication, scan, system, tenancy, token_service};
 
 /// What a name in a path may be.
 const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
@@ -37,6 +37,18 @@ const PATH_PARAMETERS: &[(&str, &str, &str, &str)] = &[
         "mirror",
     ),
     ("id", "The id Berth gave it", ANY_NAME, ""),
+    (
+        "digest",
+        "The artifact's digest",
+        r"^sha256:[a-f0-9]{64}$",
+        "",
+    ),
+    (
+        "vulnerability_id",
+        "A vulnerability record's id or alias",
+        r"^[A-Za-z0-9._:-]{1,128}$",
+        "CVE-2024-3094",
+    ),
     (
         "repository",
         "The repository's path in the registry (it may contain `/`)",
@@ -215,7 +227,7 @@ pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
     info(
         title = "Berth",
         description = "Control plane for container registries: registries, spaces, workspaces, \
-                       access, replication. Errors answer with `{\"error\": {\"code\", \"message\", \
+                       access, replication, scanning. Errors answer with `{\"error\": {\"code\", \"message\", \
                        \"field\"}}`; lists page with `page_size` and `page_token`."
     ),
     paths(
@@ -276,6 +288,16 @@ pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
         admission::admission_review,
         token_service::registry_token,
         token_service::token_certificate,
+        scan::import_vulndb,
+        scan::vulndb_status,
+        scan::create_scan,
+        scan::get_scan,
+        scan::artifact_vulnerabilities,
+        scan::artifact_sbom,
+        scan::put_allowlist_entry,
+        scan::get_allowlist_entry,
+        scan::delete_allowlist_entry,
+        scan::list_allowlist,
     ),
     components(schemas(dto::ErrorJson, dto::ErrorDetailJson)),
     modifiers(&Conventions),

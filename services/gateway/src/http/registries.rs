@@ -203,3 +203,37 @@ pub async fn list_artifacts(
         r.next_page_token,
     )))
 }
+
+/// The routes under a repository path (which may contain `/`): its artifacts, and an
+/// artifact's vulnerabilities and SBOM.
+pub async fn repository_path(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path((registry, rest)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> HttpResult<axum::response::Response> {
+    use axum::extract::FromRequestParts;
+    use axum::response::IntoResponse;
+    let (mut parts, _) = req.into_parts();
+    if let Some((repository, digest, what)) = super::scan::artifact_resource(&rest) {
+        return if what == "vulnerabilities" {
+            let super::extract::QueryParams(q) = super::extract::QueryParams::<
+                super::scan::ReportQuery,
+            >::from_request_parts(&mut parts, &s)
+            .await?;
+            super::scan::artifact_vulnerabilities(&s, &p, &registry, repository, digest, q)
+                .await
+                .map(IntoResponse::into_response)
+        } else {
+            let super::extract::QueryParams(q) = super::extract::QueryParams::<
+                super::scan::SbomQuery,
+            >::from_request_parts(&mut parts, &s)
+            .await?;
+            super::scan::artifact_sbom(&s, &p, &registry, repository, digest, q).await
+        };
+    }
+    let paging = Paging::from_request_parts(&mut parts, &s).await?;
+    list_artifacts(State(s), Authed(p), Path((registry, rest)), paging)
+        .await
+        .map(IntoResponse::into_response)
+}

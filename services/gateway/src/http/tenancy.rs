@@ -159,6 +159,7 @@ pub async fn create_space(
         visibility: b.visibility,
         quota_bytes: b.quota_bytes,
         description: b.description,
+        scan: b.scan.map(ScanPolicyJson::into_proto),
     };
     let space = ops::create_space(&s, &p, req).await?;
     Ok((
@@ -203,7 +204,7 @@ pub async fn get_space(
     Ok(Json(SpaceJson::new(space, visible(&p))))
 }
 
-/// Change a space's visibility, quota or description.
+/// Change a space's visibility, quota, description or scan policy.
 #[utoipa::path(patch, path = "/api/v1/registries/{registry}/spaces/{space}", tag = "spaces", request_body = UpdateSpaceBody,
     responses((status = 200, description = "The space as stored", body = SpaceJson)))]
 pub async fn update_space(
@@ -221,6 +222,8 @@ pub async fn update_space(
         visibility: b.visibility,
         quota_bytes: b.quota_bytes,
         description: b.description,
+        clear_scan: matches!(b.scan, Some(None)),
+        scan: b.scan.flatten().map(ScanPolicyJson::into_proto),
     };
     let space = ops::update_space(&s, &p, req).await?;
     Ok(Json(SpaceJson::new(space, visible(&p))))

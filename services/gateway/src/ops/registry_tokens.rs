@@ -66,7 +66,26 @@ pub async fn issue_registry_token(
                     .map_err(space_error)?
                     .into_inner();
                 tracing::debug!(registry = %service, repository = %name, granted = ?r.actions, reason = %r.reason, "token scope decided");
-                r.actions
+                let writes = r.actions.iter().any(|a| a == "push" || a == "*");
+                match &r.gate {
+                    // A gated space: pull only while the repository's reports pass the gate.
+                    // Writers keep pull (a push needs it, and a fix must be pushable).
+                    Some(gate) if !writes => {
+                        let caller = crate::authn::Principal {
+                            name: "token-service".into(),
+                            platform_admin: false,
+                            roles: Default::default(),
+                        };
+                        let verdict = super::evaluate_gate(s, &caller, gate).await?;
+                        if verdict.allowed {
+                            r.actions
+                        } else {
+                            tracing::info!(registry = %service, repository = %name, reason = %verdict.reason, "pull withheld by the severity gate");
+                            r.actions.into_iter().filter(|a| a != "pull").collect()
+                        }
+                    }
+                    _ => r.actions,
+                }
             }
             // Catalog listing and other registry-wide scopes are the platform's.
             _ => Vec::new(),

@@ -209,7 +209,7 @@ async fn fetch_space(s: &AppState, p: &Principal, registry: &str, name: &str) ->
 }
 
 /// Reads a space and authorizes `action` on it.
-async fn authorized_space(
+pub(crate) async fn authorized_space(
     s: &AppState,
     p: &Principal,
     registry: &str,
@@ -455,11 +455,12 @@ pub async fn decide_pull(
         return Ok(CheckPullResponse {
             allowed: d.allowed,
             reason: d.reason,
+            gate: None,
         });
     }
     metrics::counter!("berth_access_cache_misses_total").increment(1);
     let image = req.image.clone();
-    let r = s
+    let mut r = s
         .space
         .access
         .clone()
@@ -467,11 +468,28 @@ pub async fn decide_pull(
         .await
         .map_err(space_error)?
         .into_inner();
+    // The space's part allows; a space with a severity gate leaves the last word to its
+    // reports. A gated answer is cached briefly: a push may move the tag to another digest.
+    let mut ttl = crate::access_cache::DECISION_TTL;
+    if let Some(gate) = r.gate.take().filter(|_| r.allowed) {
+        let verdict = super::evaluate_gate(s, p, &gate).await?;
+        r.allowed = verdict.allowed;
+        r.reason = if verdict.allowed {
+            format!("{}; {}", r.reason, verdict.reason)
+        } else {
+            verdict.reason
+        };
+        ttl = ttl
+            .min(crate::access_cache::GATED_TTL)
+            .min(std::time::Duration::from_secs(verdict.cache_seconds.into()));
+    }
     let decision = crate::access_cache::CachedDecision {
         allowed: r.allowed,
         reason: r.reason.clone(),
     };
-    s.access_cache.put(&key, &image, &decision).await;
+    if !ttl.is_zero() {
+        s.access_cache.put(&key, &image, &decision, ttl).await;
+    }
     Ok(r)
 }
 

@@ -1,6 +1,7 @@
-//! OCI clients of the registries policies name, built from what the registry service's
-//! provisioning answers (URL, TLS option, credential) and kept for a short while, so tasks
-//! share connections and bearer tokens and credential changes still apply within seconds.
+//! OCI clients of integrated registries, for the services that read or write their content
+//! (replication, scan, reclaim): built from what the registry service's provisioning answers
+//! (URL, TLS option, credential) and kept for a short while, so work shares connections and
+//! bearer tokens and credential changes still apply within seconds.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,12 +11,17 @@ use berth_auth::registry_token::{Minter, TokenSigner};
 use berth_oci::{Auth, Client, ClientOptions, Credential};
 use berth_proto::v1::GetRegistryAccessRequest;
 
-use crate::error::{ReplicationError, Result};
-use crate::Provisioning;
+use berth_error::ApiError;
+use berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient;
+
+use crate::clients::{registry_error, Intercepted};
+
+type Provisioning = RegistryProvisioningServiceClient<Intercepted>;
+type Result<T> = std::result::Result<T, ApiError>;
 
 const KEEP: Duration = Duration::from_secs(30);
 
-/// A registry as the copy engine reaches it.
+/// A registry as Berth reaches it.
 #[derive(Clone)]
 pub struct Reached {
     pub client: Client,
@@ -53,18 +59,15 @@ impl Clients {
                 registry: registry.into(),
             })
             .await
-            .map_err(crate::error::upstream)?
+            .map_err(registry_error)?
             .into_inner();
         let auth = if access.berth_token_service {
             // Signed here for this registry alone: no reusable secret goes to its URL.
             let signer = self.signer.clone().ok_or_else(|| {
-                ReplicationError::invalid(
-                    "registry",
-                    format!(
-                        "{registry} delegates its auth to Berth's token service, but this \
-                         replication service has no token signing key"
-                    ),
-                )
+                ApiError::failed_precondition(format!(
+                    "{registry} delegates its auth to Berth's token service, but this service \
+                     has no token signing key"
+                ))
             })?;
             Auth::Minted(Arc::new(Minter::new(signer, registry)))
         } else {
@@ -84,7 +87,7 @@ impl Clients {
                 ..Default::default()
             },
         )
-        .map_err(|e| ReplicationError::invalid("registry", e.to_string()))?;
+        .map_err(|e| ApiError::invalid("registry", e.to_string()))?;
         let reached = Reached {
             client,
             url: access.url,
@@ -95,11 +98,5 @@ impl Clients {
             .expect("clients lock")
             .insert(registry.to_string(), (reached.clone(), Instant::now()));
         Ok(reached)
-    }
-}
-
-impl crate::Replication {
-    pub(crate) async fn client(&self, registry: &str) -> Result<Client> {
-        Ok(self.clients.get(registry).await?.client)
     }
 }

@@ -1,0 +1,35 @@
+//! The scan service as a process of its own, configured from the environment: what the
+//! `berth-scan` binary and `berth serve scan` run.
+
+use berth_config::keys;
+use berth_runtime::boot;
+
+/// Runs the scan service until a signal stops it; `binary` names the process in messages.
+pub async fn run(binary: &str) -> anyhow::Result<()> {
+    let settings = boot::settings(binary);
+    let internal_token = boot::require(binary, &settings.internal_token, keys::INTERNAL_TOKEN);
+    let registry_addr = boot::require(binary, &settings.registry_addr, keys::REGISTRY_ADDR);
+    let space_addr = boot::require(binary, &settings.space_addr, keys::SPACE_ADDR);
+    let boot::Opened {
+        db,
+        bus,
+        shutdown,
+        listener,
+    } = boot::open(binary, &settings, "scan").await?;
+    let cache = boot::cache(binary, &settings).await?;
+    let deps = crate::Deps {
+        db,
+        bus,
+        cache,
+        internal_token: Some(internal_token),
+        token_signer: boot::token_signer(binary, &settings),
+        registry_addr,
+        space_addr,
+        work: true,
+    };
+    let running = crate::start(deps, listener, shutdown).await?;
+    tracing::info!(addr = %running.addr, "scan service ready");
+    running.task.await??;
+    berth_telemetry::shutdown();
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! The severity gate: the access rule's last step for a space whose scan policy sets one. An
+//! artifact passes when its report is complete and holds nothing at or above the gate, except
+//! what the allowlist (the space's entries and the platform-wide ones, unexpired) lets
+//! through; an artifact without a complete report gets what the policy says of unscanned ones.
+
+use std::collections::BTreeSet;
+
+use berth_error::ApiError;
+use berth_proto::v1::{EvaluateGateRequest, EvaluateGateResponse};
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::entity::{allow, subject};
+use crate::reports::{items_of, Item};
+use crate::severity::Severity;
+use crate::{db_error, Result, Scanning};
+
+/// Longest an answer may be cached.
+const CACHE_SECONDS: u32 = 60;
+/// Ids a deny names at most.
+const NAMED: usize = 5;
+
+fn gate_of(name: &str) -> Result<Severity> {
+    match name {
+        "critical" => Ok(Severity::Critical),
+        "high" => Ok(Severity::High),
+        "medium" => Ok(Severity::Medium),
+        "low" => Ok(Severity::Low),
+        other => Err(ApiError::invalid(
+            "gate",
+            format!("must be \"critical\", \"high\", \"medium\" or \"low\", not {other:?}"),
+        )),
+    }
+}
+
+fn answer(allowed: bool, reason: String, cache_seconds: u32) -> EvaluateGateResponse {
+    EvaluateGateResponse {
+        allowed,
+        reason,
+        cache_seconds,
+    }
+}
+
+/// The findings of `items` the gate stops, each once, worst first.
+fn blocking<'a>(
+    items: &'a [Item],
+    gate: Severity,
+    allowed: &[allow::Model],
+    used: &mut Vec<chrono::DateTime<Utc>>,
+) -> Vec<&'a Item> {
+    let mut seen = BTreeSet::new();
+    let mut out: Vec<&Item> = Vec::new();
+    for i in items.iter().filter(|i| i.finding.severity >= gate) {
+        let f = &i.finding;
+        let entry = allowed
+            .iter()
+            .find(|a| a.vulnerability_id == f.id || f.aliases.contains(&a.vulnerability_id));
+        if let Some(a) = entry {
+            used.extend(a.expires_at);
+            continue;
+        }
+        if seen.insert((&f.id, &f.package)) {
+            out.push(i);
+        }
+    }
+    out.sort_by(|a, b| {
+        b.finding.severity.cmp(&a.finding.severity).then(
+            b.finding
+                .score
+                .partial_cmp(&a.finding.score)
+                .unwrap_or(std::cmp::Ordering::Equal),
+        )
+    });
+    out
+}
+
+/// How a deny names what stopped it: the worst ids (with the CVE they alias).
+fn named(stopped: &[&Item]) -> String {
+    let mut ids: Vec<String> = Vec::new();
+    for i in stopped {
+        let f = &i.finding;
+        let cve = f
+            .aliases
+            .iter()
+            .find(|a| a.starts_with("CVE-") && **a != f.id);
+        let id = match cve {
+            Some(c) => format!("{} ({c}, {} in {})", f.id, f.severity.as_str(), f.package),
+            None => format!("{} ({} in {})", f.id, f.severity.as_str(), f.package),
+        };
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        if ids.len() == NAMED {
+            break;
+        }
+    }
+    let more = stopped.len().saturating_sub(ids.len());
+    if more > 0 {
+        format!("{} and {more} more", ids.join(", "))
+    } else {
+        ids.join(", ")
+    }
+}
+
+impl Scanning {
+    pub async fn evaluate_gate(&self, r: &EvaluateGateRequest) -> Result<EvaluateGateResponse> {
+        let gate = gate_of(&r.gate)?;
+        let deny_unscanned = match r.unscanned.as_str() {
+            "" | "allow" => false,
+            "deny" => true,
+            other => {
+                return Err(ApiError::invalid(
+                    "unscanned",
+                    format!("must be \"allow\" or \"deny\", not {other:?}"),
+                ))
+            }
+        };
+        let now = Utc::now();
+        let allowed: Vec<allow::Model> = self
+            .list_allowlist(&r.registry, &r.space)
+            .await?
+            .into_iter()
+            .filter(|a| a.expires_at.is_none_or(|t| t > now))
+            .collect();
+        let digests: Vec<String> = if r.reference.is_empty() {
+            subject::Entity::find()
+                .filter(subject::Column::Registry.eq(&r.registry))
+                .filter(subject::Column::Repository.eq(&r.repository))
+                .all(&self.db)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(|s| s.digest)
+                .collect()
+        } else if r.reference.starts_with("sha256:") {
+            vec![r.reference.clone()]
+        } else {
+            let client = self.clients.get(&r.registry).await?.client;
+            match client.manifest(&r.repository, &r.reference).await {
+                Ok(m) => vec![m.digest],
+                // Not there (yet): nothing of it is scanned.
+                Err(berth_oci::OciError::NotFound(_)) => Vec::new(),
+                Err(e) => {
+                    return Err(crate::scans::registry_error(
+                        &r.registry,
+                        &r.repository,
+                        &r.reference,
+                        e,
+                    ))
+                }
+            }
+        };
+        let at = if r.reference.is_empty() {
+            r.repository.clone()
+        } else {
+            format!("{}:{}", r.repository, r.reference)
+        };
+        let mut used = Vec::new();
+        let mut unscanned = 0;
+        for digest in &digests {
+            let report = self.report_row(digest).await?;
+            let Some(report) = report.filter(|m| m.status == "complete") else {
+                unscanned += 1;
+                continue;
+            };
+            let items = items_of(&report);
+            let stopped = blocking(&items, gate, &allowed, &mut used);
+            if !stopped.is_empty() {
+                return Ok(answer(
+                    false,
+                    format!(
+                        "{at} ({digest}) has {} finding{} at or above the space's {} gate: {}",
+                        stopped.len(),
+                        if stopped.len() == 1 { "" } else { "s" },
+                        r.gate,
+                        named(&stopped)
+                    ),
+                    CACHE_SECONDS,
+                ));
+            }
+        }
+        let nothing_scanned = digests.is_empty() || unscanned == digests.len();
+        // A tag's artifact must be scanned (a tag the registry does not hold is not); a
+        // repository as a whole (the token service) must have something scanned: which tag a
+        // token will pull is not known.
+        let unknown = if r.reference.is_empty() {
+            nothing_scanned
+        } else {
+            unscanned > 0 || digests.is_empty()
+        };
+        if deny_unscanned && unknown {
+            return Ok(answer(
+                false,
+                format!("{at} has not been scanned, and the space denies unscanned artifacts"),
+                // A scan ends with `scan.completed`, which orphans cached answers.
+                CACHE_SECONDS,
+            ));
+        }
+        // An allow that rests on an allowlist entry lasts until the entry expires.
+        let cache = used
+            .iter()
+            .map(|t| (*t - now).num_seconds().clamp(0, CACHE_SECONDS as i64) as u32)
+            .min()
+            .unwrap_or(CACHE_SECONDS);
+        let reason = if nothing_scanned {
+            format!("{at} has not been scanned; the space allows unscanned artifacts")
+        } else if used.is_empty() {
+            format!(
+                "{at} has no finding at or above the space's {} gate",
+                r.gate
+            )
+        } else {
+            format!(
+                "{at} passes the space's {} gate with allowlisted findings",
+                r.gate
+            )
+        };
+        Ok(answer(true, reason, cache))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::Finding;
+
+    fn item(id: &str, alias: &str, severity: Severity) -> Item {
+        Item {
+            finding: Finding {
+                id: id.into(),
+                aliases: vec![alias.into()],
+                package: "libssl3".into(),
+                ecosystem: "Debian:12".into(),
+                installed: "3.0.0".into(),
+                fixed: None,
+                severity,
+                score: None,
+                layer: "sha256:l".into(),
+            },
+            platform: String::new(),
+        }
+    }
+
+    #[test]
+    fn gates_stop_at_or_above_and_allowlists_match_aliases() {
+        let items = vec![
+            item("DEBIAN-12-CVE-1-openssl", "CVE-1", Severity::Critical),
+            item("GHSA-x", "CVE-2", Severity::Medium),
+            item("DEBIAN-12-CVE-3-openssl", "CVE-3", Severity::High),
+        ];
+        let mut used = Vec::new();
+        let stopped = blocking(&items, Severity::High, &[], &mut used);
+        assert_eq!(stopped.len(), 2);
+        assert_eq!(
+            stopped[0].finding.id, "DEBIAN-12-CVE-1-openssl",
+            "worst first"
+        );
+        assert!(named(&stopped).contains("CVE-1"), "{}", named(&stopped));
+        let entry = |id: &str| allow::Model {
+            vulnerability_id: id.into(),
+            registry: String::new(),
+            space: String::new(),
+            expires_at: Some(Utc::now() + chrono::Duration::seconds(30)),
+            reason: "r".into(),
+            created_by: "p".into(),
+            created_at: Utc::now(),
+        };
+        let allowed = [entry("CVE-1"), entry("DEBIAN-12-CVE-3-openssl")];
+        assert!(blocking(&items, Severity::High, &allowed, &mut used).is_empty());
+        assert_eq!(
+            used.len(),
+            2,
+            "the entries relied on are counted for the cache"
+        );
+        assert_eq!(
+            blocking(&items, Severity::Medium, &allowed, &mut used).len(),
+            1
+        );
+    }
+}

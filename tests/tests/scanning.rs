@@ -1,0 +1,354 @@
+//! Scanning end to end, on PostgreSQL, RabbitMQ and Redis and a real docker-registry: a push
+//! notification scans the image (its space's policy says `on_push`), the report names the
+//! vulnerable package, and the space's severity gate denies the pull through `CheckPull` and
+//! admission until an allowlist entry lets it through, and again once the entry expires. Another
+//! workspace reads no report; a database update re-matches without reading a layer again.
+
+use std::time::Duration;
+
+use berth_testkit::db::Backend;
+use berth_testkit::image::{files_layer, push_image, Compression, Image, Target};
+use berth_testkit::registry::{DockerRegistry, RegistryOptions};
+use berth_tests::Suite;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const HOOK_SECRET: &str = "scan-hook-secret-0123456789abcdef01234567";
+
+/// PYSEC-2018-28: requests before 2.20.0 sends the Authorization header across an HTTPS to
+/// HTTP redirect (CVE-2018-18074, CVSS 3.1 7.5: high).
+const REQUESTS_RECORD: &str = r#"{"id": "PYSEC-2018-28", "modified": "2021-06-10T06:51:00Z",
+    "aliases": ["CVE-2018-18074", "GHSA-x84v-xcm2-53pg"],
+    "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+    "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
+      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}]}]}"#;
+
+/// GHSA-j8r2-6x86-q33q (CVE-2023-32681): requests leaks Proxy-Authorization headers to
+/// destination servers, fixed in 2.31.0 (medium, 6.1).
+const PROXY_RECORD: &str = r#"{"id": "GHSA-j8r2-6x86-q33q", "modified": "2023-05-26T00:00:00Z",
+    "aliases": ["CVE-2023-32681"],
+    "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N"}],
+    "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
+      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.3.0"}, {"fixed": "2.31.0"}]}]}]}"#;
+
+async fn import_json(suite: &Suite, body: &str) -> Value {
+    let resp = suite
+        .http
+        .post(format!("{}/api/v1/vulndb/import", suite.url))
+        .bearer_auth(berth_tests::ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+async fn check(suite: &Suite, image: &str) -> Value {
+    let (status, d) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/access/check",
+            Some(json!({"namespace": "blue-ns", "image": image})),
+        )
+        .await;
+    assert_eq!(status, 200, "{d}");
+    d
+}
+
+async fn admitted(suite: &Suite, image: &str) -> Value {
+    let review = json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "3c1e7a0e-0000-4000-8000-000000000001",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "blue-ns",
+            "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:ci:deployer"},
+            "object": {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "web", "namespace": "blue-ns"},
+                "spec": {"containers": [{"name": "c0", "image": image}]}},
+            "dryRun": false
+        }
+    });
+    let resp = suite
+        .http
+        .post(format!("{}/admission/validate", suite.url))
+        .bearer_auth(berth_tests::ADMISSION_TOKEN)
+        .json(&review)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    v["response"].clone()
+}
+
+#[tokio::test]
+async fn push_scan_gate_allowlist_and_rematch() {
+    let suite = Suite::start(Backend::Postgres).await;
+    let registry = DockerRegistry::start(RegistryOptions {
+        notify_url: Some(format!("{}/hooks/distribution/hub", suite.url)),
+        notify_token: Some(HOOK_SECRET.into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (status, body) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "hub", "kind": "distribution", "url": registry.url()})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries/hub/hook-secret",
+            Some(json!({"secret": HOOK_SECRET})),
+        )
+        .await;
+    suite.workspace("blue", "blue-ns").await;
+    suite.workspace("green", "green-ns").await;
+    let blue = suite.member("blue", "bob", "workspace-viewer").await;
+    let green = suite.member("green", "gina", "workspace-admin").await;
+
+    // A bad policy is refused naming the field, and leaves no space behind.
+    let (status, body) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/registries/hub/spaces",
+            Some(json!({"name": "team", "scan": {"on_push": true, "gate": "severe"}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "scan.gate", "{body}");
+    let (status, _) = suite
+        .admin(Method::GET, "/api/v1/registries/hub/spaces/team", None)
+        .await;
+    assert_eq!(status, 404);
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries/hub/spaces",
+            Some(json!({"name": "team", "scan": {"on_push": true, "gate": "high", "unscanned": "deny"}})),
+        )
+        .await;
+    suite
+        .ok(
+            Method::PUT,
+            "/api/v1/registries/hub/spaces/team/bindings/blue",
+            None,
+        )
+        .await;
+    let space = suite
+        .ok(Method::GET, "/api/v1/registries/hub/spaces/team", None)
+        .await;
+    assert_eq!(space["scan"]["gate"], "high", "{space}");
+    assert_eq!(space["scan"]["unscanned"], "deny", "{space}");
+
+    let imported = import_json(&suite, REQUESTS_RECORD).await;
+    assert_eq!(imported["imported"], 1, "{imported}");
+    let db = suite.ok(Method::GET, "/api/v1/vulndb", None).await;
+    assert_eq!(db["records"], 1, "{db}");
+    assert_eq!(db["ecosystems"]["PyPI"], 1, "{db}");
+    assert!(db["updated_at"].is_string(), "{db}");
+    // Importing the same record again changes nothing.
+    assert_eq!(import_json(&suite, REQUESTS_RECORD).await["imported"], 0);
+
+    let image_ref = format!("{}/team/app:v1", registry.host());
+    // Not scanned yet, and the space denies unscanned artifacts.
+    let d = check(&suite, &image_ref).await;
+    assert_eq!(d["allowed"], false, "{d}");
+    assert!(
+        d["reason"].as_str().unwrap().contains("not been scanned"),
+        "{d}"
+    );
+
+    let layer = files_layer(
+        &[
+            (
+                "etc/os-release",
+                b"ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+            ),
+            (
+                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
+            ),
+        ],
+        Compression::Gzip,
+    );
+    let image = Image::of_layers(vec![layer], "amd64");
+    let target = Target {
+        host: registry.host(),
+        credential: None,
+    };
+    push_image(&image, &target, "team/app", "v1").await.unwrap();
+    let digest = image.manifest.digest.clone();
+    let report_path =
+        format!("/api/v1/registries/hub/repositories/team/app/artifacts/{digest}/vulnerabilities");
+
+    // The push notification scans it.
+    let report = berth_testkit::wait_for(Duration::from_secs(30), || async {
+        let (status, r) = suite.admin(Method::GET, &report_path, None).await;
+        (status == 200 && r["status"] == "complete").then_some(r)
+    })
+    .await
+    .expect("the pushed image is scanned");
+    let items = report["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{report}");
+    assert_eq!(items[0]["id"], "PYSEC-2018-28");
+    assert_eq!(items[0]["package"], "requests");
+    assert_eq!(items[0]["installed"], "2.19.1");
+    assert_eq!(items[0]["fixed"], "2.20.0");
+    assert_eq!(items[0]["severity"], "high");
+    assert_eq!(items[0]["score"], 7.5);
+    assert_eq!(items[0]["layer"], image.layers[0].digest);
+    assert_eq!(
+        report["summary"],
+        json!({"critical": 0, "high": 1, "medium": 0, "low": 0, "unknown": 0})
+    );
+
+    // The gate holds at CheckPull and admission, naming the vulnerability.
+    let d = check(&suite, &image_ref).await;
+    assert_eq!(d["allowed"], false, "{d}");
+    assert!(
+        d["reason"].as_str().unwrap().contains("PYSEC-2018-28"),
+        "{d}"
+    );
+    let a = admitted(&suite, &image_ref).await;
+    assert_eq!(a["allowed"], false, "{a}");
+    assert!(
+        a["status"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("PYSEC-2018-28"),
+        "{a}"
+    );
+
+    // Another workspace sees no report (nor the scan); the bound workspace does.
+    let (status, _) = suite
+        .call(Some(&green), Method::GET, &report_path, None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = suite
+        .call(Some(&blue), Method::GET, &report_path, None)
+        .await;
+    assert_eq!(status, 200);
+    // A workspace-admin of another workspace may not allowlist in this space.
+    let (status, _) = suite
+        .call(
+            Some(&green),
+            Method::PUT,
+            "/api/v1/allowlist/CVE-2018-18074",
+            Some(json!({"registry": "hub", "space": "team", "reason": "mine now"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // The SBOM lists the package with its purl.
+    let resp = suite
+        .http
+        .get(format!("{}/api/v1/registries/hub/repositories/team/app/artifacts/{digest}/sbom?format=cyclonedx", suite.url))
+        .bearer_auth(berth_tests::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let bom: Value = resp.json().await.unwrap();
+    assert_eq!(bom["specVersion"], "1.6");
+    assert!(
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["purl"] == "pkg:pypi/requests@2.19.1"),
+        "{bom}"
+    );
+
+    // An allowlist entry for the CVE (an alias of the record) lets it through until it expires.
+    let expires = (chrono::Utc::now() + chrono::Duration::seconds(4)).to_rfc3339();
+    let (status, entry) = suite
+        .admin(
+            Method::PUT,
+            "/api/v1/allowlist/CVE-2018-18074",
+            Some(json!({"registry": "hub", "space": "team", "expires_at": expires, "reason": "not reachable: no redirects"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{entry}");
+    let d = check(&suite, &image_ref).await;
+    assert_eq!(d["allowed"], true, "{d}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let d = check(&suite, &image_ref).await;
+    assert_eq!(d["allowed"], false, "the entry expired: {d}");
+
+    // A database update re-matches the stored inventory: no layer is read again.
+    import_json(&suite, PROXY_RECORD).await;
+    let rematched = berth_testkit::wait_for(Duration::from_secs(20), || async {
+        let (_, r) = suite.admin(Method::GET, &report_path, None).await;
+        (r["items"].as_array().map(Vec::len) == Some(2)).then_some(r)
+    })
+    .await
+    .expect("the report is re-matched");
+    assert_eq!(rematched["summary"]["medium"], 1, "{rematched}");
+    assert_eq!(rematched["db_version"], 2, "{rematched}");
+
+    // A scan request of a digest complete at this version answers without reading anything.
+    let (status, scan) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/scans",
+            Some(json!({"registry": "hub", "repository": "team/app", "reference": "v1"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{scan}");
+    assert_eq!(scan["digest"], digest.as_str());
+    let id = scan["id"].as_str().unwrap().to_string();
+    let done = berth_testkit::wait_for(Duration::from_secs(20), || async {
+        let (_, s) = suite
+            .admin(Method::GET, &format!("/api/v1/scans/{id}"), None)
+            .await;
+        (s["status"] == "complete").then_some(s)
+    })
+    .await
+    .expect("the scan ends");
+    assert_eq!(done["layers_read"], 0, "{done}");
+    assert_eq!(done["summary"]["high"], 1, "{done}");
+    let (status, _) = suite
+        .call(
+            Some(&green),
+            Method::GET,
+            &format!("/api/v1/scans/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "another workspace does not see the scan");
+
+    // Bad input names the field.
+    let (status, e) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/scans",
+            Some(json!({"registry": "hub", "repository": "team/app", "reference": "no such tag!"})),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("reference")),
+        "{e}"
+    );
+    let (status, e) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/scans",
+            Some(json!({"registry": "hub", "repository": "team/app", "reference": "v9"})),
+        )
+        .await;
+    assert_eq!(status, 404, "{e}");
+}
