@@ -215,6 +215,34 @@ async fn push_scan_gate_allowlist_and_rematch() {
         json!({"critical": 0, "high": 1, "medium": 0, "low": 0, "unknown": 0})
     );
 
+    // Listings carry the severity summary: artifacts, and the image selector.
+    let artifacts = suite
+        .ok(
+            Method::GET,
+            "/api/v1/registries/hub/repositories/team/app/artifacts",
+            None,
+        )
+        .await;
+    assert_eq!(
+        artifacts["items"][0]["vulnerabilities"]["status"], "complete",
+        "{artifacts}"
+    );
+    assert_eq!(
+        artifacts["items"][0]["vulnerabilities"]["summary"]["high"], 1,
+        "{artifacts}"
+    );
+    let (status, images) = suite
+        .call(
+            Some(&blue),
+            Method::GET,
+            "/api/v1/namespaces/blue-ns/images",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{images}");
+    let tag = &images["items"][0]["tags"][0];
+    assert_eq!(tag["vulnerabilities"]["summary"]["high"], 1, "{images}");
+
     // The gate holds at CheckPull and admission, naming the vulnerability.
     let d = check(&suite, &image_ref).await;
     assert_eq!(d["allowed"], false, "{d}");
@@ -351,4 +379,153 @@ async fn push_scan_gate_allowlist_and_rematch() {
         )
         .await;
     assert_eq!(status, 404, "{e}");
+}
+
+/// The token service: a namespace's pull credential gets no `pull` on a repository of a gated
+/// space while an artifact of it that Berth scanned fails the gate; skopeo is refused, a clean
+/// repository of the same space pulls, and a platform-wide allowlist entry lets it through.
+#[tokio::test]
+async fn skopeo_through_the_token_service_meets_the_gate() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = suite
+        .http
+        .get(format!("{}/auth/certificate", suite.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    std::fs::write(dir.path().join("berth.pem"), &cert).unwrap();
+    let reg = DockerRegistry::start(RegistryOptions {
+        token: Some(berth_testkit::registry::TokenAuth {
+            realm: format!("{}/auth/token", suite.url),
+            service: "tokreg".into(),
+            issuer: "berth".into(),
+            rootcertbundle: dir.path().join("berth.pem"),
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let host = reg.host();
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "tokreg", "kind": "distribution", "url": reg.url(), "token_service": "berth"})),
+        )
+        .await;
+    suite.workspace("blue", "blue-ns").await;
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries/tokreg/spaces",
+            Some(json!({"name": "priv", "scan": {"gate": "high"}})),
+        )
+        .await;
+    suite
+        .ok(
+            Method::PUT,
+            "/api/v1/registries/tokreg/spaces/priv/bindings/blue",
+            None,
+        )
+        .await;
+    import_json(&suite, REQUESTS_RECORD).await;
+
+    let admin = suite.token_for("admin").await;
+    let as_admin = Target {
+        host: host.clone(),
+        credential: Some(("admin".into(), admin)),
+    };
+    let vulnerable = Image::of_layers(
+        vec![files_layer(
+            &[(
+                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
+            )],
+            Compression::Zstd,
+        )],
+        "amd64",
+    );
+    let clean = Image::of_layers(
+        vec![files_layer(
+            &[(
+                "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n",
+            )],
+            Compression::Gzip,
+        )],
+        "amd64",
+    );
+    push_image(&vulnerable, &as_admin, "priv/app", "v1")
+        .await
+        .unwrap();
+    push_image(&clean, &as_admin, "priv/clean", "v1")
+        .await
+        .unwrap();
+
+    let secret = suite
+        .ok(Method::GET, "/api/v1/namespaces/blue-ns/pull-secret", None)
+        .await;
+    let raw = base64_decode(secret["data"][".dockerconfigjson"].as_str().unwrap());
+    let config: Value = serde_json::from_slice(&raw).unwrap();
+    let (user, password) = (
+        config["auths"][&host]["username"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        config["auths"][&host]["password"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    // Nothing scanned yet, and unscanned artifacts are allowed by default.
+    assert!(berth_testkit::image::can_pull(&host, "priv/app:v1", &user, &password).await);
+
+    for repository in ["priv/app", "priv/clean"] {
+        let (status, scan) = suite
+            .admin(
+                Method::POST,
+                "/api/v1/scans",
+                Some(json!({"registry": "tokreg", "repository": repository, "reference": "v1"})),
+            )
+            .await;
+        assert_eq!(status, 202, "{scan}");
+        let id = scan["id"].as_str().unwrap().to_string();
+        let done = berth_testkit::wait_for(Duration::from_secs(30), || async {
+            let (_, s) = suite
+                .admin(Method::GET, &format!("/api/v1/scans/{id}"), None)
+                .await;
+            (s["status"] != "queued" && s["status"] != "scanning").then_some(s)
+        })
+        .await
+        .expect("the scan ends");
+        assert_eq!(done["status"], "complete", "{done}");
+    }
+    assert!(
+        !berth_testkit::image::can_pull(&host, "priv/app:v1", &user, &password).await,
+        "the gate withholds pull on the vulnerable repository"
+    );
+    assert!(
+        berth_testkit::image::can_pull(&host, "priv/clean:v1", &user, &password).await,
+        "a clean repository of the same space pulls"
+    );
+    suite
+        .ok(
+            Method::PUT,
+            "/api/v1/allowlist/CVE-2018-18074",
+            Some(json!({"reason": "accepted platform-wide"})),
+        )
+        .await;
+    assert!(
+        berth_testkit::image::can_pull(&host, "priv/app:v1", &user, &password).await,
+        "a platform-wide allowlist entry lets it through"
+    );
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }

@@ -1612,3 +1612,158 @@ async fn berth_up_logs_plain_lines_on_a_terminal_and_json_otherwise() {
     let json: Value = serde_json::from_str(ready).unwrap_or_else(|e| panic!("{e}: {ready}"));
     assert_eq!(json["level"], "INFO", "{ready}");
 }
+
+/// Scanning through the CLI: `berth vulndb import` of OSV JSON and `build-debian` of a real
+/// `.deb` (built by dpkg-deb around this machine's openssl changelog), `berth scan --wait`,
+/// `berth vulns --severity`, `berth sbom --format spdx`, `berth vulndb status`.
+#[tokio::test]
+async fn scanning_through_the_cli() {
+    use berth_testkit::image::{files_layer, Compression};
+    let registry = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let berth = Berth::up().await;
+    let (status, body) = berth
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "hub", "kind": "distribution", "url": registry.url()})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let records = berth.dir.path().join("requests.json");
+    std::fs::write(
+        &records,
+        r#"[{"id": "PYSEC-2018-28", "modified": "2021-06-10T06:51:00Z", "aliases": ["CVE-2018-18074"],
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
+              "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}]}]}]"#,
+    )
+    .unwrap();
+    let (ok, out, err) = berth.cli(
+        &["vulndb", "import", records.to_str().unwrap(), "-o", "json"],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["imported"],
+        1,
+        "{out}"
+    );
+
+    // A real Debian package around this machine's openssl changelog.
+    let root = berth.dir.path().join("deb");
+    std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(root.join("usr/share/doc/openssl")).unwrap();
+    std::fs::copy(
+        "/usr/share/doc/openssl/changelog.Debian.gz",
+        root.join("usr/share/doc/openssl/changelog.Debian.gz"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        "Package: openssl-changelog\nVersion: 1.0\nArchitecture: all\nMaintainer: Berth <berth@example.org>\nDescription: test\n",
+    )
+    .unwrap();
+    let deb = berth.dir.path().join("openssl.deb");
+    let built = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&root)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let (ok, out, err) = berth.cli(
+        &[
+            "vulndb",
+            "build-debian",
+            deb.to_str().unwrap(),
+            "--release",
+            "12",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["imported"].as_u64().unwrap() > 10,
+        "the openssl changelog names many CVEs: {out}"
+    );
+    let (ok, out, _) = berth.cli(&["vulndb", "status", "-o", "json"], None);
+    assert!(ok);
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["ecosystems"]["PyPI"], 1, "{out}");
+    assert!(
+        status["ecosystems"]["Debian"].as_u64().unwrap() > 10,
+        "{out}"
+    );
+    assert_eq!(status["version"], 2, "{out}");
+
+    let image = Image::of_layers(
+        vec![files_layer(
+            &[(
+                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
+            )],
+            Compression::Gzip,
+        )],
+        "amd64",
+    );
+    let target = Target {
+        host: registry.host(),
+        credential: None,
+    };
+    push_image(&image, &target, "team/app", "v1").await.unwrap();
+    let (ok, out, err) = berth.cli(&["scan", "hub/team/app:v1", "--wait", "-o", "json"], None);
+    assert!(ok, "{out}{err}");
+    let scan: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(scan["status"], "complete", "{out}");
+    assert_eq!(scan["summary"]["high"], 1, "{out}");
+    assert_eq!(scan["digest"], image.manifest.digest.as_str());
+
+    let (ok, out, err) = berth.cli(&["vulns", "hub/team/app:v1", "--severity", "high"], None);
+    assert!(ok, "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("PYSEC-2018-28"))
+        .unwrap_or_default();
+    for cell in [
+        "high",
+        "7.5",
+        "requests",
+        "2.19.1",
+        "2.20.0",
+        "CVE-2018-18074",
+    ] {
+        assert!(row.contains(cell), "{cell} in {out}");
+    }
+    let (ok, out, _) = berth.cli(
+        &[
+            "vulns",
+            "hub/team/app:v1",
+            "--severity",
+            "critical",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["items"],
+        json!([])
+    );
+
+    let (ok, out, err) = berth.cli(&["sbom", "hub/team/app:v1", "--format", "spdx"], None);
+    assert!(ok, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    assert!(out.contains("pkg:pypi/requests@2.19.1"), "{out}");
+
+    let (ok, _, err) = berth.cli(&["scan", "hub/team/app:nope"], None);
+    assert!(!ok);
+    assert!(err.contains("not found"), "{err}");
+}

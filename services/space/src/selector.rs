@@ -118,6 +118,7 @@ impl Tenancy {
                             a.tags.into_iter().map(move |t| VisibleTag {
                                 tag: t,
                                 digest: a.digest.clone(),
+                                vulnerabilities: None,
                             })
                         })
                         .collect();

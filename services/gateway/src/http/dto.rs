@@ -240,6 +240,25 @@ pub struct ArtifactJson {
     pub size: u64,
     pub tags: Vec<String>,
     pub platforms: Vec<String>,
+    /// Its scan state and severity summary; null when it was never scanned.
+    pub vulnerabilities: Option<ScanStateJson>,
+}
+
+/// An artifact's scan state and severity summary.
+#[derive(Serialize, ToSchema)]
+pub struct ScanStateJson {
+    /// `queued`, `scanning`, `complete`, `failed` or `unsupported`.
+    pub status: String,
+    pub summary: SummaryJson,
+}
+
+impl From<pb::DigestSummary> for ScanStateJson {
+    fn from(d: pb::DigestSummary) -> Self {
+        Self {
+            status: d.status,
+            summary: d.summary.unwrap_or_default().into(),
+        }
+    }
 }
 
 impl From<pb::Artifact> for ArtifactJson {
@@ -250,6 +269,7 @@ impl From<pb::Artifact> for ArtifactJson {
             size: a.size,
             tags: a.tags,
             platforms: a.platforms,
+            vulnerabilities: a.vulnerabilities.map(Into::into),
         }
     }
 }
@@ -642,6 +662,8 @@ pub struct VisibleImageJson {
 pub struct VisibleTagJson {
     pub tag: String,
     pub digest: String,
+    /// Its scan state and severity summary; null when it was never scanned.
+    pub vulnerabilities: Option<ScanStateJson>,
 }
 
 /// A short-lived `docker login` credential for the caller.

@@ -401,6 +401,7 @@ pub async fn list_images(
                 .map(|t| VisibleTagJson {
                     tag: t.tag,
                     digest: t.digest,
+                    vulnerabilities: t.vulnerabilities.map(Into::into),
                 })
                 .collect(),
         })

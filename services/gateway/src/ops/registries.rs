@@ -257,5 +257,14 @@ pub async fn list_artifacts(
         .map(|r| r.into_inner())
         .map_err(registry_error)?;
     out.next_page_token = s.pages.seal(p, &list, &out.next_page_token);
+    let mut known = super::summaries(
+        s,
+        p,
+        out.artifacts.iter().map(|a| a.digest.clone()).collect(),
+    )
+    .await;
+    for a in &mut out.artifacts {
+        a.vulnerabilities = known.remove(&a.digest);
+    }
     Ok(out)
 }

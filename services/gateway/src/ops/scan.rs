@@ -371,3 +371,33 @@ pub async fn evaluate_gate(
         .map(|r| r.into_inner())
         .map_err(scan_error)
 }
+
+/// The scan states of `digests` that have a report, by digest. Listings carry them; a scan
+/// service that does not answer leaves them out rather than failing the listing.
+pub async fn summaries(
+    s: &AppState,
+    p: &Principal,
+    digests: Vec<String>,
+) -> std::collections::HashMap<String, DigestSummary> {
+    if digests.is_empty() {
+        return Default::default();
+    }
+    match s
+        .scan
+        .scans
+        .clone()
+        .list_summaries(request(p, ListSummariesRequest { digests }))
+        .await
+    {
+        Ok(r) => r
+            .into_inner()
+            .summaries
+            .into_iter()
+            .map(|d| (d.digest.clone(), d))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e.message(), "scan summaries unavailable for a listing");
+            Default::default()
+        }
+    }
+}

@@ -529,6 +529,15 @@ pub async fn list_visible_images(
         |_| true,
     )
     .await?;
+    let mut repositories = repositories;
+    let digests = repositories
+        .iter()
+        .flat_map(|r| r.tags.iter().map(|t| t.digest.clone()))
+        .collect();
+    let known = super::summaries(s, p, digests).await;
+    for t in repositories.iter_mut().flat_map(|r| r.tags.iter_mut()) {
+        t.vulnerabilities = known.get(&t.digest).cloned();
+    }
     Ok(ListVisibleImagesResponse {
         repositories,
         next_page_token,

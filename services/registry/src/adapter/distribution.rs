@@ -251,6 +251,7 @@ impl Adapter for Distribution {
                         size: f.manifests.values().sum::<u64>() + f.blobs.values().sum::<u64>(),
                         tags,
                         platforms: f.platforms.clone(),
+                        vulnerabilities: None,
                     })
                 }
             })

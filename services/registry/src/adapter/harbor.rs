@@ -516,6 +516,7 @@ impl Adapter for Harbor {
                         s
                     })
                     .collect(),
+                vulnerabilities: None,
             })
             .collect();
         Ok((artifacts, next))
