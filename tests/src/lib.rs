@@ -236,6 +236,43 @@ impl Suite {
         d["allowed"].as_bool().unwrap()
     }
 
+    /// Runs replication policy `policy` and waits (up to `limit`) for its execution to end:
+    /// the ended execution and its tasks.
+    pub async fn run_to_end(
+        &self,
+        policy: &str,
+        limit: std::time::Duration,
+    ) -> (serde_json::Value, serde_json::Value) {
+        let run = self
+            .ok(
+                reqwest::Method::POST,
+                &format!("/api/v1/replication/policies/{policy}/run"),
+                None,
+            )
+            .await;
+        let id = run["id"].as_str().expect("an execution id").to_string();
+        let done = berth_testkit::wait_for(limit, || async {
+            let (_, v) = self
+                .admin(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/replication/executions/{id}"),
+                    None,
+                )
+                .await;
+            (v["status"] != "running" && v["status"] != "pending").then_some(v)
+        })
+        .await
+        .unwrap_or_else(|| panic!("execution {id} did not end"));
+        let (_, tasks) = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/api/v1/replication/executions/{id}/tasks?page_size=1000"),
+                None,
+            )
+            .await;
+        (done, tasks)
+    }
+
     /// Mints an API token for `principal` with the admin token.
     pub async fn token_for(&self, principal: &str) -> String {
         let (status, body) = self

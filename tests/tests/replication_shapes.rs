@@ -46,33 +46,7 @@ async fn tags_sharing_layers_all_arrive_in_production_mode() {
             ),
         )
         .await;
-    let e = suite
-        .ok(Method::POST, "/api/v1/replication/policies/dr/run", None)
-        .await;
-    let id = e["id"].as_str().unwrap().to_string();
-    let mut done = serde_json::Value::Null;
-    for _ in 0..900 {
-        let (_, v) = suite
-            .admin(
-                Method::GET,
-                &format!("/api/v1/replication/executions/{id}"),
-                None,
-            )
-            .await;
-        if v["status"] != "running" && v["status"] != "pending" {
-            done = v;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!done.is_null(), "the execution did not end");
-    let (_, tasks) = suite
-        .admin(
-            Method::GET,
-            &format!("/api/v1/replication/executions/{id}/tasks?page_size=1000"),
-            None,
-        )
-        .await;
+    let (done, tasks) = suite.run_to_end("dr", Duration::from_secs(90)).await;
     let failed: Vec<_> = tasks["items"]
         .as_array()
         .unwrap()

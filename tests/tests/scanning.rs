@@ -316,6 +316,102 @@ async fn push_scan_gate_allowlist_and_rematch() {
     let d = check(&suite, &image_ref).await;
     assert_eq!(d["allowed"], false, "the entry expired: {d}");
 
+    // A scan-gated replication copies the clean image of the space and skips the vulnerable one
+    // with a note that names the finding.
+    let clean = Image::of_layers(
+        vec![files_layer(
+            &[(
+                "usr/lib/python3/dist-packages/requests-2.31.0.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.31.0\n",
+            )],
+            Compression::Gzip,
+        )],
+        "amd64",
+    );
+    push_image(&clean, &target, "team/clean", "v1")
+        .await
+        .unwrap();
+    let clean_report = format!(
+        "/api/v1/registries/hub/repositories/team/clean/artifacts/{}/vulnerabilities",
+        clean.manifest.digest
+    );
+    berth_testkit::wait_for(Duration::from_secs(30), || async {
+        let (_, r) = suite.admin(Method::GET, &clean_report, None).await;
+        (r["status"] == "complete").then_some(())
+    })
+    .await
+    .expect("the clean image is scanned");
+    let mirror = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "mirror", "kind": "distribution", "url": mirror.url()})),
+        )
+        .await;
+    let (status, e) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/replication/policies",
+            Some(
+                json!({"name": "gated", "source": {"registry": "hub", "space": "team"},
+                "destination": {"registry": "mirror"}, "filters": [],
+                "trigger": {"kind": "manual"}, "scan_gate": "severe"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("scan_gate")),
+        "{e}"
+    );
+    let policy = suite
+        .ok(
+            Method::POST,
+            "/api/v1/replication/policies",
+            Some(
+                json!({"name": "gated", "source": {"registry": "hub", "space": "team"},
+                "destination": {"registry": "mirror"}, "filters": [],
+                "trigger": {"kind": "manual"}, "scan_gate": "high"}),
+            ),
+        )
+        .await;
+    assert_eq!(policy["scan_gate"], "high", "{policy}");
+    let (done, tasks) = suite.run_to_end("gated", Duration::from_secs(60)).await;
+    assert_eq!(
+        (done["succeeded"].as_u64(), done["skipped"].as_u64()),
+        (Some(1), Some(1)),
+        "{done}"
+    );
+    let task = |repo: &str| {
+        tasks["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["source_repository"] == repo)
+            .cloned()
+            .unwrap_or_else(|| panic!("no task for {repo}: {tasks}"))
+    };
+    let held = task("team/app");
+    assert_eq!(held["status"], "skipped", "{held}");
+    let note = held["error"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("scan gate") && note.contains("PYSEC-2018-28"),
+        "{held}"
+    );
+    assert_eq!(task("team/clean")["status"], "succeeded", "{tasks}");
+    let dst = berth_oci::Client::new(&mirror.url(), None, Default::default()).unwrap();
+    assert_eq!(
+        dst.manifest("team/clean", "v1").await.unwrap().digest,
+        clean.manifest.digest
+    );
+    assert!(
+        dst.manifest("team/app", "v1").await.is_err(),
+        "the vulnerable image stays behind"
+    );
+
     // A database update re-matches the stored inventory: no layer is read again.
     import_json(&suite, PROXY_RECORD).await;
     let rematched = berth_testkit::wait_for(Duration::from_secs(20), || async {

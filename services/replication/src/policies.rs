@@ -39,6 +39,8 @@ pub struct Spec {
     pub delete_propagation: bool,
     #[serde(default)]
     pub allow_overlap: bool,
+    #[serde(default)]
+    pub scan_gate: String,
 }
 
 fn enabled() -> bool {
@@ -85,6 +87,7 @@ impl Spec {
             concurrency: p.concurrency,
             delete_propagation: p.delete_propagation,
             allow_overlap: p.allow_overlap,
+            scan_gate: p.scan_gate.clone(),
         }
     }
 
@@ -127,6 +130,7 @@ impl Spec {
             concurrency: self.concurrency,
             delete_propagation: self.delete_propagation,
             allow_overlap: self.allow_overlap,
+            scan_gate: self.scan_gate.clone(),
         }
     }
 
@@ -323,6 +327,18 @@ impl Replication {
         for p in &spec.platforms {
             parse_platform(p).map_err(|e| ReplicationError::invalid("platforms", e))?;
         }
+        if !matches!(
+            spec.scan_gate.as_str(),
+            "" | "critical" | "high" | "medium" | "low"
+        ) {
+            return Err(ReplicationError::invalid(
+                "scan_gate",
+                format!(
+                    "must be \"critical\", \"high\", \"medium\", \"low\" or null, not {:?}",
+                    spec.scan_gate
+                ),
+            ));
+        }
         if spec.concurrency > MAX_CONCURRENCY {
             return Err(ReplicationError::invalid(
                 "concurrency",
@@ -465,6 +481,7 @@ mod tests {
             concurrency: 0,
             delete_propagation: false,
             allow_overlap: false,
+            scan_gate: String::new(),
         }
     }
 
@@ -583,6 +600,7 @@ pub fn masked(mut stored: Policy, change: Policy, mask: &[String]) -> Result<Pol
             ("concurrency", None) => stored.concurrency = change.concurrency,
             ("delete_propagation", None) => stored.delete_propagation = change.delete_propagation,
             ("allow_overlap", None) => stored.allow_overlap = change.allow_overlap,
+            ("scan_gate", None) => stored.scan_gate = change.scan_gate.clone(),
             _ => return Err(not_a_field(path)),
         }
     }

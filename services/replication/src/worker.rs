@@ -324,6 +324,18 @@ impl Replication {
         claim: &str,
         progress: Arc<AtomicU64>,
     ) -> Ending {
+        if !spec.scan_gate.is_empty() {
+            match self.held_back(spec, t).await {
+                Ok(None) => {}
+                Ok(Some(reason)) => return Ending::Left(reason),
+                Err(e) => {
+                    return Ending::Failed(OciError::Connect {
+                        host: "scan service".into(),
+                        detail: e.to_string(),
+                    })
+                }
+            }
+        }
         let copy = async {
             // Inside the bounded loop: reaching the registry service renews nothing itself.
             let copier = match self.copier(spec, &t.policy, progress.clone()).await {
@@ -572,5 +584,42 @@ impl Replication {
             q = q.col_expr(task::Column::FinishedAt, Expr::value(Utc::now()));
         }
         Ok(q.exec(&self.db).await?.rows_affected == 1)
+    }
+}
+
+impl Replication {
+    /// Why the policy's scan gate holds `t`'s artifact back, if it does: the scan service's
+    /// verdict on the source artifact (unscanned artifacts are held back too).
+    async fn held_back(
+        &self,
+        spec: &Spec,
+        t: &task::Model,
+    ) -> std::result::Result<Option<String>, berth_error::ApiError> {
+        let Some(scan) = &self.scan else {
+            return Err(berth_error::ApiError::failed_precondition(
+                "the policy has a scan gate, but this replication service knows no scan \
+                 service (BERTH_SCAN_ADDR)",
+            ));
+        };
+        let space = t
+            .source_repository
+            .split_once('/')
+            .map_or("", |(s, _)| s)
+            .to_string();
+        let verdict = scan
+            .scans
+            .clone()
+            .evaluate_gate(berth_proto::v1::EvaluateGateRequest {
+                registry: spec.source_registry.clone(),
+                repository: t.source_repository.clone(),
+                reference: t.reference.clone(),
+                space,
+                gate: spec.scan_gate.clone(),
+                unscanned: "deny".into(),
+            })
+            .await
+            .map_err(berth_runtime::clients::scan_error)?
+            .into_inner();
+        Ok((!verdict.allowed).then(|| format!("held back by the scan gate: {}", verdict.reason)))
     }
 }

@@ -98,6 +98,7 @@ async fn fixture_with(attempts: u32) -> Fixture {
             internal_token: Some(token),
             token_signer: None,
             registry_addr: format!("http://{}", registry.addr),
+            scan_addr: None,
             tuning: berth_replication::Tuning {
                 task_attempts: attempts,
                 retry_backoff: Duration::from_millis(200),

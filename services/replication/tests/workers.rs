@@ -80,6 +80,7 @@ async fn a_killed_worker_and_a_broker_outage_lose_no_task() {
             internal_token: Some(token.clone()),
             token_signer: None,
             registry_addr: format!("http://{}", registry.addr),
+            scan_addr: None,
             tuning: berth_replication::Tuning {
                 workers: 2,
                 retry_backoff: Duration::from_millis(200),

@@ -125,32 +125,33 @@ pub async fn start(
     )
     .await?;
 
-    let replication = berth_replication::start(
-        berth_replication::Deps {
-            db: berth_db::connect(&cfg.databases.replication).await?,
-            bus: Arc::clone(&cfg.bus),
-            cache: Arc::clone(&cfg.cache),
-            internal_token: internal.clone(),
-            token_signer: signer.clone(),
-            registry_addr: http(registry.addr),
-            tuning: cfg.replication,
-            work: cfg.replication_workers,
-        },
-        TcpListener::bind(loopback()).await?,
-        shutdown.child(),
-    )
-    .await?;
-
     let scan = berth_scan::start(
         berth_scan::Deps {
             db: berth_db::connect(&cfg.databases.scan).await?,
             bus: Arc::clone(&cfg.bus),
             cache: Arc::clone(&cfg.cache),
             internal_token: internal.clone(),
-            token_signer: signer,
+            token_signer: signer.clone(),
             registry_addr: http(registry.addr),
             space_addr: http(space.addr),
             work: true,
+        },
+        TcpListener::bind(loopback()).await?,
+        shutdown.child(),
+    )
+    .await?;
+
+    let replication = berth_replication::start(
+        berth_replication::Deps {
+            db: berth_db::connect(&cfg.databases.replication).await?,
+            bus: Arc::clone(&cfg.bus),
+            cache: Arc::clone(&cfg.cache),
+            internal_token: internal.clone(),
+            token_signer: signer,
+            registry_addr: http(registry.addr),
+            scan_addr: Some(http(scan.addr)),
+            tuning: cfg.replication,
+            work: cfg.replication_workers,
         },
         TcpListener::bind(loopback()).await?,
         shutdown.child(),

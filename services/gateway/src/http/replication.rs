@@ -75,6 +75,7 @@ pub struct PolicyPatchJson {
     concurrency: Option<u32>,
     delete_propagation: Option<bool>,
     allow_overlap: Option<bool>,
+    scan_gate: Option<String>,
 }
 
 /// An image archive's bytes.
@@ -119,6 +120,11 @@ pub struct PolicyJson {
     /// Let a run start while another execution of the policy is active.
     #[serde(default)]
     pub allow_overlap: bool,
+    /// Copy only artifacts whose scan report has nothing at or above this severity (the
+    /// others, and unscanned ones, are skipped with a note); null: no gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(critical|high|medium|low)$")]
+    pub scan_gate: Option<String>,
     /// Set by Berth; refused in a request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(read_only)]
@@ -170,6 +176,7 @@ impl From<PolicyJson> for pb::Policy {
             concurrency: p.concurrency,
             delete_propagation: p.delete_propagation,
             allow_overlap: p.allow_overlap,
+            scan_gate: p.scan_gate.unwrap_or_default(),
         }
     }
 }
@@ -215,6 +222,7 @@ impl From<pb::Policy> for PolicyJson {
             concurrency: p.concurrency,
             delete_propagation: p.delete_propagation,
             allow_overlap: p.allow_overlap,
+            scan_gate: non_empty(p.scan_gate),
             created_at: time(p.created_at),
         }
     }

@@ -1,0 +1,322 @@
+//! Inventory parity with Trivy, the peer most registries scan with: one image of real package
+//! data (this machine's dpkg database, os-release and debian_version, the Python distributions
+//! of this machine and of the test tools' venv, the npm packages Debian ships under
+//! `/usr/lib/node_modules`, this project's `Cargo.lock`) and an upper zstd layer that removes a
+//! dpkg package, whites out a Python distribution and an npm package and adds an npm lockfile,
+//! pushed with skopeo to a real docker-registry. Trivy makes its CycloneDX SBOM of the image from
+//! the registry (offline, no vulnerability database) and Berth scans the same image: the
+//! packages are the same, name for name and version for version, in every class. The two
+//! differences are the README's: Berth also reads npm lockfiles in images (Trivy reads them
+//! only when scanning a file system or repository), and leaves out a `Cargo.lock`'s own crates.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use berth_scan::inventory::Ecosystem;
+use berth_scan::scanner::{scan, LayerStore};
+use berth_testkit::image::{files_layer, push_image, Compression, Image, Target};
+use berth_testkit::registry::{DockerRegistry, RegistryOptions};
+
+/// Every file under `dir` whose path satisfies `keep`, recursively (symbolic links not followed).
+fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            files_under(&path, keep, out);
+        } else if kind.is_file() && keep(&path) {
+            out.push(path);
+        }
+    }
+}
+
+fn name_is(path: &Path, name: &str) -> bool {
+    path.file_name().is_some_and(|n| n == name)
+}
+
+/// (class, name, version) as Trivy's CycloneDX names them (`aquasecurity:trivy:PkgType`).
+type Key = (String, String, String);
+
+fn trivy_packages(bom: &serde_json::Value) -> BTreeSet<Key> {
+    bom["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter(|c| c["type"] == "library")
+        .map(|c| {
+            let property = |name: &str| {
+                c["properties"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|p| p["name"] == name)
+                    .and_then(|p| p["value"].as_str())
+                    .map(str::to_string)
+            };
+            let name = c["name"].as_str().unwrap_or_default().to_string();
+            // Trivy's version leaves a dpkg epoch out; its package id (`name@1:2.3-4`) has it.
+            let version = property("aquasecurity:trivy:PkgID")
+                .and_then(|id| id.strip_prefix(&format!("{name}@")).map(str::to_string))
+                .unwrap_or_else(|| c["version"].as_str().unwrap_or_default().to_string());
+            (
+                property("aquasecurity:trivy:PkgType").unwrap_or_default(),
+                name,
+                version,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
+    let trivy = berth_testkit::trivy();
+    let venv_site = std::fs::read_dir(berth_testkit::tools_venv().join("lib"))
+        .expect("the tools venv")
+        .flatten()
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir())
+        .expect("the tools venv's site-packages");
+
+    let mut base: Vec<(String, Vec<u8>)> = Vec::new();
+    for (path, source) in [
+        ("etc/os-release", "/etc/os-release"),
+        ("etc/debian_version", "/etc/debian_version"),
+        ("var/lib/dpkg/status", "/var/lib/dpkg/status"),
+    ] {
+        base.push((path.into(), std::fs::read(source).expect(source)));
+    }
+    let mut python = Vec::new();
+    files_under(
+        Path::new("/usr/lib/python3/dist-packages"),
+        &|p| {
+            let s = p.to_string_lossy();
+            (name_is(p, "METADATA") && s.contains(".dist-info/"))
+                || (name_is(p, "PKG-INFO") && s.contains(".egg-info/"))
+        },
+        &mut python,
+    );
+    for p in &python {
+        base.push((
+            p.to_string_lossy().trim_start_matches('/').to_string(),
+            std::fs::read(p).unwrap(),
+        ));
+    }
+    let mut venv = Vec::new();
+    files_under(
+        &venv_site,
+        &|p| name_is(p, "METADATA") && p.to_string_lossy().contains(".dist-info/"),
+        &mut venv,
+    );
+    assert!(
+        venv.len() > 20,
+        "the tools venv holds {} distributions",
+        venv.len()
+    );
+    for p in &venv {
+        let rel = p.strip_prefix(&venv_site).unwrap().to_string_lossy();
+        base.push((
+            format!("usr/local/lib/python3.11/site-packages/{rel}"),
+            std::fs::read(p).unwrap(),
+        ));
+    }
+    let mut npm = Vec::new();
+    files_under(
+        Path::new("/usr/lib/node_modules"),
+        &|p| name_is(p, "package.json"),
+        &mut npm,
+    );
+    assert!(
+        npm.len() > 50,
+        "Debian's npm ships {} package.json",
+        npm.len()
+    );
+    for p in &npm {
+        base.push((
+            p.to_string_lossy().trim_start_matches('/').to_string(),
+            std::fs::read(p).unwrap(),
+        ));
+    }
+    let cargo_lock_text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock")).unwrap();
+    base.push((
+        "srv/app/Cargo.lock".into(),
+        cargo_lock_text.clone().into_bytes(),
+    ));
+
+    // The upper layer: a dpkg package removed, a distribution and an npm package whited out.
+    let status = String::from_utf8(base[2].1.clone()).unwrap();
+    let upper_status: String = status
+        .split("\n\n")
+        .filter(|s| !s.lines().any(|l| l == "Package: dpkg"))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let gone_dist = python
+        .iter()
+        .find_map(|p| {
+            let dir = p.parent()?;
+            dir.to_string_lossy()
+                .ends_with(".dist-info")
+                .then(|| dir.to_path_buf())
+        })
+        .expect("a dist-info on this machine");
+    let whiteout = |dir: &Path| {
+        format!(
+            "{}/.wh.{}",
+            dir.parent()
+                .unwrap()
+                .to_string_lossy()
+                .trim_start_matches('/'),
+            dir.file_name().unwrap().to_string_lossy()
+        )
+    };
+    let lockfile = br#"{"name": "web", "lockfileVersion": 3, "packages": {
+        "": {"name": "web", "version": "1.0.0"},
+        "node_modules/lodash": {"version": "4.17.15"},
+        "node_modules/minimist": {"version": "1.2.5", "dev": true}}}"#;
+    let upper: Vec<(String, Vec<u8>)> = vec![
+        ("var/lib/dpkg/status".into(), upper_status.into_bytes()),
+        (whiteout(&gone_dist), Vec::new()),
+        (
+            whiteout(Path::new("/usr/lib/node_modules/npm/node_modules/glob")),
+            Vec::new(),
+        ),
+        ("srv/web/package-lock.json".into(), lockfile.to_vec()),
+    ];
+    let layer = |files: &[(String, Vec<u8>)], c| {
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .collect();
+        files_layer(&refs, c)
+    };
+    let image = Image::of_layers(
+        vec![
+            layer(&base, Compression::Gzip),
+            layer(&upper, Compression::Zstd),
+        ],
+        "amd64",
+    );
+    let registry = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let target = Target {
+        host: registry.host(),
+        credential: None,
+    };
+    push_image(&image, &target, "team/app", "v1").await.unwrap();
+
+    let cache = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(&trivy)
+        .args([
+            "image",
+            "--format",
+            "cyclonedx",
+            "--insecure",
+            "--image-src",
+            "remote",
+        ])
+        .args([
+            "--offline-scan",
+            "--skip-db-update",
+            "--quiet",
+            "--cache-dir",
+        ])
+        .arg(cache.path())
+        .arg(format!("{}/team/app:v1", registry.host()))
+        .output()
+        .expect("run trivy");
+    assert!(
+        out.status.success(),
+        "trivy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bom: serde_json::Value = serde_json::from_slice(&out.stdout).expect("Trivy's CycloneDX");
+    let theirs = trivy_packages(&bom);
+
+    let client = berth_oci::Client::new(&registry.url(), None, Default::default()).unwrap();
+    let platforms = scan(&client, "team/app", "v1", &LayerStore::default())
+        .await
+        .unwrap()
+        .platforms;
+    let inventory = &platforms[0].image;
+    let (lockfile_packages, ours): (Vec<_>, Vec<_>) = inventory
+        .packages
+        .iter()
+        .partition(|p| p.package.path.ends_with("package-lock.json"));
+    let ours: BTreeSet<Key> = ours
+        .into_iter()
+        .map(|p| {
+            let class = match p.ecosystem {
+                Some(Ecosystem::Debian) => "debian",
+                Some(Ecosystem::PyPI) => "python-pkg",
+                Some(Ecosystem::Npm) => "node-pkg",
+                Some(Ecosystem::CratesIo) => "cargo",
+                other => panic!("unexpected {other:?}: {p:?}"),
+            };
+            (
+                class.into(),
+                p.package.name.clone(),
+                p.package.version.clone(),
+            )
+        })
+        .collect();
+
+    let classes =
+        |set: &BTreeSet<Key>| -> BTreeSet<String> { set.iter().map(|k| k.0.clone()).collect() };
+    assert_eq!(
+        classes(&theirs),
+        ["cargo", "debian", "node-pkg", "python-pkg"]
+            .map(String::from)
+            .into_iter()
+            .collect(),
+        "Trivy read every class"
+    );
+    // The explained difference in Trivy's favour: a lockfile's own crates (path and workspace
+    // members, no `source`), which no advisory can be about; Berth leaves them out.
+    let local: BTreeSet<Key> = cargo_lock_text
+        .split("[[package]]")
+        .filter(|block| !block.contains("\nsource = "))
+        .filter_map(|block| {
+            let field = |k: &str| {
+                block.lines().find_map(|l| {
+                    l.strip_prefix(k)
+                        .map(|v| v.trim_matches(|c| c == ' ' || c == '"').to_string())
+                })
+            };
+            Some(("cargo".to_string(), field("name =")?, field("version =")?))
+        })
+        .collect();
+    assert!(local.len() > 5, "{local:?}");
+    let theirs: BTreeSet<Key> = theirs.difference(&local).cloned().collect();
+    let only_trivy: Vec<_> = theirs.difference(&ours).collect();
+    let only_berth: Vec<_> = ours.difference(&theirs).collect();
+    assert!(
+        only_trivy.is_empty() && only_berth.is_empty(),
+        "{} packages each; only Trivy: {only_trivy:?}; only Berth: {only_berth:?}",
+        theirs.len()
+    );
+    // What both left out: the removed package and the whited-out ones.
+    assert!(!ours.iter().any(|k| k.0 == "debian" && k.1 == "dpkg"));
+    // The one explained difference: the lockfile's packages (Trivy reads lockfiles only in
+    // file system and repository scans).
+    let mut locked: Vec<_> = lockfile_packages
+        .iter()
+        .map(|p| (p.package.name.as_str(), p.package.version.as_str()))
+        .collect();
+    locked.sort();
+    assert_eq!(locked, [("lodash", "4.17.15"), ("minimist", "1.2.5")]);
+    assert_eq!(inventory.os.as_ref().map(|o| o.id.as_str()), Some("debian"));
+    println!(
+        "parity: {} packages ({} dpkg, {} Python, {} npm, {} crates)",
+        ours.len(),
+        ours.iter().filter(|k| k.0 == "debian").count(),
+        ours.iter().filter(|k| k.0 == "python-pkg").count(),
+        ours.iter().filter(|k| k.0 == "node-pkg").count(),
+        ours.iter().filter(|k| k.0 == "cargo").count()
+    );
+}
