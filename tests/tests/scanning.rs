@@ -89,6 +89,19 @@ async fn admitted(suite: &Suite, image: &str) -> Value {
     v["response"].clone()
 }
 
+/// The report of `repository@digest` on `registry` once it is complete (waiting up to a minute).
+async fn complete_report(suite: &Suite, registry: &str, repository: &str, digest: &str) -> Value {
+    let path = format!(
+        "/api/v1/registries/{registry}/repositories/{repository}/artifacts/{digest}/vulnerabilities"
+    );
+    berth_testkit::wait_for(Duration::from_secs(60), || async {
+        let (status, r) = suite.admin(Method::GET, &path, None).await;
+        (status == 200 && r["status"] == "complete").then_some(r)
+    })
+    .await
+    .unwrap_or_else(|| panic!("{repository}@{digest} is not scanned"))
+}
+
 #[tokio::test]
 async fn push_scan_gate_allowlist_and_rematch() {
     let suite = Suite::start(Backend::Postgres).await;
@@ -195,12 +208,7 @@ async fn push_scan_gate_allowlist_and_rematch() {
         format!("/api/v1/registries/hub/repositories/team/app/artifacts/{digest}/vulnerabilities");
 
     // The push notification scans it.
-    let report = berth_testkit::wait_for(Duration::from_secs(30), || async {
-        let (status, r) = suite.admin(Method::GET, &report_path, None).await;
-        (status == 200 && r["status"] == "complete").then_some(r)
-    })
-    .await
-    .expect("the pushed image is scanned");
+    let report = complete_report(&suite, "hub", "team/app", &digest).await;
     let items = report["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{report}");
     assert_eq!(items[0]["id"], "PYSEC-2018-28");
@@ -331,16 +339,7 @@ async fn push_scan_gate_allowlist_and_rematch() {
     push_image(&clean, &target, "team/clean", "v1")
         .await
         .unwrap();
-    let clean_report = format!(
-        "/api/v1/registries/hub/repositories/team/clean/artifacts/{}/vulnerabilities",
-        clean.manifest.digest
-    );
-    berth_testkit::wait_for(Duration::from_secs(30), || async {
-        let (_, r) = suite.admin(Method::GET, &clean_report, None).await;
-        (r["status"] == "complete").then_some(())
-    })
-    .await
-    .expect("the clean image is scanned");
+    complete_report(&suite, "hub", "team/clean", &clean.manifest.digest).await;
     let mirror = DockerRegistry::start(RegistryOptions::default())
         .await
         .unwrap();
@@ -624,4 +623,172 @@ async fn skopeo_through_the_token_service_meets_the_gate() {
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+/// Scan-all and schedules: a sweep of a space of a slow registry (a throttled proxy: each scan
+/// takes a second) scans each image on the bulk queue, with its progress counted, while a push
+/// into a space of another registry is scanned at once rather than behind the sweep; a space
+/// whose policy has a cron is swept on schedule (nothing else scans it). Another workspace cannot
+/// sweep a space it does not manage, nor read the sweep.
+#[tokio::test]
+async fn sweeps_by_request_and_schedule_never_hold_up_a_push() {
+    let suite = Suite::start(Backend::Postgres).await;
+    let registry = DockerRegistry::start(RegistryOptions {
+        notify_url: Some(format!("{}/hooks/distribution/hub", suite.url)),
+        notify_token: Some(HOOK_SECRET.into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "hub", "kind": "distribution", "url": registry.url()})),
+        )
+        .await;
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries/hub/hook-secret",
+            Some(json!({"secret": HOOK_SECRET})),
+        )
+        .await;
+    let far = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let proxy =
+        berth_testkit::proxy::TcpProxy::start(format!("127.0.0.1:{}", far.port).parse().unwrap())
+            .await
+            .unwrap();
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "slow", "kind": "distribution",
+                "url": format!("http://127.0.0.1:{}", proxy.port)})),
+        )
+        .await;
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries/slow/spaces",
+            Some(json!({"name": "bulk", "scan": {"on_push": false}})),
+        )
+        .await;
+    for (space, scan) in [
+        ("team", json!({"on_push": true})),
+        (
+            "nightly",
+            json!({"on_push": false, "cron": "*/2 * * * * *"}),
+        ),
+    ] {
+        suite
+            .ok(
+                Method::POST,
+                "/api/v1/registries/hub/spaces",
+                Some(json!({"name": space, "scan": scan})),
+            )
+            .await;
+    }
+    suite.workspace("green", "green-ns").await;
+    let green = suite.member("green", "gina", "workspace-admin").await;
+    let target = Target {
+        host: registry.host(),
+        credential: None,
+    };
+    const IMAGES: u64 = 16;
+    const LAYER: usize = 256 * 1024;
+    let far_target = Target {
+        host: far.host(),
+        credential: None,
+    };
+    for i in 0..IMAGES {
+        let image = Image::new(&[(1000 + i, LAYER)], "amd64");
+        push_image(&image, &far_target, &format!("bulk/app-{i:02}"), "v1")
+            .await
+            .unwrap();
+    }
+    let nightly = Image::new(&[(77, 4096)], "amd64");
+    push_image(&nightly, &target, "nightly/app", "v1")
+        .await
+        .unwrap();
+
+    // Bad input names the field; another workspace may not sweep the space.
+    let (status, e) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/scan-sweeps",
+            Some(json!({"registry": "slow", "space": "a/b"})),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("space")),
+        "{e}"
+    );
+    let (status, _) = suite
+        .call(
+            Some(&green),
+            Method::POST,
+            "/api/v1/scan-sweeps",
+            Some(json!({"registry": "slow", "space": "bulk"})),
+        )
+        .await;
+    assert_eq!(status, 404, "a private space of nobody's is not green's");
+
+    // Each layer now takes a second to read.
+    proxy.throttle(LAYER as u64);
+    let (status, sweep) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/scan-sweeps",
+            Some(json!({"registry": "slow", "space": "bulk"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{sweep}");
+    assert_eq!(sweep["trigger"], "all");
+    let sweep_path = format!("/api/v1/scan-sweeps/{}", sweep["id"].as_str().unwrap());
+    // Once the sweep has queued its scans, a push into a space that scans on push is scanned
+    // before the sweep is through.
+    berth_testkit::wait_for(Duration::from_secs(60), || async {
+        let (_, s) = suite.admin(Method::GET, &sweep_path, None).await;
+        (s["status"] == "running").then_some(())
+    })
+    .await
+    .expect("the sweep is planned");
+    let pushed = Image::new(&[(5, 4096)], "amd64");
+    push_image(&pushed, &target, "team/app", "v1")
+        .await
+        .unwrap();
+    complete_report(&suite, "hub", "team/app", &pushed.manifest.digest).await;
+    let (_, during) = suite.admin(Method::GET, &sweep_path, None).await;
+    assert!(
+        during["queued"].as_u64().unwrap() >= IMAGES / 2,
+        "the push waited behind the sweep: {during}"
+    );
+    proxy.throttle(0);
+    let done = berth_testkit::wait_for(Duration::from_secs(120), || async {
+        let (_, s) = suite.admin(Method::GET, &sweep_path, None).await;
+        (s["status"] == "complete").then_some(s)
+    })
+    .await
+    .expect("the sweep ends");
+    assert_eq!(
+        (done["artifacts"].as_u64(), done["complete"].as_u64()),
+        (Some(IMAGES), Some(IMAGES)),
+        "{done}"
+    );
+    assert!(
+        done["bytes_read"].as_u64().unwrap() >= IMAGES * LAYER as u64,
+        "{done}"
+    );
+    assert!(done["finished_at"].is_string(), "{done}");
+    let (status, _) = suite
+        .call(Some(&green), Method::GET, &sweep_path, None)
+        .await;
+    assert_eq!(status, 404, "another workspace does not see the sweep");
+
+    // The nightly space is swept on its schedule: nothing else scans it.
+    complete_report(&suite, "hub", "nightly/app", &nightly.manifest.digest).await;
 }

@@ -33,6 +33,24 @@ impl ScanService for PublicApi {
         Ok(Response::new(GetScanResponse { scan: Some(scan) }))
     }
 
+    async fn create_sweep(
+        &self,
+        req: Request<CreateSweepRequest>,
+    ) -> Result<Response<CreateSweepResponse>, Status> {
+        let p = self.principal(&req).await?;
+        let sweep = ops::create_sweep(&self.state, &p, req.into_inner()).await?;
+        Ok(Response::new(CreateSweepResponse { sweep: Some(sweep) }))
+    }
+
+    async fn get_sweep(
+        &self,
+        req: Request<GetSweepRequest>,
+    ) -> Result<Response<GetSweepResponse>, Status> {
+        let p = self.principal(&req).await?;
+        let sweep = ops::get_sweep(&self.state, &p, &req.into_inner().id).await?;
+        Ok(Response::new(GetSweepResponse { sweep: Some(sweep) }))
+    }
+
     async fn get_report(
         &self,
         req: Request<GetReportRequest>,

@@ -148,3 +148,46 @@ pub mod allow {
 
     no_relations!();
 }
+
+pub mod sweep {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scan_sweeps")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub registry: String,
+        /// Empty: the whole registry.
+        pub space: String,
+        /// `all` or `schedule`.
+        pub trigger: String,
+        /// `planning`, `running`, `complete` or `failed`.
+        pub status: String,
+        pub error: String,
+        pub artifacts: i64,
+        pub created_at: DateTimeUtc,
+        pub finished_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
+}
+
+pub mod sweep_item {
+    use sea_orm::entity::prelude::*;
+
+    /// An artifact a sweep found, and the scan that covers it (one it queued, or one of the
+    /// same digest already queued).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scan_sweep_items")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sweep: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub digest: String,
+        pub repository: String,
+        pub scan: String,
+    }
+
+    no_relations!();
+}

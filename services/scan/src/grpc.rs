@@ -57,6 +57,29 @@ impl ScanService for ScanApi {
         Ok(Response::new(CreateScanResponse { scan: Some(scan) }))
     }
 
+    async fn create_sweep(
+        &self,
+        req: Request<CreateSweepRequest>,
+    ) -> Result<Response<CreateSweepResponse>, Status> {
+        let r = req.into_inner();
+        required("registry", &r.registry)?;
+        let sweep = self
+            .scanning
+            .create_sweep(&r.registry, &r.space, &r.trigger)
+            .await?;
+        Ok(Response::new(CreateSweepResponse { sweep: Some(sweep) }))
+    }
+
+    async fn get_sweep(
+        &self,
+        req: Request<GetSweepRequest>,
+    ) -> Result<Response<GetSweepResponse>, Status> {
+        let r = req.into_inner();
+        required("id", &r.id)?;
+        let sweep = self.scanning.get_sweep(&r.id).await?;
+        Ok(Response::new(GetSweepResponse { sweep: Some(sweep) }))
+    }
+
     async fn get_scan(
         &self,
         req: Request<GetScanRequest>,

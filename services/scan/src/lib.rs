@@ -25,6 +25,7 @@
 //! - [`reports`]: reports per digest, re-matched when the database changes;
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 JSON of an inventory, with package URLs;
 //! - [`allowlist`], [`gate`]: the severity gate of a space's scan policy;
+//! - [`sweeps`]: scan-all of a registry or a space; [`schedule`]: sweeps on a space's cron;
 //! - [`triggers`]: scans on push; [`grpc`]: `ScanService`, `VulnDbService`, `AllowlistService`;
 //! - [`entity`], [`migration`]: the `scan_*` tables.
 
@@ -45,7 +46,9 @@ pub mod reports;
 pub mod sbom;
 pub mod scanner;
 pub mod scans;
+pub mod schedule;
 pub mod severity;
+pub mod sweeps;
 pub mod triggers;
 pub mod versions;
 pub mod vulndb;
@@ -84,8 +87,12 @@ pub struct Scanning {
     pub(crate) db: DatabaseConnection,
     pub(crate) outbox: Outbox,
     pub(crate) clients: Arc<berth_runtime::reach::Clients>,
-    /// The space service (scan policies, for scans on push).
+    /// The space service (scan policies, for scans on push and schedules).
     pub(crate) spaces: berth_runtime::clients::SpaceClients,
+    /// The registry service's listings (what a sweep scans).
+    pub(crate) registries: berth_proto::v1::registry_service_client::RegistryServiceClient<
+        berth_runtime::clients::Intercepted,
+    >,
     pub(crate) database: Arc<database::Loaded>,
     pub(crate) layers: Arc<layers::TableLayers>,
 }
@@ -132,12 +139,14 @@ pub async fn start(
             deps.token_signer.clone(),
         )),
         spaces,
+        registries: registry.registries,
         database: Arc::default(),
         layers: Arc::new(layers::TableLayers::new(deps.db.clone())),
     };
     if !deps.bus.durable() {
         // The messages of the last process died with it: requeue what the tables say is left.
         scanning.requeue_unfinished().await?;
+        scanning.requeue_planning().await?;
     }
     let events = Deduplicating::new(
         triggers::EventHandler(scanning.clone()),
@@ -156,6 +165,14 @@ pub async fn start(
             .await?,
     ];
     if deps.work {
+        consumers.push(
+            deps.bus
+                .subscribe(
+                    sweeps::subscription(),
+                    Arc::new(sweeps::PlanHandler(scanning.clone())),
+                )
+                .await?,
+        );
         for (sub, name) in scans::subscriptions() {
             consumers.push(
                 deps.bus
@@ -167,6 +184,11 @@ pub async fn start(
     // Relayed only once every queue of this service is declared: an in-process bus drops what
     // is published to a queue nobody declared yet (the work requeued above, after a restart).
     tokio::spawn(outbox.run_relay(deps.db.clone(), deps.bus.clone(), shutdown.token()));
+    tokio::spawn(schedule::run(
+        scanning.clone(),
+        deps.cache.clone(),
+        shutdown.clone(),
+    ));
     let stop_consumers = shutdown.wait();
     tokio::spawn(async move {
         stop_consumers.await;

@@ -7,7 +7,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables)]
+        vec![Box::new(CreateTables), Box::new(CreateSweeps)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -142,5 +142,50 @@ impl MigrationTrait for CreateTables {
         let backend = m.get_database_backend();
         m.create_table(berth_bus::outbox::Outbox::new("scan").create_table(backend))
             .await
+    }
+}
+
+struct CreateSweeps;
+
+impl MigrationName for CreateSweeps {
+    fn name(&self) -> &str {
+        "m0002_sweeps"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateSweeps {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // Scan-all of a registry or a space: the sweep, and the scan of each artifact it found.
+        m.create_table(
+            Table::create()
+                .table(Alias::new("scan_sweeps"))
+                .col(col("id").string().not_null().primary_key())
+                .col(col("registry").string().not_null())
+                .col(col("space").string().not_null())
+                .col(col("trigger").string().not_null())
+                .col(col("status").string().not_null())
+                .col(col("error").text().not_null())
+                .col(col("artifacts").big_integer().not_null())
+                .col(col("created_at").timestamp_with_time_zone().not_null())
+                .col(col("finished_at").timestamp_with_time_zone().null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Alias::new("scan_sweep_items"))
+                .col(col("sweep").string().not_null())
+                .col(col("digest").string().not_null())
+                .col(col("repository").string().not_null())
+                .col(col("scan").string().not_null())
+                .primary_key(
+                    Index::create()
+                        .col(Alias::new("sweep"))
+                        .col(Alias::new("digest")),
+                )
+                .to_owned(),
+        )
+        .await
     }
 }

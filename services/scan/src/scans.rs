@@ -39,7 +39,7 @@ pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-fn outbox_error(e: anyhow::Error) -> ApiError {
+pub(crate) fn outbox_error(e: anyhow::Error) -> ApiError {
     ApiError::unavailable(format!("scan outbox: {e}"))
 }
 
@@ -53,7 +53,7 @@ fn queue_of(trigger: &str) -> &'static str {
 }
 
 /// A repository name as registries accept it.
-fn check_repository(repository: &str) -> Result<()> {
+pub(crate) fn check_repository(repository: &str) -> Result<()> {
     let ok = !repository.is_empty()
         && repository.len() <= 255
         && repository.split('/').all(|part| {
@@ -183,7 +183,27 @@ impl Scanning {
             .await
             .map_err(db_error)?
         {
+            // A push or a request finding its digest queued behind a sweep queues it again
+            // where it is urgent: whichever job runs first scans, the other finds it done.
+            if running.status == "queued"
+                && queue_of(&running.trigger) == BULK
+                && queue_of(trigger) == REQUEST
+            {
+                self.outbox
+                    .enqueue(
+                        &txn,
+                        &Message::new(
+                            REQUEST,
+                            &ScanJob {
+                                scan: running.id.clone(),
+                            },
+                        ),
+                    )
+                    .await
+                    .map_err(outbox_error)?;
+            }
             txn.commit().await.map_err(db_error)?;
+            self.outbox.notify();
             return Ok(to_proto(&running, None));
         }
         let now = Utc::now();

@@ -1,4 +1,5 @@
-//! Scanning: `berth scan IMAGE [--wait]`, `berth vulns IMAGE [--severity high]`,
+//! Scanning: `berth scan IMAGE [--wait]`, `berth scan --all REGISTRY[/SPACE] [--wait]`,
+//! `berth vulns IMAGE [--severity high]`,
 //! `berth sbom IMAGE --format cyclonedx|spdx` and `berth vulndb status|import|build-debian`.
 //! IMAGE is `REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…` (the registry's name in Berth).
 
@@ -49,9 +50,12 @@ pub fn parse_image(image: &str) -> anyhow::Result<ImageRef> {
 
 #[derive(Args)]
 pub struct ScanArgs {
-    /// REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:….
+    /// REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:…; with --all, REGISTRY or REGISTRY/SPACE.
     pub image: String,
-    /// Wait for the scan to end, with a spinner, and print its summary.
+    /// Scan every artifact of the registry (or the space): a sweep on the bulk queue.
+    #[arg(long)]
+    pub all: bool,
+    /// Wait for the scan (or the sweep, with a progress bar) to end, and print its summary.
     #[arg(long)]
     pub wait: bool,
 }
@@ -171,7 +175,64 @@ const SCAN_COLUMNS: &[(&str, &str)] = &[
     ("ERROR", "/error"),
 ];
 
+const SWEEP_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "/id"),
+    ("STATUS", "/status"),
+    ("ARTIFACTS", "/artifacts"),
+    ("COMPLETE", "/complete"),
+    ("FAILED", "/failed"),
+    ("UNSUPPORTED", "/unsupported"),
+    ("BYTES READ", "/bytes_read"),
+    ("ERROR", "/error"),
+];
+
+/// `berth scan --all REGISTRY[/SPACE]`: a sweep, followed with a progress bar when waiting.
+async fn sweep(client: &Client, format: Format, a: ScanArgs) -> anyhow::Result<()> {
+    let (registry, space) = match a.image.split_once('/') {
+        Some((r, s)) if !s.contains('/') => (r, Some(s)),
+        Some(_) => bail!(
+            "with --all, name REGISTRY or REGISTRY/SPACE, not {:?}",
+            a.image
+        ),
+        None => (a.image.as_str(), None),
+    };
+    let body = json!({"registry": registry, "space": space});
+    let mut sweep = client
+        .call(reqwest::Method::POST, "/api/v1/scan-sweeps", Some(&body))
+        .await?;
+    if a.wait {
+        let id = sweep["id"].as_str().unwrap_or_default().to_string();
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} artifacts · {msg} · {elapsed}")
+                .expect("progress template"),
+        );
+        while matches!(sweep["status"].as_str(), Some("planning" | "running")) {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            sweep = client
+                .get(&format!("/api/v1/scan-sweeps/{}", segment(&id)))
+                .await?;
+            let n = |k: &str| sweep[k].as_u64().unwrap_or(0);
+            bar.set_length(n("artifacts"));
+            bar.set_position(n("complete") + n("failed") + n("unsupported"));
+            bar.set_message(format!(
+                "{} · {} MB read",
+                sweep["status"].as_str().unwrap_or_default(),
+                n("bytes_read") / 1_000_000
+            ));
+        }
+        bar.finish_and_clear();
+    }
+    print(format, &sweep, SWEEP_COLUMNS);
+    if matches!(sweep["status"].as_str(), Some("failed")) {
+        return Err(Denied.into());
+    }
+    Ok(())
+}
+
 pub async fn scan(client: &Client, format: Format, a: ScanArgs) -> anyhow::Result<()> {
+    if a.all {
+        return sweep(client, format, a).await;
+    }
     let image = parse_image(&a.image)?;
     let body = json!({"registry": image.registry, "repository": image.repository, "reference": image.reference});
     let mut scan = client

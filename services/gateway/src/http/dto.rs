@@ -817,6 +817,62 @@ impl From<pb::Scan> for ScanJson {
     }
 }
 
+/// `POST /api/v1/scan-sweeps`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSweepBody {
+    pub registry: String,
+    /// One space of the registry; absent: every space.
+    pub space: Option<String>,
+}
+
+/// A scan-all of a registry or a space, and its progress.
+#[derive(Serialize, ToSchema)]
+pub struct SweepJson {
+    pub id: String,
+    pub registry: String,
+    pub space: Option<String>,
+    /// `all` (by request) or `schedule` (the space's cron).
+    pub trigger: String,
+    /// `planning` (listing the artifacts), `running`, `complete` or `failed`.
+    pub status: String,
+    /// Why planning failed.
+    pub error: Option<String>,
+    /// Artifacts found (final once planning ends), and their scans by state.
+    pub artifacts: u64,
+    pub queued: u64,
+    pub scanning: u64,
+    pub complete: u64,
+    pub failed: u64,
+    pub unsupported: u64,
+    /// Compressed layer bytes read (layers known by digest are not read again).
+    pub bytes_read: u64,
+    pub created_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl From<pb::Sweep> for SweepJson {
+    fn from(s: pb::Sweep) -> Self {
+        Self {
+            id: s.id,
+            registry: s.registry,
+            space: non_empty(s.space),
+            trigger: s.trigger,
+            status: s.status,
+            error: non_empty(s.error),
+            artifacts: s.artifacts,
+            queued: s.queued,
+            scanning: s.scanning,
+            complete: s.complete,
+            failed: s.failed,
+            unsupported: s.unsupported,
+            bytes_read: s.bytes_read,
+            created_at: time(s.created_at),
+            finished_at: time(s.finished_at),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct VulnerabilityJson {
     /// The record's id (`CVE-…`, `GHSA-…`, `DEBIAN-12-CVE-…-openssl`).

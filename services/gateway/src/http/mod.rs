@@ -193,6 +193,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/vulndb/import", post(scan::import_vulndb))
         .route("/api/v1/scans", post(scan::create_scan))
         .route("/api/v1/scans/{id}", get(scan::get_scan))
+        .route("/api/v1/scan-sweeps", post(scan::create_sweep))
+        .route("/api/v1/scan-sweeps/{id}", get(scan::get_sweep))
         .route("/api/v1/allowlist", get(scan::list_allowlist))
         .route(
             "/api/v1/allowlist/{vulnerability_id}",

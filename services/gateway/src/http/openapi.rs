@@ -292,6 +292,8 @@ pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
         scan::vulndb_status,
         scan::create_scan,
         scan::get_scan,
+        scan::create_sweep,
+        scan::get_sweep,
         scan::artifact_vulnerabilities,
         scan::artifact_sbom,
         scan::put_allowlist_entry,

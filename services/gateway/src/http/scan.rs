@@ -117,6 +117,40 @@ pub async fn create_scan(
     ))
 }
 
+/// Scan every artifact of a registry, or of one of its spaces.
+///
+/// Answers at once: listing the artifacts is a job, and their scans go on the bulk queue, so a
+/// sweep never holds up a push or a request. Digests known at the current database version are
+/// not read again.
+#[utoipa::path(post, path = "/api/v1/scan-sweeps", tag = "scanning", request_body = CreateSweepBody,
+    responses((status = 202, description = "The sweep, planning", body = SweepJson)))]
+pub async fn create_sweep(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    JsonBody(b): JsonBody<CreateSweepBody>,
+) -> HttpResult<(StatusCode, Json<SweepJson>)> {
+    let req = pb::CreateSweepRequest {
+        registry: b.registry,
+        space: b.space.unwrap_or_default(),
+        trigger: String::new(),
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ops::create_sweep(&s, &p, req).await?.into()),
+    ))
+}
+
+/// A sweep and its progress.
+#[utoipa::path(get, path = "/api/v1/scan-sweeps/{id}", tag = "scanning",
+    responses((status = 200, description = "The sweep", body = SweepJson)))]
+pub async fn get_sweep(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+    Path(id): Path<String>,
+) -> HttpResult<Json<SweepJson>> {
+    Ok(Json(ops::get_sweep(&s, &p, &id).await?.into()))
+}
+
 /// A scan and its state.
 #[utoipa::path(get, path = "/api/v1/scans/{id}", tag = "scanning",
     responses((status = 200, description = "The scan", body = ScanJson)))]

@@ -123,6 +123,83 @@ pub async fn create_scan(s: &AppState, p: &Principal, req: CreateScanRequest) ->
     .await
 }
 
+/// Who may sweep (and watch a sweep of) `registry`, or one space of it: a space's managers; the
+/// registry's owner for the whole registry.
+async fn sweep_scope(
+    s: &AppState,
+    p: &Principal,
+    registry: &str,
+    space: &str,
+    action: Action,
+) -> ApiResult<()> {
+    if space.is_empty() {
+        let r = super::fetch_registry(s, p, registry).await?;
+        return authorize(
+            p,
+            action,
+            Owner::of(&r.workspace),
+            &format!("registry {registry:?}"),
+        );
+    }
+    super::authorized_space(s, p, registry, space, action)
+        .await
+        .map(|_| ())
+}
+
+/// Scan-all of a registry or one of its spaces.
+pub async fn create_sweep(
+    s: &AppState,
+    p: &Principal,
+    req: CreateSweepRequest,
+) -> ApiResult<Sweep> {
+    if req.registry.is_empty() {
+        return Err(ApiError::invalid("registry", "is required"));
+    }
+    if req.space.contains('/') {
+        return Err(ApiError::invalid(
+            "space",
+            "a space is one path segment (the first of its repositories' names)",
+        ));
+    }
+    sweep_scope(s, p, &req.registry, &req.space, Action::Manage).await?;
+    let resource = if req.space.is_empty() {
+        format!("registries/{}", req.registry)
+    } else {
+        format!("registries/{}/spaces/{}", req.registry, req.space)
+    };
+    let req = CreateSweepRequest {
+        trigger: "all".into(),
+        ..req
+    };
+    forward(
+        s,
+        p,
+        "scan.sweep",
+        &resource,
+        s.scan.scans.clone().create_sweep(request(p, req)),
+        scan_error,
+        |r| r.sweep.unwrap_or_default(),
+    )
+    .await
+}
+
+pub async fn get_sweep(s: &AppState, p: &Principal, id: &str) -> ApiResult<Sweep> {
+    let sweep = s
+        .scan
+        .scans
+        .clone()
+        .get_sweep(request(p, GetSweepRequest { id: id.into() }))
+        .await
+        .map_err(scan_error)?
+        .into_inner()
+        .sweep
+        .unwrap_or_default();
+    sweep_scope(s, p, &sweep.registry, &sweep.space, Action::Read)
+        .await
+        .map_err(|_| ApiError::not_found(format!("sweep {id:?} not found")))?;
+    Ok(sweep)
+}
+
 pub async fn get_scan(s: &AppState, p: &Principal, id: &str) -> ApiResult<Scan> {
     let scan = s
         .scan
