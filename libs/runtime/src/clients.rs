@@ -14,6 +14,7 @@ use berth_proto::v1::policy_service_client::PolicyServiceClient;
 use berth_proto::v1::registry_provisioning_service_client::RegistryProvisioningServiceClient;
 use berth_proto::v1::registry_service_client::RegistryServiceClient;
 use berth_proto::v1::scan_service_client::ScanServiceClient;
+use berth_proto::v1::scanner_service_client::ScannerServiceClient;
 use berth_proto::v1::space_service_client::SpaceServiceClient;
 use berth_proto::v1::vuln_db_service_client::VulnDbServiceClient;
 use berth_proto::v1::workspace_service_client::WorkspaceServiceClient;
@@ -108,6 +109,7 @@ pub struct ScanClients {
     pub scans: ScanServiceClient<Intercepted>,
     pub vulndb: VulnDbServiceClient<Intercepted>,
     pub allowlist: AllowlistServiceClient<Intercepted>,
+    pub scanners: ScannerServiceClient<Intercepted>,
     pub channel: Balanced,
 }
 
@@ -118,7 +120,8 @@ impl ScanClients {
             scans: ScanServiceClient::with_interceptor(channel.clone(), attacher.clone())
                 .max_decoding_message_size(SCAN_MESSAGE_LIMIT),
             vulndb: VulnDbServiceClient::with_interceptor(channel.clone(), attacher.clone()),
-            allowlist: AllowlistServiceClient::with_interceptor(channel.clone(), attacher),
+            allowlist: AllowlistServiceClient::with_interceptor(channel.clone(), attacher.clone()),
+            scanners: ScannerServiceClient::with_interceptor(channel.clone(), attacher),
             channel,
         })
     }

@@ -28,6 +28,7 @@ pub fn replica() -> String {
 pub mod clients;
 pub mod cron;
 pub mod grpc;
+pub mod harbor_scanner;
 pub mod reach;
 
 use std::future::Future;

@@ -28,6 +28,29 @@ pub struct Reached {
     pub url: String,
     /// `distribution`, `harbor` or `oci`.
     pub kind: String,
+    auth: Auth,
+}
+
+impl Reached {
+    /// An `Authorization` value that lets a third party (an external scanner) pull
+    /// `repository`: a pull-only token of five minutes for a registry behind Berth's token
+    /// service, the registry's credential as `Basic` otherwise (what Harbor hands its scanners:
+    /// a robot account's).
+    pub fn pull_authorization(&self, repository: &str) -> Option<String> {
+        use base64::Engine;
+        match &self.auth {
+            Auth::Anonymous => None,
+            Auth::Password(c) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", c.username, c.password))
+            )),
+            Auth::Minted(m) => Some(format!(
+                "Bearer {}",
+                m.mint(&format!("repository:{repository}:pull"))
+            )),
+        }
+    }
 }
 
 pub struct Clients {
@@ -81,7 +104,7 @@ impl Clients {
         };
         let client = Client::with_auth(
             &access.url,
-            auth,
+            auth.clone(),
             ClientOptions {
                 insecure: access.insecure,
                 ..Default::default()
@@ -92,6 +115,7 @@ impl Clients {
             client,
             url: access.url,
             kind: access.kind,
+            auth,
         };
         self.cached
             .lock()

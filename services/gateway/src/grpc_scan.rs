@@ -4,6 +4,7 @@
 
 use berth_proto::v1::allowlist_service_server::AllowlistService;
 use berth_proto::v1::scan_service_server::ScanService;
+use berth_proto::v1::scanner_service_server::ScannerService;
 use berth_proto::v1::vuln_db_service_server::VulnDbService;
 use berth_proto::v1::*;
 use tokio_stream::StreamExt;
@@ -195,5 +196,49 @@ impl AllowlistService for PublicApi {
         let p = self.principal(&req).await?;
         ops::delete_allowlist_entry(&self.state, &p, req.into_inner()).await?;
         Ok(Response::new(DeleteAllowlistEntryResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl ScannerService for PublicApi {
+    async fn create_scanner(
+        &self,
+        req: Request<CreateScannerRequest>,
+    ) -> Result<Response<CreateScannerResponse>, Status> {
+        let p = self.principal(&req).await?;
+        let scanner = req.into_inner().scanner.unwrap_or_default();
+        let scanner = ops::create_scanner(&self.state, &p, scanner).await?;
+        Ok(Response::new(CreateScannerResponse {
+            scanner: Some(scanner),
+        }))
+    }
+
+    async fn list_scanners(
+        &self,
+        req: Request<ListScannersRequest>,
+    ) -> Result<Response<ListScannersResponse>, Status> {
+        let p = self.principal(&req).await?;
+        let scanners = ops::list_scanners(&self.state, &p).await?;
+        Ok(Response::new(ListScannersResponse { scanners }))
+    }
+
+    async fn get_scanner(
+        &self,
+        req: Request<GetScannerRequest>,
+    ) -> Result<Response<GetScannerResponse>, Status> {
+        let p = self.principal(&req).await?;
+        let scanner = ops::get_scanner(&self.state, &p, &req.into_inner().name).await?;
+        Ok(Response::new(GetScannerResponse {
+            scanner: Some(scanner),
+        }))
+    }
+
+    async fn delete_scanner(
+        &self,
+        req: Request<DeleteScannerRequest>,
+    ) -> Result<Response<DeleteScannerResponse>, Status> {
+        let p = self.principal(&req).await?;
+        ops::delete_scanner(&self.state, &p, &req.into_inner().name).await?;
+        Ok(Response::new(DeleteScannerResponse {}))
     }
 }

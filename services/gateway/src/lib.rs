@@ -34,6 +34,7 @@ use berth_proto::v1::execution_service_server::ExecutionServiceServer;
 use berth_proto::v1::policy_service_server::PolicyServiceServer;
 use berth_proto::v1::registry_service_server::RegistryServiceServer;
 use berth_proto::v1::scan_service_server::ScanServiceServer;
+use berth_proto::v1::scanner_service_server::ScannerServiceServer;
 use berth_proto::v1::space_service_server::SpaceServiceServer;
 use berth_proto::v1::token_service_server::TokenServiceServer;
 use berth_proto::v1::vuln_db_service_server::VulnDbServiceServer;
@@ -134,7 +135,8 @@ pub async fn start(
         .add_service(ExecutionServiceServer::new(api.clone()))
         .add_service(ScanServiceServer::new(api.clone()))
         .add_service(VulnDbServiceServer::new(api.clone()))
-        .add_service(AllowlistServiceServer::new(api));
+        .add_service(AllowlistServiceServer::new(api.clone()))
+        .add_service(ScannerServiceServer::new(api));
     let (routes, health) = berth_runtime::grpc::with_health_and_reflection(
         routes,
         &[
@@ -150,6 +152,7 @@ pub async fn start(
             "berth.v1.ScanService",
             "berth.v1.VulnDbService",
             "berth.v1.AllowlistService",
+            "berth.v1.ScannerService",
         ],
     )
     .await?;

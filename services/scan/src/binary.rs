@@ -17,6 +17,16 @@ pub async fn run(binary: &str) -> anyhow::Result<()> {
         listener,
     } = boot::open(binary, &settings, "scan").await?;
     let cache = boot::cache(binary, &settings).await?;
+    // Optional: without it, external scanners can be registered only without a credential.
+    let secrets = settings.secret_key.as_deref().map(|key| {
+        berth_auth::sealed::SecretBox::from_base64(key).unwrap_or_else(|e| {
+            eprintln!(
+                "{binary}: {}",
+                berth_config::ConfigError::new(keys::SECRET_KEY, e.to_string())
+            );
+            std::process::exit(berth_config::EXIT_CONFIG)
+        })
+    });
     let deps = crate::Deps {
         db,
         bus,
@@ -26,6 +36,7 @@ pub async fn run(binary: &str) -> anyhow::Result<()> {
         registry_addr,
         space_addr,
         work: true,
+        secrets,
     };
     let running = crate::start(deps, listener, shutdown).await?;
     tracing::info!(addr = %running.addr, "scan service ready");

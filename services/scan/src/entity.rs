@@ -79,6 +79,8 @@ pub mod report {
         pub unsupported: String,
         pub db_version: i64,
         pub updated_at: DateTimeUtc,
+        /// `berth`, or the external scanner's name.
+        pub scanner: String,
     }
 
     no_relations!();
@@ -187,6 +189,28 @@ pub mod sweep_item {
         pub digest: String,
         pub repository: String,
         pub scan: String,
+    }
+
+    no_relations!();
+}
+
+pub mod scanner {
+    use sea_orm::entity::prelude::*;
+
+    /// An external scanner: a Harbor pluggable scanner API adapter.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scan_scanners")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub url: String,
+        /// `""`, `Basic`, `Bearer` or `X-ScannerAdapter-API-Key`.
+        pub auth: String,
+        /// The credential, sealed (`v1:…`); empty when none.
+        pub credential: String,
+        /// The registries it scans, as a JSON array.
+        pub registries: String,
+        pub created_at: DateTimeUtc,
     }
 
     no_relations!();

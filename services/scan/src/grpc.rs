@@ -4,6 +4,7 @@
 use berth_error::ApiError;
 use berth_proto::v1::allowlist_service_server::AllowlistService;
 use berth_proto::v1::scan_service_server::ScanService;
+use berth_proto::v1::scanner_service_server::ScannerService;
 use berth_proto::v1::vuln_db_service_server::VulnDbService;
 use berth_proto::v1::*;
 use tokio_stream::StreamExt;
@@ -254,5 +255,52 @@ impl AllowlistService for ScanApi {
             .delete_allowlist_entry(&r.vulnerability_id, &r.registry, &r.space)
             .await?;
         Ok(Response::new(DeleteAllowlistEntryResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl ScannerService for ScanApi {
+    async fn create_scanner(
+        &self,
+        req: Request<CreateScannerRequest>,
+    ) -> Result<Response<CreateScannerResponse>, Status> {
+        let s = req
+            .into_inner()
+            .scanner
+            .ok_or_else(|| ApiError::invalid("scanner", "is required"))?;
+        let scanner = self.scanning.create_scanner(s).await?;
+        Ok(Response::new(CreateScannerResponse {
+            scanner: Some(scanner),
+        }))
+    }
+
+    async fn list_scanners(
+        &self,
+        _req: Request<ListScannersRequest>,
+    ) -> Result<Response<ListScannersResponse>, Status> {
+        let scanners = self.scanning.list_scanners().await?;
+        Ok(Response::new(ListScannersResponse { scanners }))
+    }
+
+    async fn get_scanner(
+        &self,
+        req: Request<GetScannerRequest>,
+    ) -> Result<Response<GetScannerResponse>, Status> {
+        let r = req.into_inner();
+        required("name", &r.name)?;
+        let scanner = self.scanning.get_scanner(&r.name).await?;
+        Ok(Response::new(GetScannerResponse {
+            scanner: Some(scanner),
+        }))
+    }
+
+    async fn delete_scanner(
+        &self,
+        req: Request<DeleteScannerRequest>,
+    ) -> Result<Response<DeleteScannerResponse>, Status> {
+        let r = req.into_inner();
+        required("name", &r.name)?;
+        self.scanning.delete_scanner(&r.name).await?;
+        Ok(Response::new(DeleteScannerResponse {}))
     }
 }

@@ -26,7 +26,10 @@
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 JSON of an inventory, with package URLs;
 //! - [`allowlist`], [`gate`]: the severity gate of a space's scan policy;
 //! - [`sweeps`]: scan-all of a registry or a space; [`schedule`]: sweeps on a space's cron;
-//! - [`triggers`]: scans on push; [`grpc`]: `ScanService`, `VulnDbService`, `AllowlistService`;
+//! - [`scanners`], [`external`]: external scanners (Harbor's pluggable scanner API), each
+//!   scanning the registries assigned to it;
+//! - [`triggers`]: scans on push; [`grpc`]: `ScanService`, `VulnDbService`, `AllowlistService`,
+//!   `ScannerService`;
 //! - [`entity`], [`migration`]: the `scan_*` tables.
 
 pub mod allowlist;
@@ -35,6 +38,7 @@ pub mod database;
 pub mod deb;
 pub mod debian;
 pub mod entity;
+pub mod external;
 pub mod gate;
 pub mod grpc;
 pub mod inventory;
@@ -45,6 +49,7 @@ pub mod osv;
 pub mod reports;
 pub mod sbom;
 pub mod scanner;
+pub mod scanners;
 pub mod scans;
 pub mod schedule;
 pub mod severity;
@@ -62,15 +67,17 @@ use berth_bus::outbox::Outbox;
 use berth_error::ApiError;
 use berth_proto::v1::allowlist_service_server::AllowlistServiceServer;
 use berth_proto::v1::scan_service_server::ScanServiceServer;
+use berth_proto::v1::scanner_service_server::ScannerServiceServer;
 use berth_proto::v1::vuln_db_service_server::VulnDbServiceServer;
 use berth_runtime::Shutdown;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-pub const SERVICE_NAMES: [&str; 3] = [
+pub const SERVICE_NAMES: [&str; 4] = [
     "berth.v1.ScanService",
     "berth.v1.VulnDbService",
     "berth.v1.AllowlistService",
+    "berth.v1.ScannerService",
 ];
 
 pub type Result<T> = std::result::Result<T, ApiError>;
@@ -95,6 +102,8 @@ pub struct Scanning {
     >,
     pub(crate) database: Arc<database::Loaded>,
     pub(crate) layers: Arc<layers::TableLayers>,
+    /// Seals external scanners' credentials (none: registrations without one only).
+    pub(crate) secrets: Option<berth_auth::sealed::SecretBox>,
 }
 
 pub struct Deps {
@@ -111,6 +120,8 @@ pub struct Deps {
     pub space_addr: String,
     /// Consume scan jobs in this process.
     pub work: bool,
+    /// Seals external scanners' credentials at rest (`BERTH_SECRET_KEY`).
+    pub secrets: Option<berth_auth::sealed::SecretBox>,
 }
 
 pub struct Running {
@@ -142,6 +153,7 @@ pub async fn start(
         registries: registry.registries,
         database: Arc::default(),
         layers: Arc::new(layers::TableLayers::new(deps.db.clone())),
+        secrets: deps.secrets.clone(),
     };
     if !deps.bus.durable() {
         // The messages of the last process died with it: requeue what the tables say is left.
@@ -208,7 +220,11 @@ pub async fn start(
         api.clone(),
         verifier.clone(),
     ))
-    .add_service(AllowlistServiceServer::with_interceptor(api, verifier));
+    .add_service(AllowlistServiceServer::with_interceptor(
+        api.clone(),
+        verifier.clone(),
+    ))
+    .add_service(ScannerServiceServer::with_interceptor(api, verifier));
     let (routes, health) =
         berth_runtime::grpc::with_health_and_reflection(routes, &SERVICE_NAMES).await?;
     let db = deps.db.clone();

@@ -7,7 +7,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables), Box::new(CreateSweeps)]
+        vec![
+            Box::new(CreateTables),
+            Box::new(CreateSweeps),
+            Box::new(CreateScanners),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -184,6 +188,41 @@ impl MigrationTrait for CreateSweeps {
                         .col(Alias::new("sweep"))
                         .col(Alias::new("digest")),
                 )
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+struct CreateScanners;
+
+impl MigrationName for CreateScanners {
+    fn name(&self) -> &str {
+        "m0003_external_scanners"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateScanners {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // External scanners (Harbor's pluggable scanner API) and the registries each scans.
+        m.create_table(
+            Table::create()
+                .table(Alias::new("scan_scanners"))
+                .col(col("name").string().not_null().primary_key())
+                .col(col("url").string().not_null())
+                .col(col("auth").string().not_null())
+                .col(col("credential").text().not_null())
+                .col(col("registries").text().not_null())
+                .col(col("created_at").timestamp_with_time_zone().not_null())
+                .to_owned(),
+        )
+        .await?;
+        // Who scanned each report.
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("scan_reports"))
+                .add_column(col("scanner").string().not_null().default("berth"))
                 .to_owned(),
         )
         .await

@@ -21,6 +21,8 @@ use crate::{db_error, Result, Scanning};
 
 pub const REMATCH: &str = "scan.rematch";
 pub const COMPLETED: &str = "scan.completed";
+/// The built-in scanner's name in reports and the scanner list.
+pub const BUILTIN: &str = "berth";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RematchJob {
@@ -128,6 +130,7 @@ fn to_proto(m: &report::Model) -> Report {
         db_version: m.db_version.max(0) as u64,
         updated_at: Some(crate::scans::timestamp(m.updated_at)),
         unsupported: serde_json::from_str(&m.unsupported).unwrap_or_default(),
+        scanner: m.scanner.clone(),
     }
 }
 
@@ -162,6 +165,7 @@ pub fn bare(digest: &str, status: &str, error: &str) -> report::Model {
         unsupported: "[]".into(),
         db_version: 0,
         updated_at: Utc::now(),
+        scanner: BUILTIN.into(),
     }
 }
 
@@ -183,6 +187,7 @@ pub fn complete(
         unsupported: serde_json::to_string(unsupported).expect("serializes"),
         db_version: db_version as i64,
         updated_at: Utc::now(),
+        scanner: BUILTIN.into(),
     }
 }
 
@@ -197,6 +202,7 @@ fn active(m: report::Model) -> report::ActiveModel {
         unsupported: Set(m.unsupported),
         db_version: Set(m.db_version),
         updated_at: Set(m.updated_at),
+        scanner: Set(m.scanner),
     }
 }
 
@@ -215,6 +221,7 @@ pub async fn save<C: sea_orm::ConnectionTrait>(conn: &C, m: report::Model) -> Re
                     report::Column::Unsupported,
                     report::Column::DbVersion,
                     report::Column::UpdatedAt,
+                    report::Column::Scanner,
                 ])
                 .to_owned(),
         )
@@ -327,6 +334,13 @@ impl Scanning {
                 m.status
             )));
         }
+        if m.scanner != BUILTIN {
+            return Err(ApiError::failed_precondition(format!(
+                "artifact {digest} was scanned by the external scanner {:?}, whose reports \
+                 carry findings but no inventory to make an SBOM from",
+                m.scanner
+            )));
+        }
         let platforms = platforms_of(&m);
         let chosen = if platform.is_empty() {
             platforms
@@ -379,6 +393,8 @@ impl Scanning {
         let stale = report::Entity::find()
             .filter(report::Column::Status.eq("complete"))
             .filter(report::Column::DbVersion.lt(version as i64))
+            // An external scanner's findings are its own: nothing here to re-match them from.
+            .filter(report::Column::Scanner.eq(BUILTIN))
             .all(&self.db)
             .await
             .map_err(db_error)?;

@@ -333,9 +333,15 @@ impl Scanning {
         }
         let started = std::time::Instant::now();
         let (version, index) = self.index().await?;
-        // Idempotent by digest: a report complete at this database version answers.
+        let external = self.scanner_for(&m.registry).await?;
+        // Idempotent by digest: a report the built-in scanner completed at this database
+        // version answers (an external scanner is asked again: its database is its own).
         if let Some(r) = self.report_row(&m.digest).await? {
-            if r.status == "complete" && r.db_version as u64 == version {
+            if external.is_none()
+                && r.status == "complete"
+                && r.scanner == reports::BUILTIN
+                && r.db_version as u64 == version
+            {
                 return self.finish(m, "complete", "", None, &r).await;
             }
         }
@@ -349,13 +355,17 @@ impl Scanning {
         {
             reports::save(&self.db, reports::bare(&m.digest, "scanning", "")).await?;
         }
-        let client = match self.clients.get(&m.registry).await {
-            Ok(r) => r.client,
+        let reached = match self.clients.get(&m.registry).await {
+            Ok(r) => r,
             Err(e) => {
                 let r = reports::bare(&m.digest, "failed", &e.message);
                 return self.finish(m, "failed", &e.message, None, &r).await;
             }
         };
+        if let Some(adapter) = external {
+            return self.scan_externally(m, &reached, &adapter, version).await;
+        }
+        let client = reached.client;
         let outcome = scanner::scan(&client, &m.repository, &m.digest, self.layers.as_ref()).await;
         let scanned = match outcome {
             Ok(s) => s,
@@ -394,6 +404,67 @@ impl Scanning {
         metrics::histogram!("berth_scan_seconds").record(started.elapsed().as_secs_f64());
         self.finish(m, "complete", "", Some(&scanned), &report)
             .await
+    }
+
+    /// Has `adapter` scan `m` (each platform's image of an index) and keeps its findings.
+    async fn scan_externally(
+        &self,
+        m: scan::Model,
+        reached: &berth_runtime::reach::Reached,
+        adapter: &crate::external::Adapter,
+        version: u64,
+    ) -> Result<()> {
+        let top = match reached.client.manifest(&m.repository, &m.digest).await {
+            Ok(t) => t,
+            Err(e) => {
+                let why = e.to_string();
+                let r = reports::bare(&m.digest, "failed", &why);
+                return self.finish(m, "failed", &why, None, &r).await;
+            }
+        };
+        let targets: Vec<(String, String, String)> = if top.is_index() {
+            top.children()
+                .into_iter()
+                .filter_map(|c| {
+                    let platform = c.platform.filter(|p| p != "unknown/unknown")?;
+                    Some((platform, c.digest, c.media_type))
+                })
+                .collect()
+        } else {
+            vec![(String::new(), top.digest.clone(), top.media_type.clone())]
+        };
+        if targets.is_empty() {
+            let why = "the index names no image for a platform";
+            let r = reports::bare(&m.digest, "unsupported", why);
+            return self.finish(m, "unsupported", why, None, &r).await;
+        }
+        let mut items = Vec::new();
+        for (platform, digest, media_type) in targets {
+            let found = adapter
+                .scan(
+                    &reached.url,
+                    reached.pull_authorization(&m.repository),
+                    &m.repository,
+                    &digest,
+                    &media_type,
+                )
+                .await;
+            match found {
+                Ok(found) => items.extend(found.into_iter().map(|mut i| {
+                    i.platform = platform.clone();
+                    i
+                })),
+                Err(why) => {
+                    let why = format!("external scanner {}: {why}", adapter.name);
+                    let mut r = reports::bare(&m.digest, "failed", &why);
+                    r.scanner = adapter.name.clone();
+                    return self.finish(m, "failed", &why, None, &r).await;
+                }
+            }
+        }
+        let mut report = reports::complete(&m.digest, &[], &items, &[], version);
+        report.scanner = adapter.name.clone();
+        self.finish(m, "complete", "", None, &report).await
     }
 
     /// Ends scan `m` with `status`, writes `report` and emits `scan.completed`, at once.

@@ -103,7 +103,7 @@ pub async fn start(
         berth_registry::Deps {
             db: berth_db::connect(&cfg.databases.registry).await?,
             bus: Arc::clone(&cfg.bus),
-            secrets: cfg.secrets,
+            secrets: cfg.secrets.clone(),
             internal_token: internal.clone(),
             token_signer: signer.clone(),
             health_interval: cfg.health_interval,
@@ -135,6 +135,7 @@ pub async fn start(
             registry_addr: http(registry.addr),
             space_addr: http(space.addr),
             work: true,
+            secrets: Some(cfg.secrets.clone()),
         },
         TcpListener::bind(loopback()).await?,
         shutdown.child(),

@@ -909,6 +909,8 @@ pub struct ReportJson {
     pub updated_at: Option<String>,
     /// Package databases seen in formats Berth does not read, by path.
     pub unsupported: Vec<String>,
+    /// Who scanned it: `berth` (the built-in scanner) or an external scanner's name.
+    pub scanner: String,
 }
 
 impl ReportJson {
@@ -946,6 +948,7 @@ impl ReportJson {
             db_version: r.db_version,
             updated_at: time(r.updated_at),
             unsupported: r.unsupported,
+            scanner: r.scanner,
         }
     }
 }
@@ -989,4 +992,69 @@ impl From<pb::AllowlistEntry> for AllowlistEntryJson {
             created_at: time(e.created_at),
         }
     }
+}
+
+/// `POST /api/v1/scanners`: an external scanner speaking Harbor's pluggable scanner API.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScannerBody {
+    pub name: String,
+    /// The adapter's base URL (`{url}/api/v1/metadata` answers).
+    pub url: String,
+    /// `Basic` (the credential is `user:password`), `Bearer` or `X-ScannerAdapter-API-Key`;
+    /// absent: none.
+    pub auth: Option<String>,
+    /// Write-only: sealed at rest, never returned.
+    pub access_credential: Option<String>,
+    /// The registries whose artifacts it scans instead of the built-in scanner.
+    pub registries: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScannerJson {
+    pub name: String,
+    /// The built-in scanner (`berth`) scans every registry no external scanner has.
+    pub builtin: bool,
+    pub url: Option<String>,
+    pub auth: Option<String>,
+    /// Whether a credential is stored (it is never returned).
+    pub has_credential: bool,
+    pub registries: Vec<String>,
+    /// What the adapter says of itself.
+    pub scanner: ScannerInfoJson,
+    /// `healthy`, or why the adapter's metadata could not be read.
+    pub health: String,
+    pub created_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScannerInfoJson {
+    pub name: String,
+    pub vendor: String,
+    pub version: String,
+}
+
+impl From<pb::Scanner> for ScannerJson {
+    fn from(s: pb::Scanner) -> Self {
+        Self {
+            name: s.name,
+            builtin: s.builtin,
+            url: non_empty(s.url),
+            auth: non_empty(s.auth),
+            has_credential: s.has_credential,
+            registries: s.registries,
+            scanner: ScannerInfoJson {
+                name: s.scanner_name,
+                vendor: s.vendor,
+                version: s.version,
+            },
+            health: s.health,
+            created_at: time(s.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScannerListJson {
+    pub items: Vec<ScannerJson>,
 }

@@ -4,11 +4,13 @@
 pub mod admission;
 pub mod dto;
 mod extract;
+mod harbor_scanner;
 pub mod hooks;
 pub mod openapi;
 mod registries;
 mod replication;
 mod scan;
+mod scanners;
 pub(crate) mod system;
 mod tenancy;
 pub mod token_service;
@@ -195,6 +197,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/scans/{id}", get(scan::get_scan))
         .route("/api/v1/scan-sweeps", post(scan::create_sweep))
         .route("/api/v1/scan-sweeps/{id}", get(scan::get_sweep))
+        .route(
+            "/api/v1/scanners",
+            get(scanners::list_scanners).post(scanners::create_scanner),
+        )
+        .route(
+            "/api/v1/scanners/{name}",
+            get(scanners::get_scanner).delete(scanners::delete_scanner),
+        )
+        // Harbor's pluggable scanner API: Berth as a Harbor's scanner.
+        .route("/api/v1/metadata", get(harbor_scanner::metadata))
+        .route("/api/v1/scan", post(harbor_scanner::accept_scan))
+        .route("/api/v1/scan/{id}/report", get(harbor_scanner::scan_report))
         .route("/api/v1/allowlist", get(scan::list_allowlist))
         .route(
             "/api/v1/allowlist/{vulnerability_id}",

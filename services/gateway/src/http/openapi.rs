@@ -9,7 +9,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use super::{admission, dto, hooks, registries, replication, scan, system, tenancy, token_service};
+use super::{
+    admission, dto, hooks, registries, replication, scan, scanners, system, tenancy, token_service,
+};
 
 /// What a name in a path may be.
 const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
@@ -37,6 +39,7 @@ const PATH_PARAMETERS: &[(&str, &str, &str, &str)] = &[
         "mirror",
     ),
     ("id", "The id Berth gave it", ANY_NAME, ""),
+    ("name", "The scanner's name", DNS_LABEL, "trivy"),
     (
         "digest",
         "The artifact's digest",
@@ -294,6 +297,10 @@ pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
         scan::get_scan,
         scan::create_sweep,
         scan::get_sweep,
+        scanners::list_scanners,
+        scanners::create_scanner,
+        scanners::get_scanner,
+        scanners::delete_scanner,
         scan::artifact_vulnerabilities,
         scan::artifact_sbom,
         scan::put_allowlist_entry,
