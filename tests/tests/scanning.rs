@@ -607,6 +607,57 @@ async fn skopeo_through_the_token_service_meets_the_gate() {
         berth_testkit::image::can_pull(&host, "priv/clean:v1", &user, &password).await,
         "a clean repository of the same space pulls"
     );
+    // A tag of the clean repository that names the vulnerable artifact (scanned elsewhere)
+    // withholds the repository: which tag a token pulls is not known. (Gated answers are
+    // cached up to ten seconds: a change shows within that.)
+    let pulls = |image: &'static str, want: bool| {
+        let (host, user, password) = (host.clone(), user.clone(), password.clone());
+        async move {
+            berth_testkit::wait_for(Duration::from_secs(15), || async {
+                (berth_testkit::image::can_pull(&host, image, &user, &password).await == want)
+                    .then_some(())
+            })
+            .await
+            .is_some()
+        }
+    };
+    push_image(&vulnerable, &as_admin, "priv/clean", "sneaky")
+        .await
+        .unwrap();
+    assert!(
+        pulls("priv/clean:sneaky", false).await,
+        "a vulnerable tag of a repository with a clean one is pulled"
+    );
+    push_image(&clean, &as_admin, "priv/clean", "sneaky")
+        .await
+        .unwrap();
+    assert!(
+        pulls("priv/clean:v1", true).await,
+        "clean again once the tag names the clean artifact"
+    );
+    // With `unscanned: deny`, a never-scanned tag withholds the repository too.
+    suite
+        .ok(
+            Method::PATCH,
+            "/api/v1/registries/tokreg/spaces/priv",
+            Some(json!({"scan": {"gate": "high", "unscanned": "deny"}})),
+        )
+        .await;
+    let fresh = Image::new(&[(4242, 2048)], "amd64");
+    push_image(&fresh, &as_admin, "priv/clean", "fresh")
+        .await
+        .unwrap();
+    assert!(
+        pulls("priv/clean:fresh", false).await,
+        "a never-scanned tag in a space that denies unscanned artifacts is pulled"
+    );
+    suite
+        .ok(
+            Method::PATCH,
+            "/api/v1/registries/tokreg/spaces/priv",
+            Some(json!({"scan": {"gate": "high"}})),
+        )
+        .await;
     suite
         .ok(
             Method::PUT,
@@ -791,4 +842,193 @@ async fn sweeps_by_request_and_schedule_never_hold_up_a_push() {
 
     // The nightly space is swept on its schedule: nothing else scans it.
     complete_report(&suite, "hub", "nightly/app", &nightly.manifest.digest).await;
+}
+
+/// The gate judges what is held where it is asked, and nothing else: an index's platform image
+/// pulled by its own digest meets the index's findings (no side door past the gate); a digest
+/// named in a repository that does not hold it is judged as what it is there, so another
+/// workspace's gated space is no oracle of a private report; a scan asked for in one
+/// repository never answers another repository's scan; and `unscanned: "deny"` holds without
+/// a severity gate.
+#[tokio::test]
+async fn the_gate_judges_what_is_held_where_it_is_asked() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    let hub = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let theirs = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "hub", "kind": "distribution", "url": hub.url()})),
+        )
+        .await;
+    suite.workspace("blue", "blue-ns").await;
+    suite.workspace("red", "red-ns").await;
+    let mallory = suite.member("red", "mallory", "workspace-admin").await;
+    for (space, scan) in [
+        ("team", json!({"gate": "high"})),
+        ("plain", json!({"unscanned": "deny"})),
+    ] {
+        suite
+            .ok(
+                Method::POST,
+                "/api/v1/registries/hub/spaces",
+                Some(json!({"name": space, "scan": scan})),
+            )
+            .await;
+        suite
+            .ok(
+                Method::PUT,
+                &format!("/api/v1/registries/hub/spaces/{space}/bindings/blue"),
+                None,
+            )
+            .await;
+    }
+    import_json(&suite, REQUESTS_RECORD).await;
+    let vulnerable = |compression| {
+        files_layer(
+            &[(
+                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
+            )],
+            compression,
+        )
+    };
+    let amd64 = Image::of_layers(vec![vulnerable(Compression::Gzip)], "amd64");
+    let arm64 = Image::of_layers(vec![vulnerable(Compression::Zstd)], "arm64");
+    let index = berth_testkit::image::Index::new(vec![amd64.clone(), arm64]);
+    let target = Target {
+        host: hub.host(),
+        credential: None,
+    };
+    berth_testkit::image::push_index(&index, &target, "team/multi", "v1")
+        .await
+        .unwrap();
+    let (status, scan) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/scans",
+            Some(json!({"registry": "hub", "repository": "team/multi", "reference": "v1"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{scan}");
+    let index_digest = scan["digest"].as_str().unwrap().to_string();
+    complete_report(&suite, "hub", "team/multi", &index_digest).await;
+
+    // The platform's image by its own digest: denied, as the index is.
+    let child = format!("{}/team/multi@{}", hub.host(), amd64.manifest.digest);
+    let d = check(&suite, &child).await;
+    assert_eq!(d["allowed"], false, "{d}");
+    assert!(
+        d["reason"].as_str().unwrap().contains("PYSEC-2018-28"),
+        "{d}"
+    );
+    let a = admitted(&suite, &child).await;
+    assert_eq!(a["allowed"], false, "{a}");
+
+    // Red's own registry and gated space: blue's digest named there is not held there, so it
+    // is judged unscanned, and nothing of blue's report shows.
+    let (status, r) = suite
+        .call(
+            Some(&mallory),
+            Method::POST,
+            "/api/v1/registries",
+            Some(
+                json!({"name": "reds", "kind": "distribution", "url": theirs.url(),
+                "workspace": "red"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{r}");
+    let (status, r) = suite
+        .call(
+            Some(&mallory),
+            Method::POST,
+            "/api/v1/registries/reds/spaces",
+            Some(json!({"name": "probe", "scan": {"gate": "low", "unscanned": "deny"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{r}");
+    suite
+        .call(
+            Some(&mallory),
+            Method::PUT,
+            "/api/v1/registries/reds/spaces/probe/bindings/red",
+            None,
+        )
+        .await;
+    for digest in [&index_digest, &amd64.manifest.digest] {
+        let (status, d) = suite
+            .call(
+                Some(&mallory),
+                Method::POST,
+                "/api/v1/access/check",
+                Some(json!({"namespace": "red-ns", "image": format!("{}/probe/x@{digest}", theirs.host())})),
+            )
+            .await;
+        assert_eq!(status, 200, "{d}");
+        assert_eq!(d["allowed"], false, "{d}");
+        let reason = d["reason"].as_str().unwrap();
+        assert!(
+            !reason.contains("PYSEC") && !reason.contains("finding"),
+            "the gate told red of blue's report: {reason}"
+        );
+    }
+    // A digest in another case or form names nothing: 400, not a different answer.
+    let (status, e) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/access/check",
+            Some(json!({"namespace": "blue-ns",
+                "image": format!("{}/team/multi@{}", hub.host(), index_digest.to_uppercase().replace("SHA256", "sha256"))})),
+        )
+        .await;
+    assert_eq!(status, 400, "{e}");
+
+    // Red holds the same index in its registry: its scan answers its own repository.
+    let theirs_target = Target {
+        host: theirs.host(),
+        credential: None,
+    };
+    berth_testkit::image::push_index(&index, &theirs_target, "probe/copy", "v1")
+        .await
+        .unwrap();
+    let (_, again) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/scans",
+            Some(json!({"registry": "hub", "repository": "team/multi", "reference": "v1"})),
+        )
+        .await;
+    let (status, mine) = suite
+        .call(
+            Some(&mallory),
+            Method::POST,
+            "/api/v1/scans",
+            Some(json!({"registry": "reds", "repository": "probe/copy", "reference": "v1"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{mine}");
+    assert_ne!(mine["id"], again["id"], "{mine}");
+    assert_eq!(
+        (mine["registry"].as_str(), mine["repository"].as_str()),
+        (Some("reds"), Some("probe/copy")),
+        "{mine}"
+    );
+
+    // `unscanned: deny` alone: a never-scanned image is denied.
+    let fresh = Image::new(&[(99, 1024)], "amd64");
+    push_image(&fresh, &target, "plain/app", "v1")
+        .await
+        .unwrap();
+    let d = check(&suite, &format!("{}/plain/app:v1", hub.host())).await;
+    assert_eq!(d["allowed"], false, "{d}");
+    assert!(
+        d["reason"].as_str().unwrap().contains("not been scanned"),
+        "{d}"
+    );
 }

@@ -205,6 +205,13 @@ impl Reference {
     }
 }
 
+/// Whether `tag` is a referrers tag-schema index (`sha256-<hex>`): it describes another
+/// artifact (its signatures, SBOMs) and is never an artifact of its own.
+pub fn is_referrers_tag(tag: &str) -> bool {
+    tag.strip_prefix("sha256-")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

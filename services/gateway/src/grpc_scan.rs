@@ -127,6 +127,7 @@ impl VulnDbService for PublicApi {
         req: Request<Streaming<ImportVulnDbRequest>>,
     ) -> Result<Response<ImportVulnDbResponse>, Status> {
         let p = self.principal(&req).await?;
+        ops::may_import(&p)?;
         let mut stream = req.into_inner();
         let (mut content_type, mut release) = (String::new(), String::new());
         let mut body = Vec::new();
@@ -135,6 +136,16 @@ impl VulnDbService for PublicApi {
             if body.is_empty() && content_type.is_empty() {
                 content_type = chunk.content_type;
                 release = chunk.release;
+            }
+            if body.len() + chunk.chunk.len() > ops::MAX_IMPORT {
+                return Err(berth_error::ApiError::invalid(
+                    "chunk",
+                    format!(
+                        "the import is larger than the {} MiB an import may be",
+                        ops::MAX_IMPORT >> 20
+                    ),
+                )
+                .into());
             }
             body.extend_from_slice(&chunk.chunk);
         }

@@ -53,13 +53,6 @@ impl Handler for PlanHandler {
     }
 }
 
-/// Whether `tag` is a referrers tag-schema index (`sha256-<hex>`): it travels with the
-/// artifact it describes when the policy copies referrers, never as an artifact of its own.
-pub fn is_referrers_tag(tag: &str) -> bool {
-    tag.strip_prefix("sha256-")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 /// Digests recorded for (repository, tag) that are fresh enough to use, and whether they are
 /// trusted outright (the source notifies Berth of every change since the record was made).
 type Recorded = HashMap<(String, String), (String, bool)>;
@@ -97,9 +90,9 @@ async fn survey(
                         Err(e) => return Err(format!("listing tags of {repo}: {e}")),
                     },
                 };
-                let tags = tags
-                    .into_iter()
-                    .filter(|t| !is_referrers_tag(t) && spec.admits("tag", t));
+                let tags = tags.into_iter().filter(|t| {
+                    !berth_oci::reference::is_referrers_tag(t) && spec.admits("tag", t)
+                });
                 let checked = tags.map(|tag| {
                     let record = recorded.get(&(repo.clone(), tag.clone())).cloned();
                     let repo = repo.clone();

@@ -65,7 +65,7 @@ impl Replication {
             let name = row.name;
             if spec.trigger != "push"
                 || !spec.enabled
-                || crate::plan::is_referrers_tag(&event.tag)
+                || berth_oci::reference::is_referrers_tag(&event.tag)
                 || !selects(&spec, &event.registry, &event.repository, Some(&event.tag))
             {
                 continue;

@@ -80,6 +80,13 @@ impl Scanning {
             ));
         }
         let expires_at = e.expires_at.as_ref().map(time_of).transpose()?;
+        if expires_at.is_some_and(|t| t <= Utc::now()) {
+            return Err(ApiError::invalid(
+                "expires_at",
+                "is in the past (an entry that lets nothing through); leave it out for an \
+                 entry that never expires",
+            ));
+        }
         let row = allow::Model {
             vulnerability_id: e.vulnerability_id.clone(),
             registry: e.registry.clone(),

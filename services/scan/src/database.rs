@@ -131,9 +131,7 @@ impl Scanning {
         // The newest of each id within the import itself.
         let mut incoming: HashMap<String, Record> = HashMap::with_capacity(parsed.len());
         for r in parsed {
-            if r.id.is_empty() {
-                return Err(ApiError::invalid("body", "a record has no id"));
-            }
+            vulndb::check_record(&r).map_err(|m| ApiError::invalid("body", m))?;
             match incoming.get(&r.id) {
                 Some(old) if !vulndb::replaces(old, &r) => {}
                 _ => {

@@ -36,28 +36,62 @@ fn members(bytes: &[u8]) -> Result<Vec<(String, &[u8])>, String> {
     Ok(out)
 }
 
-/// The uncompressed tar of a `data.tar[.gz|.xz|.zst]` member.
-fn decompressed(name: &str, body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let failed = |e: std::io::Error| format!("{name}: {e}");
-    match name.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("gz") => {
-            flate2::read::GzDecoder::new(body)
-                .read_to_end(&mut out)
-                .map_err(failed)?;
+/// The most of a `data.tar` read (a bigger package's changelog is not looked for past it), of
+/// an xz one held in memory, and of a changelog.
+const DATA_LIMIT: u64 = 4 << 30;
+const XZ_LIMIT: u64 = 512 << 20;
+const CHANGELOG_LIMIT: u64 = 64 << 20;
+
+/// A `Vec` that refuses to grow past its limit (xz decompresses into a writer).
+struct Bounded(Vec<u8>, u64);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() as u64 + buf.len() as u64 > self.1 {
+            return Err(std::io::Error::other(format!(
+                "decompresses to more than {} MiB",
+                self.1 >> 20
+            )));
         }
-        Some("zst") => {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The uncompressed tar of a `data.tar[.gz|.xz|.zst]` member, streamed (at most
+/// [`DATA_LIMIT`] of it).
+fn decompressed<'a>(name: &str, body: &'a [u8]) -> Result<Box<dyn Read + 'a>, String> {
+    let failed = |e: std::io::Error| format!("{name}: {e}");
+    Ok(match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("gz") => Box::new(flate2::read::GzDecoder::new(body).take(DATA_LIMIT)),
+        Some("zst") => Box::new(
             zstd::stream::read::Decoder::new(body)
                 .map_err(failed)?
-                .read_to_end(&mut out)
-                .map_err(failed)?;
-        }
+                .take(DATA_LIMIT),
+        ),
         Some("xz") => {
+            let mut out = Bounded(Vec::new(), XZ_LIMIT);
             lzma_rs::xz_decompress(&mut std::io::BufReader::new(body), &mut out)
                 .map_err(|e| format!("{name}: {e}"))?;
+            Box::new(std::io::Cursor::new(out.0))
         }
-        Some("tar") => out.extend_from_slice(body),
+        Some("tar") => Box::new(body),
         _ => return Err(format!("{name}: a compression Berth does not read")),
+    })
+}
+
+/// Reads all of `r` unless it is longer than `limit`.
+fn read_limited(r: impl Read, limit: u64, what: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    r.take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{what}: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(format!("{what}: larger than {} MiB", limit >> 20));
     }
     Ok(out)
 }
@@ -68,8 +102,7 @@ pub fn changelog(bytes: &[u8]) -> Result<String, String> {
         .into_iter()
         .find(|(n, _)| n.starts_with("data.tar"))
         .ok_or("the Debian package has no data.tar member")?;
-    let tar = decompressed(&name, body)?;
-    let mut archive = tar::Archive::new(tar.as_slice());
+    let mut archive = tar::Archive::new(decompressed(&name, body)?);
     for entry in archive.entries().map_err(|e| format!("{name}: {e}"))? {
         let mut entry = entry.map_err(|e| format!("{name}: {e}"))?;
         let path = entry
@@ -85,15 +118,13 @@ pub fn changelog(bytes: &[u8]) -> Result<String, String> {
         if !is_changelog {
             continue;
         }
-        let mut gz = Vec::new();
-        entry
-            .read_to_end(&mut gz)
-            .map_err(|e| format!("{path}: {e}"))?;
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(gz.as_slice())
-            .read_to_string(&mut text)
-            .map_err(|e| format!("{path}: {e}"))?;
-        return Ok(text);
+        let gz = read_limited(&mut entry, CHANGELOG_LIMIT, &path)?;
+        let text = read_limited(
+            flate2::read::GzDecoder::new(gz.as_slice()),
+            CHANGELOG_LIMIT,
+            &path,
+        )?;
+        return String::from_utf8(text).map_err(|e| format!("{path}: {e}"));
     }
     Err(
         "the Debian package holds no usr/share/doc/*/changelog.Debian.gz (its documentation \

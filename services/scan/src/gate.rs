@@ -10,8 +10,8 @@ use berth_proto::v1::{EvaluateGateRequest, EvaluateGateResponse};
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::entity::{allow, subject};
-use crate::reports::{items_of, Item};
+use crate::entity::{allow, report};
+use crate::reports::{items_of, platforms_of, Item};
 use crate::severity::Severity;
 use crate::{db_error, Result, Scanning};
 
@@ -102,9 +102,82 @@ fn named(stopped: &[&Item]) -> String {
     }
 }
 
+/// The digests the tags of `repository` name now (the referrers tag schema's `sha256-…` tags
+/// are not artifacts of their own).
+async fn current_digests(
+    client: &berth_oci::Client,
+    registry: &str,
+    repository: &str,
+) -> Result<Vec<String>> {
+    use futures::StreamExt;
+    let tags = match client.tags(repository).await {
+        Ok(t) => t,
+        Err(berth_oci::OciError::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(crate::scans::registry_error(registry, repository, "", e)),
+    };
+    let heads = futures::stream::iter(
+        tags.into_iter()
+            .filter(|t| !berth_oci::reference::is_referrers_tag(t))
+            .map(|t| async move { (client.head_manifest(repository, &t).await, t) }),
+    )
+    .buffer_unordered(8)
+    .collect::<Vec<_>>()
+    .await;
+    let mut out = BTreeSet::new();
+    for (head, tag) in heads {
+        match head {
+            Ok(Some(d)) => {
+                out.insert(d.digest);
+            }
+            // Untagged since it was listed.
+            Ok(None) | Err(berth_oci::OciError::NotFound(_)) => {}
+            Err(e) => return Err(crate::scans::registry_error(registry, repository, &tag, e)),
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
 impl Scanning {
+    /// The findings of `digest` when a complete report covers it: its own, or, for a platform's
+    /// image of a scanned index, the index's findings for that platform (an index is scanned
+    /// as a whole; a pull may name one of its images).
+    async fn findings_of(&self, digest: &str) -> Result<Option<Vec<Item>>> {
+        if let Some(r) = self
+            .report_row(digest)
+            .await?
+            .filter(|m| m.status == "complete")
+        {
+            return Ok(Some(items_of(&r)));
+        }
+        let parents = report::Entity::find()
+            .filter(report::Column::Status.eq("complete"))
+            .filter(report::Column::Platforms.contains(digest))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        for parent in parents {
+            if let Some(p) = platforms_of(&parent)
+                .into_iter()
+                .find(|p| p.digest == digest)
+            {
+                return Ok(Some(
+                    items_of(&parent)
+                        .into_iter()
+                        .filter(|i| i.platform == p.platform)
+                        .collect(),
+                ));
+            }
+        }
+        Ok(None)
+    }
+
     pub async fn evaluate_gate(&self, r: &EvaluateGateRequest) -> Result<EvaluateGateResponse> {
-        let gate = gate_of(&r.gate)?;
+        // No severity gate: only what the policy says of unscanned artifacts applies.
+        let gate = if r.gate.is_empty() {
+            None
+        } else {
+            Some(gate_of(&r.gate)?)
+        };
         let deny_unscanned = match r.unscanned.as_str() {
             "" | "allow" => false,
             "deny" => true,
@@ -122,24 +195,20 @@ impl Scanning {
             .into_iter()
             .filter(|a| a.expires_at.is_none_or(|t| t > now))
             .collect();
+        crate::scans::check_repository(&r.repository)?;
+        let client = self.clients.get(&r.registry).await?.client;
         let digests: Vec<String> = if r.reference.is_empty() {
-            subject::Entity::find()
-                .filter(subject::Column::Registry.eq(&r.registry))
-                .filter(subject::Column::Repository.eq(&r.repository))
-                .all(&self.db)
-                .await
-                .map_err(db_error)?
-                .into_iter()
-                .map(|s| s.digest)
-                .collect()
-        } else if r.reference.starts_with("sha256:") {
-            vec![r.reference.clone()]
+            // A repository as a whole (the token service): every artifact a tag names now,
+            // since which one a token will pull is not known.
+            current_digests(&client, &r.registry, &r.repository).await?
         } else {
-            let client = self.clients.get(&r.registry).await?.client;
-            match client.manifest(&r.repository, &r.reference).await {
-                Ok(m) => vec![m.digest],
+            crate::scans::check_reference(&r.reference)?;
+            // Asked of the registry even for a digest: a digest is judged only where it is
+            // held, so knowing one from elsewhere reveals nothing of its report.
+            match client.head_manifest(&r.repository, &r.reference).await {
+                Ok(Some(m)) => vec![m.digest],
                 // Not there (yet): nothing of it is scanned.
-                Err(berth_oci::OciError::NotFound(_)) => Vec::new(),
+                Ok(None) | Err(berth_oci::OciError::NotFound(_)) => Vec::new(),
                 Err(e) => {
                     return Err(crate::scans::registry_error(
                         &r.registry,
@@ -158,12 +227,13 @@ impl Scanning {
         let mut used = Vec::new();
         let mut unscanned = 0;
         for digest in &digests {
-            let report = self.report_row(digest).await?;
-            let Some(report) = report.filter(|m| m.status == "complete") else {
+            let Some(items) = self.findings_of(digest).await? else {
                 unscanned += 1;
                 continue;
             };
-            let items = items_of(&report);
+            let Some(gate) = gate else {
+                continue;
+            };
             let stopped = blocking(&items, gate, &allowed, &mut used);
             if !stopped.is_empty() {
                 return Ok(answer(
@@ -180,14 +250,9 @@ impl Scanning {
             }
         }
         let nothing_scanned = digests.is_empty() || unscanned == digests.len();
-        // A tag's artifact must be scanned (a tag the registry does not hold is not); a
-        // repository as a whole (the token service) must have something scanned: which tag a
-        // token will pull is not known.
-        let unknown = if r.reference.is_empty() {
-            nothing_scanned
-        } else {
-            unscanned > 0 || digests.is_empty()
-        };
+        // A tag's artifact must be scanned (a tag the registry does not hold is not), and so
+        // must every artifact of a repository asked of as a whole.
+        let unknown = unscanned > 0 || digests.is_empty();
         if deny_unscanned && unknown {
             return Ok(answer(
                 false,
@@ -204,6 +269,8 @@ impl Scanning {
             .unwrap_or(CACHE_SECONDS);
         let reason = if nothing_scanned {
             format!("{at} has not been scanned; the space allows unscanned artifacts")
+        } else if gate.is_none() {
+            format!("{at} has been scanned")
         } else if used.is_empty() {
             format!(
                 "{at} has no finding at or above the space's {} gate",

@@ -197,16 +197,18 @@ fn in_range(range: &Range, ecosystem: Ecosystem, version: &str) -> Option<Match>
     }
     let mut events: Vec<&Event> = range.events.iter().filter(|e| at(e).is_some()).collect();
     // An event whose version does not parse in this ecosystem cannot be placed: no answer.
+    // (`0` is below every version; `*`, above every one, is a limit's alone.)
     if events.iter().any(|e| match at(e) {
-        Some("0") | Some("*") | None => false,
+        Some("0") | None => false,
+        Some("*") => e.limit.is_none(),
         Some(v) => cmp(v, v).is_none(),
     }) {
         return None;
     }
     events.sort_by(|x, y| match (at(x), at(y)) {
-        (Some("0"), Some("0")) => Ordering::Equal,
-        (Some("0"), _) => Ordering::Less,
-        (_, Some("0")) => Ordering::Greater,
+        (Some(a), Some(b)) if a == b => Ordering::Equal,
+        (Some("0"), _) | (_, Some("*")) => Ordering::Less,
+        (_, Some("0")) | (Some("*"), _) => Ordering::Greater,
         (Some(a), Some(b)) => cmp(a, b).unwrap_or(Ordering::Equal),
         _ => Ordering::Equal,
     });
@@ -350,6 +352,20 @@ mod tests {
         // Build metadata takes no part in the order.
         let r = r#"[{"introduced": "0"}, {"last_affected": "1.2.3"}]"#;
         assert_eq!(hit(r, "1.2.3+build.5"), Some(None));
+        // `*` is a limit's alone (above every version); an introduced `*` names nothing, and
+        // mixing them with versions never breaks the sort (a panic before).
+        let r = r#"[{"introduced": "0"}, {"limit": "*"}, {"fixed": "2.0.0"}]"#;
+        assert_eq!(hit(r, "1.0.0"), Some(Some("2.0.0".into())));
+        let mut events = vec![r#"{"introduced": "*"}"#.to_string()];
+        for i in 0..40 {
+            events.push(format!(r#"{{"fixed": "2.{i}.{}"}}"#, i % 7));
+            events.push(format!(r#"{{"introduced": "1.{i}.0"}}"#));
+            events.push(r#"{"introduced": "0"}"#.to_string());
+        }
+        assert_eq!(hit(&format!("[{}]", events.join(",")), "1.5.0"), None);
+        events.remove(0);
+        events.push(r#"{"limit": "*"}"#.to_string());
+        assert!(hit(&format!("[{}]", events.join(",")), "1.5.0").is_some());
     }
 
     #[test]

@@ -453,10 +453,12 @@ pub struct RematchHandler(pub Scanning);
 #[async_trait::async_trait]
 impl Handler for RematchHandler {
     async fn handle(&self, _m: &Message) -> std::result::Result<(), HandlerError> {
-        self.0
-            .rematch()
-            .await
-            .map(|_| ())
-            .map_err(|e| HandlerError::Retry(e.message))
+        match crate::scans::contained(self.0.rematch()).await {
+            Ok(r) => r.map(|_| ()).map_err(|e| HandlerError::Retry(e.message)),
+            Err(why) => {
+                tracing::error!(%why, "re-match panicked");
+                Err(HandlerError::Reject(why))
+            }
+        }
     }
 }

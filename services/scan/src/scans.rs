@@ -18,7 +18,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{scan, subject};
+use crate::entity::{report, scan, subject};
 use crate::reports::{self, PlatformRef};
 use crate::scanner::{self, ScanError};
 use crate::{db_error, Result, Scanning};
@@ -57,7 +57,10 @@ pub(crate) fn check_repository(repository: &str) -> Result<()> {
     let ok = !repository.is_empty()
         && repository.len() <= 255
         && repository.split('/').all(|part| {
-            !part.is_empty()
+            // A path component: lowercase alphanumerics, separated (not led or ended) by
+            // `.`, `_` or `-` (so never `.` or `..`).
+            part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
                 && part
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
@@ -72,7 +75,7 @@ pub(crate) fn check_repository(repository: &str) -> Result<()> {
     }
 }
 
-fn check_reference(reference: &str) -> Result<()> {
+pub(crate) fn check_reference(reference: &str) -> Result<()> {
     let digest = reference.strip_prefix("sha256:").is_some_and(|h| {
         h.len() == 64
             && h.chars()
@@ -175,9 +178,13 @@ impl Scanning {
             .digest;
         let txn = self.db.begin().await.map_err(db_error)?;
         seen(&txn, registry, repository, &digest).await?;
-        // One scan of a digest at a time: a push of five tags of one image is one scan.
+        // One scan of a digest at a time in a repository: a push of five tags of one image is
+        // one scan. (Another repository's running scan is not answered: it would name that
+        // repository to whoever asks; its layers are read once all the same.)
         if let Some(running) = scan::Entity::find()
             .filter(scan::Column::Digest.eq(&digest))
+            .filter(scan::Column::Registry.eq(registry))
+            .filter(scan::Column::Repository.eq(repository))
             .filter(scan::Column::Status.is_in(["queued", "scanning"]))
             .one(&txn)
             .await
@@ -257,6 +264,7 @@ impl Scanning {
     /// `NotFound` unless `registry/repository` holds `digest` (Berth scanned it there, or the
     /// registry says so now): a report is only shown to whom may see an artifact that has it.
     pub async fn held_at(&self, registry: &str, repository: &str, digest: &str) -> Result<()> {
+        check_repository(repository)?;
         let missing = || {
             ApiError::not_found(format!(
                 "artifact {registry}/{repository}@{digest} not found"
@@ -487,16 +495,68 @@ impl Scanning {
             row.layers_known = Set(s.layers_known as i64);
             row.bytes_read = Set(s.bytes_read as i64);
         }
+        let scan_id = row.id.clone().unwrap();
         row.update(&txn).await.map_err(db_error)?;
+        // The report is every holder's of the digest: a failure keeps a complete report, and
+        // the reason (which names the repository it failed in) stays on the scan.
+        let keep = status != "complete"
+            && report::Entity::find_by_id(&report.digest)
+                .one(&txn)
+                .await
+                .map_err(db_error)?
+                .is_some_and(|r| r.status == "complete");
+        let mut report = report.clone();
+        if status == "failed" {
+            report.error = format!("scan {scan_id} failed");
+        }
+        if keep {
+            txn.commit().await.map_err(db_error)?;
+            metrics::counter!("berth_scans_total", "status" => status.to_string()).increment(1);
+            return Ok(());
+        }
         reports::save(&txn, report.clone()).await?;
         self.outbox
-            .enqueue(&txn, &reports::completed(report, &registry, &repository))
+            .enqueue(&txn, &reports::completed(&report, &registry, &repository))
             .await
             .map_err(outbox_error)?;
         txn.commit().await.map_err(db_error)?;
         self.outbox.notify();
         metrics::counter!("berth_scans_total", "status" => status.to_string()).increment(1);
         Ok(())
+    }
+}
+
+/// Runs `work`, turning a panic into its message (a job must end either way).
+pub async fn contained<T>(
+    work: impl std::future::Future<Output = T>,
+) -> std::result::Result<T, String> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .map_err(|p| {
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".into())
+        })
+}
+
+impl Scanning {
+    /// Ends scan `id` failed with `why`, if it has not ended.
+    pub(crate) async fn fail(&self, id: &str, why: &str) -> Result<()> {
+        let Some(m) = scan::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(());
+        };
+        if !matches!(m.status.as_str(), "queued" | "scanning") {
+            return Ok(());
+        }
+        let r = reports::bare(&m.digest, "failed", why);
+        self.finish(m, "failed", why, None, &r).await
     }
 }
 
@@ -536,9 +596,18 @@ impl Handler for JobHandler {
         let job: ScanJob = m
             .payload()
             .map_err(|e| HandlerError::Reject(format!("bad scan job: {e}")))?;
-        self.0
-            .work(&job.scan)
-            .await
-            .map_err(|e| HandlerError::Retry(e.message))
+        match contained(self.0.work(&job.scan)).await {
+            Ok(r) => r.map_err(|e| HandlerError::Retry(e.message)),
+            // A fault of Berth's on this artifact: the scan ends failed rather than scanning
+            // for ever (and never answers "queued" to whoever asks again).
+            Err(why) => {
+                tracing::error!(scan = %job.scan, %why, "scan panicked");
+                self.0
+                    .fail(&job.scan, &format!("internal error: {why}"))
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.message))?;
+                Err(HandlerError::Reject(why))
+            }
+        }
     }
 }

@@ -53,6 +53,9 @@ pub fn parse_json(bytes: &[u8]) -> Result<Vec<Record>, ImportError> {
     }
 }
 
+/// The largest record an export's entry may hold (OSV records are kilobytes).
+const ENTRY_LIMIT: u64 = 16 << 20;
+
 /// Records in an OSV export: a zip of one JSON record per entry.
 pub fn parse_zip(bytes: &[u8]) -> Result<Vec<Record>, ImportError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
@@ -66,10 +69,21 @@ pub fn parse_zip(bytes: &[u8]) -> Result<Vec<Record>, ImportError> {
             continue;
         }
         let name = entry.name().to_string();
-        let mut text = Vec::with_capacity(entry.size() as usize);
-        entry
+        // The size an entry declares is not trusted: it is read up to the limit, no further.
+        let mut text = Vec::new();
+        (&mut entry)
+            .take(ENTRY_LIMIT + 1)
             .read_to_end(&mut text)
             .map_err(|e| ImportError::Zip(e.to_string()))?;
+        if text.len() as u64 > ENTRY_LIMIT {
+            return Err(ImportError::Entry(
+                name,
+                format!(
+                    "is larger than the {} MiB a record may be",
+                    ENTRY_LIMIT >> 20
+                ),
+            ));
+        }
         out.push(
             serde_json::from_slice(&text).map_err(|e| ImportError::Entry(name, e.to_string()))?,
         );
@@ -77,10 +91,39 @@ pub fn parse_zip(bytes: &[u8]) -> Result<Vec<Record>, ImportError> {
     Ok(out)
 }
 
+/// A record as the database keeps it: an id of `[A-Za-z0-9._:-]` (at most 128), and a
+/// `modified` that is an RFC 3339 time when given (a record without one is the oldest).
+pub fn check_record(r: &Record) -> Result<(), String> {
+    let id_ok = !r.id.is_empty()
+        && r.id.len() <= 128
+        && r.id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if !id_ok {
+        return Err(format!(
+            "record id {:?} is not an OSV id (letters, digits, `.`, `_`, `:`, `-`; at most 128)",
+            r.id
+        ));
+    }
+    if !r.modified.is_empty() && chrono::DateTime::parse_from_rfc3339(&r.modified).is_err() {
+        return Err(format!(
+            "record {}: modified {:?} is not an RFC 3339 time",
+            r.id, r.modified
+        ));
+    }
+    Ok(())
+}
+
+/// When a record was modified (none: the oldest).
+fn modified(r: &Record) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_rfc3339(&r.modified).ok()
+}
+
 /// Whether `new` replaces `old` (the same id): it was modified later, or at the same time and
 /// says something else.
 pub fn replaces(old: &Record, new: &Record) -> bool {
-    new.modified > old.modified || (new.modified == old.modified && new != old)
+    let (o, n) = (modified(old), modified(new));
+    n > o || (n == o && new != old)
 }
 
 /// The ecosystems a record names, without releases (`Debian`, not `Debian:12`), sorted.
@@ -242,5 +285,52 @@ mod tests {
         ));
         let bad = zip_of(&[("a.json", "{\"id\": 5}".into())]);
         assert!(matches!(parse_zip(&bad), Err(ImportError::Entry(name, _)) if name == "a.json"));
+    }
+
+    /// A zip entry declaring 2^40 bytes (zip64) of a 46-byte record: the declared size is
+    /// not trusted (it once sized an allocation that aborted the process).
+    #[test]
+    fn an_entry_declaring_a_terabyte_is_read_as_what_it_holds() {
+        const ZIP: &[u8] = &[
+            0x50, 0x4b, 0x03, 0x04, 0x2d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x97, 0x6f, 0x68, 0xb1, 0x2e, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x08, 0x00,
+            0x0c, 0x00, 0x41, 0x2d, 0x31, 0x2e, 0x6a, 0x73, 0x6f, 0x6e, 0x01, 0x00, 0x08, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x7b, 0x22, 0x69, 0x64, 0x22, 0x3a,
+            0x22, 0x41, 0x2d, 0x31, 0x22, 0x2c, 0x22, 0x6d, 0x6f, 0x64, 0x69, 0x66, 0x69, 0x65,
+            0x64, 0x22, 0x3a, 0x22, 0x32, 0x30, 0x32, 0x34, 0x2d, 0x30, 0x31, 0x2d, 0x30, 0x31,
+            0x54, 0x30, 0x30, 0x3a, 0x30, 0x30, 0x3a, 0x30, 0x30, 0x5a, 0x22, 0x7d, 0x50, 0x4b,
+            0x01, 0x02, 0x2d, 0x00, 0x2d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x97, 0x6f, 0x68, 0xb1, 0x2e, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x08, 0x00,
+            0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x41, 0x2d, 0x31, 0x2e, 0x6a, 0x73, 0x6f, 0x6e, 0x01, 0x00, 0x08, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x50, 0x4b, 0x05, 0x06, 0x00, 0x00,
+            0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x42, 0x00, 0x00, 0x00, 0x60, 0x00, 0x00, 0x00,
+            0x00, 0x00,
+        ];
+        match parse_zip(ZIP) {
+            Ok(records) => assert_eq!(records.len(), 1),
+            Err(e) => assert!(!e.to_string().is_empty()),
+        }
+    }
+
+    #[test]
+    fn ids_and_modified_times_are_checked_and_compared_as_times() {
+        let rec = |id: &str, modified: &str| -> Record {
+            serde_json::from_value(serde_json::json!({"id": id, "modified": modified})).unwrap()
+        };
+        assert!(check_record(&rec("GHSA-abcd-1234", "2024-01-01T00:00:00Z")).is_ok());
+        assert!(
+            check_record(&rec("X", "")).is_ok(),
+            "no modified: the oldest"
+        );
+        assert!(check_record(&rec("../../etc", "2024-01-01T00:00:00Z")).is_err());
+        assert!(check_record(&rec("", "2024-01-01T00:00:00Z")).is_err());
+        let garbage = check_record(&rec("X", "zzz")).unwrap_err();
+        assert!(garbage.contains("modified"), "{garbage}");
+        // Compared as instants, whatever offset spells them.
+        let utc = rec("X", "2024-01-01T12:00:00Z");
+        assert!(!replaces(&utc, &rec("X", "2024-01-01T12:30:00+01:00")));
+        assert!(replaces(&utc, &rec("X", "2024-01-01T12:00:01+00:00")));
+        assert!(replaces(&rec("X", ""), &utc));
     }
 }

@@ -109,12 +109,17 @@ impl Directory {
     }
 
     pub async fn by_name(&self, name: &str) -> Result<Registry> {
-        self.all()
+        if let Some(r) = self.all().await?.iter().find(|r| r.name == name) {
+            return Ok(r.clone());
+        }
+        // Not in the cached list: a registry made a moment ago (its `registry.changed` may not
+        // have arrived yet) is asked of the registry service itself.
+        let now = self
+            .current(name)
             .await?
-            .iter()
-            .find(|r| r.name == name)
-            .cloned()
-            .ok_or_else(|| SpaceError::NotFound(format!("registry {name:?} not found")))
+            .ok_or_else(|| SpaceError::NotFound(format!("registry {name:?} not found")))?;
+        self.invalidate();
+        Ok(now)
     }
 
     /// The registry an image reference's host names, if Berth integrates it (a host belongs

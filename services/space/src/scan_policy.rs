@@ -102,8 +102,10 @@ impl Tenancy {
             Err(SpaceError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
+        // A severity gate, or a policy that denies unscanned artifacts (with no gate, that
+        // rule alone applies).
         Ok(of(&space)
-            .filter(|p| !p.gate.is_empty())
+            .filter(|p| !p.gate.is_empty() || p.unscanned == "deny")
             .map(|policy| Gate {
                 registry: registry.into(),
                 repository: repository.into(),

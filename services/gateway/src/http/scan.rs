@@ -16,9 +16,6 @@ use super::{Authed, HttpResult, JsonBody};
 use crate::ops;
 use crate::state::AppState;
 
-/// The largest import accepted.
-const MAX_IMPORT: usize = 1 << 30;
-
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 #[allow(dead_code)]
@@ -50,6 +47,8 @@ pub async fn import_vulndb(
     QueryParams(q): QueryParams<ImportVulnDbQuery>,
     body: axum::body::Body,
 ) -> HttpResult<Json<ImportedJson>> {
+    // Nothing is read of a body its sender may not import.
+    ops::may_import(&p)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -62,15 +61,17 @@ pub async fn import_vulndb(
         )
         .into());
     }
-    let body = axum::body::to_bytes(body, MAX_IMPORT).await.map_err(|_| {
-        ApiError::invalid(
-            "body",
-            format!(
-                "is larger than the {} MiB an import may be",
-                MAX_IMPORT >> 20
-            ),
-        )
-    })?;
+    let body = axum::body::to_bytes(body, ops::MAX_IMPORT)
+        .await
+        .map_err(|_| {
+            ApiError::invalid(
+                "body",
+                format!(
+                    "is larger than the {} MiB an import may be",
+                    ops::MAX_IMPORT >> 20
+                ),
+            )
+        })?;
     let r = ops::import_vulndb(
         &s,
         &p,

@@ -31,6 +31,19 @@ async fn readable(s: &AppState, p: &Principal, registry: &str, repository: &str)
         .require_repository(registry, repository)
 }
 
+/// The largest import accepted, over HTTP or gRPC.
+pub const MAX_IMPORT: usize = 1 << 30;
+
+/// Who may import: platform admins. Asked before a byte of the body is read.
+pub fn may_import(p: &Principal) -> ApiResult<()> {
+    authorize(
+        p,
+        Action::Admin,
+        Owner::Platform,
+        "importing into the vulnerability database",
+    )
+}
+
 /// Imports `body` (of `content_type`) into the vulnerability database.
 pub async fn import_vulndb(
     s: &AppState,
@@ -39,12 +52,7 @@ pub async fn import_vulndb(
     release: &str,
     body: bytes::Bytes,
 ) -> ApiResult<ImportVulnDbResponse> {
-    authorize(
-        p,
-        Action::Admin,
-        Owner::Platform,
-        "importing into the vulnerability database",
-    )?;
+    may_import(p)?;
     if body.is_empty() {
         return Err(ApiError::invalid("body", "is empty"));
     }
@@ -303,6 +311,12 @@ async fn manage_scope(s: &AppState, p: &Principal, registry: &str, space: &str) 
 async fn read_scope(s: &AppState, p: &Principal, registry: &str, space: &str) -> ApiResult<()> {
     if registry.is_empty() && space.is_empty() {
         return Ok(());
+    }
+    if registry.is_empty() {
+        return Err(ApiError::invalid("registry", "is required with space"));
+    }
+    if space.is_empty() {
+        return Err(ApiError::invalid("space", "is required with registry"));
     }
     super::authorized_space(s, p, registry, space, Action::Read)
         .await
