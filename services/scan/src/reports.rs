@@ -20,6 +20,8 @@ use crate::matcher::{Finding, Index};
 use crate::{db_error, Result, Scanning};
 
 pub const REMATCH: &str = "scan.rematch";
+/// Reports re-matched and written in one transaction.
+const REMATCH_BATCH: usize = 500;
 pub const COMPLETED: &str = "scan.completed";
 /// The built-in scanner's name in reports and the scanner list.
 pub const BUILTIN: &str = "berth";
@@ -78,6 +80,70 @@ pub fn match_platforms(index: &Index, platforms: &[(PlatformRef, Image)]) -> Vec
         }));
     }
     out
+}
+
+/// Each platform's image, from the inventories of its layers in `known`.
+fn composed(
+    platforms: &[PlatformRef],
+    known: &HashMap<String, Arc<Layer>>,
+) -> Result<Vec<(PlatformRef, Image)>> {
+    let mut out = Vec::new();
+    for p in platforms {
+        let layers: Option<Vec<(&str, &Layer)>> = p
+            .layers
+            .iter()
+            .map(|d| known.get(d).map(|l| (d.as_str(), l.as_ref())))
+            .collect();
+        let Some(layers) = layers else {
+            return Err(ApiError::failed_precondition(format!(
+                "the layer inventories of {} are gone: scan it again",
+                p.digest
+            )));
+        };
+        out.push((p.clone(), Image::from_layers(layers)));
+    }
+    Ok(out)
+}
+
+/// A report re-matched: whether its findings changed, and the report to write.
+type Rematched = (bool, report::Model);
+
+/// Re-matches `batch` against `index`, on every core (composing and matching is the work).
+fn rematched(
+    batch: &[report::Model],
+    known: &HashMap<String, Arc<Layer>>,
+    index: &Index,
+    version: u64,
+) -> Vec<Option<Rematched>> {
+    let one = |m: &report::Model| -> Option<Rematched> {
+        let platforms = platforms_of(m);
+        let images = match composed(&platforms, known) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(digest = %m.digest, error = %e.message, "report not re-matched");
+                return None;
+            }
+        };
+        let items = match_platforms(index, &images);
+        let unsupported: Vec<String> = serde_json::from_str(&m.unsupported).unwrap_or_default();
+        let next = complete(&m.digest, &platforms, &items, &unsupported, version);
+        Some((items != items_of(m), next))
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let size = batch.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = batch
+            .chunks(size)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("a re-match thread"))
+            .collect()
+    })
 }
 
 fn summary_json(s: &Summary) -> String {
@@ -268,11 +334,12 @@ impl Scanning {
     }
 
     /// The images of a report's platforms, from the stored layer inventories.
-    pub(crate) async fn images(
+    /// Reads the inventories of `platforms`' layers not in `known` into it, in one call.
+    async fn prefetch(
         &self,
         platforms: &[PlatformRef],
         known: &mut HashMap<String, Arc<Layer>>,
-    ) -> Result<Vec<(PlatformRef, Image)>> {
+    ) -> Result<()> {
         let missing: Vec<String> = platforms
             .iter()
             .flat_map(|p| p.layers.iter())
@@ -289,22 +356,16 @@ impl Scanning {
                 .map_err(|e| ApiError::unavailable(format!("layer inventories: {e}")))?;
             known.extend(found);
         }
-        let mut out = Vec::new();
-        for p in platforms {
-            let layers: Option<Vec<(&str, &Layer)>> = p
-                .layers
-                .iter()
-                .map(|d| known.get(d).map(|l| (d.as_str(), l.as_ref())))
-                .collect();
-            let Some(layers) = layers else {
-                return Err(ApiError::failed_precondition(format!(
-                    "the layer inventories of {} are gone: scan it again",
-                    p.digest
-                )));
-            };
-            out.push((p.clone(), Image::from_layers(layers)));
-        }
-        Ok(out)
+        Ok(())
+    }
+
+    pub(crate) async fn images(
+        &self,
+        platforms: &[PlatformRef],
+        known: &mut HashMap<String, Arc<Layer>>,
+    ) -> Result<Vec<(PlatformRef, Image)>> {
+        self.prefetch(platforms, known).await?;
+        composed(platforms, known)
     }
 
     /// The SBOM of `digest` in `format` (`cyclonedx` or `spdx`), of one platform of an index.
@@ -401,37 +462,54 @@ impl Scanning {
         let mut known = HashMap::new();
         let mut changed = 0;
         let total = stale.len();
-        for m in stale {
-            let platforms = platforms_of(&m);
-            let images = match self.images(&platforms, &mut known).await {
-                Ok(i) => i,
-                Err(e) => {
-                    tracing::warn!(digest = %m.digest, error = %e.message, "report not re-matched");
+        // Written a batch a transaction: ten thousand reports are ten thousand rows, not ten
+        // thousand commits.
+        for batch in stale.chunks(REMATCH_BATCH) {
+            // The batch's layer inventories in one read (each is read once per re-match).
+            let wanted: Vec<PlatformRef> = batch.iter().flat_map(platforms_of).collect();
+            self.prefetch(&wanted, &mut known).await?;
+            let work = (batch.to_vec(), known.clone(), index.clone());
+            let done = tokio::task::spawn_blocking(move || {
+                let (batch, known, index) = work;
+                let out = rematched(&batch, &known, &index, version);
+                batch.into_iter().zip(out).collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| ApiError::unavailable(format!("re-match: {e}")))?;
+            let next_of: Vec<(report::Model, bool, report::Model)> = done
+                .into_iter()
+                .filter_map(|(m, r)| r.map(|(differs, next)| (m, differs, next)))
+                .collect();
+            let txn = self.db.begin().await.map_err(db_error)?;
+            // Only a report still at the version it was read at: a scan that finished
+            // meanwhile wrote a newer one.
+            let current: HashMap<String, report::Model> = report::Entity::find()
+                .filter(
+                    report::Column::Digest.is_in(next_of.iter().map(|(m, _, _)| m.digest.clone())),
+                )
+                .all(&txn)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(|c| (c.digest.clone(), c))
+                .collect();
+            for (m, differs, next) in next_of {
+                let m = &m;
+                if current
+                    .get(&m.digest)
+                    .is_none_or(|c| c.db_version != m.db_version || c.status != "complete")
+                {
                     continue;
                 }
-            };
-            let items = match_platforms(&index, &images);
-            let before = items_of(&m);
-            let unsupported: Vec<String> = serde_json::from_str(&m.unsupported).unwrap_or_default();
-            let next = complete(&m.digest, &platforms, &items, &unsupported, version);
-            let txn = self.db.begin().await.map_err(db_error)?;
-            // Only a report still at the version it was read at: a scan that finished meanwhile
-            // wrote a newer one.
-            let current = report::Entity::find_by_id(&m.digest)
-                .one(&txn)
-                .await
-                .map_err(db_error)?;
-            if current.is_none_or(|c| c.db_version != m.db_version || c.status != "complete") {
-                continue;
+                if differs {
+                    changed += 1;
+                    self.outbox
+                        .enqueue(&txn, &completed(&next, "", ""))
+                        .await
+                        .map_err(|e| ApiError::unavailable(format!("scan outbox: {e}")))?;
+                }
+                save(&txn, next).await?;
             }
-            if items != before {
-                changed += 1;
-                self.outbox
-                    .enqueue(&txn, &completed(&next, "", ""))
-                    .await
-                    .map_err(|e| ApiError::unavailable(format!("scan outbox: {e}")))?;
-            }
-            save(&txn, next).await?;
             txn.commit().await.map_err(db_error)?;
         }
         if changed > 0 {
