@@ -101,6 +101,36 @@ pub fn trivy() -> std::path::PathBuf {
     path
 }
 
+/// Trivy's CycloneDX SBOM of `image` (`host/repo:tag`, plain HTTP) from its registry, offline
+/// (no vulnerability database), with its layer cache in `cache`: the document's bytes.
+pub fn trivy_cyclonedx(image: &str, cache: &std::path::Path) -> Vec<u8> {
+    let out = std::process::Command::new(trivy())
+        .args([
+            "image",
+            "--format",
+            "cyclonedx",
+            "--insecure",
+            "--image-src",
+            "remote",
+        ])
+        .args([
+            "--offline-scan",
+            "--skip-db-update",
+            "--quiet",
+            "--cache-dir",
+        ])
+        .arg(cache)
+        .arg(image)
+        .output()
+        .expect("run trivy");
+    assert!(
+        out.status.success(),
+        "trivy {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Whether an external command is installed (tests that need it say so clearly otherwise).
 pub fn require_command(name: &str) {
     let found = std::process::Command::new("sh")

@@ -74,7 +74,7 @@ fn trivy_packages(bom: &serde_json::Value) -> BTreeSet<Key> {
 
 #[tokio::test]
 async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
-    let trivy = berth_testkit::trivy();
+    berth_testkit::trivy();
     let venv_site = std::fs::read_dir(berth_testkit::tools_venv().join("lib"))
         .expect("the tools venv")
         .flatten()
@@ -211,31 +211,9 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
     push_image(&image, &target, "team/app", "v1").await.unwrap();
 
     let cache = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(&trivy)
-        .args([
-            "image",
-            "--format",
-            "cyclonedx",
-            "--insecure",
-            "--image-src",
-            "remote",
-        ])
-        .args([
-            "--offline-scan",
-            "--skip-db-update",
-            "--quiet",
-            "--cache-dir",
-        ])
-        .arg(cache.path())
-        .arg(format!("{}/team/app:v1", registry.host()))
-        .output()
-        .expect("run trivy");
-    assert!(
-        out.status.success(),
-        "trivy: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bom: serde_json::Value = serde_json::from_slice(&out.stdout).expect("Trivy's CycloneDX");
+    let sbom =
+        berth_testkit::trivy_cyclonedx(&format!("{}/team/app:v1", registry.host()), cache.path());
+    let bom: serde_json::Value = serde_json::from_slice(&sbom).expect("Trivy's CycloneDX");
     let theirs = trivy_packages(&bom);
 
     let client = berth_oci::Client::new(&registry.url(), None, Default::default()).unwrap();

@@ -17,7 +17,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_scan::scanner::{scan, LayerStore};
@@ -75,26 +74,8 @@ fn layer_of_dir(dir: &Path, work: &Path) -> (Blob, String, u64) {
     (Blob::new(gz), diff_id, size)
 }
 
-fn trivy_sbom(trivy: &Path, cache: &Path, image: &str) {
-    run(Command::new(trivy)
-        .args([
-            "image",
-            "--format",
-            "cyclonedx",
-            "--insecure",
-            "--image-src",
-            "remote",
-        ])
-        .args([
-            "--offline-scan",
-            "--skip-db-update",
-            "--quiet",
-            "--output",
-            "/dev/null",
-        ])
-        .arg("--cache-dir")
-        .arg(cache)
-        .arg(image));
+fn trivy_sbom(cache: &Path, image: &str) {
+    berth_testkit::trivy_cyclonedx(image, cache);
 }
 
 fn vm_hwm_kib() -> u64 {
@@ -123,7 +104,7 @@ async fn rss_child(url: &str, repo: &str, tag: &str) {
     );
 }
 
-async fn big_layer(registry: &DockerRegistry, trivy: &Path) {
+async fn big_layer(registry: &DockerRegistry) {
     let dir = std::env::var("BERTH_PERF_SCAN_DIR").unwrap_or("/usr/lib/x86_64-linux-gnu".into());
     let work = tempfile::tempdir().unwrap();
     let (blob, diff_id, tar_bytes) = layer_of_dir(Path::new(&dir), work.path());
@@ -178,11 +159,7 @@ async fn big_layer(registry: &DockerRegistry, trivy: &Path) {
     // Each run with a cache of its own: nothing of the image known beforehand.
     let trivy_time = best(2, || async {
         let fresh = tempfile::tempdir().unwrap();
-        trivy_sbom(
-            trivy,
-            fresh.path(),
-            &format!("{}/big/files:v1", registry.host()),
-        );
+        trivy_sbom(fresh.path(), &format!("{}/big/files:v1", registry.host()));
     })
     .await;
     println!(
@@ -243,7 +220,7 @@ fn base_layer() -> berth_testkit::image::FileLayer {
     files_layer(&refs, Compression::Gzip)
 }
 
-async fn shared_base(registry: &DockerRegistry, trivy: &Path, images: usize) {
+async fn shared_base(registry: &DockerRegistry, images: usize) {
     let base = base_layer();
     let target = Target {
         host: registry.host(),
@@ -281,7 +258,6 @@ async fn shared_base(registry: &DockerRegistry, trivy: &Path, images: usize) {
     let t = Instant::now();
     for i in 0..images {
         trivy_sbom(
-            trivy,
             cache.path(),
             &format!("{}/shared/app-{i:03}:v1", registry.host()),
         );
@@ -483,7 +459,7 @@ async fn main() {
     }
     let images: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200);
     let reports: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let trivy = Arc::new(berth_testkit::trivy());
+    let trivy = berth_testkit::trivy();
     let registry = DockerRegistry::start(RegistryOptions::default())
         .await
         .unwrap();
@@ -495,10 +471,10 @@ async fn main() {
     let only = std::env::var("BERTH_PERF_ONLY").unwrap_or_default();
     let part = |n: &str| only.is_empty() || only.split(',').any(|p| p.trim() == n);
     if part("1") {
-        big_layer(&registry, &trivy).await;
+        big_layer(&registry).await;
     }
     if part("2") {
-        shared_base(&registry, &trivy, images).await;
+        shared_base(&registry, images).await;
     }
     if part("3") {
         rematch(reports).await;
