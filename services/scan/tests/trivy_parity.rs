@@ -186,6 +186,14 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
             Vec::new(),
         ),
         ("srv/web/package-lock.json".into(), lockfile.to_vec()),
+        (
+            "srv/yarn1/yarn.lock".into(),
+            b"# yarn lockfile v1\n\n\nsemver@^5.7.0:\n  version \"5.7.1\"\n".to_vec(),
+        ),
+        (
+            "srv/pnpm/pnpm-lock.yaml".into(),
+            b"lockfileVersion: '9.0'\n\npackages:\n\n  qs@6.5.2:\n    resolution: {integrity: sha512-x}\n".to_vec(),
+        ),
     ];
     let layer = |files: &[(String, Vec<u8>)], c| {
         let refs: Vec<(&str, &[u8])> = files
@@ -222,10 +230,11 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
         .unwrap()
         .platforms;
     let inventory = &platforms[0].image;
-    let (lockfile_packages, ours): (Vec<_>, Vec<_>) = inventory
-        .packages
-        .iter()
-        .partition(|p| p.package.path.ends_with("package-lock.json"));
+    let (lockfile_packages, ours): (Vec<_>, Vec<_>) = inventory.packages.iter().partition(|p| {
+        ["package-lock.json", "yarn.lock", "pnpm-lock.yaml"]
+            .iter()
+            .any(|l| p.package.path.ends_with(l))
+    });
     let ours: BTreeSet<Key> = ours
         .into_iter()
         .map(|p| {
@@ -287,7 +296,15 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
         .map(|p| (p.package.name.as_str(), p.package.version.as_str()))
         .collect();
     locked.sort();
-    assert_eq!(locked, [("lodash", "4.17.15"), ("minimist", "1.2.5")]);
+    assert_eq!(
+        locked,
+        [
+            ("lodash", "4.17.15"),
+            ("minimist", "1.2.5"),
+            ("qs", "6.5.2"),
+            ("semver", "5.7.1")
+        ]
+    );
     assert_eq!(inventory.os.as_ref().map(|o| o.id.as_str()), Some("debian"));
     println!(
         "parity: {} packages ({} dpkg, {} Python, {} npm, {} crates)",

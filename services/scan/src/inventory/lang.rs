@@ -1,6 +1,7 @@
 //! Language packages an image holds: Python distributions (`*.dist-info/METADATA`,
-//! `*.egg-info/PKG-INFO`), npm (`package-lock.json` v1–v3 and installed
-//! `node_modules/**/package.json`) and Rust (`Cargo.lock`).
+//! `*.egg-info/PKG-INFO`), npm (`package-lock.json` v1–v3, `yarn.lock` of Yarn 1 and of Yarn
+//! 2+, `pnpm-lock.yaml` v5–v9, and installed `node_modules/**/package.json`) and Rust
+//! (`Cargo.lock`).
 
 use super::{Ecosystem, Package};
 
@@ -10,7 +11,9 @@ pub fn kind(path: &str) -> Option<Ecosystem> {
     if path.ends_with(".dist-info/METADATA") || path.ends_with(".egg-info/PKG-INFO") {
         return Some(Ecosystem::PyPI);
     }
-    if name == "package-lock.json" && !path.contains("node_modules/") {
+    if matches!(name, "package-lock.json" | "yarn.lock" | "pnpm-lock.yaml")
+        && !path.contains("node_modules/")
+    {
         return Some(Ecosystem::Npm);
     }
     if name == "package.json" && installed_npm(path) {
@@ -55,6 +58,8 @@ pub fn parse(ecosystem: Ecosystem, path: &str, text: &str) -> Vec<Package> {
     match (ecosystem, name) {
         (Ecosystem::PyPI, _) => python(path, text).into_iter().collect(),
         (Ecosystem::Npm, "package-lock.json") => npm_lock(path, text),
+        (Ecosystem::Npm, "yarn.lock") => yarn_lock(path, text),
+        (Ecosystem::Npm, "pnpm-lock.yaml") => pnpm_lock(path, text),
         (Ecosystem::Npm, _) => npm_installed(path, text).into_iter().collect(),
         (Ecosystem::CratesIo, _) => cargo_lock(path, text),
         _ => Vec::new(),
@@ -131,6 +136,116 @@ fn npm_installed(path: &str, text: &str) -> Option<Package> {
         manifest.get("version")?.as_str()?,
         path,
     ))
+}
+
+/// The package name of a lockfile's specifier: `lodash@^4.17.15` → `lodash`,
+/// `@babel/core@npm:^7.0.0` → `@babel/core` (a scope's `@` is not the separator).
+fn spec_name(spec: &str) -> &str {
+    let spec = spec.trim().trim_matches('"');
+    match spec[1.min(spec.len())..].find('@') {
+        Some(at) => &spec[..at + 1],
+        None => spec,
+    }
+}
+
+/// `yarn.lock`: Yarn 1's format (`"a@^1", a@~1.2:` then `  version "1.2.3"`) and Yarn 2+'s
+/// YAML (`"a@npm:^1":` then `  version: 1.2.3`; `__metadata` and workspace, link, portal and
+/// patch resolutions are not registry packages).
+fn yarn_lock(path: &str, text: &str) -> Vec<Package> {
+    let mut out = Vec::new();
+    let mut name: Option<String> = None;
+    for line in text.lines() {
+        if line.trim_start().starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        if !line.starts_with(' ') {
+            let key = line.trim_end().trim_end_matches(':');
+            name = (key != "__metadata")
+                .then(|| key.split(',').next().map(spec_name))
+                .flatten()
+                .map(str::to_string);
+            continue;
+        }
+        let Some(n) = &name else { continue };
+        let t = line.trim();
+        if let Some(v) = t
+            .strip_prefix("version ")
+            .or_else(|| t.strip_prefix("version: "))
+        {
+            let v = v.trim().trim_matches('"');
+            if !v.is_empty() {
+                out.push(package(n, v, path));
+            }
+        } else if let Some(r) = t.strip_prefix("resolution: ") {
+            let r = r.trim_matches('"');
+            let local = ["@workspace:", "@link:", "@portal:", "@file:", "@patch:"];
+            if local.iter().any(|l| r.contains(l)) {
+                if let Some(last) = out.last() {
+                    if &last.name == n && last.path == path {
+                        out.pop();
+                    }
+                }
+                name = None;
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `pnpm-lock.yaml`: the keys of its `packages` map, as each lockfile version writes them —
+/// `/a/1.2.3` (v5, peers after `_`), `/a@1.2.3` (v6, peers in parentheses), `a@1.2.3` (v9);
+/// scoped names keep their `@scope/`. Links and local folders have no version there.
+fn pnpm_lock(path: &str, text: &str) -> Vec<Package> {
+    let mut out = Vec::new();
+    let mut in_packages = false;
+    let mut v5 = false;
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("lockfileVersion:") {
+            let major = v.trim().trim_matches(|c| c == '\'' || c == '"');
+            v5 = major
+                .split('.')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_some_and(|m| m < 6);
+        }
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_packages = line.trim_end() == "packages:";
+            continue;
+        }
+        if !in_packages || !line.starts_with("  ") || line.starts_with("   ") {
+            continue;
+        }
+        let key = line
+            .trim()
+            .trim_end_matches(':')
+            .trim_matches(|c| c == '\'' || c == '"');
+        // Peer suffixes: `(react@18.2.0)` (v6, v9).
+        let key = key.split('(').next().unwrap_or(key);
+        let bare = key.trim_start_matches('/');
+        let (name, version) = if v5 {
+            // `/name/version[_peers]`, `/@scope/name/version[_peers]`.
+            let cut = if bare.starts_with('@') { 2 } else { 1 };
+            let parts: Vec<&str> = bare.splitn(cut + 1, '/').collect();
+            if parts.len() != cut + 1 {
+                continue;
+            }
+            let at = parts[..cut].iter().map(|p| p.len() + 1).sum::<usize>() - 1;
+            let version = parts[cut];
+            (&bare[..at], version.split('_').next().unwrap_or(version))
+        } else {
+            let n = spec_name(bare);
+            (n, bare[n.len()..].trim_start_matches('@'))
+        };
+        let plain = version.chars().next().is_some_and(|c| c.is_ascii_digit());
+        if !name.is_empty() && plain {
+            out.push(package(name, version, path));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `Cargo.lock`'s `[[package]]` entries from a registry (workspace members and path
@@ -238,5 +353,52 @@ mod tests {
             (p[0].name.as_str(), p[0].version.as_str()),
             ("requests", "2.19.1")
         );
+    }
+
+    #[test]
+    fn yarn_and_pnpm_lockfiles_of_every_version() {
+        let names = |v: Vec<Package>| -> Vec<(String, String)> {
+            v.into_iter().map(|p| (p.name, p.version)).collect()
+        };
+        let yarn1 = "# THIS IS AN AUTOGENERATED FILE. DO NOT EDIT THIS FILE DIRECTLY.\n# yarn lockfile v1\n\n\n\"@babel/code-frame@^7.0.0\", \"@babel/code-frame@^7.10.4\":\n  version \"7.12.13\"\n  resolved \"https://registry.yarnpkg.com/@babel/code-frame/-/code-frame-7.12.13.tgz\"\n  dependencies:\n    \"@babel/highlight\" \"^7.10.4\"\n\nlodash@^4.17.15:\n  version \"4.17.15\"\n";
+        assert_eq!(
+            names(yarn_lock("srv/yarn.lock", yarn1)),
+            [
+                ("@babel/code-frame".into(), "7.12.13".into()),
+                ("lodash".into(), "4.17.15".into())
+            ]
+        );
+        let berry = "__metadata:\n  version: 6\n  cacheKey: 8\n\n\"lodash@npm:^4.17.15\":\n  version: 4.17.21\n  resolution: \"lodash@npm:4.17.21\"\n\n\"web@workspace:.\":\n  version: 0.0.0-use.local\n  resolution: \"web@workspace:.\"\n";
+        assert_eq!(
+            names(yarn_lock("srv/yarn.lock", berry)),
+            [("lodash".into(), "4.17.21".into())]
+        );
+        let v5 = "lockfileVersion: 5.4\n\npackages:\n\n  /@babel/core/7.20.0:\n    resolution: {integrity: sha512-x}\n\n  /react-dom/18.2.0_react@18.2.0:\n    resolution: {integrity: sha512-y}\n";
+        assert_eq!(
+            names(pnpm_lock("srv/pnpm-lock.yaml", v5)),
+            [
+                ("@babel/core".into(), "7.20.0".into()),
+                ("react-dom".into(), "18.2.0".into())
+            ]
+        );
+        let v6 = "lockfileVersion: '6.0'\n\ndependencies:\n  lodash:\n    specifier: ^4.17.15\n    version: 4.17.15\n\npackages:\n\n  /lodash@4.17.15:\n    resolution: {integrity: sha512-z}\n    dev: false\n\n  /react-dom@18.2.0(react@18.2.0):\n    resolution: {integrity: sha512-y}\n";
+        assert_eq!(
+            names(pnpm_lock("srv/pnpm-lock.yaml", v6)),
+            [
+                ("lodash".into(), "4.17.15".into()),
+                ("react-dom".into(), "18.2.0".into())
+            ]
+        );
+        let v9 = "lockfileVersion: '9.0'\n\npackages:\n\n  '@types/node@20.1.0':\n    resolution: {integrity: sha512-a}\n\n  minimist@1.2.5:\n    resolution: {integrity: sha512-b}\n\nsnapshots:\n\n  minimist@1.2.5: {}\n";
+        assert_eq!(
+            names(pnpm_lock("srv/pnpm-lock.yaml", v9)),
+            [
+                ("@types/node".into(), "20.1.0".into()),
+                ("minimist".into(), "1.2.5".into())
+            ]
+        );
+        assert_eq!(kind("srv/app/yarn.lock"), Some(Ecosystem::Npm));
+        assert_eq!(kind("srv/app/pnpm-lock.yaml"), Some(Ecosystem::Npm));
+        assert_eq!(kind("srv/app/node_modules/x/yarn.lock"), None);
     }
 }
