@@ -31,11 +31,17 @@ pub type FileLayer = (Blob, String, &'static str);
 /// A layer holding `files` (path and bytes; a name `.wh.X` is a whiteout of `X`, `.wh..wh..opq`
 /// makes its directory opaque), as a tar compressed as asked.
 pub fn files_layer(files: &[(&str, &[u8])], compression: Compression) -> FileLayer {
+    let moded: Vec<(&str, &[u8], u32)> = files.iter().map(|(p, b)| (*p, *b, 0o644)).collect();
+    files_layer_with_modes(&moded, compression)
+}
+
+/// [`files_layer`] with each file's mode given (`0o755` for an executable).
+pub fn files_layer_with_modes(files: &[(&str, &[u8], u32)], compression: Compression) -> FileLayer {
     let mut tar = tar::Builder::new(Vec::new());
-    for (path, bytes) in files {
+    for (path, bytes, mode) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
+        header.set_mode(*mode);
         header.set_mtime(0);
         header.set_cksum();
         tar.append_data(&mut header, path, *bytes)

@@ -127,6 +127,11 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
             // Build metadata takes no part in precedence.
             Some(a.cmp_precedence(&b))
         }
+        // Go modules and the standard library: semver with a `v` (OSV writes it without).
+        Ecosystem::Go => {
+            let parse = |v: &str| semver::Version::parse(v.strip_prefix('v').unwrap_or(v)).ok();
+            Some(parse(a)?.cmp_precedence(&parse(b)?))
+        }
         Ecosystem::Alpine => versions::apk(a, b),
         Ecosystem::PyPI => versions::pep440(a, b),
     }
@@ -402,5 +407,24 @@ mod tests {
         assert_eq!(ecosystem_name(Ecosystem::Debian, "12"), "Debian:12");
         assert_eq!(ecosystem_name(Ecosystem::Alpine, "3.20.3"), "Alpine:v3.20");
         assert_eq!(ecosystem_name(Ecosystem::CratesIo, ""), "crates.io");
+    }
+
+    /// GO-2023-1878 (net/http: insufficient sanitization of Host header), as the Go
+    /// vulnerability database publishes it for the standard library: OSV writes Go versions
+    /// without the `v` a binary's build information has.
+    #[test]
+    fn go_standard_library_versions() {
+        let r: Record = serde_json::from_str(
+            r#"{"id": "GO-2023-1878", "aliases": ["CVE-2023-29406"],
+                "affected": [{"package": {"ecosystem": "Go", "name": "stdlib"},
+                  "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"},
+                    {"fixed": "1.19.11"}, {"introduced": "1.20.0-0"}, {"fixed": "1.20.6"}]}]}]}"#,
+        )
+        .unwrap();
+        let hit = |v: &str| affects(&r, Ecosystem::Go, "Go", "stdlib", v).map(|m| m.fixed);
+        assert_eq!(hit("v1.19.8"), Some(Some("1.19.11".into())));
+        assert_eq!(hit("v1.20.5"), Some(Some("1.20.6".into())));
+        assert_eq!(hit("v1.20.6"), None);
+        assert_eq!(hit("v1.21.0"), None);
     }
 }

@@ -65,6 +65,11 @@ pub fn purl(installed: &Installed, image: &Image) -> Option<String> {
             None => format!("pkg:npm/{}@{version}", encode(&p.name)),
         },
         Ecosystem::CratesIo => format!("pkg:cargo/{}@{version}", encode(&p.name)),
+        // The module path's segments are the namespace and name (`pkg:golang/stdlib@v1.21.5`).
+        Ecosystem::Go => format!(
+            "pkg:golang/{}@{version}",
+            p.name.split('/').map(encode).collect::<Vec<_>>().join("/")
+        ),
     })
 }
 

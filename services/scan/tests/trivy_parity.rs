@@ -202,10 +202,21 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
             .collect();
         files_layer(&refs, c)
     };
+    // Go binaries of this machine (Debian's skopeo and docker-registry), executable.
+    let skopeo = std::fs::read("/usr/bin/skopeo").unwrap();
+    let registry_bin = std::fs::read("/usr/bin/docker-registry").unwrap();
+    let go = berth_testkit::image::files_layer_with_modes(
+        &[
+            ("usr/bin/skopeo", &skopeo, 0o755),
+            ("usr/bin/docker-registry", &registry_bin, 0o755),
+        ],
+        Compression::None,
+    );
     let image = Image::of_layers(
         vec![
             layer(&base, Compression::Gzip),
             layer(&upper, Compression::Zstd),
+            go,
         ],
         "amd64",
     );
@@ -230,7 +241,23 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
         .unwrap()
         .platforms;
     let inventory = &platforms[0].image;
-    let (lockfile_packages, ours): (Vec<_>, Vec<_>) = inventory.packages.iter().partition(|p| {
+    // Explained: the Go standard library of a Go binary, which this Trivy does not list.
+    let (stdlib, packages): (Vec<_>, Vec<_>) = inventory
+        .packages
+        .iter()
+        .partition(|p| p.ecosystem == Some(Ecosystem::Go) && p.package.name == "stdlib");
+    let mut stdlib: Vec<(&str, &str)> = stdlib
+        .iter()
+        .map(|p| (p.package.path.as_str(), p.package.version.as_str()))
+        .collect();
+    stdlib.sort();
+    assert_eq!(
+        stdlib.iter().map(|s| s.0).collect::<Vec<_>>(),
+        ["usr/bin/docker-registry", "usr/bin/skopeo"],
+        "{stdlib:?}"
+    );
+    assert!(stdlib.iter().all(|s| s.1.starts_with("v1.")), "{stdlib:?}");
+    let (lockfile_packages, ours): (Vec<_>, Vec<_>) = packages.into_iter().partition(|p| {
         ["package-lock.json", "yarn.lock", "pnpm-lock.yaml"]
             .iter()
             .any(|l| p.package.path.ends_with(l))
@@ -243,6 +270,7 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
                 Some(Ecosystem::PyPI) => "python-pkg",
                 Some(Ecosystem::Npm) => "node-pkg",
                 Some(Ecosystem::CratesIo) => "cargo",
+                Some(Ecosystem::Go) => "gobinary",
                 other => panic!("unexpected {other:?}: {p:?}"),
             };
             (

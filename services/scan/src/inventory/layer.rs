@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::Digest;
 
-use super::{apk, dpkg, lang, os_release, Found, Layer};
+use super::{apk, dpkg, gobin, lang, os_release, Ecosystem, Found, Layer};
 
 /// The largest package database read (a Debian status file of 5,000 packages is ~5 MiB).
 const MAX_DATABASE: u64 = 64 << 20;
@@ -153,6 +153,15 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
         // Every file of the layer passes here: its path is looked at once.
         let language = lang::kind(&path);
         if language.is_none() && !system_file(&path) {
+            // An executable may be a Go binary: its build information lists its modules.
+            let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
+            if executable && entry.size() >= 64 {
+                if let Some(modules) = gobin::read(&mut entry, &path).map_err(read_error)? {
+                    layer
+                        .found
+                        .insert(path, Found::Language(Ecosystem::Go, modules));
+                }
+            }
             continue;
         }
         if entry.size() > MAX_DATABASE {

@@ -6,6 +6,7 @@
 
 pub mod apk;
 pub mod dpkg;
+pub mod gobin;
 pub mod lang;
 pub mod layer;
 pub mod os_release;
@@ -23,6 +24,7 @@ pub enum Ecosystem {
     PyPI,
     Npm,
     CratesIo,
+    Go,
 }
 
 impl Ecosystem {
@@ -34,6 +36,7 @@ impl Ecosystem {
             Self::PyPI => "PyPI",
             Self::Npm => "npm",
             Self::CratesIo => "crates.io",
+            Self::Go => "Go",
         }
     }
 }
