@@ -15,17 +15,6 @@ const MAX_INFO: u64 = 1 << 20;
 /// Go 1.18+: the version and module strings follow the header inline.
 const INLINE: u8 = 0x2;
 
-fn package(name: &str, version: &str, path: &str) -> Package {
-    Package {
-        name: name.to_string(),
-        version: version.to_string(),
-        source: name.to_string(),
-        source_version: String::new(),
-        arch: String::new(),
-        path: path.to_string(),
-    }
-}
-
 /// The modules of the executable `entry` (its bytes, streamed) if it is a Go binary with
 /// build information; `None` otherwise (what was read of it is not needed again).
 pub fn read(mut entry: impl Read, path: &str) -> std::io::Result<Option<Vec<Package>>> {
@@ -95,7 +84,7 @@ fn parse(info: &[u8], path: &str) -> Option<Vec<Package>> {
         .next()
         .and_then(|v| v.strip_prefix("go"))
     {
-        out.push(package("stdlib", &format!("v{v}"), path));
+        out.push(Package::language("stdlib", &format!("v{v}"), path));
     }
     // The module information sits between two 16-byte sentinels.
     let text = if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
@@ -123,7 +112,7 @@ fn parse(info: &[u8], path: &str) -> Option<Vec<Package>> {
         modules
             .into_iter()
             .filter(|(_, v)| v.starts_with('v'))
-            .map(|(m, v)| package(&m, &v, path)),
+            .map(|(m, v)| Package::language(&m, &v, path)),
     );
     Some(out)
 }

@@ -41,17 +41,6 @@ fn installed_npm(path: &str) -> bool {
     }
 }
 
-fn package(name: &str, version: &str, path: &str) -> Package {
-    Package {
-        name: name.to_string(),
-        version: version.to_string(),
-        source: name.to_string(),
-        source_version: String::new(),
-        arch: String::new(),
-        path: path.to_string(),
-    }
-}
-
 /// The packages the file at `path` lists.
 pub fn parse(ecosystem: Ecosystem, path: &str, text: &str) -> Vec<Package> {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -80,7 +69,7 @@ fn python(path: &str, text: &str) -> Option<Package> {
             version = Some(v.trim());
         }
     }
-    Some(package(name?, version?, path))
+    Some(Package::language(name?, version?, path))
 }
 
 /// `package-lock.json`: v2 and v3 list `packages` by install path (`node_modules/a`,
@@ -101,7 +90,7 @@ fn npm_lock(path: &str, text: &str) -> Vec<Package> {
             }
             let name = p.get("name").and_then(|n| n.as_str()).unwrap_or(name);
             if let Some(version) = p.get("version").and_then(|v| v.as_str()) {
-                out.push(package(name, version, path));
+                out.push(Package::language(name, version, path));
             }
         }
     } else if let Some(deps) = lock.get("dependencies").and_then(|d| d.as_object()) {
@@ -114,7 +103,7 @@ fn npm_lock(path: &str, text: &str) -> Vec<Package> {
                 if let Some(version) = d.get("version").and_then(|v| v.as_str()) {
                     // A v1 dependency from a folder or a git URL has no registry version.
                     if !version.contains(':') && !version.contains('/') {
-                        out.push(package(name, version, path));
+                        out.push(Package::language(name, version, path));
                     }
                 }
                 if let Some(nested) = d.get("dependencies").and_then(|n| n.as_object()) {
@@ -131,7 +120,7 @@ fn npm_lock(path: &str, text: &str) -> Vec<Package> {
 
 fn npm_installed(path: &str, text: &str) -> Option<Package> {
     let manifest: serde_json::Value = serde_json::from_str(text).ok()?;
-    Some(package(
+    Some(Package::language(
         manifest.get("name")?.as_str()?,
         manifest.get("version")?.as_str()?,
         path,
@@ -174,7 +163,7 @@ fn yarn_lock(path: &str, text: &str) -> Vec<Package> {
         {
             let v = v.trim().trim_matches('"');
             if !v.is_empty() {
-                out.push(package(n, v, path));
+                out.push(Package::language(n, v, path));
             }
         } else if let Some(r) = t.strip_prefix("resolution: ") {
             let r = r.trim_matches('"');
@@ -240,7 +229,7 @@ fn pnpm_lock(path: &str, text: &str) -> Vec<Package> {
         };
         let plain = version.chars().next().is_some_and(|c| c.is_ascii_digit());
         if !name.is_empty() && plain {
-            out.push(package(name, version, path));
+            out.push(Package::language(name, version, path));
         }
     }
     out.sort();
@@ -272,7 +261,7 @@ fn cargo_lock(path: &str, text: &str) -> Vec<Package> {
                 .as_deref()
                 .is_some_and(|s| s.starts_with("registry+"))
         })
-        .map(|e| package(&e.name, &e.version, path))
+        .map(|e| Package::language(&e.name, &e.version, path))
         .collect()
 }
 

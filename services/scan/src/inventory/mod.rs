@@ -56,6 +56,20 @@ pub struct Package {
     pub path: String,
 }
 
+impl Package {
+    /// A language package (its own source, no architecture) listed by the file at `path`.
+    pub fn language(name: &str, version: &str, path: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            version: version.to_string(),
+            source: name.to_string(),
+            source_version: String::new(),
+            arch: String::new(),
+            path: path.to_string(),
+        }
+    }
+}
+
 /// The operating system an image's `os-release` names.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Os {
