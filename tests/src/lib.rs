@@ -44,6 +44,8 @@ pub struct Backends {
     pub bus: String,
     /// `host:port` the services reach PostgreSQL at (the databases are made directly).
     pub postgres: String,
+    /// The OSV mirror the scan service fetches from.
+    pub vulndb: Option<berth_config::VulnDbMirror>,
 }
 
 impl Default for Backends {
@@ -52,6 +54,7 @@ impl Default for Backends {
             cache: "redis://127.0.0.1:6379".into(),
             bus: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             postgres: "127.0.0.1:5432".into(),
+            vulndb: None,
         }
     }
 }
@@ -112,6 +115,7 @@ impl Suite {
                     ..Default::default()
                 },
                 replication_workers: true,
+                vulndb: backends.vulndb.clone(),
             },
             tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             &shutdown,

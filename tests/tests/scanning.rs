@@ -1032,3 +1032,135 @@ async fn the_gate_judges_what_is_held_where_it_is_asked() {
         "{d}"
     );
 }
+
+/// A zip of one OSV record a file, as osv.dev's `all.zip` exports are.
+fn osv_zip(records: &[&str]) -> Vec<u8> {
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (i, r) in records.iter().enumerate() {
+        out.start_file(
+            format!("R-{i}.json"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut out, r.as_bytes()).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// The vulnerability database follows a configured mirror (an air-gapped site's web server laid
+/// out as osv.dev's bucket): the export is imported at start, asked for again with its `ETag`
+/// (a 304 imports nothing), imported again when it changes, and a mirror that fails leaves the
+/// database as it was and says why. Only platform admins make it fetch.
+#[tokio::test]
+async fn the_vulnerability_database_follows_its_mirror() {
+    use std::sync::{Arc, Mutex};
+    let export: Arc<Mutex<(Vec<u8>, String, bool)>> = Arc::new(Mutex::new((
+        osv_zip(&[REQUESTS_RECORD]),
+        "\"v1\"".into(),
+        true,
+    )));
+    let asked: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let app = {
+        let (export, asked) = (export.clone(), asked.clone());
+        axum::Router::new().route(
+            "/PyPI/all.zip",
+            axum::routing::get(move |headers: http::HeaderMap| {
+                let (export, asked) = (export.clone(), asked.clone());
+                async move {
+                    let seen = headers
+                        .get("if-none-match")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    asked.lock().unwrap().push(seen.clone());
+                    let (body, etag, up) = export.lock().unwrap().clone();
+                    if !up {
+                        return (http::StatusCode::SERVICE_UNAVAILABLE, Vec::new()).into_response();
+                    }
+                    if seen.as_deref() == Some(etag.as_str()) {
+                        return (http::StatusCode::NOT_MODIFIED, Vec::new()).into_response();
+                    }
+                    ([("etag", etag)], body).into_response()
+                }
+            }),
+        )
+    };
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mirror = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let suite = Suite::start_with(
+        Backend::Sqlite,
+        berth_tests::Backends {
+            vulndb: Some(berth_config::VulnDbMirror {
+                url: mirror.clone(),
+                ecosystems: vec!["PyPI".into()],
+                every: Duration::from_secs(3600),
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    // Fetched at start.
+    let db = berth_testkit::wait_for(Duration::from_secs(30), || async {
+        let db = suite.ok(Method::GET, "/api/v1/vulndb", None).await;
+        (db["records"] == 1).then_some(db)
+    })
+    .await
+    .expect("the mirror's export is imported at start");
+    assert_eq!(
+        db["sources"][0]["url"],
+        format!("{mirror}/PyPI/all.zip"),
+        "{db}"
+    );
+    assert_eq!(db["sources"][0]["status"], "imported", "{db}");
+    let version = db["version"].as_u64().unwrap();
+
+    // Asked again with its ETag: unchanged, nothing imported.
+    let synced = suite.ok(Method::POST, "/api/v1/vulndb/sync", None).await;
+    assert_eq!(synced["sources"][0]["status"], "unchanged", "{synced}");
+    assert_eq!(synced["version"], version);
+    assert_eq!(
+        asked.lock().unwrap().last().cloned().flatten().as_deref(),
+        Some("\"v1\"")
+    );
+
+    // A new export is imported.
+    *export.lock().unwrap() = (
+        osv_zip(&[REQUESTS_RECORD, PROXY_RECORD]),
+        "\"v2\"".into(),
+        true,
+    );
+    let synced = suite.ok(Method::POST, "/api/v1/vulndb/sync", None).await;
+    assert_eq!(synced["sources"][0]["status"], "imported", "{synced}");
+    assert_eq!(synced["sources"][0]["imported"], 1, "{synced}");
+    assert_eq!(synced["version"], version + 1);
+
+    // A mirror that fails changes nothing, and says so.
+    export.lock().unwrap().2 = false;
+    let synced = suite.ok(Method::POST, "/api/v1/vulndb/sync", None).await;
+    assert_eq!(synced["sources"][0]["status"], "failed", "{synced}");
+    assert!(
+        synced["sources"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{synced}"
+    );
+    let db = suite.ok(Method::GET, "/api/v1/vulndb", None).await;
+    assert_eq!(
+        (db["records"].as_u64(), db["version"].as_u64()),
+        (Some(2), Some(version + 1)),
+        "{db}"
+    );
+
+    // Only platform admins make it fetch; without a mirror there is nothing to fetch.
+    suite.workspace("blue", "blue-ns").await;
+    let bob = suite.member("blue", "bob", "workspace-admin").await;
+    let (status, _) = suite
+        .call(Some(&bob), Method::POST, "/api/v1/vulndb/sync", None)
+        .await;
+    assert_eq!(status, 403);
+    let plain = Suite::start(Backend::Sqlite).await;
+    let (status, e) = plain.admin(Method::POST, "/api/v1/vulndb/sync", None).await;
+    assert_eq!(status, 412, "{e}");
+}

@@ -25,6 +25,9 @@ pub const REPLICATION_TASK_ATTEMPTS: &str = "BERTH_REPLICATION_TASK_ATTEMPTS";
 pub const REPLICATION_TASK_TIMEOUT_SECS: &str = "BERTH_REPLICATION_TASK_TIMEOUT_SECS";
 /// How long a digest recorded by a policy is trusted before the destination is asked again.
 pub const REPLICATION_VERIFY_SECS: &str = "BERTH_REPLICATION_VERIFY_SECS";
+pub const VULNDB_MIRROR: &str = "BERTH_VULNDB_MIRROR";
+pub const VULNDB_ECOSYSTEMS: &str = "BERTH_VULNDB_ECOSYSTEMS";
+pub const VULNDB_SYNC_SECS: &str = "BERTH_VULNDB_SYNC_SECS";
 /// Issuer of registry tokens (`auth.token.issuer` of registries); `berth` by default.
 pub const TOKEN_ISSUER: &str = "BERTH_TOKEN_ISSUER";
 /// A PEM P-256 private key (PKCS#8) every service that signs registry tokens uses (gateway,

@@ -9,7 +9,9 @@
 pub mod keys;
 mod settings;
 
-pub use settings::{BackendUrls, LogFormat, RawSettings, ReplicationSettings, Settings};
+pub use settings::{
+    BackendUrls, LogFormat, RawSettings, ReplicationSettings, Settings, VulnDbMirror,
+};
 
 use std::collections::HashMap;
 

@@ -36,6 +36,9 @@ pub struct RawSettings {
     pub replication_task_attempts: Option<String>,
     pub replication_task_timeout_secs: Option<String>,
     pub replication_verify_secs: Option<String>,
+    pub vulndb_mirror: Option<String>,
+    pub vulndb_ecosystems: Option<String>,
+    pub vulndb_sync_secs: Option<String>,
 }
 
 impl RawSettings {
@@ -65,6 +68,9 @@ impl RawSettings {
             replication_task_attempts: env.var(keys::REPLICATION_TASK_ATTEMPTS),
             replication_task_timeout_secs: env.var(keys::REPLICATION_TASK_TIMEOUT_SECS),
             replication_verify_secs: env.var(keys::REPLICATION_VERIFY_SECS),
+            vulndb_mirror: env.var(keys::VULNDB_MIRROR),
+            vulndb_ecosystems: env.var(keys::VULNDB_ECOSYSTEMS),
+            vulndb_sync_secs: env.var(keys::VULNDB_SYNC_SECS),
         }
     }
 
@@ -108,6 +114,9 @@ impl RawSettings {
             replication_verify_secs: over
                 .replication_verify_secs
                 .or(self.replication_verify_secs),
+            vulndb_mirror: over.vulndb_mirror.or(self.vulndb_mirror),
+            vulndb_ecosystems: over.vulndb_ecosystems.or(self.vulndb_ecosystems),
+            vulndb_sync_secs: over.vulndb_sync_secs.or(self.vulndb_sync_secs),
         }
     }
 }
@@ -148,6 +157,16 @@ pub struct Settings {
     pub platform_admins: Vec<String>,
     pub log_format: LogFormat,
     pub replication: ReplicationSettings,
+    /// Where the scan service fetches OSV exports (`{mirror}/{ecosystem}/all.zip`), if set.
+    pub vulndb: Option<VulnDbMirror>,
+}
+
+/// An OSV mirror: a web server laid out as osv.dev's bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VulnDbMirror {
+    pub url: String,
+    pub ecosystems: Vec<String>,
+    pub every: Duration,
 }
 
 /// How replication executions run in this process.
@@ -304,6 +323,52 @@ impl Settings {
                 0..=365 * 86_400,
             )?),
         };
+        let vulndb = match raw.vulndb_mirror.filter(|m| !m.trim().is_empty()) {
+            None => None,
+            Some(url) => {
+                let url = url.trim().trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::new(
+                        keys::VULNDB_MIRROR,
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+                let ecosystems: Vec<String> = raw
+                    .vulndb_ecosystems
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .map(String::from)
+                    .collect();
+                if ecosystems.is_empty() {
+                    return Err(ConfigError::new(
+                        keys::VULNDB_ECOSYSTEMS,
+                        "is required with BERTH_VULNDB_MIRROR (the ecosystems to fetch, \
+                         comma-separated: PyPI,npm,Debian)",
+                    ));
+                }
+                if let Some(bad) = ecosystems
+                    .iter()
+                    .find(|e| e.contains(['/', '?', '#']) || e.contains(".."))
+                {
+                    return Err(ConfigError::new(
+                        keys::VULNDB_ECOSYSTEMS,
+                        format!("{bad:?} is not an ecosystem name"),
+                    ));
+                }
+                Some(VulnDbMirror {
+                    url,
+                    ecosystems,
+                    every: Duration::from_secs(number(
+                        keys::VULNDB_SYNC_SECS,
+                        raw.vulndb_sync_secs,
+                        86_400,
+                        1..=30 * 86_400,
+                    )?),
+                })
+            }
+        };
         Ok(Self {
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from("berth-data")),
             listen,
@@ -327,6 +392,7 @@ impl Settings {
             platform_admins,
             log_format,
             replication,
+            vulndb,
         })
     }
 }

@@ -156,6 +156,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             health_interval: settings.health_interval,
             replication: berth_replication::Tuning::from_settings(&settings.replication),
             replication_workers: settings.replication.workers > 0,
+            vulndb: settings.vulndb.clone(),
         },
         gateway_listener,
         &shutdown,

@@ -160,6 +160,14 @@ impl VulnDbService for PublicApi {
         let p = self.principal(&req).await?;
         Ok(Response::new(ops::vulndb_status(&self.state, &p).await?))
     }
+
+    async fn sync_vuln_db(
+        &self,
+        req: Request<SyncVulnDbRequest>,
+    ) -> Result<Response<SyncVulnDbResponse>, Status> {
+        let p = self.principal(&req).await?;
+        Ok(Response::new(ops::sync_vulndb(&self.state, &p).await?))
+    }
 }
 
 #[tonic::async_trait]

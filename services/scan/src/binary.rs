@@ -37,6 +37,7 @@ pub async fn run(binary: &str) -> anyhow::Result<()> {
         space_addr,
         work: true,
         secrets,
+        mirror: settings.vulndb.clone(),
     };
     let running = crate::start(deps, listener, shutdown).await?;
     tracing::info!(addr = %running.addr, "scan service ready");

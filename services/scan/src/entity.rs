@@ -215,3 +215,26 @@ pub mod scanner {
 
     no_relations!();
 }
+
+pub mod source {
+    use sea_orm::entity::prelude::*;
+
+    /// One export of the configured mirror, and its last fetch.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scan_sources")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub url: String,
+        /// The mirror's `ETag` of the last export imported (empty: none sent).
+        pub etag: String,
+        /// The sha256 of the last export imported: the same bytes are not imported again.
+        pub digest: String,
+        /// `imported`, `unchanged` or `failed`.
+        pub status: String,
+        pub imported: i64,
+        pub error: String,
+        pub fetched_at: DateTimeUtc,
+    }
+
+    no_relations!();
+}

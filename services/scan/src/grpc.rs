@@ -193,7 +193,23 @@ impl VulnDbService for ScanApi {
             ecosystems: s.ecosystems.into_iter().collect(),
             updated_at: s.updated_at.map(crate::scans::timestamp),
             version: s.version,
+            sources: self.scanning.sources().await?,
         }))
+    }
+
+    async fn sync_vuln_db(
+        &self,
+        _req: Request<SyncVulnDbRequest>,
+    ) -> Result<Response<SyncVulnDbResponse>, Status> {
+        let Some(mirror) = self.scanning.mirror.clone() else {
+            return Err(ApiError::failed_precondition(
+                "no mirror is configured (BERTH_VULNDB_MIRROR and BERTH_VULNDB_ECOSYSTEMS)",
+            )
+            .into());
+        };
+        let sources = self.scanning.sync_mirror(&mirror).await?;
+        let version = self.scanning.status().await?.version;
+        Ok(Response::new(SyncVulnDbResponse { sources, version }))
     }
 }
 

@@ -45,6 +45,7 @@ pub mod inventory;
 pub mod layers;
 pub mod matcher;
 pub mod migration;
+pub mod mirror;
 pub mod osv;
 pub mod reports;
 pub mod sbom;
@@ -104,6 +105,8 @@ pub struct Scanning {
     pub(crate) layers: Arc<layers::TableLayers>,
     /// Seals external scanners' credentials (none: registrations without one only).
     pub(crate) secrets: Option<berth_auth::sealed::SecretBox>,
+    /// The OSV mirror exports are fetched from, if configured.
+    pub(crate) mirror: Option<berth_config::VulnDbMirror>,
 }
 
 pub struct Deps {
@@ -122,6 +125,8 @@ pub struct Deps {
     pub work: bool,
     /// Seals external scanners' credentials at rest (`BERTH_SECRET_KEY`).
     pub secrets: Option<berth_auth::sealed::SecretBox>,
+    /// The OSV mirror to fetch exports from (`BERTH_VULNDB_MIRROR`).
+    pub mirror: Option<berth_config::VulnDbMirror>,
 }
 
 pub struct Running {
@@ -154,6 +159,7 @@ pub async fn start(
         database: Arc::default(),
         layers: Arc::new(layers::TableLayers::new(deps.db.clone())),
         secrets: deps.secrets.clone(),
+        mirror: deps.mirror.clone(),
     };
     if !deps.bus.durable() {
         // The messages of the last process died with it: requeue what the tables say is left.
@@ -201,6 +207,14 @@ pub async fn start(
         deps.cache.clone(),
         shutdown.clone(),
     ));
+    if let Some(mirror) = deps.mirror.clone() {
+        tokio::spawn(mirror::run(
+            scanning.clone(),
+            mirror,
+            deps.cache.clone(),
+            shutdown.clone(),
+        ));
+    }
     let stop_consumers = shutdown.wait();
     tokio::spawn(async move {
         stop_consumers.await;

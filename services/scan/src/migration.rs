@@ -11,6 +11,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateTables),
             Box::new(CreateSweeps),
             Box::new(CreateScanners),
+            Box::new(CreateSources),
         ]
     }
 
@@ -223,6 +224,34 @@ impl MigrationTrait for CreateScanners {
             Table::alter()
                 .table(Alias::new("scan_reports"))
                 .add_column(col("scanner").string().not_null().default("berth"))
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+struct CreateSources;
+
+impl MigrationName for CreateSources {
+    fn name(&self) -> &str {
+        "m0004_mirror_sources"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateSources {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // The mirror's exports: what each last fetch brought (and its ETag, to ask again).
+        m.create_table(
+            Table::create()
+                .table(Alias::new("scan_sources"))
+                .col(col("url").string().not_null().primary_key())
+                .col(col("etag").string().not_null())
+                .col(col("digest").string().not_null())
+                .col(col("status").string().not_null())
+                .col(col("imported").big_integer().not_null())
+                .col(col("error").text().not_null())
+                .col(col("fetched_at").timestamp_with_time_zone().not_null())
                 .to_owned(),
         )
         .await

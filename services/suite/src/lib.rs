@@ -59,6 +59,8 @@ pub struct Config {
     pub replication: berth_replication::Tuning,
     /// Run replication workers in this process.
     pub replication_workers: bool,
+    /// The OSV mirror the scan service fetches exports from, if any.
+    pub vulndb: Option<berth_config::VulnDbMirror>,
 }
 
 /// A started suite.
@@ -136,6 +138,7 @@ pub async fn start(
             space_addr: http(space.addr),
             work: true,
             secrets: Some(cfg.secrets.clone()),
+            mirror: cfg.vulndb.clone(),
         },
         TcpListener::bind(loopback()).await?,
         shutdown.child(),

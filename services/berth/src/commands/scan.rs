@@ -99,6 +99,8 @@ pub struct SbomArgs {
 pub enum VulnDbCommand {
     /// Records, per ecosystem, last update and version.
     Status,
+    /// Fetch the configured mirror's exports now (BERTH_VULNDB_MIRROR).
+    Sync,
     /// Import an OSV export (`all.zip`), OSV JSON (a record or an array) or a Debian package.
     Import {
         /// The file; its kind is told by its extension (.zip, .json, .deb).
@@ -403,6 +405,25 @@ async fn import_file(
 
 pub async fn vulndb(client: &Client, format: Format, cmd: VulnDbCommand) -> anyhow::Result<()> {
     match cmd {
+        VulnDbCommand::Sync => {
+            let s = client
+                .call(reqwest::Method::POST, "/api/v1/vulndb/sync", None)
+                .await?;
+            if structured(format, &s).is_some() {
+                return Ok(());
+            }
+            let rows = s["sources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| {
+                    let f = |k: &str| x[k].as_str().unwrap_or("").to_string();
+                    vec![f("url"), f("status"), x["imported"].to_string(), f("error")]
+                })
+                .collect();
+            table(&["EXPORT", "STATUS", "IMPORTED", "ERROR"], rows);
+            println!("database version {}", s["version"]);
+        }
         VulnDbCommand::Status => {
             let s = client.get("/api/v1/vulndb").await?;
             if structured(format, &s).is_some() {

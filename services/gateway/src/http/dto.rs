@@ -718,6 +718,41 @@ pub struct VulnDbJson {
     /// Null before the first import.
     pub updated_at: Option<String>,
     pub version: u64,
+    /// The configured mirror's exports and how their last fetch went.
+    pub sources: Vec<VulnDbSourceJson>,
+}
+
+/// One export of the configured mirror (`BERTH_VULNDB_MIRROR`).
+#[derive(Serialize, ToSchema)]
+pub struct VulnDbSourceJson {
+    /// `{mirror}/{ecosystem}/all.zip`.
+    pub url: String,
+    /// `imported`, `unchanged` or `failed`.
+    pub status: String,
+    /// Records added or replaced by the last fetch.
+    pub imported: u64,
+    pub error: Option<String>,
+    pub fetched_at: Option<String>,
+}
+
+impl From<pb::VulnDbSource> for VulnDbSourceJson {
+    fn from(s: pb::VulnDbSource) -> Self {
+        Self {
+            url: s.url,
+            status: s.status,
+            imported: s.imported,
+            error: non_empty(s.error),
+            fetched_at: time(s.fetched_at),
+        }
+    }
+}
+
+/// `POST /api/v1/vulndb/sync`.
+#[derive(Serialize, ToSchema)]
+pub struct VulnDbSyncJson {
+    pub sources: Vec<VulnDbSourceJson>,
+    /// The database version after the fetch.
+    pub version: u64,
 }
 
 impl From<pb::GetVulnDbStatusResponse> for VulnDbJson {
@@ -727,6 +762,7 @@ impl From<pb::GetVulnDbStatusResponse> for VulnDbJson {
             ecosystems: r.ecosystems.into_iter().collect(),
             updated_at: time(r.updated_at),
             version: r.version,
+            sources: r.sources.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -193,6 +193,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/vulndb", get(scan::vulndb_status))
         .route("/api/v1/vulndb/import", post(scan::import_vulndb))
+        .route("/api/v1/vulndb/sync", post(scan::sync_vulndb))
         .route("/api/v1/scans", post(scan::create_scan))
         .route("/api/v1/scans/{id}", get(scan::get_scan))
         .route("/api/v1/scan-sweeps", post(scan::create_sweep))

@@ -293,6 +293,7 @@ pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
         token_service::token_certificate,
         scan::import_vulndb,
         scan::vulndb_status,
+        scan::sync_vulndb,
         scan::create_scan,
         scan::get_scan,
         scan::create_sweep,

@@ -96,6 +96,24 @@ pub async fn vulndb_status(
     Ok(Json(ops::vulndb_status(&s, &p).await?.into()))
 }
 
+/// Fetch the configured mirror's exports now.
+///
+/// What the schedule (`BERTH_VULNDB_SYNC_SECS`) does: each `{mirror}/{ecosystem}/all.zip` is
+/// fetched (asking with the last `ETag`) and imported when it changed. 412 when no mirror is
+/// configured.
+#[utoipa::path(post, path = "/api/v1/vulndb/sync", tag = "scanning",
+    responses((status = 200, description = "Each export, and the version after", body = VulnDbSyncJson)))]
+pub async fn sync_vulndb(
+    State(s): State<AppState>,
+    Authed(p): Authed,
+) -> HttpResult<Json<VulnDbSyncJson>> {
+    let r = ops::sync_vulndb(&s, &p).await?;
+    Ok(Json(VulnDbSyncJson {
+        sources: r.sources.into_iter().map(Into::into).collect(),
+        version: r.version,
+    }))
+}
+
 /// Scan an artifact.
 ///
 /// Answers at once; the scan is queued (a digest already being scanned answers that scan).

@@ -90,6 +90,24 @@ pub async fn import_vulndb(
     .await
 }
 
+/// Fetches the configured mirror's exports now (platform admins).
+pub async fn sync_vulndb(s: &AppState, p: &Principal) -> ApiResult<SyncVulnDbResponse> {
+    may_import(p)?;
+    forward(
+        s,
+        p,
+        "vulndb.sync",
+        "vulndb",
+        s.scan
+            .vulndb
+            .clone()
+            .sync_vuln_db(request(p, SyncVulnDbRequest {})),
+        scan_error,
+        |r| r,
+    )
+    .await
+}
+
 pub async fn vulndb_status(s: &AppState, p: &Principal) -> ApiResult<GetVulnDbStatusResponse> {
     s.scan
         .vulndb

@@ -293,6 +293,7 @@ async fn rematch(reports: usize) {
             space_addr: "http://127.0.0.1:1".into(),
             work: true,
             secrets: None,
+            mirror: None,
         },
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
         shutdown.clone(),
