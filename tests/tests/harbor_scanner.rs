@@ -124,6 +124,18 @@ fn scan_request(registry_url: &str, repository: &str, digest: &str) -> String {
     .to_string()
 }
 
+/// Whether blue-ns is denied `team/app:v1` of `registry`.
+async fn denied(suite: &Suite, registry: &DockerRegistry) -> bool {
+    let (_, d) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/access/check",
+            Some(json!({"namespace": "blue-ns", "image": format!("{}/team/app:v1", registry.host())})),
+        )
+        .await;
+    d["allowed"] == false
+}
+
 /// Requests a scan of `hub/team/app:v1` and waits for it to end.
 async fn scan_to_end(s: &Suite) -> Value {
     let (status, scan) = s
@@ -590,5 +602,108 @@ async fn an_external_scanner_scans_the_registries_assigned_to_it() {
         ),
         (Some("berth"), Some(0)),
         "{report}"
+    );
+}
+
+/// An external scanner's report is its own: a workspace whose registry an external scanner
+/// judges (here one that knows no records, so it finds nothing) scans the same image there,
+/// and the built-in scanner's report, which another registry's gate reads, still holds.
+#[tokio::test]
+async fn an_external_report_never_replaces_the_one_another_gate_reads() {
+    let hub = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let other = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let external = suite_with(&other, false).await;
+    let suite = suite_with(&hub, true).await;
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries",
+            Some(json!({"name": "other", "kind": "distribution", "url": other.url()})),
+        )
+        .await;
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/scanners",
+            Some(json!({"name": "ext", "url": external.url, "auth": "Bearer",
+                "access_credential": berth_tests::ADMIN_TOKEN, "registries": ["other"]})),
+        )
+        .await;
+    suite.workspace("blue", "blue-ns").await;
+    suite
+        .ok(
+            Method::PUT,
+            "/api/v1/registries/hub/spaces/team/bindings/blue",
+            None,
+        )
+        .await;
+    let image = vulnerable_image();
+    for r in [&hub, &other] {
+        let target = Target {
+            host: r.host(),
+            credential: None,
+        };
+        push_image(&image, &target, "team/app", "v1").await.unwrap();
+    }
+    assert_eq!(scan_to_end(&suite).await["status"], "complete");
+    assert!(denied(&suite, &hub).await, "the built-in report denies");
+    // The same digest scanned on the other registry, by the external scanner: clean there.
+    let (status, scan) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/scans",
+            Some(json!({"registry": "other", "repository": "team/app", "reference": "v1"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{scan}");
+    let id = scan["id"].as_str().unwrap().to_string();
+    let done = berth_testkit::wait_for(Duration::from_secs(60), || async {
+        let (_, r) = suite
+            .admin(Method::GET, &format!("/api/v1/scans/{id}"), None)
+            .await;
+        matches!(r["status"].as_str(), Some("complete" | "failed")).then_some(r)
+    })
+    .await
+    .expect("the scan ends");
+    assert_eq!(done["status"], "complete", "{done}");
+    let digest = image.manifest.digest.clone();
+    let theirs = suite
+        .ok(
+            Method::GET,
+            &format!(
+                "/api/v1/registries/other/repositories/team/app/artifacts/{digest}/vulnerabilities"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            theirs["scanner"].as_str(),
+            theirs["items"].as_array().map(Vec::len)
+        ),
+        (Some("ext"), Some(0)),
+        "{theirs}"
+    );
+    let ours = suite
+        .ok(
+            Method::GET,
+            &format!(
+                "/api/v1/registries/hub/repositories/team/app/artifacts/{digest}/vulnerabilities"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (ours["scanner"].as_str(), ours["items"][0]["id"].as_str()),
+        (Some("berth"), Some("PYSEC-2018-28")),
+        "{ours}"
+    );
+    assert!(
+        denied(&suite, &hub).await,
+        "the external report replaced the one the gate reads"
     );
 }

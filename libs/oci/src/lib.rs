@@ -12,11 +12,13 @@ mod error;
 pub mod manifest;
 mod pagination;
 pub mod reference;
+mod referrers;
 
 pub use client::{Auth, BlobStream, Client, ClientOptions, Credential, Mount, TokenMinter};
 pub use error::OciError;
 pub use manifest::{Descriptor, Manifest, ManifestKind};
 pub use reference::Reference;
+pub use referrers::referrers_index;
 
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {

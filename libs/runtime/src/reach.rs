@@ -33,18 +33,12 @@ pub struct Reached {
 
 impl Reached {
     /// An `Authorization` value that lets a third party (an external scanner) pull
-    /// `repository`: a pull-only token of five minutes for a registry behind Berth's token
-    /// service, the registry's credential as `Basic` otherwise (what Harbor hands its scanners:
-    /// a robot account's).
+    /// `repository` and nothing else: a pull-only token of five minutes, for a registry behind
+    /// Berth's token service. A registry Berth reaches with a password gets none: the password
+    /// opens far more than one repository, and it is never handed on.
     pub fn pull_authorization(&self, repository: &str) -> Option<String> {
-        use base64::Engine;
         match &self.auth {
-            Auth::Anonymous => None,
-            Auth::Password(c) => Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", c.username, c.password))
-            )),
+            Auth::Anonymous | Auth::Password(_) => None,
             Auth::Minted(m) => Some(format!(
                 "Bearer {}",
                 m.mint(&format!("repository:{repository}:pull"))

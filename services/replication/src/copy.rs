@@ -259,7 +259,7 @@ impl Copier {
         // source's tag-schema index, or write one listing what was copied.
         let index = match self.src.manifest(src_repo, &fallback).await {
             Ok(m) if m.is_index() => m,
-            Ok(_) | Err(OciError::NotFound(_)) => referrers_index(&referrers)?,
+            Ok(_) | Err(OciError::NotFound(_)) => berth_oci::referrers_index(&referrers)?,
             Err(e) => return Err(e),
         };
         self.put(src_repo, dst_repo, &fallback, &index, 0).await
@@ -488,31 +488,6 @@ impl Copier {
             .finish_upload(dst_repo, &location, &d.digest, 0, empty)
             .await
     }
-}
-
-/// An OCI index listing `referrers`, for the referrers tag schema.
-fn referrers_index(referrers: &[Descriptor]) -> Result<Manifest, OciError> {
-    let manifests: Vec<serde_json::Value> = referrers
-        .iter()
-        .map(|r| {
-            let mut d = serde_json::json!({
-                "mediaType": r.media_type,
-                "digest": r.digest,
-                "size": r.size,
-            });
-            if let Some(t) = &r.artifact_type {
-                d["artifactType"] = serde_json::Value::String(t.clone());
-            }
-            d
-        })
-        .collect();
-    let doc = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": berth_oci::manifest::OCI_INDEX,
-        "manifests": manifests,
-    });
-    let bytes = serde_json::to_vec(&doc).map_err(|e| OciError::Protocol(e.to_string()))?;
-    Manifest::parse(bytes, None).map_err(OciError::Protocol)
 }
 
 #[cfg(test)]

@@ -23,6 +23,28 @@ use berth_runtime::harbor_scanner::{
 
 /// How long a report may take before the scan is failed.
 const REPORT_WAIT: Duration = Duration::from_secs(30 * 60);
+/// The largest answer read from an adapter (a report of every vulnerability of a large image
+/// is a few megabytes).
+const MAX_ANSWER: usize = 64 << 20;
+
+/// An answer's body, at most [`MAX_ANSWER`].
+async fn body_of(resp: reqwest::Response, what: &str) -> Result<String, String> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("{what}: {e}"))?;
+        if out.len() + chunk.len() > MAX_ANSWER {
+            return Err(format!(
+                "{what}: the answer is larger than {} MiB",
+                MAX_ANSWER >> 20
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// The longest `Refresh-After` honoured, and the default when none is sent.
 const MAX_REFRESH: u64 = 30;
 const DEFAULT_REFRESH: u64 = 2;
@@ -181,7 +203,7 @@ impl Adapter {
             .await
             .map_err(|e| format!("GET /api/v1/metadata: {e}"))?;
         let status = resp.status();
-        let body = resp.text().await.map_err(|e| e.to_string())?;
+        let body = body_of(resp, "GET /api/v1/metadata").await?;
         if !status.is_success() {
             return Err(answer("GET /api/v1/metadata", status, &body));
         }
@@ -212,7 +234,7 @@ impl Adapter {
             .await
             .map_err(|e| format!("POST /api/v1/scan: {e}"))?;
         let status = resp.status();
-        let body = resp.text().await.map_err(|e| e.to_string())?;
+        let body = body_of(resp, "POST /api/v1/scan").await?;
         if status != reqwest::StatusCode::ACCEPTED && !status.is_success() {
             return Err(answer("POST /api/v1/scan", status, &body));
         }
@@ -249,7 +271,7 @@ impl Adapter {
                 tokio::time::sleep(Duration::from_secs(wait)).await;
                 continue;
             }
-            let body = resp.text().await.map_err(|e| e.to_string())?;
+            let body = body_of(resp, &format!("GET {path}")).await?;
             if !status.is_success() {
                 return Err(answer(&format!("GET {path}"), status, &body));
             }

@@ -141,9 +141,11 @@ impl Scanning {
     /// The findings of `digest` when a complete report covers it: its own, or, for a platform's
     /// image of a scanned index, the index's findings for that platform (an index is scanned
     /// as a whole; a pull may name one of its images).
-    async fn findings_of(&self, digest: &str) -> Result<Option<Vec<Item>>> {
+    async fn findings_of(&self, registry: &str, digest: &str) -> Result<Option<Vec<Item>>> {
+        // The report of the scanner that judges this registry, never another's.
+        let (scanner, key) = self.report_key(registry, digest).await?;
         if let Some(r) = self
-            .report_row(digest)
+            .report_row(&key)
             .await?
             .filter(|m| m.status == "complete")
         {
@@ -151,6 +153,7 @@ impl Scanning {
         }
         let parents = report::Entity::find()
             .filter(report::Column::Status.eq("complete"))
+            .filter(report::Column::Scanner.eq(scanner))
             .filter(report::Column::Platforms.contains(digest))
             .all(&self.db)
             .await
@@ -227,7 +230,7 @@ impl Scanning {
         let mut used = Vec::new();
         let mut unscanned = 0;
         for digest in &digests {
-            let Some(items) = self.findings_of(digest).await? else {
+            let Some(items) = self.findings_of(&r.registry, digest).await? else {
                 unscanned += 1;
                 continue;
             };

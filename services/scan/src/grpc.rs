@@ -100,7 +100,8 @@ impl ScanService for ScanApi {
         self.scanning
             .held_at(&r.registry, &r.repository, &r.digest)
             .await?;
-        let report = self.scanning.get_report(&r.digest).await?;
+        let (_, key) = self.scanning.report_key(&r.registry, &r.digest).await?;
+        let report = self.scanning.get_report(&key).await?;
         Ok(Response::new(GetReportResponse {
             report: Some(report),
         }))
@@ -115,9 +116,10 @@ impl ScanService for ScanApi {
         self.scanning
             .held_at(&r.registry, &r.repository, &r.digest)
             .await?;
+        let (_, key) = self.scanning.report_key(&r.registry, &r.digest).await?;
         let (document, media_type) = self
             .scanning
-            .sbom(&r.digest, &r.format, &r.name, &r.platform)
+            .sbom(&key, &r.format, &r.name, &r.platform)
             .await?;
         Ok(Response::new(GetSbomResponse {
             document,

@@ -26,6 +26,23 @@ pub const COMPLETED: &str = "scan.completed";
 /// The built-in scanner's name in reports and the scanner list.
 pub const BUILTIN: &str = "berth";
 
+/// The key of `digest`'s report by `scanner`: the digest itself for the built-in scanner's,
+/// `SCANNER|DIGEST` for an external scanner's. A report is every holder's of the digest that
+/// the same scanner judges, never another scanner's: a workspace whose registry an external
+/// scanner judges cannot replace the report another registry's gate reads.
+pub fn key(scanner: &str, digest: &str) -> String {
+    if scanner == BUILTIN {
+        digest.to_string()
+    } else {
+        format!("{scanner}|{digest}")
+    }
+}
+
+/// The digest a report key is of.
+pub fn digest_of_key(key: &str) -> &str {
+    key.rsplit('|').next().unwrap_or(key)
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RematchJob {
     pub version: u64,
@@ -174,7 +191,7 @@ pub fn platforms_of(m: &report::Model) -> Vec<PlatformRef> {
 
 fn to_proto(m: &report::Model) -> Report {
     Report {
-        digest: m.digest.clone(),
+        digest: digest_of_key(&m.digest).to_string(),
         status: m.status.clone(),
         error: m.error.clone(),
         summary: Some(summary_of(&m.summary)),
@@ -206,7 +223,7 @@ pub fn completed(m: &report::Model, registry: &str, repository: &str) -> Message
     Message::new(
         COMPLETED,
         &ScanCompleted {
-            digest: m.digest.clone(),
+            digest: digest_of_key(&m.digest).to_string(),
             registry: registry.into(),
             repository: repository.into(),
             status: m.status.clone(),
@@ -310,7 +327,12 @@ impl Scanning {
         self.report_row(digest)
             .await?
             .map(|m| to_proto(&m))
-            .ok_or_else(|| ApiError::not_found(format!("artifact {digest} has not been scanned")))
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "artifact {} has not been scanned",
+                    digest_of_key(digest)
+                ))
+            })
     }
 
     /// The summaries of those of `digests` that have a report.

@@ -147,10 +147,12 @@ pub async fn scan(
     let manifests = if top.is_index() {
         let mut out = Vec::new();
         for child in top.children() {
-            // Attestations and other non-image entries of an index have no platform to run on.
-            let Some(platform) = child.platform.clone().filter(|p| p != "unknown/unknown") else {
+            // Attestations are `unknown/unknown`: not images to run. An entry that names no
+            // platform at all is an image a runtime may still pick: it is scanned.
+            let platform = child.platform.clone().unwrap_or_default();
+            if platform == "unknown/unknown" {
                 continue;
-            };
+            }
             let m = client.manifest(repository, &child.digest).await?;
             if !m.is_index() {
                 out.push((platform, m));

@@ -244,6 +244,20 @@ impl Scanning {
         Ok(())
     }
 
+    /// Who judges `registry`'s artifacts, and the key of `digest`'s report by it.
+    pub(crate) async fn report_key(
+        &self,
+        registry: &str,
+        digest: &str,
+    ) -> Result<(String, String)> {
+        let scanner = match self.scanner_for(registry).await? {
+            Some(a) => a.name,
+            None => BUILTIN.to_string(),
+        };
+        let key = crate::reports::key(&scanner, digest);
+        Ok((scanner, key))
+    }
+
     /// The external scanner assigned to `registry`, if any.
     pub(crate) async fn scanner_for(&self, registry: &str) -> Result<Option<Adapter>> {
         let rows = scanner::Entity::find()

@@ -176,6 +176,7 @@ impl Scanning {
             .await
             .map_err(|e| registry_error(registry, repository, reference, e))?
             .digest;
+        let (scanner, key) = self.report_key(registry, &digest).await?;
         let txn = self.db.begin().await.map_err(db_error)?;
         seen(&txn, registry, repository, &digest).await?;
         // One scan of a digest at a time in a repository: a push of five tags of one image is
@@ -234,13 +235,15 @@ impl Scanning {
         .map_err(db_error)?;
         // A digest never scanned reads as queued; a complete report stays readable until the
         // new one replaces it.
-        if crate::entity::report::Entity::find_by_id(&digest)
+        if crate::entity::report::Entity::find_by_id(&key)
             .one(&txn)
             .await
             .map_err(db_error)?
             .is_none()
         {
-            reports::save(&txn, reports::bare(&digest, "queued", "")).await?;
+            let mut queued = reports::bare(&key, "queued", "");
+            queued.scanner = scanner;
+            reports::save(&txn, queued).await?;
         }
         self.outbox
             .enqueue(
@@ -342,14 +345,20 @@ impl Scanning {
         let started = std::time::Instant::now();
         let (version, index) = self.index().await?;
         let external = self.scanner_for(&m.registry).await?;
+        let scanner = external
+            .as_ref()
+            .map_or(reports::BUILTIN.to_string(), |a| a.name.clone());
+        // The report this scan writes: its scanner's of the digest.
+        let key = reports::key(&scanner, &m.digest);
+        let bare = |status: &str, error: &str| {
+            let mut r = reports::bare(&key, status, error);
+            r.scanner = scanner.clone();
+            r
+        };
         // Idempotent by digest: a report the built-in scanner completed at this database
         // version answers (an external scanner is asked again: its database is its own).
-        if let Some(r) = self.report_row(&m.digest).await? {
-            if external.is_none()
-                && r.status == "complete"
-                && r.scanner == reports::BUILTIN
-                && r.db_version as u64 == version
-            {
+        if let Some(r) = self.report_row(&key).await? {
+            if external.is_none() && r.status == "complete" && r.db_version as u64 == version {
                 return self.finish(m, "complete", "", None, &r).await;
             }
         }
@@ -357,16 +366,16 @@ impl Scanning {
         running.status = Set("scanning".into());
         running.update(&self.db).await.map_err(db_error)?;
         if self
-            .report_row(&m.digest)
+            .report_row(&key)
             .await?
             .is_none_or(|r| r.status != "complete")
         {
-            reports::save(&self.db, reports::bare(&m.digest, "scanning", "")).await?;
+            reports::save(&self.db, bare("scanning", "")).await?;
         }
         let reached = match self.clients.get(&m.registry).await {
             Ok(r) => r,
             Err(e) => {
-                let r = reports::bare(&m.digest, "failed", &e.message);
+                let r = bare("failed", &e.message);
                 return self.finish(m, "failed", &e.message, None, &r).await;
             }
         };
@@ -422,11 +431,17 @@ impl Scanning {
         adapter: &crate::external::Adapter,
         version: u64,
     ) -> Result<()> {
+        let key = reports::key(&adapter.name, &m.digest);
+        let bare = |status: &str, error: &str| {
+            let mut r = reports::bare(&key, status, error);
+            r.scanner = adapter.name.clone();
+            r
+        };
         let top = match reached.client.manifest(&m.repository, &m.digest).await {
             Ok(t) => t,
             Err(e) => {
                 let why = e.to_string();
-                let r = reports::bare(&m.digest, "failed", &why);
+                let r = bare("failed", &why);
                 return self.finish(m, "failed", &why, None, &r).await;
             }
         };
@@ -434,8 +449,8 @@ impl Scanning {
             top.children()
                 .into_iter()
                 .filter_map(|c| {
-                    let platform = c.platform.filter(|p| p != "unknown/unknown")?;
-                    Some((platform, c.digest, c.media_type))
+                    let platform = c.platform.unwrap_or_default();
+                    (platform != "unknown/unknown").then_some((platform, c.digest, c.media_type))
                 })
                 .collect()
         } else {
@@ -443,11 +458,13 @@ impl Scanning {
         };
         if targets.is_empty() {
             let why = "the index names no image for a platform";
-            let r = reports::bare(&m.digest, "unsupported", why);
+            let r = bare("unsupported", why);
             return self.finish(m, "unsupported", why, None, &r).await;
         }
         let mut items = Vec::new();
+        let mut platforms = Vec::new();
         for (platform, digest, media_type) in targets {
+            platforms.push((platform.clone(), digest.clone()));
             let found = adapter
                 .scan(
                     &reached.url,
@@ -464,13 +481,22 @@ impl Scanning {
                 })),
                 Err(why) => {
                     let why = format!("external scanner {}: {why}", adapter.name);
-                    let mut r = reports::bare(&m.digest, "failed", &why);
-                    r.scanner = adapter.name.clone();
+                    let r = bare("failed", &why);
                     return self.finish(m, "failed", &why, None, &r).await;
                 }
             }
         }
-        let mut report = reports::complete(&m.digest, &[], &items, &[], version);
+        // The platforms (no layers: an external report has no inventory) let a pull of one of
+        // an index's images by its own digest meet the index's findings.
+        let refs: Vec<PlatformRef> = platforms
+            .iter()
+            .map(|(platform, digest)| PlatformRef {
+                platform: platform.clone(),
+                digest: digest.clone(),
+                layers: Vec::new(),
+            })
+            .collect();
+        let mut report = reports::complete(&key, &refs, &items, &[], version);
         report.scanner = adapter.name.clone();
         self.finish(m, "complete", "", None, &report).await
     }

@@ -111,6 +111,16 @@ pub async fn run(scanning: Scanning, cache: Arc<dyn Cache>, shutdown: Shutdown) 
             let Some(tick) = due(&schedule, tz, last, now) else {
                 continue;
             };
+            // A tick while the space's last sweep is still going is skipped: a schedule
+            // faster than its sweeps queues nothing more.
+            match scanning.sweeping(&s.registry, &s.space).await {
+                Ok(false) => {}
+                Ok(true) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, space = %s.space, "scan cron cannot read sweeps, skipping tick");
+                    continue;
+                }
+            }
             let lease = format!("scan-cron:{}/{}:{}", s.registry, s.space, tick.timestamp());
             match cache.set_nx(&lease, b"1", LEASE).await {
                 Ok(true) => {}

@@ -85,6 +85,25 @@ impl Scanning {
         self.sweep_proto(row).await
     }
 
+    /// Whether a sweep of `registry/space` is planning or running.
+    pub(crate) async fn sweeping(&self, registry: &str, space: &str) -> Result<bool> {
+        for row in sweep::Entity::find()
+            .filter(sweep::Column::Registry.eq(registry))
+            .filter(sweep::Column::Space.eq(space))
+            .filter(sweep::Column::Status.is_in(["planning", "running"]))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?
+        {
+            // Read as the API does: a running sweep with nothing left is complete.
+            let s = self.sweep_proto(row).await?;
+            if matches!(s.status.as_str(), "planning" | "running") {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub async fn get_sweep(&self, id: &str) -> Result<Sweep> {
         let row = sweep::Entity::find_by_id(id)
             .one(&self.db)

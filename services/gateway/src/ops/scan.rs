@@ -220,7 +220,14 @@ pub async fn get_sweep(s: &AppState, p: &Principal, id: &str) -> ApiResult<Sweep
         .into_inner()
         .sweep
         .unwrap_or_default();
-    sweep_scope(s, p, &sweep.registry, &sweep.space, Action::Read)
+    // A whole-registry sweep counts every space's artifacts: its owner's to read. A space's
+    // sweep is readable by who may see the space.
+    let action = if sweep.space.is_empty() {
+        Action::Manage
+    } else {
+        Action::Read
+    };
+    sweep_scope(s, p, &sweep.registry, &sweep.space, action)
         .await
         .map_err(|_| ApiError::not_found(format!("sweep {id:?} not found")))?;
     Ok(sweep)
