@@ -277,6 +277,36 @@ impl Suite {
         (done, tasks)
     }
 
+    /// Requests a scan of `registry/repository:reference` as the admin and waits (up to a
+    /// minute) for it to end: the ended scan.
+    pub async fn scan_to_end(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+    ) -> serde_json::Value {
+        let (status, scan) = self
+            .admin(
+                reqwest::Method::POST,
+                "/api/v1/scans",
+                Some(
+                    serde_json::json!({"registry": registry, "repository": repository,
+                    "reference": reference}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 202, "{scan}");
+        let id = scan["id"].as_str().expect("a scan id").to_string();
+        berth_testkit::wait_for(std::time::Duration::from_secs(60), || async {
+            let (_, s) = self
+                .admin(reqwest::Method::GET, &format!("/api/v1/scans/{id}"), None)
+                .await;
+            (s["status"] != "queued" && s["status"] != "scanning").then_some(s)
+        })
+        .await
+        .unwrap_or_else(|| panic!("scan {id} did not end"))
+    }
+
     /// Mints an API token for `principal` with the admin token.
     pub async fn token_for(&self, principal: &str) -> String {
         let (status, body) = self

@@ -136,27 +136,6 @@ async fn denied(suite: &Suite, registry: &DockerRegistry) -> bool {
     d["allowed"] == false
 }
 
-/// Requests a scan of `hub/team/app:v1` and waits for it to end.
-async fn scan_to_end(s: &Suite) -> Value {
-    let (status, scan) = s
-        .admin(
-            Method::POST,
-            "/api/v1/scans",
-            Some(json!({"registry": "hub", "repository": "team/app", "reference": "v1"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{scan}");
-    let id = scan["id"].as_str().unwrap().to_string();
-    berth_testkit::wait_for(Duration::from_secs(60), || async {
-        let (_, r) = s
-            .admin(Method::GET, &format!("/api/v1/scans/{id}"), None)
-            .await;
-        matches!(r["status"].as_str(), Some("complete" | "failed")).then_some(r)
-    })
-    .await
-    .expect("the scan ends")
-}
-
 #[tokio::test]
 async fn berth_serves_harbors_pluggable_scanner_api() {
     let registry = DockerRegistry::start(RegistryOptions::default())
@@ -546,7 +525,7 @@ async fn an_external_scanner_scans_the_registries_assigned_to_it() {
     // empty database cannot, and the gate holds on them.
     let report_path =
         format!("/api/v1/registries/hub/repositories/team/app/artifacts/{digest}/vulnerabilities");
-    let done = scan_to_end(&suite).await;
+    let done = suite.scan_to_end("hub", "team/app", "v1").await;
     assert_eq!(done["status"], "complete", "{done}");
     let report = suite.ok(Method::GET, &report_path, None).await;
     assert_eq!(report["scanner"], "ext", "{report}");
@@ -592,7 +571,7 @@ async fn an_external_scanner_scans_the_registries_assigned_to_it() {
         .admin(Method::DELETE, "/api/v1/scanners/ext", None)
         .await;
     assert_eq!(s, 204);
-    let done = scan_to_end(&suite).await;
+    let done = suite.scan_to_end("hub", "team/app", "v1").await;
     assert_eq!(done["status"], "complete", "{done}");
     let report = suite.ok(Method::GET, &report_path, None).await;
     assert_eq!(
@@ -649,26 +628,13 @@ async fn an_external_report_never_replaces_the_one_another_gate_reads() {
         };
         push_image(&image, &target, "team/app", "v1").await.unwrap();
     }
-    assert_eq!(scan_to_end(&suite).await["status"], "complete");
+    assert_eq!(
+        suite.scan_to_end("hub", "team/app", "v1").await["status"],
+        "complete"
+    );
     assert!(denied(&suite, &hub).await, "the built-in report denies");
     // The same digest scanned on the other registry, by the external scanner: clean there.
-    let (status, scan) = suite
-        .admin(
-            Method::POST,
-            "/api/v1/scans",
-            Some(json!({"registry": "other", "repository": "team/app", "reference": "v1"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{scan}");
-    let id = scan["id"].as_str().unwrap().to_string();
-    let done = berth_testkit::wait_for(Duration::from_secs(60), || async {
-        let (_, r) = suite
-            .admin(Method::GET, &format!("/api/v1/scans/{id}"), None)
-            .await;
-        matches!(r["status"].as_str(), Some("complete" | "failed")).then_some(r)
-    })
-    .await
-    .expect("the scan ends");
+    let done = suite.scan_to_end("other", "team/app", "v1").await;
     assert_eq!(done["status"], "complete", "{done}");
     let digest = image.manifest.digest.clone();
     let theirs = suite

@@ -1164,3 +1164,114 @@ async fn the_vulnerability_database_follows_its_mirror() {
     let (status, e) = plain.admin(Method::POST, "/api/v1/vulndb/sync", None).await;
     assert_eq!(status, 412, "{e}");
 }
+
+/// A space whose policy says `attach_sbom`: a scan attaches the image's CycloneDX SBOM to it
+/// as an OCI referrer (on Distribution 2.8 through the referrers tag schema), once — a rescan
+/// adds none — and a replication that copies referrers carries it to the mirror.
+#[tokio::test]
+async fn sboms_are_attached_to_their_images_and_travel_with_them() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    let hub = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let mirror = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    for (name, r) in [("hub", &hub), ("mirror", &mirror)] {
+        suite
+            .ok(
+                Method::POST,
+                "/api/v1/registries",
+                Some(json!({"name": name, "kind": "distribution", "url": r.url()})),
+            )
+            .await;
+    }
+    let space = suite
+        .ok(
+            Method::POST,
+            "/api/v1/registries/hub/spaces",
+            Some(json!({"name": "team", "scan": {"attach_sbom": true}})),
+        )
+        .await;
+    assert_eq!(space["scan"]["attach_sbom"], true, "{space}");
+    let image = Image::of_layers(
+        vec![files_layer(
+            &[(
+                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
+            )],
+            Compression::Gzip,
+        )],
+        "amd64",
+    );
+    let target = Target {
+        host: hub.host(),
+        credential: None,
+    };
+    push_image(&image, &target, "team/app", "v1").await.unwrap();
+    let digest = image.manifest.digest.clone();
+    let client = berth_oci::Client::new(&hub.url(), None, Default::default()).unwrap();
+    let sboms = |client: berth_oci::Client, repo: &'static str, digest: String| async move {
+        client
+            .referrers(repo, &digest)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.artifact_type.as_deref() == Some("application/vnd.cyclonedx+json"))
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..2 {
+        let done = suite.scan_to_end("hub", "team/app", "v1").await;
+        assert_eq!(done["status"], "complete", "{done}");
+        // Attached right after the scan ends.
+        berth_testkit::wait_for(Duration::from_secs(10), || async {
+            (!sboms(client.clone(), "team/app", digest.clone())
+                .await
+                .is_empty())
+            .then_some(())
+        })
+        .await
+        .expect("an SBOM referrer");
+    }
+    let attached = sboms(client.clone(), "team/app", digest.clone()).await;
+    assert_eq!(attached.len(), 1, "once: {attached:?}");
+    let referrer = client
+        .manifest("team/app", &attached[0].digest)
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&referrer.bytes).unwrap();
+    assert_eq!(doc["subject"]["digest"], digest.as_str(), "{doc}");
+    let layer = doc["layers"][0]["digest"].as_str().unwrap().to_string();
+    let (_, mut body) = client.get_blob("team/app", &layer).await.unwrap();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    let bom: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(bom["specVersion"], "1.6");
+    assert!(
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["purl"] == "pkg:pypi/requests@2.19.1"),
+        "{bom}"
+    );
+
+    // Replication copies referrers: the SBOM arrives with the image.
+    suite
+        .ok(
+            Method::POST,
+            "/api/v1/replication/policies",
+            Some(
+                json!({"name": "out", "source": {"registry": "hub", "space": "team"},
+                "destination": {"registry": "mirror"}, "filters": [],
+                "trigger": {"kind": "manual"}}),
+            ),
+        )
+        .await;
+    let (done, _) = suite.run_to_end("out", Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let dst = berth_oci::Client::new(&mirror.url(), None, Default::default()).unwrap();
+    assert_eq!(sboms(dst, "team/app", digest.clone()).await.len(), 1);
+}

@@ -24,6 +24,7 @@
 //!   schedules and scan-all, so they never hold up a push or a request), and the worker;
 //! - [`reports`]: reports per digest, re-matched when the database changes;
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 JSON of an inventory, with package URLs;
+//!   [`attach`]: those SBOMs attached to their images as OCI referrers;
 //! - [`allowlist`], [`gate`]: the severity gate of a space's scan policy;
 //! - [`sweeps`]: scan-all of a registry or a space; [`schedule`]: sweeps on a space's cron;
 //! - [`scanners`], [`external`]: external scanners (Harbor's pluggable scanner API), each
@@ -33,6 +34,7 @@
 //! - [`entity`], [`migration`]: the `scan_*` tables.
 
 pub mod allowlist;
+pub mod attach;
 pub mod binary;
 pub mod database;
 pub mod deb;

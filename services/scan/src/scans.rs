@@ -419,8 +419,28 @@ impl Scanning {
         let refs: Vec<PlatformRef> = platforms.into_iter().map(|(p, _)| p).collect();
         let report = reports::complete(&m.digest, &refs, &items, &unsupported, version);
         metrics::histogram!("berth_scan_seconds").record(started.elapsed().as_secs_f64());
+        let (registry, repository, digest) =
+            (m.registry.clone(), m.repository.clone(), m.digest.clone());
         self.finish(m, "complete", "", Some(&scanned), &report)
+            .await?;
+        // The space may want the SBOM attached to the image; a failure to do so is logged, the
+        // scan stands.
+        let attach = self
+            .policy_of(&registry, &repository)
             .await
+            .map(|p| p.is_some_and(|p| p.attach_sbom));
+        if matches!(attach, Ok(true)) {
+            match self.attach_sboms(&registry, &repository, &digest).await {
+                Ok(made) if !made.is_empty() => {
+                    tracing::info!(%registry, %repository, %digest, referrers = ?made, "SBOM attached")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(%registry, %repository, %digest, error = %e, "SBOM not attached")
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Has `adapter` scan `m` (each platform's image of an index) and keeps its findings.

@@ -23,6 +23,8 @@ struct Stored {
     gate: String,
     #[serde(default)]
     unscanned: String,
+    #[serde(default)]
+    attach_sbom: bool,
 }
 
 /// `p` checked and completed (`unscanned` defaults to `allow`), or what is wrong with it,
@@ -66,6 +68,7 @@ pub fn to_json(p: &ScanPolicy) -> String {
         time_zone: p.time_zone.clone(),
         gate: p.gate.clone(),
         unscanned: p.unscanned.clone(),
+        attach_sbom: p.attach_sbom,
     })
     .expect("a policy serializes")
 }
@@ -82,6 +85,7 @@ pub fn of(m: &space::Model) -> Option<ScanPolicy> {
         time_zone: s.time_zone,
         gate: s.gate,
         unscanned: s.unscanned,
+        attach_sbom: s.attach_sbom,
     })
 }
 
@@ -158,6 +162,7 @@ mod tests {
             time_zone: "Europe/Paris".into(),
             gate: "critical".into(),
             unscanned: "deny".into(),
+            attach_sbom: true,
         })
         .unwrap();
         let m = space::Model {

@@ -455,6 +455,9 @@ pub struct ScanPolicyJson {
     #[serde(default)]
     #[schema(pattern = "^(allow|deny)$")]
     pub unscanned: Option<String>,
+    /// Attach each scanned image's CycloneDX SBOM to it as an OCI referrer (once).
+    #[serde(default)]
+    pub attach_sbom: bool,
 }
 
 impl ScanPolicyJson {
@@ -465,6 +468,7 @@ impl ScanPolicyJson {
             time_zone: self.time_zone.unwrap_or_default(),
             gate: self.gate.unwrap_or_default(),
             unscanned: self.unscanned.unwrap_or_default(),
+            attach_sbom: self.attach_sbom,
         }
     }
 }
@@ -477,6 +481,7 @@ impl From<pb::ScanPolicy> for ScanPolicyJson {
             time_zone: non_empty(p.time_zone),
             gate: non_empty(p.gate),
             unscanned: non_empty(p.unscanned),
+            attach_sbom: p.attach_sbom,
         }
     }
 }
