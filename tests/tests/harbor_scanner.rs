@@ -534,6 +534,40 @@ async fn an_external_scanner_scans_the_registries_assigned_to_it() {
     assert_eq!(report["items"][0]["score"], 7.5);
     assert_eq!(report["items"][0]["layer"], image.layers[0].digest.as_str());
     assert_eq!(report["summary"]["high"], 1);
+    // Served on as a Harbor scanner, the report names the scanner that judged it.
+    let admin = Some(berth_tests::ADMIN_TOKEN);
+    let (status, _, _, accepted) = harbor(
+        &suite,
+        admin,
+        Method::POST,
+        "/api/v1/scan",
+        Some(SCAN_REQUEST),
+        None,
+        Some(scan_request(&registry.url(), "team/app", &digest)),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    let path = format!("/api/v1/scan/{}/report", accepted["id"].as_str().unwrap());
+    let served = berth_testkit::wait_for(Duration::from_secs(60), || async {
+        let (status, _, _, body) = harbor(
+            &suite,
+            admin,
+            Method::GET,
+            &path,
+            None,
+            Some(VULN_REPORT),
+            None,
+        )
+        .await;
+        (status == 200).then_some(body)
+    })
+    .await
+    .expect("the Harbor report");
+    assert_eq!(served["scanner"]["name"], "ext", "{served}");
+    assert_eq!(
+        served["vulnerabilities"][0]["id"], "PYSEC-2018-28",
+        "{served}"
+    );
     suite.workspace("blue", "blue-ns").await;
     suite
         .ok(

@@ -385,7 +385,12 @@ fn harbor_report(scan: &pb::Scan, report: &pb::Report, artifact: Value) -> Value
     json!({
         "generated_at": time_of(report.updated_at.or(scan.finished_at)),
         "artifact": artifact,
-        "scanner": scanner(),
+        // Berth's own findings, or those of the external scanner that judges the registry.
+        "scanner": if report.scanner.is_empty() || report.scanner == "berth" {
+            scanner()
+        } else {
+            json!({"name": report.scanner, "vendor": "via Berth", "version": ""})
+        },
         "severity": harbor_severity(ORDER[worst]),
         "vulnerabilities": vulnerabilities,
     })
