@@ -11,7 +11,8 @@
 //!   layer read once across every image that shares it ([`layers`] keeps them by digest).
 //!
 //! What is known about vulnerabilities:
-//! - [`versions`]: each ecosystem's version order, exactly as its package manager orders.
+//! - [`versions`]: each ecosystem's version order, exactly as its package manager orders
+//!   ([`maven`]: Maven's `ComparableVersion`).
 //! - [`osv`]: vulnerability records in the OSV schema and whether one affects a package.
 //! - [`severity`]: CVSS v3 base scores and severity bands.
 //! - [`debian`], [`deb`]: records built from Debian packages' own changelogs.
@@ -46,6 +47,7 @@ pub mod grpc;
 pub mod inventory;
 pub mod layers;
 pub mod matcher;
+pub mod maven;
 pub mod migration;
 pub mod mirror;
 pub mod osv;

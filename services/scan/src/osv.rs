@@ -132,6 +132,7 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
             let parse = |v: &str| semver::Version::parse(v.strip_prefix('v').unwrap_or(v)).ok();
             Some(parse(a)?.cmp_precedence(&parse(b)?))
         }
+        Ecosystem::Maven => Some(crate::maven::compare(a, b)),
         Ecosystem::Alpine => versions::apk(a, b),
         Ecosystem::PyPI => versions::pep440(a, b),
     }
@@ -426,5 +427,29 @@ mod tests {
         assert_eq!(hit("v1.20.5"), Some(Some("1.20.6".into())));
         assert_eq!(hit("v1.20.6"), None);
         assert_eq!(hit("v1.21.0"), None);
+    }
+
+    /// GHSA-jfh8-c2jp-5v3q (Log4Shell, CVE-2021-44228) as OSV publishes it for Maven:
+    /// introduced in 2.0-beta9, fixed in 2.15.0 (and again in the 2.12 line).
+    #[test]
+    fn maven_versions() {
+        let r: Record = serde_json::from_str(
+            r#"{"id": "GHSA-jfh8-c2jp-5v3q", "aliases": ["CVE-2021-44228"],
+                "affected": [{"package": {"ecosystem": "Maven",
+                    "name": "org.apache.logging.log4j:log4j-core"},
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.13.0"},
+                    {"fixed": "2.15.0"}]},
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "2.0-beta9"},
+                    {"fixed": "2.12.2"}]}]}]}"#,
+        )
+        .unwrap();
+        let name = "org.apache.logging.log4j:log4j-core";
+        let hit = |v: &str| affects(&r, Ecosystem::Maven, "Maven", name, v).map(|m| m.fixed);
+        assert_eq!(hit("2.14.1"), Some(Some("2.15.0".into())));
+        assert_eq!(hit("2.0-rc1"), Some(Some("2.12.2".into())));
+        assert_eq!(hit("2.0-beta8"), None);
+        assert_eq!(hit("2.12.2"), None);
+        assert_eq!(hit("2.15.0"), None);
+        assert_eq!(hit("2.17.1"), None);
     }
 }

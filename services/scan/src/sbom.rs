@@ -65,6 +65,13 @@ pub fn purl(installed: &Installed, image: &Image) -> Option<String> {
             None => format!("pkg:npm/{}@{version}", encode(&p.name)),
         },
         Ecosystem::CratesIo => format!("pkg:cargo/{}@{version}", encode(&p.name)),
+        // `group:artifact` (`pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1`).
+        Ecosystem::Maven => match p.name.split_once(':') {
+            Some((group, artifact)) => {
+                format!("pkg:maven/{}/{}@{version}", encode(group), encode(artifact))
+            }
+            None => format!("pkg:maven/{}@{version}", encode(&p.name)),
+        },
         // The module path's segments are the namespace and name (`pkg:golang/stdlib@v1.21.5`).
         Ecosystem::Go => format!(
             "pkg:golang/{}@{version}",

@@ -25,6 +25,7 @@ pub enum Ecosystem {
     Npm,
     CratesIo,
     Go,
+    Maven,
 }
 
 impl Ecosystem {
@@ -37,6 +38,7 @@ impl Ecosystem {
             Self::Npm => "npm",
             Self::CratesIo => "crates.io",
             Self::Go => "Go",
+            Self::Maven => "Maven",
         }
     }
 }
