@@ -141,11 +141,10 @@ impl Scanning {
     /// The findings of `digest` when a complete report covers it: its own, or, for a platform's
     /// image of a scanned index, the index's findings for that platform (an index is scanned
     /// as a whole; a pull may name one of its images).
-    async fn findings_of(&self, registry: &str, digest: &str) -> Result<Option<Vec<Item>>> {
-        // The report of the scanner that judges this registry, never another's.
-        let (scanner, key) = self.report_key(registry, digest).await?;
+    /// `scanner` is the one that judges the registry: its report, never another's, counts.
+    async fn findings_of(&self, scanner: &str, digest: &str) -> Result<Option<Vec<Item>>> {
         if let Some(r) = self
-            .report_row(&key)
+            .report_row(&crate::reports::key(scanner, digest))
             .await?
             .filter(|m| m.status == "complete")
         {
@@ -227,10 +226,11 @@ impl Scanning {
         } else {
             format!("{}:{}", r.repository, r.reference)
         };
+        let scanner = self.scanner_name(&r.registry).await?;
         let mut used = Vec::new();
         let mut unscanned = 0;
         for digest in &digests {
-            let Some(items) = self.findings_of(&r.registry, digest).await? else {
+            let Some(items) = self.findings_of(&scanner, digest).await? else {
                 unscanned += 1;
                 continue;
             };

@@ -244,29 +244,41 @@ impl Scanning {
         Ok(())
     }
 
+    /// The external scanner registration `registry` is assigned to, if any.
+    async fn registration_for(&self, registry: &str) -> Result<Option<scanner::Model>> {
+        Ok(scanner::Entity::find()
+            .all(&self.db)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .find(|m| registries_of(m).iter().any(|r| r == registry)))
+    }
+
+    /// The name of the scanner that judges `registry`'s artifacts (`berth` unless an external
+    /// one is assigned to it); no credential is opened for it.
+    pub(crate) async fn scanner_name(&self, registry: &str) -> Result<String> {
+        Ok(self
+            .registration_for(registry)
+            .await?
+            .map_or_else(|| BUILTIN.to_string(), |m| m.name))
+    }
+
     /// Who judges `registry`'s artifacts, and the key of `digest`'s report by it.
     pub(crate) async fn report_key(
         &self,
         registry: &str,
         digest: &str,
     ) -> Result<(String, String)> {
-        let scanner = match self.scanner_for(registry).await? {
-            Some(a) => a.name,
-            None => BUILTIN.to_string(),
-        };
+        let scanner = self.scanner_name(registry).await?;
         let key = crate::reports::key(&scanner, digest);
         Ok((scanner, key))
     }
 
-    /// The external scanner assigned to `registry`, if any.
+    /// The external scanner assigned to `registry`, if any, ready to call.
     pub(crate) async fn scanner_for(&self, registry: &str) -> Result<Option<Adapter>> {
-        let rows = scanner::Entity::find()
-            .all(&self.db)
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .find(|m| registries_of(m).iter().any(|r| r == registry))
-            .map(|m| self.adapter(m))
+        self.registration_for(registry)
+            .await?
+            .map(|m| self.adapter(&m))
             .transpose()
     }
 }

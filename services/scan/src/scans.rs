@@ -330,18 +330,20 @@ impl Scanning {
         Ok(())
     }
 
-    /// Runs scan `id` (a job); done when the scan ended, either way.
-    pub async fn work(&self, id: &str) -> Result<()> {
-        let Some(m) = scan::Entity::find_by_id(id)
+    /// Scan `id` if it is still queued or scanning.
+    async fn unfinished(&self, id: &str) -> Result<Option<scan::Model>> {
+        Ok(scan::Entity::find_by_id(id)
             .one(&self.db)
             .await
             .map_err(db_error)?
-        else {
+            .filter(|m| matches!(m.status.as_str(), "queued" | "scanning")))
+    }
+
+    /// Runs scan `id` (a job); done when the scan ended, either way.
+    pub async fn work(&self, id: &str) -> Result<()> {
+        let Some(m) = self.unfinished(id).await? else {
             return Ok(());
         };
-        if !matches!(m.status.as_str(), "queued" | "scanning") {
-            return Ok(());
-        }
         let started = std::time::Instant::now();
         let (version, index) = self.index().await?;
         let external = self.scanner_for(&m.registry).await?;
@@ -591,16 +593,9 @@ pub async fn contained<T>(
 impl Scanning {
     /// Ends scan `id` failed with `why`, if it has not ended.
     pub(crate) async fn fail(&self, id: &str, why: &str) -> Result<()> {
-        let Some(m) = scan::Entity::find_by_id(id)
-            .one(&self.db)
-            .await
-            .map_err(db_error)?
-        else {
+        let Some(m) = self.unfinished(id).await? else {
             return Ok(());
         };
-        if !matches!(m.status.as_str(), "queued" | "scanning") {
-            return Ok(());
-        }
         let r = reports::bare(&m.digest, "failed", why);
         self.finish(m, "failed", why, None, &r).await
     }

@@ -65,11 +65,7 @@ pub async fn metadata(State(s): State<AppState>, Authed(p): Authed) -> Response 
         Ok(d) => d,
         Err(e) => return api_error(e),
     };
-    let updated = db
-        .updated_at
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default();
+    let updated = super::dto::time(db.updated_at).unwrap_or_default();
     typed(
         StatusCode::OK,
         METADATA,
@@ -261,10 +257,9 @@ fn wanted(headers: &HeaderMap) -> Option<Wanted> {
     None
 }
 
+/// A report's time as the spec's `date-time` (now when it has none).
 fn time_of(t: Option<prost_types::Timestamp>) -> String {
-    t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-        .unwrap_or_else(chrono::Utc::now)
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    super::dto::time(t).unwrap_or_else(|| super::dto::rfc3339(chrono::Utc::now()))
 }
 
 /// `GET /api/v1/scan/{id}/report`: `302` with `Refresh-After` until the scan ends, then the
