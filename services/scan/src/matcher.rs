@@ -84,6 +84,7 @@ impl Index {
     /// Every record affecting a package of `image`, one finding per record and package.
     pub fn findings(&self, image: &Image) -> Vec<Finding> {
         let release = image.os.as_ref().map(|o| o.version.as_str()).unwrap_or("");
+        let os = image.os.as_ref().map(|o| o.id.as_str()).unwrap_or("");
         let mut out = Vec::new();
         for installed in &image.packages {
             let Some(ecosystem) = installed.ecosystem else {
@@ -104,7 +105,7 @@ impl Index {
             } else {
                 (p.name.as_str(), p.version.as_str())
             };
-            let eco_name = osv::ecosystem_name(ecosystem, release);
+            let eco_name = osv::ecosystem_name(ecosystem, os, release);
             let key = (eco_name.clone(), normalized(&eco_name, name));
             let Some(records) = self.by_package.get(&key) else {
                 continue;

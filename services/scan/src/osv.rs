@@ -91,9 +91,10 @@ pub struct Event {
     pub limit: Option<String>,
 }
 
-/// The OSV ecosystem name of an inventory's ecosystem, for a distribution at `release`
-/// (`Debian:12`, `Alpine:v3.20`).
-pub fn ecosystem_name(e: Ecosystem, release: &str) -> String {
+/// The OSV ecosystem name of an inventory's ecosystem, for a distribution with os-release `ID`
+/// `os` at `release` (`Debian:12`, `Alpine:v3.20`, `Rocky Linux:9`).
+pub fn ecosystem_name(e: Ecosystem, os: &str, release: &str) -> String {
+    let major = release.split('.').next().unwrap_or(release);
     match e {
         Ecosystem::Debian => format!("Debian:{}", release.split('.').next().unwrap_or(release)),
         // OSV names an LTS release (even years' April releases) `Ubuntu:22.04:LTS`.
@@ -111,6 +112,17 @@ pub fn ecosystem_name(e: Ecosystem, release: &str) -> String {
             let minor: Vec<&str> = release.split('.').take(2).collect();
             format!("Alpine:v{}", minor.join("."))
         }
+        // The rpm distributions OSV keys by release. Red Hat's own records name repository
+        // streams (`Red Hat:enterprise_linux:9::appstream`) an image does not tell, and
+        // Fedora, CentOS, Amazon and Oracle Linux publish none: their packages match nothing.
+        Ecosystem::Rpm => match os {
+            "rocky" => format!("Rocky Linux:{major}"),
+            "almalinux" => format!("AlmaLinux:{major}"),
+            "opensuse-leap" => format!("openSUSE:Leap {release}"),
+            "opensuse-tumbleweed" => "openSUSE:Tumbleweed".to_string(),
+            "mageia" => format!("Mageia:{release}"),
+            other => format!("rpm:{other}:{release}"),
+        },
         other => other.as_str().to_string(),
     }
 }
@@ -134,6 +146,7 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
         }
         Ecosystem::Maven => Some(crate::maven::compare(a, b)),
         Ecosystem::Alpine => versions::apk(a, b),
+        Ecosystem::Rpm => Some(versions::rpm(a, b)),
         Ecosystem::PyPI => versions::pep440(a, b),
     }
 }
@@ -401,13 +414,38 @@ mod tests {
     #[test]
     fn ecosystem_names() {
         assert_eq!(
-            ecosystem_name(Ecosystem::Ubuntu, "22.04"),
+            ecosystem_name(Ecosystem::Ubuntu, "ubuntu", "22.04"),
             "Ubuntu:22.04:LTS"
         );
-        assert_eq!(ecosystem_name(Ecosystem::Ubuntu, "23.10"), "Ubuntu:23.10");
-        assert_eq!(ecosystem_name(Ecosystem::Debian, "12"), "Debian:12");
-        assert_eq!(ecosystem_name(Ecosystem::Alpine, "3.20.3"), "Alpine:v3.20");
-        assert_eq!(ecosystem_name(Ecosystem::CratesIo, ""), "crates.io");
+        assert_eq!(
+            ecosystem_name(Ecosystem::Ubuntu, "ubuntu", "23.10"),
+            "Ubuntu:23.10"
+        );
+        assert_eq!(
+            ecosystem_name(Ecosystem::Debian, "debian", "12"),
+            "Debian:12"
+        );
+        assert_eq!(
+            ecosystem_name(Ecosystem::Alpine, "alpine", "3.20.3"),
+            "Alpine:v3.20"
+        );
+        assert_eq!(ecosystem_name(Ecosystem::CratesIo, "", ""), "crates.io");
+        assert_eq!(
+            ecosystem_name(Ecosystem::Rpm, "rocky", "9.3"),
+            "Rocky Linux:9"
+        );
+        assert_eq!(
+            ecosystem_name(Ecosystem::Rpm, "almalinux", "8.10"),
+            "AlmaLinux:8"
+        );
+        assert_eq!(
+            ecosystem_name(Ecosystem::Rpm, "opensuse-leap", "15.5"),
+            "openSUSE:Leap 15.5"
+        );
+        assert_eq!(
+            ecosystem_name(Ecosystem::Rpm, "rhel", "9.4"),
+            "rpm:rhel:9.4"
+        );
     }
 
     /// GO-2023-1878 (net/http: insufficient sanitization of Host header), as the Go

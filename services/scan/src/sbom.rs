@@ -54,6 +54,32 @@ pub fn purl(installed: &Installed, image: &Image) -> Option<String> {
                 q.join("&")
             )
         }
+        // The epoch is a qualifier (`pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?…&epoch=1`).
+        Ecosystem::Rpm => {
+            let vendor = match os.map(|o| o.id.as_str()) {
+                Some("rhel") => "redhat",
+                Some(id) => id,
+                None => "rpm",
+            };
+            let (epoch, version) = match p.version.split_once(':') {
+                Some((e, v)) if e.bytes().all(|c| c.is_ascii_digit()) => (Some(e), v),
+                _ => (None, p.version.as_str()),
+            };
+            let mut q = vec![format!("arch={}", encode(&p.arch))];
+            if let Some(d) = &distro {
+                q.push(format!("distro={d}"));
+            }
+            if let Some(e) = epoch {
+                q.push(format!("epoch={e}"));
+            }
+            format!(
+                "pkg:rpm/{}/{}@{}?{}",
+                encode(vendor),
+                encode(&p.name),
+                encode(version),
+                q.join("&")
+            )
+        }
         Ecosystem::PyPI => format!(
             "pkg:pypi/{}@{version}",
             encode(&p.name.to_ascii_lowercase().replace('_', "-"))

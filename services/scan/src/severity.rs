@@ -1,5 +1,7 @@
-//! Severity of a finding: scored from a CVSS v3 base vector (the specification's formula,
-//! rounded up as 3.1 says), else the record's own rating, else `unknown`.
+//! Severity of a finding: scored from a CVSS v4.0 or v3.x vector (by the RustSec `cvss` crate,
+//! the specifications' formulas), else the record's own rating, else `unknown`.
+
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -47,88 +49,32 @@ impl Severity {
     }
 }
 
-/// CVSS 3.1's round-up to one decimal.
-fn round_up(x: f64) -> f64 {
-    let scaled = (x * 100_000.0).round() as i64;
-    if scaled % 10_000 == 0 {
-        scaled as f64 / 100_000.0
-    } else {
-        ((scaled / 10_000) + 1) as f64 / 10.0
-    }
-}
-
-/// The base score of a CVSS v3.0/v3.1 vector (`CVSS:3.1/AV:N/AC:L/…`); `None` when a base
-/// metric is missing or unknown.
+/// The base score of a CVSS v3.0/v3.1 vector (`CVSS:3.1/AV:N/AC:L/…`), by the RustSec `cvss`
+/// crate; `None` when a base metric is missing or unknown.
 pub fn cvss3(vector: &str) -> Option<f64> {
-    let mut parts = vector.split('/');
-    if !parts.next()?.starts_with("CVSS:3") {
-        return None;
-    }
-    let metrics: std::collections::HashMap<&str, &str> =
-        parts.filter_map(|p| p.split_once(':')).collect();
-    let get = |k: &str| metrics.get(k).copied();
-    let changed = match get("S")? {
-        "U" => false,
-        "C" => true,
-        _ => return None,
-    };
-    let av = match get("AV")? {
-        "N" => 0.85,
-        "A" => 0.62,
-        "L" => 0.55,
-        "P" => 0.2,
-        _ => return None,
-    };
-    let ac = match get("AC")? {
-        "L" => 0.77,
-        "H" => 0.44,
-        _ => return None,
-    };
-    let pr = match (get("PR")?, changed) {
-        ("N", _) => 0.85,
-        ("L", false) => 0.62,
-        ("L", true) => 0.68,
-        ("H", false) => 0.27,
-        ("H", true) => 0.5,
-        _ => return None,
-    };
-    let ui = match get("UI")? {
-        "N" => 0.85,
-        "R" => 0.62,
-        _ => return None,
-    };
-    let cia = |k: &str| match get(k) {
-        Some("H") => Some(0.56),
-        Some("L") => Some(0.22),
-        Some("N") => Some(0.0),
-        _ => None,
-    };
-    let iss: f64 = 1.0 - (1.0 - cia("C")?) * (1.0 - cia("I")?) * (1.0 - cia("A")?);
-    let impact: f64 = if changed {
-        7.52 * (iss - 0.029) - 3.25 * (iss - 0.02).powi(15)
-    } else {
-        6.42 * iss
-    };
-    if impact <= 0.0 {
-        return Some(0.0);
-    }
-    let exploitability: f64 = 8.22 * av * ac * pr * ui;
-    Some(if changed {
-        round_up((1.08 * (impact + exploitability)).min(10.0))
-    } else {
-        round_up((impact + exploitability).min(10.0))
-    })
+    let base = cvss::v3::Base::from_str(vector).ok()?;
+    Some(base.score().value())
 }
 
-/// The severity and score of a record: its CVSS v3 vector scored, else a rating it carries
-/// (`database_specific.severity`), else unknown.
+/// The score of a CVSS v4.0 vector (`CVSS:4.0/AV:N/AC:L/AT:N/…`): the specification's
+/// macro-vector lookup and interpolation, as the `cvss` crate implements it.
+pub fn cvss4(vector: &str) -> Option<f64> {
+    let v = cvss::v4::Vector::from_str(vector).ok()?;
+    Some(v.score().value())
+}
+
+/// The severity and score of a record: its CVSS v4 vector scored, else its CVSS v3 one (the
+/// newer scoring, where a record carries both, as GitHub's advisories show it), else a rating
+/// it carries (`database_specific.severity`), else unknown.
 pub fn of_record(record: &crate::osv::Record) -> (Severity, Option<f64>) {
-    if let Some(score) = record
-        .severity
-        .iter()
-        .filter(|s| s.kind == "CVSS_V3")
-        .find_map(|s| cvss3(&s.score))
-    {
+    let scored = |kind: &str, score: fn(&str) -> Option<f64>| {
+        record
+            .severity
+            .iter()
+            .filter(|s| s.kind == kind)
+            .find_map(|s| score(&s.score))
+    };
+    if let Some(score) = scored("CVSS_V4", cvss4).or_else(|| scored("CVSS_V3", cvss3)) {
         return (Severity::of_score(score), Some(score));
     }
     let rating = record
@@ -164,6 +110,40 @@ mod tests {
         }
         assert_eq!(cvss3("CVSS:3.1/AV:X/AC:L"), None);
         assert_eq!(cvss3("AV:N/AC:L/Au:N/C:P/I:P/A:P"), None, "v2 is not v3");
+    }
+
+    #[test]
+    fn v4_scores_as_first_publishes_them_and_win_over_v3() {
+        for (vector, score) in [
+            // FIRST's calculator: the highest, a typical network one, and a physical one.
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H",
+                10.0,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+                9.3,
+            ),
+            (
+                "CVSS:4.0/AV:P/AC:H/AT:P/PR:H/UI:A/VC:L/VI:N/VA:N/SC:N/SI:N/SA:N",
+                1.0,
+            ),
+            (
+                "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N",
+                0.0,
+            ),
+        ] {
+            assert_eq!(cvss4(vector), Some(score), "{vector}");
+        }
+        assert_eq!(cvss4("CVSS:4.0/AV:N/AC:L"), None);
+        let record: crate::osv::Record = serde_json::from_str(
+            r#"{"id": "GHSA-x", "severity": [
+                {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"},
+                {"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(of_record(&record), (Severity::Critical, Some(9.3)));
     }
 
     #[test]

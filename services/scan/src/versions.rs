@@ -323,6 +323,116 @@ impl Ord for Pep440 {
     }
 }
 
+/// rpm's order (`rpmvercmp` and `rpmverCmp`): `[epoch:]version[-release]`, epoch first (none
+/// is 0), then version and release, each by runs of digits (as numbers, and above letters) or
+/// letters (as bytes), other characters only separating; `~` sorts before everything, even the
+/// end, and `^` after the end but before anything else. A missing release is below any.
+pub fn rpm(a: &str, b: &str) -> Ordering {
+    let (ea, va, ra) = split_rpm(a);
+    let (eb, vb, rb) = split_rpm(b);
+    ea.cmp(&eb)
+        .then_with(|| rpmvercmp(va, vb))
+        .then_with(|| match (ra, rb) {
+            (None, None) => Ordering::Equal,
+            (Some(_), None) => Ordering::Greater,
+            (None, Some(_)) => Ordering::Less,
+            (Some(x), Some(y)) => rpmvercmp(x, y),
+        })
+}
+
+fn split_rpm(v: &str) -> (u64, &str, Option<&str>) {
+    let (epoch, rest) = match v.split_once(':') {
+        Some((e, r)) if !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit()) => {
+            (e.parse().unwrap_or(u64::MAX), r)
+        }
+        _ => (0, v),
+    };
+    match rest.rsplit_once('-') {
+        Some((v, r)) => (epoch, v, Some(r)),
+        None => (epoch, rest, None),
+    }
+}
+
+fn rpmvercmp(a: &str, b: &str) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    let separator = |c: &u8| !c.is_ascii_alphanumeric() && *c != b'~' && *c != b'^';
+    loop {
+        while a.first().is_some_and(separator) {
+            a = &a[1..];
+        }
+        while b.first().is_some_and(separator) {
+            b = &b[1..];
+        }
+        let (x, y) = (a.first().copied(), b.first().copied());
+        if x == Some(b'~') || y == Some(b'~') {
+            if x != Some(b'~') {
+                return Ordering::Greater;
+            }
+            if y != Some(b'~') {
+                return Ordering::Less;
+            }
+            (a, b) = (&a[1..], &b[1..]);
+            continue;
+        }
+        if x == Some(b'^') || y == Some(b'^') {
+            return match (x, y) {
+                (None, _) => Ordering::Less,
+                (_, None) => Ordering::Greater,
+                (Some(b'^'), Some(b'^')) => {
+                    (a, b) = (&a[1..], &b[1..]);
+                    continue;
+                }
+                (Some(b'^'), _) => Ordering::Less,
+                _ => Ordering::Greater,
+            };
+        }
+        if x.is_none() || y.is_none() {
+            break;
+        }
+        let numeric = a[0].is_ascii_digit();
+        let run = |s: &[u8]| -> usize {
+            s.iter()
+                .position(|c| {
+                    if numeric {
+                        !c.is_ascii_digit()
+                    } else {
+                        !c.is_ascii_alphabetic()
+                    }
+                })
+                .unwrap_or(s.len())
+        };
+        let (na, nb) = (run(a), run(b));
+        if nb == 0 {
+            // A number is newer than letters.
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+        }
+        let (sa, sb) = (&a[..na], &b[..nb]);
+        let order = if numeric {
+            let trim = |s: &'_ [u8]| -> usize { s.iter().take_while(|c| **c == b'0').count() };
+            let (sa, sb) = (&sa[trim(sa)..], &sb[trim(sb)..]);
+            sa.len().cmp(&sb.len()).then_with(|| sa.cmp(sb))
+        } else {
+            sa.cmp(sb)
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+        (a, b) = (&a[na..], &b[nb..]);
+    }
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        _ => Ordering::Greater,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +536,63 @@ mod tests {
                 .expect("dpkg runs")
                 .success();
             assert_eq!(dpkg(a, b) == Less, less, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn rpm_orders_as_rpm_itself_does() {
+        let pairs = [
+            ("1.0", "1.0"),
+            ("1.0", "2.0"),
+            ("2.0.1", "2.0"),
+            ("1.0a", "1.0"),
+            ("1.0", "1.0.a"),
+            ("1.0~rc1", "1.0"),
+            ("1.0~rc1", "1.0~rc2"),
+            ("1.0^git1", "1.0"),
+            ("1.0^git1", "1.0.1"),
+            ("1.0^", "1.0~"),
+            ("1:1.0-1", "2.0-1"),
+            ("0:1.0-1", "1.0-1"),
+            ("1.0-1", "1.0"),
+            ("3.0.7-27.el9", "3.0.7-27.el9_4.1"),
+            ("3.0.7-27.el9", "1:3.0.7-24.el9"),
+            ("010", "10"),
+            ("1.01", "1.1"),
+            ("a", "1"),
+            ("1.0_1", "1.0.1"),
+            ("5.2", "5.10"),
+            ("fc4", "fc.4"),
+            ("2.0.0+git", "2.0.0"),
+            ("1.1.a", "1.1.1"),
+            ("2_0", "2.0"),
+            ("alpha", "beta"),
+            ("1.el9", "1.el9_0"),
+        ];
+        // rpm's own comparison, one lua call per pair.
+        let script: String = pairs
+            .iter()
+            .map(|(a, b)| format!("print(rpm.vercmp('{a}','{b}')) print(' ') "))
+            .collect();
+        let out = std::process::Command::new("rpm")
+            .arg("--eval")
+            .arg(format!("%{{lua: {script}}}"))
+            .output()
+            .expect("rpm (the test command installs it)");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let theirs: Vec<i32> = text
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(theirs.len(), pairs.len(), "{text}");
+        for ((a, b), want) in pairs.iter().zip(theirs) {
+            let ours = match rpm(a, b) {
+                Ordering::Less => -1,
+                Ordering::Equal => 0,
+                Ordering::Greater => 1,
+            };
+            assert_eq!(ours, want, "rpm order of {a} and {b}");
+            assert_eq!(rpm(b, a), rpm(a, b).reverse(), "{a} {b}");
         }
     }
 }

@@ -4,14 +4,14 @@
 //! records this machine's openssl changelog yields and an OSV record for the Python package;
 //! the findings are exactly what those records say, and the SBOM lists every package found.
 
+mod common;
+
 use std::io::Read;
 
 use berth_scan::inventory::Ecosystem;
 use berth_scan::matcher::Index;
-use berth_scan::scanner::{scan, LayerStore};
 use berth_scan::vulndb::{parse_json, VulnDb};
-use berth_testkit::image::{files_layer, push_image, Compression, Image, Target};
-use berth_testkit::registry::{DockerRegistry, RegistryOptions};
+use berth_testkit::image::{files_layer, Compression, Image};
 
 fn changelog(package: &str) -> String {
     let path = format!("/usr/share/doc/{package}/changelog.Debian.gz");
@@ -82,14 +82,7 @@ async fn a_pushed_image_yields_the_findings_its_records_say_and_an_sbom() {
         Compression::Gzip,
     );
     let image = Image::of_layers(vec![layer.clone()], "amd64");
-    let registry = DockerRegistry::start(RegistryOptions::default())
-        .await
-        .unwrap();
-    let target = Target {
-        host: registry.host(),
-        credential: None,
-    };
-    push_image(&image, &target, "team/app", "v1").await.unwrap();
+    let (registry, platforms) = common::push_and_scan(&image, "team/app", "v1").await;
 
     let mut db = VulnDb::default();
     db.import(
@@ -109,11 +102,6 @@ async fn a_pushed_image_yields_the_findings_its_records_say_and_an_sbom() {
     let records: Vec<_> = db.records().cloned().collect();
     let index = Index::new(records.clone());
 
-    let client = berth_oci::Client::new(&registry.url(), None, Default::default()).unwrap();
-    let platforms = scan(&client, "team/app", "v1", &LayerStore::default())
-        .await
-        .unwrap()
-        .platforms;
     let inventory = &platforms[0].image;
     let findings = index.findings(inventory);
     let mut openssl: Vec<String> = findings

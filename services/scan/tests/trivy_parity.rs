@@ -9,13 +9,13 @@
 //! differences are the README's: Berth also reads npm lockfiles in images (Trivy reads them
 //! only when scanning a file system or repository), and leaves out a `Cargo.lock`'s own crates.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use berth_scan::inventory::Ecosystem;
-use berth_scan::scanner::{scan, LayerStore};
-use berth_testkit::image::{files_layer, push_image, Compression, Image, Target};
-use berth_testkit::registry::{DockerRegistry, RegistryOptions};
+use berth_testkit::image::{files_layer, Compression, Image};
 
 /// Every file under `dir` whose path satisfies `keep`, recursively (symbolic links not followed).
 fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
@@ -58,16 +58,29 @@ fn trivy_packages(bom: &serde_json::Value) -> BTreeSet<Key> {
                     .and_then(|p| p["value"].as_str())
                     .map(str::to_string)
             };
-            let name = c["name"].as_str().unwrap_or_default().to_string();
-            // Trivy's version leaves a dpkg epoch out; its package id (`name@1:2.3-4`) has it.
-            let version = property("aquasecurity:trivy:PkgID")
-                .and_then(|id| id.strip_prefix(&format!("{name}@")).map(str::to_string))
-                .unwrap_or_else(|| c["version"].as_str().unwrap_or_default().to_string());
-            (
-                property("aquasecurity:trivy:PkgType").unwrap_or_default(),
-                name,
-                version,
-            )
+            let class = property("aquasecurity:trivy:PkgType").unwrap_or_default();
+            let plain = c["name"].as_str().unwrap_or_default().to_string();
+            // A Maven package's group is a field of its own (Berth names it `group:artifact`).
+            let name = match c["group"].as_str() {
+                Some(group) => format!("{group}:{plain}"),
+                None => plain.clone(),
+            };
+            let purl = c["purl"].as_str().unwrap_or_default();
+            let version = if purl.starts_with("pkg:rpm/") {
+                // An rpm's epoch is a qualifier of its purl (its package id has the arch).
+                let epoch = purl
+                    .split(['?', '&'])
+                    .find_map(|q| q.strip_prefix("epoch="))
+                    .filter(|e| *e != "0");
+                let v = c["version"].as_str().unwrap_or_default();
+                epoch.map_or_else(|| v.to_string(), |e| format!("{e}:{v}"))
+            } else {
+                // Trivy's version leaves a dpkg epoch out; its package id (`name@1:2.3-4`) has it.
+                property("aquasecurity:trivy:PkgID")
+                    .and_then(|id| id.strip_prefix(&format!("{plain}@")).map(str::to_string))
+                    .unwrap_or_else(|| c["version"].as_str().unwrap_or_default().to_string())
+            };
+            (class, name, version)
         })
         .collect()
 }
@@ -220,14 +233,7 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
         ],
         "amd64",
     );
-    let registry = DockerRegistry::start(RegistryOptions::default())
-        .await
-        .unwrap();
-    let target = Target {
-        host: registry.host(),
-        credential: None,
-    };
-    push_image(&image, &target, "team/app", "v1").await.unwrap();
+    let (registry, platforms) = common::push_and_scan(&image, "team/app", "v1").await;
 
     let cache = tempfile::tempdir().unwrap();
     let sbom =
@@ -235,11 +241,6 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
     let bom: serde_json::Value = serde_json::from_slice(&sbom).expect("Trivy's CycloneDX");
     let theirs = trivy_packages(&bom);
 
-    let client = berth_oci::Client::new(&registry.url(), None, Default::default()).unwrap();
-    let platforms = scan(&client, "team/app", "v1", &LayerStore::default())
-        .await
-        .unwrap()
-        .platforms;
     let inventory = &platforms[0].image;
     // Explained: the Go standard library of a Go binary, which this Trivy does not list.
     let (stdlib, packages): (Vec<_>, Vec<_>) = inventory
@@ -341,5 +342,122 @@ async fn berth_finds_the_packages_trivy_finds_in_the_same_image() {
         ours.iter().filter(|k| k.0 == "python-pkg").count(),
         ours.iter().filter(|k| k.0 == "node-pkg").count(),
         ours.iter().filter(|k| k.0 == "cargo").count()
+    );
+}
+
+/// The second image: an rpm distribution (Rocky Linux's os-release and an rpmdb that rpm's own
+/// tools wrote), Debian's real jars nested in a jar packed by the JDK, and a `cargo auditable`
+/// binary. What each of Trivy and Berth lists, per class, is compared: the same, but for the
+/// binary's own crate (local, the root), which Berth leaves out as it does a Cargo.lock's.
+#[tokio::test]
+async fn berth_finds_the_rpm_java_and_rust_binary_packages_trivy_finds() {
+    use berth_testkit::packages::{self, Rpm};
+    berth_testkit::trivy();
+    let work = tempfile::tempdir().unwrap();
+    let root = packages::rpm_root(
+        work.path(),
+        &[
+            Rpm {
+                name: "openssl-libs",
+                epoch: Some(1),
+                version: "3.0.7",
+                release: "27.el9",
+                parts: 0,
+            },
+            Rpm {
+                name: "tzdata",
+                epoch: None,
+                version: "2024a",
+                release: "1.el9",
+                parts: 30,
+            },
+        ],
+    );
+    let rpmdb = std::fs::read(root.join("var/lib/rpm/rpmdb.sqlite")).unwrap();
+    let libs: Vec<PathBuf> = ["guava", "commons-io", "wagon-http-shaded"]
+        .iter()
+        .map(|n| std::fs::canonicalize(format!("/usr/share/java/{n}.jar")).unwrap())
+        .collect();
+    let jar = packages::fat_jar(work.path(), ("com.example", "shop", "1.4.0"), &libs);
+    let slf4j = std::fs::read("/usr/share/java/slf4j-api.jar").unwrap();
+    let binary = packages::auditable_binary(
+        r#"{"packages": [
+            {"name": "tool", "version": "0.1.0", "source": "local", "kind": "runtime", "dependencies": [1, 2], "root": true},
+            {"name": "smallvec", "version": "1.6.0", "source": "crates.io", "kind": "runtime"},
+            {"name": "time", "version": "0.1.43", "source": "crates.io", "kind": "runtime"},
+            {"name": "cc", "version": "1.0.79", "source": "crates.io", "kind": "build"}
+        ]}"#,
+    );
+    let os_release: &[u8] = b"NAME=\"Rocky Linux\"\nVERSION=\"9.3 (Blue Onyx)\"\nID=\"rocky\"\n\
+        ID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\nPLATFORM_ID=\"platform:el9\"\n";
+    let base = files_layer(
+        &[
+            ("etc/os-release", os_release),
+            (
+                "etc/redhat-release",
+                b"Rocky Linux release 9.3 (Blue Onyx)\n",
+            ),
+            (
+                "etc/rocky-release",
+                b"Rocky Linux release 9.3 (Blue Onyx)\n",
+            ),
+            ("var/lib/rpm/rpmdb.sqlite", &rpmdb),
+            ("opt/shop/shop.jar", &jar),
+            ("usr/share/java/slf4j-api.jar", &slf4j),
+        ],
+        Compression::Gzip,
+    );
+    let bin = berth_testkit::image::files_layer_with_modes(
+        &[("usr/local/bin/tool", &binary, 0o755)],
+        Compression::Zstd,
+    );
+    let image = Image::of_layers(vec![base, bin], "amd64");
+    let (registry, platforms) = common::push_and_scan(&image, "rocky/shop", "1").await;
+    let cache = tempfile::tempdir().unwrap();
+    let sbom =
+        berth_testkit::trivy_cyclonedx(&format!("{}/rocky/shop:1", registry.host()), cache.path());
+    let bom: serde_json::Value = serde_json::from_slice(&sbom).expect("Trivy's CycloneDX");
+    let theirs = trivy_packages(&bom);
+
+    let ours: BTreeSet<Key> = platforms[0]
+        .image
+        .packages
+        .iter()
+        .map(|p| {
+            let class = match p.ecosystem {
+                Some(Ecosystem::Rpm) => "rocky",
+                Some(Ecosystem::Maven) => "jar",
+                Some(Ecosystem::CratesIo) => "rustbinary",
+                other => panic!("unexpected {other:?}: {p:?}"),
+            };
+            (
+                class.into(),
+                p.package.name.clone(),
+                p.package.version.clone(),
+            )
+        })
+        .collect();
+    // The explained difference, as for a Cargo.lock: the binary's own (local, root) crate,
+    // which Trivy lists and Berth leaves out.
+    let own: Key = ("rustbinary".into(), "tool".into(), "0.1.0".into());
+    assert!(theirs.contains(&own), "{theirs:?}");
+    let theirs: BTreeSet<Key> = theirs.into_iter().filter(|k| *k != own).collect();
+    let only_trivy: Vec<_> = theirs.difference(&ours).collect();
+    let only_berth: Vec<_> = ours.difference(&theirs).collect();
+    assert!(
+        only_trivy.is_empty() && only_berth.is_empty(),
+        "only Trivy: {only_trivy:?}; only Berth: {only_berth:?}"
+    );
+    let count = |class: &str| ours.iter().filter(|k| k.0 == class).count();
+    assert_eq!(
+        (count("rocky"), count("jar"), count("rustbinary")),
+        (32, 9, 2)
+    );
+    println!(
+        "parity: {} packages ({} rpm, {} jar, {} from a cargo-auditable binary)",
+        ours.len(),
+        count("rocky"),
+        count("jar"),
+        count("rustbinary")
     );
 }

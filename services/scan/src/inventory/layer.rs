@@ -9,18 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use sha2::Digest;
 
-use super::{apk, dpkg, gobin, lang, os_release, Ecosystem, Found, Layer};
+use super::{apk, dpkg, gobin, java, lang, os_release, rpm, rustbin, Ecosystem, Found, Layer};
 
 /// The largest package database read (a Debian status file of 5,000 packages is ~5 MiB).
 const MAX_DATABASE: u64 = 64 << 20;
-
-/// rpm databases this scanner does not read yet, by the path each format lives at.
-const RPM_DATABASES: &[&str] = &[
-    "var/lib/rpm/rpmdb.sqlite",
-    "var/lib/rpm/Packages",
-    "var/lib/rpm/Packages.db",
-    "usr/lib/sysimage/rpm/rpmdb.sqlite",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
@@ -63,12 +55,15 @@ fn normalize(path: &std::path::Path) -> String {
 
 /// Whether an inventory reads the file at `path`.
 fn wanted(path: &str) -> bool {
-    system_file(path) || lang::kind(path).is_some()
+    system_file(path) || lang::kind(path).is_some() || java::is_archive(path)
 }
 
 /// Whether `path` is an os-release or a distribution's package database.
 fn system_file(path: &str) -> bool {
-    os_release::is_file(path) || dpkg::is_database(path) || path == apk::DATABASE
+    os_release::is_file(path)
+        || dpkg::is_database(path)
+        || path == apk::DATABASE
+        || rpm::DATABASES.contains(&path)
 }
 
 /// Reads one layer blob from `input`; `digest` (`sha256:…`) is checked when given.
@@ -146,20 +141,54 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
             }
             continue;
         }
-        if RPM_DATABASES.contains(&path.as_str()) {
+        if rpm::UNSUPPORTED.contains(&path.as_str()) {
             layer.unsupported.push(path);
+            continue;
+        }
+        if java::is_archive(&path) {
+            if entry.size() > java::MAX_ARCHIVE {
+                tracing::warn!(path, size = entry.size(), "Java archive too large, skipped");
+                layer.whiteouts.push(path.clone());
+                layer.unsupported.push(path);
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            entry.read_to_end(&mut bytes).map_err(read_error)?;
+            // An archive that is not a zip lists nothing (and still replaces a lower one).
+            let packages = java::parse(&path, &bytes).unwrap_or_else(|e| {
+                tracing::debug!(path, error = %e, "not a readable Java archive");
+                Vec::new()
+            });
+            layer
+                .found
+                .insert(path, Found::Language(Ecosystem::Maven, packages));
             continue;
         }
         // Every file of the layer passes here: its path is looked at once.
         let language = lang::kind(&path);
         if language.is_none() && !system_file(&path) {
             // An executable may be a Go binary: its build information lists its modules.
+            // An executable may be a Go binary (its build information lists its modules) or
+            // a Rust one built with `cargo auditable` (a section lists its crates, found
+            // through the section table at the file's end: so it is held whole, up to a size).
             let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
             if executable && entry.size() >= 64 {
-                if let Some(modules) = gobin::read(&mut entry, &path).map_err(read_error)? {
+                let found = if entry.size() <= rustbin::MAX_EXECUTABLE {
+                    let mut bytes = Vec::with_capacity(entry.size() as usize);
+                    entry.read_to_end(&mut bytes).map_err(read_error)?;
+                    match gobin::read(&bytes[..], &path).map_err(read_error)? {
+                        Some(modules) => Some((Ecosystem::Go, modules)),
+                        None => rustbin::parse(&bytes, &path).map(|c| (Ecosystem::CratesIo, c)),
+                    }
+                } else {
+                    gobin::read(&mut entry, &path)
+                        .map_err(read_error)?
+                        .map(|modules| (Ecosystem::Go, modules))
+                };
+                if let Some((ecosystem, packages)) = found {
                     layer
                         .found
-                        .insert(path, Found::Language(Ecosystem::Go, modules));
+                        .insert(path, Found::Language(ecosystem, packages));
                 }
             }
             continue;
@@ -177,6 +206,19 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
         }
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut bytes).map_err(read_error)?;
+        if rpm::DATABASES.contains(&path.as_str()) {
+            match rpm::parse(&path, &bytes) {
+                Ok(packages) => {
+                    layer.found.insert(path, Found::Packages(packages));
+                }
+                Err(e) => {
+                    tracing::warn!(path, error = %e, "rpm database not readable");
+                    layer.whiteouts.push(path.clone());
+                    layer.unsupported.push(path);
+                }
+            }
+            continue;
+        }
         let text = String::from_utf8_lossy(&bytes);
         let found = if let Some(ecosystem) = language {
             // Even an empty list replaces what a lower layer's file at the path listed.

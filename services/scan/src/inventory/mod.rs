@@ -7,9 +7,13 @@
 pub mod apk;
 pub mod dpkg;
 pub mod gobin;
+pub mod java;
 pub mod lang;
 pub mod layer;
 pub mod os_release;
+pub mod rpm;
+pub mod rustbin;
+pub mod sqlite;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +30,9 @@ pub enum Ecosystem {
     CratesIo,
     Go,
     Maven,
+    /// An rpm distribution's packages; which one (and so which OSV ecosystem, `Rocky Linux:9`)
+    /// its os-release says.
+    Rpm,
 }
 
 impl Ecosystem {
@@ -39,6 +46,7 @@ impl Ecosystem {
             Self::CratesIo => "crates.io",
             Self::Go => "Go",
             Self::Maven => "Maven",
+            Self::Rpm => "rpm",
         }
     }
 }
@@ -182,6 +190,7 @@ impl Image {
                     // The distribution's ecosystem, by its os-release and the database's kind.
                     let e = match (ecosystem, path.as_str()) {
                         (_, p) if p.starts_with("lib/apk/") => Some(Ecosystem::Alpine),
+                        (_, p) if rpm::DATABASES.contains(&p) => Some(Ecosystem::Rpm),
                         (Some(Ecosystem::Alpine), _) => None,
                         (e, _) => e,
                     };
