@@ -11,6 +11,31 @@ pub const TOKEN_SERVICE_USER: &str = "berth-internal";
 /// Metadata key carrying the calling user's principal, for audit and logs downstream.
 pub const PRINCIPAL_KEY: &str = "x-berth-principal";
 
+/// Bytes of a principal's name sent escaped (`%XX`): metadata values are visible ASCII, and a
+/// name may be anything (`élodie`).
+const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%').add(b' ');
+
+/// The `PRINCIPAL_KEY` value naming `name`.
+pub fn principal_value(name: &str) -> MetadataValue<Ascii> {
+    percent_encoding::utf8_percent_encode(name, ESCAPED)
+        .to_string()
+        .parse()
+        .expect("escaped to visible ASCII")
+}
+
+/// The principal a call names (empty when it names none).
+pub fn principal_of(metadata: &tonic::metadata::MetadataMap) -> String {
+    metadata
+        .get(PRINCIPAL_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
+}
+
 /// Verifies the credential on incoming calls (a tonic server interceptor).
 #[derive(Clone)]
 pub struct Verifier {
@@ -81,6 +106,15 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn any_principal_name_travels_intact() {
+        for name in ["alice", "élodie", "a b%c", "名前"] {
+            let mut m = tonic::metadata::MetadataMap::new();
+            m.insert(super::PRINCIPAL_KEY, super::principal_value(name));
+            assert_eq!(super::principal_of(&m), name);
+        }
+    }
+
     use super::*;
     use tonic::service::Interceptor;
 

@@ -10,7 +10,7 @@ use berth_proto::v1::{EvaluateGateRequest, EvaluateGateResponse};
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::entity::{allow, report};
+use crate::entity::{allow, report, subject};
 use crate::reports::{items_of, platforms_of, Item};
 use crate::severity::Severity;
 use crate::{db_error, Result, Scanning};
@@ -46,7 +46,7 @@ fn blocking<'a>(
     items: &'a [Item],
     gate: Severity,
     allowed: &[allow::Model],
-    used: &mut Vec<chrono::DateTime<Utc>>,
+    used: &mut Vec<Option<chrono::DateTime<Utc>>>,
 ) -> Vec<&'a Item> {
     let mut seen = BTreeSet::new();
     let mut out: Vec<&Item> = Vec::new();
@@ -56,7 +56,8 @@ fn blocking<'a>(
             .iter()
             .find(|a| a.vulnerability_id == f.id || f.aliases.contains(&a.vulnerability_id));
         if let Some(a) = entry {
-            used.extend(a.expires_at);
+            // Recorded even without an expiry: the pass rests on it.
+            used.push(a.expires_at);
             continue;
         }
         if seen.insert((&f.id, &f.package)) {
@@ -102,8 +103,49 @@ fn named(stopped: &[&Item]) -> String {
     }
 }
 
-/// The digests the tags of `repository` name now (the referrers tag schema's `sha256-…` tags
-/// are not artifacts of their own).
+/// Config media types of images a runtime runs.
+const IMAGE_CONFIGS: &[&str] = &[
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+];
+
+/// Whether `manifest` is something a runtime can run: an image whose config is an image
+/// configuration, or an index (nested, to a bound) holding one. A referrers index (signatures,
+/// SBOMs) is not; an index of images pushed under a `sha256-…` tag is.
+async fn runnable(
+    client: &berth_oci::Client,
+    repository: &str,
+    manifest: &berth_oci::Manifest,
+) -> std::result::Result<bool, berth_oci::OciError> {
+    let mut pending = vec![(manifest.clone(), 0usize)];
+    while let Some((m, depth)) = pending.pop() {
+        if !m.is_index() {
+            if m.blobs()
+                .first()
+                .is_some_and(|c| IMAGE_CONFIGS.contains(&c.media_type.as_str()))
+            {
+                return Ok(true);
+            }
+            continue;
+        }
+        if depth >= 4 {
+            // Deeper than any scan follows: judged as an artifact (so, unscanned).
+            return Ok(true);
+        }
+        for child in m.children() {
+            if child.platform.as_deref() == Some("unknown/unknown") {
+                continue;
+            }
+            let c = client.manifest(repository, &child.digest).await?;
+            pending.push((c, depth + 1));
+        }
+    }
+    Ok(false)
+}
+
+/// The digests the tags of `repository` name now. A `sha256-…` tag of the referrers tag
+/// schema is left out only when what it names cannot run (a referrers index): an image pushed
+/// under such a tag is judged like any other.
 async fn current_digests(
     client: &berth_oci::Client,
     registry: &str,
@@ -115,21 +157,35 @@ async fn current_digests(
         Err(berth_oci::OciError::NotFound(_)) => return Ok(Vec::new()),
         Err(e) => return Err(crate::scans::registry_error(registry, repository, "", e)),
     };
-    let heads = futures::stream::iter(
-        tags.into_iter()
-            .filter(|t| !berth_oci::reference::is_referrers_tag(t))
-            .map(|t| async move { (client.head_manifest(repository, &t).await, t) }),
-    )
+    let heads = futures::stream::iter(tags.into_iter().map(|t| async move {
+        let referrers = berth_oci::reference::is_referrers_tag(&t);
+        let found = if referrers {
+            match client.manifest(repository, &t).await {
+                Ok(m) => match runnable(client, repository, &m).await {
+                    Ok(true) => Ok(Some(m.digest)),
+                    Ok(false) => Ok(None),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        } else {
+            client
+                .head_manifest(repository, &t)
+                .await
+                .map(|h| h.map(|d| d.digest))
+        };
+        (found, t)
+    }))
     .buffer_unordered(8)
     .collect::<Vec<_>>()
     .await;
     let mut out = BTreeSet::new();
-    for (head, tag) in heads {
-        match head {
+    for (found, tag) in heads {
+        match found {
             Ok(Some(d)) => {
-                out.insert(d.digest);
+                out.insert(d);
             }
-            // Untagged since it was listed.
+            // Untagged since it was listed, or not an artifact to run.
             Ok(None) | Err(berth_oci::OciError::NotFound(_)) => {}
             Err(e) => return Err(crate::scans::registry_error(registry, repository, &tag, e)),
         }
@@ -227,6 +283,44 @@ impl Scanning {
             format!("{}:{}", r.repository, r.reference)
         };
         let scanner = self.scanner_name(&r.registry).await?;
+        let mut digests = digests;
+        if r.reference.is_empty() {
+            // A repository-wide pull also opens manifests no tag names (a tag moved after its
+            // scan, an image pushed by digest): every one Berth has seen here whose report
+            // fails the gate is judged too, while the registry still holds it.
+            if let Some(gate) = gate {
+                let known: Vec<String> = subject::Entity::find()
+                    .filter(subject::Column::Registry.eq(&r.registry))
+                    .filter(subject::Column::Repository.eq(&r.repository))
+                    .all(&self.db)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(|m| m.digest)
+                    .filter(|d| !digests.contains(d))
+                    .collect();
+                for digest in known {
+                    let Some(items) = self.findings_of(&scanner, &digest).await? else {
+                        continue;
+                    };
+                    if blocking(&items, gate, &allowed, &mut Vec::new()).is_empty() {
+                        continue;
+                    }
+                    match client.head_manifest(&r.repository, &digest).await {
+                        Ok(Some(_)) => digests.push(digest),
+                        Ok(None) | Err(berth_oci::OciError::NotFound(_)) => {}
+                        Err(e) => {
+                            return Err(crate::scans::registry_error(
+                                &r.registry,
+                                &r.repository,
+                                &digest,
+                                e,
+                            ))
+                        }
+                    }
+                }
+            }
+        }
         let mut used = Vec::new();
         let mut unscanned = 0;
         for digest in &digests {
@@ -267,6 +361,7 @@ impl Scanning {
         // An allow that rests on an allowlist entry lasts until the entry expires.
         let cache = used
             .iter()
+            .flatten()
             .map(|t| (*t - now).num_seconds().clamp(0, CACHE_SECONDS as i64) as u32)
             .min()
             .unwrap_or(CACHE_SECONDS);

@@ -221,12 +221,7 @@ impl AllowlistService for ScanApi {
         &self,
         req: Request<PutAllowlistEntryRequest>,
     ) -> Result<Response<PutAllowlistEntryResponse>, Status> {
-        let principal = req
-            .metadata()
-            .get(berth_auth::internal::PRINCIPAL_KEY)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let principal = berth_auth::internal::principal_of(req.metadata());
         let mut entry = req.into_inner().entry.unwrap_or_default();
         entry.created_by = principal;
         let entry = self.scanning.put_allowlist_entry(entry).await?;

@@ -91,10 +91,12 @@ impl Index {
                 continue;
             };
             let p = &installed.package;
+            // Distributions whose records name source packages (Mageia's name its SRPMs; the
+            // other rpm distributions' records name binary packages).
             let distribution = matches!(
                 ecosystem,
                 Ecosystem::Debian | Ecosystem::Ubuntu | Ecosystem::Alpine
-            );
+            ) || (ecosystem == Ecosystem::Rpm && os == "mageia");
             let (name, version) = if distribution {
                 let v = if p.source_version.is_empty() {
                     &p.version

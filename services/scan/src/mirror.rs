@@ -30,9 +30,22 @@ pub fn export_url(mirror: &str, ecosystem: &str) -> String {
     )
 }
 
+/// `url` without the user name and password it may carry (`http://user:pass@mirror/…`): what
+/// a status answer and a log line show of a mirror.
+pub fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 pub fn to_proto(m: &source::Model) -> VulnDbSource {
     VulnDbSource {
-        url: m.url.clone(),
+        url: shown(&m.url),
         status: m.status.clone(),
         imported: m.imported.max(0) as u64,
         error: m.error.clone(),
@@ -129,13 +142,14 @@ impl Scanning {
                 }
                 Err(e) => {
                     row.status = "failed".into();
-                    row.error = e;
+                    // An HTTP error may quote the URL it was fetching.
+                    row.error = e.replace(&url, &shown(&url));
                 }
             }
             if row.status == "failed" {
-                tracing::warn!(%url, error = %row.error, "mirror export not imported");
+                tracing::warn!(url = %shown(&url), error = %row.error, "mirror export not imported");
             } else {
-                tracing::info!(%url, status = %row.status, imported = row.imported, "mirror export fetched");
+                tracing::info!(url = %shown(&url), status = %row.status, imported = row.imported, "mirror export fetched");
             }
             source::Entity::insert(source::ActiveModel {
                 url: Set(row.url.clone()),
@@ -207,5 +221,17 @@ pub async fn run(
         if let Err(e) = scanning.sync_mirror(&mirror).await {
             tracing::warn!(error = %e, "mirror sync failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_mirror_is_shown_without_its_credential() {
+        assert_eq!(
+            super::shown("http://mirroruser:S3cret@127.0.0.1:5199/PyPI/all.zip"),
+            "http://127.0.0.1:5199/PyPI/all.zip"
+        );
+        assert_eq!(super::shown("http://m/x"), "http://m/x");
     }
 }

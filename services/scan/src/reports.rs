@@ -387,7 +387,11 @@ impl Scanning {
         known: &mut HashMap<String, Arc<Layer>>,
     ) -> Result<Vec<(PlatformRef, Image)>> {
         self.prefetch(platforms, known).await?;
-        composed(platforms, known)
+        // Composing layers is CPU work (an image of many files and whiteouts): off the runtime.
+        let (platforms, known) = (platforms.to_vec(), known.clone());
+        tokio::task::spawn_blocking(move || composed(&platforms, &known))
+            .await
+            .map_err(|e| ApiError::internal(format!("composing the image: {e}")))?
     }
 
     /// The SBOM of `digest` in `format` (`cyclonedx` or `spdx`), of one platform of an index.

@@ -146,18 +146,8 @@ pub async fn scan(
     };
     let manifests = if top.is_index() {
         let mut out = Vec::new();
-        for child in top.children() {
-            // Attestations are `unknown/unknown`: not images to run. An entry that names no
-            // platform at all is an image a runtime may still pick: it is scanned.
-            let platform = child.platform.clone().unwrap_or_default();
-            if platform == "unknown/unknown" {
-                continue;
-            }
-            let m = client.manifest(repository, &child.digest).await?;
-            if !m.is_index() {
-                out.push((platform, m));
-            }
-        }
+        let mut seen = std::collections::HashSet::from([top.digest.clone()]);
+        images_of(client, repository, &top, "", 1, &mut seen, &mut out).await?;
         out
     } else {
         vec![(String::new(), top)]
@@ -180,7 +170,14 @@ pub async fn scan(
             let layer = layer_of(client, repository, digest, store, &mut scanned).await?;
             read.push((digest.clone(), layer));
         }
-        let image = Image::from_layers(read.iter().map(|(d, l)| (d.as_str(), l.as_ref())));
+        // Composing layers is CPU work (an image of many files and whiteouts): off the runtime.
+        let (image, read) = tokio::task::spawn_blocking(move || {
+            let image = Image::from_layers(read.iter().map(|(d, l)| (d.as_str(), l.as_ref())));
+            (image, read)
+        })
+        .await
+        .map_err(|e| ScanError::Store(format!("composing the image: {e}")))?;
+        drop(read);
         scanned.platforms.push(Platform {
             platform,
             digest: manifest.digest.clone(),
@@ -189,6 +186,49 @@ pub async fn scan(
         });
     }
     Ok(scanned)
+}
+
+/// How deep indexes may nest (an index of indexes is followed by runtimes such as containerd).
+const MAX_NESTING: usize = 4;
+
+/// The images of `index`, each with its platform, into `out`: a child that is itself an index
+/// is followed (its images take their own platform, else the one its parent names for it), so
+/// no image a runtime may pick is left out of the report. Nesting deeper than
+/// [`MAX_NESTING`] is unsupported, not skipped.
+fn images_of<'a>(
+    client: &'a berth_oci::Client,
+    repository: &'a str,
+    index: &'a berth_oci::Manifest,
+    inherited: &'a str,
+    depth: usize,
+    seen: &'a mut std::collections::HashSet<String>,
+    out: &'a mut Vec<(String, berth_oci::Manifest)>,
+) -> futures::future::BoxFuture<'a, Result<(), ScanError>> {
+    Box::pin(async move {
+        for child in index.children() {
+            // Attestations are `unknown/unknown`: not images to run. An entry that names no
+            // platform at all is an image a runtime may still pick: it is scanned.
+            let platform = child
+                .platform
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| inherited.to_string());
+            if platform == "unknown/unknown" || !seen.insert(child.digest.clone()) {
+                continue;
+            }
+            let m = client.manifest(repository, &child.digest).await?;
+            if !m.is_index() {
+                out.push((platform, m));
+            } else if depth >= MAX_NESTING {
+                return Err(ScanError::Unsupported(format!(
+                    "indexes nested more than {MAX_NESTING} deep"
+                )));
+            } else {
+                images_of(client, repository, &m, &platform, depth + 1, seen, out).await?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// What layer `digest` holds: known, or read once (waiting for a read of it in flight).

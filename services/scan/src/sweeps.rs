@@ -109,7 +109,7 @@ impl Scanning {
             .one(&self.db)
             .await
             .map_err(db_error)?
-            .ok_or_else(|| ApiError::not_found(format!("sweep {id} not found")))?;
+            .ok_or_else(|| ApiError::not_found(format!("sweep {id:?} not found")))?;
         self.sweep_proto(row).await
     }
 

@@ -330,7 +330,7 @@ impl Ord for Pep440 {
 pub fn rpm(a: &str, b: &str) -> Ordering {
     let (ea, va, ra) = split_rpm(a);
     let (eb, vb, rb) = split_rpm(b);
-    ea.cmp(&eb)
+    rpmvercmp(ea, eb)
         .then_with(|| rpmvercmp(va, vb))
         .then_with(|| match (ra, rb) {
             (None, None) => Ordering::Equal,
@@ -340,12 +340,12 @@ pub fn rpm(a: &str, b: &str) -> Ordering {
         })
 }
 
-fn split_rpm(v: &str) -> (u64, &str, Option<&str>) {
+/// `[epoch:]version[-release]`; the epoch as rpm compares it, a run of digits of any length
+/// (no epoch is `0`).
+fn split_rpm(v: &str) -> (&str, &str, Option<&str>) {
     let (epoch, rest) = match v.split_once(':') {
-        Some((e, r)) if !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit()) => {
-            (e.parse().unwrap_or(u64::MAX), r)
-        }
-        _ => (0, v),
+        Some((e, r)) if !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit()) => (e, r),
+        _ => ("0", v),
     };
     match rest.rsplit_once('-') {
         Some((v, r)) => (epoch, v, Some(r)),
@@ -568,6 +568,8 @@ mod tests {
             ("2_0", "2.0"),
             ("alpha", "beta"),
             ("1.el9", "1.el9_0"),
+            ("99999999999999999999:1", "99999999999999999998:1"),
+            ("18446744073709551616:1", "18446744073709551615:2"),
         ];
         // rpm's own comparison, one lua call per pair.
         let script: String = pairs

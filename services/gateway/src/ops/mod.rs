@@ -69,10 +69,10 @@ pub(crate) use berth_runtime::clients::{registry_error, replication_error, space
 /// A request to an internal service, carrying the caller's principal.
 pub(crate) fn request<T>(principal: &Principal, message: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(message);
-    if let Ok(v) = principal.name.parse() {
-        r.metadata_mut()
-            .insert(berth_auth::internal::PRINCIPAL_KEY, v);
-    }
+    r.metadata_mut().insert(
+        berth_auth::internal::PRINCIPAL_KEY,
+        berth_auth::internal::principal_value(&principal.name),
+    );
     r
 }
 

@@ -1,22 +1,33 @@
-//! Java archives (`.jar`, `.war`, `.ear`, `.par`): every `META-INF/maven/GROUP/ARTIFACT/
-//! pom.properties` an archive holds names a Maven package (`groupId:artifactId` at `version`),
-//! including those of classes shaded into it, and archives nested inside it (a Spring Boot
-//! `BOOT-INF/lib/*.jar`, a WAR's `WEB-INF/lib/*.jar`) are read the same way, to a depth of
-//! four. An archive with no `pom.properties` of its own is named by its manifest
-//! (`Implementation-Vendor-Id` or `Bundle-SymbolicName`'s group, `Implementation-Title`,
-//! `Implementation-Version`) when the manifest says all three. A zip is read from memory
-//! (its directory is at its end), so an archive is held while it is read, up to
-//! [`MAX_ARCHIVE`].
+//! Java archives (`.jar`, `.war`, `.ear`, `.par`), streamed: a zip's entries are read in order
+//! through their local headers (the central directory at the end is not needed), so an archive
+//! of any size is read in one pass with a few buffers of memory, nested archives too (an entry's
+//! inflated bytes are themselves a stream). Every `META-INF/maven/GROUP/ARTIFACT/pom.properties`
+//! names a Maven package (`GROUP:ARTIFACT` at `version`), those of classes shaded into the jar
+//! included; archives nested inside (a Spring Boot `BOOT-INF/lib/*.jar`, a WAR's
+//! `WEB-INF/lib/*.jar`) are read the same way, to a depth of four. An archive with no
+//! `pom.properties` of its own is named by its manifest (`Implementation-Vendor-Id`, or
+//! `Bundle-SymbolicName`'s group, with `Implementation-Title` and `Implementation-Version`)
+//! when it says all three. Entries streamed with a data descriptor (sizes after the data, as
+//! the JDK's `jar` writes deflated entries) are found by inflating them to their end; a stored
+//! one of unknown size ends the reading of that archive (what was found so far is kept).
+//! A launch script before the archive (a "fully executable" jar) is skipped.
 
-use std::io::{Cursor, Read};
+use std::io::{BufRead, BufReader, Read};
 
 use super::Package;
 
-/// The largest archive read, nested ones included; a larger one is reported unsupported.
-pub const MAX_ARCHIVE: u64 = 256 << 20;
 const MAX_DEPTH: usize = 4;
 /// A `pom.properties` or a manifest larger than this is not one.
 const MAX_TEXT: u64 = 1 << 20;
+/// The most skipped looking for the first entry (a launch script).
+const MAX_PREAMBLE: usize = 1 << 20;
+
+/// The most an archive (its nested ones included) is inflated: a zip of zips that deflate a
+/// thousandfold each stops here, not after terabytes.
+const MAX_INFLATED: u64 = 2 << 30;
+
+const LOCAL: u32 = 0x0403_4b50;
+const DESCRIPTOR: u32 = 0x0807_4b50;
 
 /// Whether the file at `path` is a Java archive.
 pub fn is_archive(path: &str) -> bool {
@@ -29,8 +40,7 @@ pub fn is_archive(path: &str) -> bool {
 /// The `key=value` (or `key: value`) lines of a properties file.
 fn property<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines().find_map(|l| {
-        let l = l.trim();
-        let rest = l.strip_prefix(key)?.trim_start();
+        let rest = l.trim().strip_prefix(key)?.trim_start();
         let value = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?;
         Some(value.trim()).filter(|v| !v.is_empty())
     })
@@ -39,15 +49,16 @@ fn property<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 /// A manifest's main section, continuation lines joined (`Name: value\n more` is one value).
 fn manifest_field(text: &str, key: &str) -> Option<String> {
     let mut joined = String::new();
-    for line in text.split(['\n']).map(|l| l.trim_end_matches('\r')) {
+    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
         if line.is_empty() {
             break; // the main section ends at the first blank line
         }
-        if let Some(more) = line.strip_prefix(' ') {
-            joined.push_str(more);
-        } else {
-            joined.push('\n');
-            joined.push_str(line);
+        match line.strip_prefix(' ') {
+            Some(more) => joined.push_str(more),
+            None => {
+                joined.push('\n');
+                joined.push_str(line);
+            }
         }
     }
     joined.lines().find_map(|l| {
@@ -58,19 +69,137 @@ fn manifest_field(text: &str, key: &str) -> Option<String> {
     })
 }
 
-fn read_text(file: &mut impl Read) -> Option<String> {
-    let mut bytes = Vec::new();
-    file.take(MAX_TEXT).read_to_end(&mut bytes).ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+/// A reader that counts what it yields against what an archive may inflate in all.
+struct Metered<'b, R> {
+    inner: R,
+    left: &'b std::cell::Cell<u64>,
 }
 
-/// The Maven packages of the archive at `path`, whose bytes are `bytes`; `Err` when it is not
-/// a zip that can be read.
-pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<Package>, String> {
+impl<R: Read> Read for Metered<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let left = self.left.get();
+        if n as u64 > left {
+            return Err(std::io::Error::other(
+                "the archive inflates to more than Berth reads of one",
+            ));
+        }
+        self.left.set(left - n as u64);
+        Ok(n)
+    }
+}
+
+fn inflated<'b, R: BufRead>(
+    raw: R,
+    left: &'b std::cell::Cell<u64>,
+) -> Metered<'b, flate2::bufread::DeflateDecoder<R>> {
+    Metered {
+        inner: flate2::bufread::DeflateDecoder::new(raw),
+        left,
+    }
+}
+
+fn io(e: std::io::Error) -> String {
+    e.to_string()
+}
+
+fn le(b: &[u8]) -> u64 {
+    b.iter().rev().fold(0, |v, x| (v << 8) | *x as u64)
+}
+
+/// One local file header.
+struct Header {
+    flags: u16,
+    method: u16,
+    compressed: u64,
+    name: String,
+    zip64: bool,
+}
+
+/// The next local header, or `None` at the central directory (or the end).
+fn header<R: BufRead + ?Sized>(input: &mut R) -> Result<Option<Header>, String> {
+    let mut sig = [0u8; 4];
+    match input.read_exact(&mut sig) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(io(e)),
+    }
+    if le(&sig) as u32 != LOCAL {
+        return Ok(None);
+    }
+    let mut fixed = [0u8; 26];
+    input.read_exact(&mut fixed).map_err(io)?;
+    let (name_len, extra_len) = (le(&fixed[22..24]) as usize, le(&fixed[24..26]) as usize);
+    let mut name = vec![0u8; name_len];
+    input.read_exact(&mut name).map_err(io)?;
+    let mut extra = vec![0u8; extra_len];
+    input.read_exact(&mut extra).map_err(io)?;
+    let (mut compressed, uncompressed) = (le(&fixed[14..18]), le(&fixed[18..22]));
+    let mut zip64 = false;
+    // Zip64: sizes of 0xFFFFFFFF are in the extra field 0x0001 (uncompressed, then compressed).
+    let mut at = 0;
+    while at + 4 <= extra.len() {
+        let (id, len) = (le(&extra[at..at + 2]), le(&extra[at + 2..at + 4]) as usize);
+        let body = extra.get(at + 4..at + 4 + len).unwrap_or_default();
+        if id == 1 {
+            zip64 = true;
+            let mut field = body.chunks_exact(8).map(le);
+            if uncompressed == 0xFFFF_FFFF {
+                field.next();
+            }
+            if compressed == 0xFFFF_FFFF {
+                compressed = field.next().unwrap_or(u64::MAX);
+            }
+        }
+        at += 4 + len;
+    }
+    Ok(Some(Header {
+        flags: le(&fixed[2..4]) as u16,
+        method: le(&fixed[4..6]) as u16,
+        compressed,
+        name: String::from_utf8_lossy(&name).into_owned(),
+        zip64,
+    }))
+}
+
+/// Skips what precedes the first entry (a launch script), up to [`MAX_PREAMBLE`]; `false`
+/// when no entry starts within it.
+fn find_first_entry<R: BufRead + ?Sized>(input: &mut R) -> Result<bool, String> {
+    let mut skipped = 0;
+    loop {
+        let buf = input.fill_buf().map_err(io)?;
+        if buf.len() < 4 {
+            return Ok(false);
+        }
+        match memchr::memmem::find(buf, b"PK\x03\x04") {
+            Some(at) => {
+                input.consume(at);
+                return Ok(true);
+            }
+            None => {
+                let n = buf.len() - 3;
+                input.consume(n);
+                skipped += n;
+                if skipped > MAX_PREAMBLE {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+}
+
+/// The Maven packages of the archive at `path`, streamed from `input`; `Err` when it is not a
+/// zip. An archive damaged part way lists what its entries before the damage named.
+pub fn parse(path: &str, input: impl Read) -> Result<Vec<Package>, String> {
+    let mut input = BufReader::with_capacity(64 << 10, input);
     let mut out = Vec::new();
-    // What nested archives may take, all together: a zip of zips does not multiply it.
-    let mut budget = MAX_ARCHIVE;
-    archive(path, bytes, 0, &mut budget, &mut out)?;
+    if !find_first_entry(&mut input)? {
+        return Err(format!("{path}: not a zip archive"));
+    }
+    let budget = std::cell::Cell::new(MAX_INFLATED);
+    if let Err(e) = archive(path, &mut input, 0, &budget, &mut out) {
+        tracing::debug!(path, error = %e, "Java archive read in part");
+    }
     out.sort();
     out.dedup();
     Ok(out)
@@ -78,44 +207,94 @@ pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<Package>, String> {
 
 fn archive(
     path: &str,
-    bytes: &[u8],
+    input: &mut dyn BufRead,
     depth: usize,
-    budget: &mut u64,
+    budget: &std::cell::Cell<u64>,
     out: &mut Vec<Package>,
 ) -> Result<(), String> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("{path}: {e}"))?;
     let mut own = false;
     let mut manifest = None;
-    let mut nested: Vec<usize> = Vec::new();
-    for i in 0..zip.len() {
-        let Ok(mut file) = zip.by_index(i) else {
-            continue;
-        };
-        if !file.is_file() {
-            continue;
+    while let Some(h) = header(input)? {
+        let descriptor = h.flags & 0x8 != 0;
+        let known = !descriptor || h.compressed != 0;
+        let encrypted = h.flags & 0x1 != 0;
+        let deflated = h.method == 8;
+        if !deflated && !known {
+            // A stored (or otherwise compressed) entry of unknown length: nothing after it
+            // can be found without the central directory.
+            return Ok(());
         }
-        let name = file.name().to_string();
-        if name.starts_with("META-INF/maven/") && name.ends_with("/pom.properties") {
-            let Some(text) = read_text(&mut file) else {
-                continue;
+        {
+            // The entry's compressed bytes, bounded when their size is known.
+            let mut raw: Box<dyn BufRead + '_> = if known {
+                Box::new((&mut *input).take(h.compressed))
+            } else {
+                Box::new(&mut *input)
             };
-            let (Some(group), Some(artifact), Some(version)) = (
-                property(&text, "groupId"),
-                property(&text, "artifactId"),
-                property(&text, "version"),
-            ) else {
-                continue;
+            let interesting = !encrypted
+                && (deflated || h.method == 0)
+                && ((h.name.starts_with("META-INF/maven/") && h.name.ends_with("/pom.properties"))
+                    || h.name.eq_ignore_ascii_case("META-INF/MANIFEST.MF")
+                    || (is_archive(&h.name) && depth + 1 < MAX_DEPTH));
+            if !interesting {
+                if deflated && !known {
+                    // Inflated to its end only to find where the next entry starts.
+                    let mut d = inflated(&mut raw, budget);
+                    std::io::copy(&mut d, &mut std::io::sink()).map_err(io)?;
+                } else {
+                    std::io::copy(&mut raw, &mut std::io::sink()).map_err(io)?;
+                }
+            } else {
+                let mut data: Box<dyn Read + '_> = if deflated {
+                    Box::new(inflated(&mut raw, budget))
+                } else {
+                    Box::new(&mut raw)
+                };
+                if is_archive(&h.name) {
+                    let mut nested = BufReader::with_capacity(64 << 10, &mut data);
+                    // A nested archive that is not a zip lists nothing; the outer one goes on.
+                    if find_first_entry(&mut nested).unwrap_or(false) {
+                        let _ = archive(path, &mut nested, depth + 1, budget, out);
+                    }
+                    std::io::copy(&mut nested, &mut std::io::sink()).map_err(io)?;
+                } else {
+                    let mut bytes = Vec::new();
+                    (&mut data)
+                        .take(MAX_TEXT)
+                        .read_to_end(&mut bytes)
+                        .map_err(io)?;
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    if h.name.starts_with("META-INF/maven/") {
+                        if let (Some(g), Some(a), Some(v)) = (
+                            property(&text, "groupId"),
+                            property(&text, "artifactId"),
+                            property(&text, "version"),
+                        ) {
+                            own = true;
+                            out.push(Package::language(&format!("{g}:{a}"), v, path));
+                        }
+                    } else {
+                        manifest = Some(text);
+                    }
+                }
+                std::io::copy(&mut data, &mut std::io::sink()).map_err(io)?;
+            }
+            if known {
+                // What a bounded entry's inflater left of its compressed bytes.
+                std::io::copy(&mut raw, &mut std::io::sink()).map_err(io)?;
+            }
+        }
+        if descriptor {
+            // crc, sizes (8 bytes each in zip64), after an optional signature.
+            let mut first = [0u8; 4];
+            input.read_exact(&mut first).map_err(io)?;
+            let sizes = if h.zip64 { 16 } else { 8 };
+            let rest = if le(&first) as u32 == DESCRIPTOR {
+                4 + sizes
+            } else {
+                sizes
             };
-            own = true;
-            out.push(Package::language(
-                &format!("{group}:{artifact}"),
-                version,
-                path,
-            ));
-        } else if name.eq_ignore_ascii_case("META-INF/MANIFEST.MF") {
-            manifest = read_text(&mut file);
-        } else if is_archive(&name) && depth + 1 < MAX_DEPTH {
-            nested.push(i);
+            std::io::copy(&mut (&mut *input).take(rest), &mut std::io::sink()).map_err(io)?;
         }
     }
     if !own {
@@ -139,83 +318,150 @@ fn archive(
             }
         }
     }
-    for i in nested {
-        let Ok(mut file) = zip.by_index(i) else {
-            continue;
-        };
-        if file.size() > *budget {
-            tracing::warn!(
-                path,
-                inner = file.name(),
-                "nested archives too large, skipped"
-            );
-            continue;
-        }
-        let mut inner = Vec::with_capacity(file.size() as usize);
-        if file.by_ref().take(*budget).read_to_end(&mut inner).is_err() {
-            continue;
-        }
-        *budget -= inner.len() as u64;
-        // A nested archive that is not a zip is skipped; the outer one still counts.
-        let _ = archive(path, &inner, depth + 1, budget, out);
-    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Cursor, Write};
+    use zip::write::SimpleFileOptions;
 
-    fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    /// A zip of `entries` (name, bytes, stored), with sizes in the local headers.
+    fn zip(entries: &[(&str, &[u8], bool)]) -> Vec<u8> {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        for (name, bytes) in entries {
-            w.start_file(*name, zip::write::SimpleFileOptions::default())
-                .unwrap();
+        for (name, bytes, stored) in entries {
+            let method = if *stored {
+                zip::CompressionMethod::Stored
+            } else {
+                zip::CompressionMethod::Deflated
+            };
+            w.start_file(
+                *name,
+                SimpleFileOptions::default().compression_method(method),
+            )
+            .unwrap();
             w.write_all(bytes).unwrap();
         }
         w.finish().unwrap().into_inner()
     }
 
+    /// A zip written as a stream: each entry deflated with its sizes in a data descriptor
+    /// after it (flag bit 3), as the JDK's `jar` writes them.
+    fn streamed(entries: &[(&str, &[u8], bool)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, bytes, _) in entries {
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(bytes).unwrap();
+            let data = e.finish().unwrap();
+            out.extend(LOCAL.to_le_bytes());
+            out.extend(20u16.to_le_bytes());
+            out.extend(0x0008u16.to_le_bytes());
+            out.extend(8u16.to_le_bytes());
+            out.extend([0u8; 16]); // time, date, crc and sizes: in the descriptor
+            out.extend((name.len() as u16).to_le_bytes());
+            out.extend(0u16.to_le_bytes());
+            out.extend(name.as_bytes());
+            out.extend(&data);
+            out.extend(DESCRIPTOR.to_le_bytes());
+            out.extend(0u32.to_le_bytes());
+            out.extend((data.len() as u32).to_le_bytes());
+            out.extend((bytes.len() as u32).to_le_bytes());
+        }
+        out.extend(0x0201_4b50u32.to_le_bytes()); // the central directory begins
+        out
+    }
+
+    fn write(entries: &[(&str, &[u8], bool)], as_stream: bool) -> Vec<u8> {
+        if as_stream {
+            streamed(entries)
+        } else {
+            zip(entries)
+        }
+    }
+
+    fn names(packages: Vec<Package>) -> Vec<(String, String)> {
+        packages.into_iter().map(|p| (p.name, p.version)).collect()
+    }
+
+    const LOG4J: &[u8] =
+        b"#Generated by Maven\ngroupId=org.apache.logging.log4j\nartifactId=log4j-core\nversion=2.14.1\n";
+    const MANIFEST: &[u8] = b"Manifest-Version: 1.0\r\nImplementation-Title: commons-text\r\nImplementation-Vers\r\n ion: 1.9\r\nImplementation-Vendor-Id: org.apache.commons\r\n\r\nName: x\r\nImplementation-Version: 9\r\n";
+
     #[test]
-    fn pom_properties_nested_archives_and_manifests() {
-        let log4j = zip(&[(
-            "META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties",
-            b"#Generated by Maven\ngroupId=org.apache.logging.log4j\nartifactId=log4j-core\nversion=2.14.1\n",
-        )]);
-        let manifest_only = zip(&[(
-            "META-INF/MANIFEST.MF",
-            b"Manifest-Version: 1.0\r\nImplementation-Title: commons-text\r\nImplementation-Vers\r\n ion: 1.9\r\nImplementation-Vendor-Id: org.apache.commons\r\n\r\nName: x\r\nImplementation-Version: 9\r\n",
-        )]);
-        let app = zip(&[
-            (
-                "META-INF/maven/com.example/app/pom.properties",
-                b"groupId = com.example\nartifactId = app\nversion = 1.0.0\n",
-            ),
-            ("BOOT-INF/lib/log4j-core-2.14.1.jar", &log4j),
-            ("BOOT-INF/lib/commons-text-1.9.jar", &manifest_only),
-            ("BOOT-INF/lib/broken.jar", b"not a zip"),
-        ]);
-        let got: Vec<(String, String)> = parse("srv/app.jar", &app)
-            .unwrap()
-            .into_iter()
-            .map(|p| {
-                assert_eq!(p.path, "srv/app.jar");
-                (p.name, p.version)
-            })
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("com.example:app".to_string(), "1.0.0".to_string()),
-                ("org.apache.commons:commons-text".into(), "1.9".into()),
-                (
-                    "org.apache.logging.log4j:log4j-core".into(),
-                    "2.14.1".into()
-                ),
-            ]
-        );
-        assert!(parse("x.jar", b"PK\x03\x04 nope").is_err());
+    fn pom_properties_nested_archives_and_manifests_either_way_a_zip_is_written() {
+        for streamed in [false, true] {
+            let log4j = write(
+                &[(
+                    "META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties",
+                    LOG4J,
+                    false,
+                )],
+                streamed,
+            );
+            let text = write(&[("META-INF/MANIFEST.MF", MANIFEST, false)], streamed);
+            let inner = zip(&[("BOOT-INF/lib/commons-text-1.9.jar", &text, true)]);
+            let app = write(
+                &[
+                    ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\n", false),
+                    (
+                        "META-INF/maven/com.example/app/pom.properties",
+                        b"groupId = com.example\nartifactId = app\nversion = 1.0.0\n",
+                        false,
+                    ),
+                    // Spring Boot stores its nested jars; others deflate them.
+                    ("BOOT-INF/lib/log4j-core-2.14.1.jar", &log4j, !streamed),
+                    ("BOOT-INF/lib/inner.jar", &inner, false),
+                    ("BOOT-INF/lib/broken.jar", b"not a zip", false),
+                    ("BOOT-INF/classes/App.class", &[0xca; 5000], false),
+                ],
+                streamed,
+            );
+            let got = names(parse("srv/app.jar", &app[..]).unwrap());
+            assert_eq!(
+                got,
+                vec![
+                    ("com.example:app".to_string(), "1.0.0".to_string()),
+                    ("org.apache.commons:commons-text".into(), "1.9".into()),
+                    (
+                        "org.apache.logging.log4j:log4j-core".into(),
+                        "2.14.1".into()
+                    ),
+                ],
+                "streamed: {streamed}"
+            );
+            // A launch script before the archive (a fully executable jar) is skipped.
+            let mut executable = b"#!/bin/bash\nexec java -jar \"$0\" \"$@\"\n".to_vec();
+            executable.extend(&app);
+            assert_eq!(names(parse("app.jar", &executable[..]).unwrap()).len(), 3);
+        }
+        assert!(parse("x.jar", &b"not a zip at all"[..]).is_err());
         assert!(is_archive("opt/App.WAR") && !is_archive("opt/jar"));
+    }
+
+    #[test]
+    fn nesting_stops_at_four_levels_and_truncation_is_an_error_not_a_panic() {
+        let mut jar = zip(&[(
+            "META-INF/maven/g/a0/pom.properties",
+            b"groupId=g\nartifactId=a0\nversion=1\n",
+            false,
+        )]);
+        for level in 1..8 {
+            let pom = format!("groupId=g\nartifactId=a{level}\nversion=1\n");
+            let name = format!("META-INF/maven/g/a{level}/pom.properties");
+            jar = write(
+                &[
+                    (name.as_str(), pom.as_bytes(), false),
+                    ("lib/inner.jar", &jar, false),
+                ],
+                level % 2 == 0,
+            );
+        }
+        let got = names(parse("deep.jar", &jar[..]).unwrap());
+        assert_eq!(got.len(), MAX_DEPTH, "{got:?}");
+        for cut in [10, jar.len() / 3, jar.len() - 30] {
+            let _ = parse("cut.jar", &jar[..cut]);
+        }
     }
 }

@@ -13,6 +13,29 @@ use super::{apk, dpkg, gobin, java, lang, os_release, rpm, rustbin, Ecosystem, F
 
 /// The largest package database read (a Debian status file of 5,000 packages is ~5 MiB).
 const MAX_DATABASE: u64 = 64 << 20;
+/// The most packages one layer lists (a large image lists a few thousand): past it, what a
+/// layer adds is reported unsupported, by path, rather than held.
+const MAX_PACKAGES: usize = 200_000;
+
+/// Keeps what the file at `path` says, unless the layer has listed [`MAX_PACKAGES`] already:
+/// then the file is unsupported (and still replaces what a lower layer had there).
+fn keep(layer: &mut Layer, listed: &mut usize, path: String, found: Found) {
+    let n = match &found {
+        Found::Packages(list) | Found::Language(_, list) => list.len(),
+        Found::Os(_) => 1,
+    };
+    if *listed + n > MAX_PACKAGES {
+        tracing::warn!(
+            path,
+            "the layer lists too many packages; the rest are unsupported"
+        );
+        layer.whiteouts.push(path.clone());
+        layer.unsupported.push(path);
+        return;
+    }
+    *listed += n;
+    layer.found.insert(path, found);
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
@@ -96,6 +119,7 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
     };
     let mut archive = tar::Archive::new(decompressed);
     let mut layer = Layer::default();
+    let mut listed = 0usize;
     for entry in archive.entries().map_err(read_error)? {
         let mut entry = entry.map_err(read_error)?;
         let path = normalize(&entry.path().map_err(read_error)?);
@@ -117,6 +141,10 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
         }
         let kind = entry.header().entry_type();
         if kind.is_hard_link() {
+            if !wanted(&path) {
+                // A link where no inventory looks lists nothing (however many there are).
+                continue;
+            }
             // The link's target came earlier in this layer: it holds what the target holds.
             let target = entry.link_name().ok().flatten().map(|t| normalize(&t));
             match target.and_then(|t| layer.found.get(&t).cloned()) {
@@ -126,10 +154,9 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
                             p.path = path.clone();
                         }
                     }
-                    layer.found.insert(path, found);
+                    keep(&mut layer, &mut listed, path, found);
                 }
-                None if wanted(&path) => layer.whiteouts.push(path),
-                None => {}
+                None => layer.whiteouts.push(path),
             }
             continue;
         }
@@ -146,22 +173,18 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
             continue;
         }
         if java::is_archive(&path) {
-            if entry.size() > java::MAX_ARCHIVE {
-                tracing::warn!(path, size = entry.size(), "Java archive too large, skipped");
-                layer.whiteouts.push(path.clone());
-                layer.unsupported.push(path);
-                continue;
-            }
-            let mut bytes = Vec::with_capacity(entry.size() as usize);
-            entry.read_to_end(&mut bytes).map_err(read_error)?;
-            // An archive that is not a zip lists nothing (and still replaces a lower one).
-            let packages = java::parse(&path, &bytes).unwrap_or_else(|e| {
+            // Streamed like the layer itself; an archive that is not a zip lists nothing (and
+            // still replaces a lower one).
+            let packages = java::parse(&path, &mut entry).unwrap_or_else(|e| {
                 tracing::debug!(path, error = %e, "not a readable Java archive");
                 Vec::new()
             });
-            layer
-                .found
-                .insert(path, Found::Language(Ecosystem::Maven, packages));
+            keep(
+                &mut layer,
+                &mut listed,
+                path,
+                Found::Language(Ecosystem::Maven, packages),
+            );
             continue;
         }
         // Every file of the layer passes here: its path is looked at once.
@@ -186,9 +209,12 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
                         .map(|modules| (Ecosystem::Go, modules))
                 };
                 if let Some((ecosystem, packages)) = found {
-                    layer
-                        .found
-                        .insert(path, Found::Language(ecosystem, packages));
+                    keep(
+                        &mut layer,
+                        &mut listed,
+                        path,
+                        Found::Language(ecosystem, packages),
+                    );
                 }
             }
             continue;
@@ -209,7 +235,7 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
         if rpm::DATABASES.contains(&path.as_str()) {
             match rpm::parse(&path, &bytes) {
                 Ok(packages) => {
-                    layer.found.insert(path, Found::Packages(packages));
+                    keep(&mut layer, &mut listed, path, Found::Packages(packages));
                 }
                 Err(e) => {
                     tracing::warn!(path, error = %e, "rpm database not readable");
@@ -230,7 +256,7 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
         } else {
             Found::Packages(dpkg::parse(&path, &text))
         };
-        layer.found.insert(path, found);
+        keep(&mut layer, &mut listed, path, found);
     }
     // Whatever follows the archive's end (padding, a gzip member's trailer) is hashed too.
     std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(read_error)?;

@@ -130,12 +130,32 @@ pub struct Image {
     pub unsupported: Vec<String>,
 }
 
-/// Whether `path` is `dir` or lies below it.
-fn under(path: &str, dir: &str) -> bool {
-    path == dir
-        || path
-            .strip_prefix(dir)
-            .is_some_and(|rest| dir.is_empty() || rest.starts_with('/'))
+/// Removes from `map` what `layer`'s whiteouts delete (the path and all below it) and its opaque
+/// directories hide (all below them): a range of the ordered map each, so a layer of many
+/// whiteouts over an image of many files costs their sum, not their product.
+fn hide<V>(map: &mut BTreeMap<String, V>, layer: &Layer) {
+    let remove_below = |map: &mut BTreeMap<String, V>, dir: &str| {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let below: Vec<String> = map
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in below {
+            map.remove(&k);
+        }
+    };
+    for w in &layer.whiteouts {
+        map.remove(w);
+        remove_below(map, w);
+    }
+    for d in &layer.opaque {
+        remove_below(map, d);
+    }
 }
 
 impl Image {
@@ -149,14 +169,8 @@ impl Image {
         for (digest, layer) in layers {
             // A layer's whiteouts and opaque directories hide what is below it, not what it
             // holds itself.
-            files.retain(|path, _| {
-                !layer.whiteouts.iter().any(|w| under(path, w))
-                    && !layer.opaque.iter().any(|d| path != d && under(path, d))
-            });
-            unsupported.retain(|path, _| {
-                !layer.whiteouts.iter().any(|w| under(path, w))
-                    && !layer.opaque.iter().any(|d| path != d && under(path, d))
-            });
+            hide(&mut files, layer);
+            hide(&mut unsupported, layer);
             for path in &layer.unsupported {
                 unsupported.insert(path.clone(), ());
             }
@@ -346,9 +360,23 @@ mod tests {
     }
 
     #[test]
-    fn under_matches_whole_segments() {
-        assert!(under("var/lib/dpkg/status", "var/lib/dpkg"));
-        assert!(under("var/lib/dpkg", "var/lib/dpkg"));
-        assert!(!under("var/lib/dpkgx/status", "var/lib/dpkg"));
+    fn whiteouts_and_opaque_directories_match_whole_segments() {
+        let mut files: BTreeMap<String, ()> = [
+            "var/lib/dpkg",
+            "var/lib/dpkg/status",
+            "var/lib/dpkgx/status",
+            "opt/app",
+            "opt/app/a",
+            "opt/app2/a",
+        ]
+        .iter()
+        .map(|p| (p.to_string(), ()))
+        .collect();
+        hide(&mut files, &layer(&[], &["var/lib/dpkg"], &["opt/app"]));
+        let left: Vec<&str> = files.keys().map(String::as_str).collect();
+        assert_eq!(left, ["opt/app", "opt/app2/a", "var/lib/dpkgx/status"]);
+        // An opaque root hides everything below it.
+        hide(&mut files, &layer(&[], &[], &[""]));
+        assert!(files.is_empty());
     }
 }

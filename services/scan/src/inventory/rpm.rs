@@ -29,6 +29,8 @@ const ARCH: u32 = 1022;
 const SOURCE_RPM: u32 = 1044;
 
 const INT32: u32 = 4;
+/// The longest string of a header read.
+const MAX_STRING: usize = 4096;
 const STRING: u32 = 6;
 
 /// One header's tags of interest.
@@ -57,18 +59,23 @@ pub fn header(blob: &[u8]) -> Option<Header> {
         let e = 8 + 16 * i;
         let (tag, kind, offset) = (be32(blob, e)?, be32(blob, e + 4)?, be32(blob, e + 8)?);
         let offset = offset as usize;
+        // A string ends within a few KiB (a NUL not found there is not a string), so a header
+        // of many entries over one long run costs no more than its size.
         let string = || -> Option<String> {
             let rest = data.get(offset..)?;
+            let rest = &rest[..rest.len().min(MAX_STRING)];
             let end = rest.iter().position(|b| *b == 0)?;
             Some(String::from_utf8_lossy(&rest[..end]).into_owned())
         };
+        // Each tag's first entry counts; a repeated one is not read again.
+        let unset = |field: &str| field.is_empty();
         match (tag, kind) {
-            (NAME, STRING) => h.name = string()?,
-            (VERSION, STRING) => h.version = string()?,
-            (RELEASE, STRING) => h.release = string()?,
-            (ARCH, STRING) => h.arch = string()?,
-            (SOURCE_RPM, STRING) => h.source_rpm = string()?,
-            (EPOCH, INT32) => h.epoch = Some(be32(data, offset)?),
+            (NAME, STRING) if unset(&h.name) => h.name = string()?,
+            (VERSION, STRING) if unset(&h.version) => h.version = string()?,
+            (RELEASE, STRING) if unset(&h.release) => h.release = string()?,
+            (ARCH, STRING) if unset(&h.arch) => h.arch = string()?,
+            (SOURCE_RPM, STRING) if unset(&h.source_rpm) => h.source_rpm = string()?,
+            (EPOCH, INT32) if h.epoch.is_none() => h.epoch = Some(be32(data, offset)?),
             _ => {}
         }
     }
@@ -100,16 +107,17 @@ fn source_of(rpm: &str) -> Option<(String, String)> {
 /// The packages an `rpmdb.sqlite` lists; `Err` names what is wrong with a damaged file.
 pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<Package>, String> {
     let db = Database::new(bytes).map_err(|e| e.to_string())?;
-    let rows = db.table("Packages").map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for row in rows {
-        let Some(Value::Blob(blob)) = row.iter().find(|v| matches!(v, Value::Blob(_))) else {
-            continue;
+    db.each_row("Packages", &mut |row| {
+        let Some(Value::Blob(blob)) = row.into_iter().find(|v| matches!(v, Value::Blob(_))) else {
+            return Ok(());
         };
-        let Some(h) = header(blob) else { continue };
+        let Some(h) = header(&blob) else {
+            return Ok(());
+        };
         // The public keys rpm imports are pseudo-packages, not software.
         if h.name == "gpg-pubkey" {
-            continue;
+            return Ok(());
         }
         let version = evr(h.epoch, &h.version, &h.release);
         let (source, source_version) = match source_of(&h.source_rpm) {
@@ -127,7 +135,9 @@ pub fn parse(path: &str, bytes: &[u8]) -> Result<Vec<Package>, String> {
             arch: h.arch,
             path: path.to_string(),
         });
-    }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
     Ok(out)
 }
 

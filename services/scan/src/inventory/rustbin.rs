@@ -24,6 +24,7 @@ struct Elf<'a> {
 
 impl Elf<'_> {
     fn uint(&self, at: usize, n: usize) -> Option<u64> {
+        // `at` may come from the file: any sum is checked.
         let b = self.bytes.get(at..at.checked_add(n)?)?;
         Some(if self.little {
             b.iter().rev().fold(0, |v, x| (v << 8) | *x as u64)
@@ -54,12 +55,18 @@ impl Elf<'_> {
                 self.uint(0x32, 2)?,
             )
         };
+        // A section header is 64 bytes in a 64-bit file, 40 in a 32-bit one: a smaller entry
+        // size is not an ELF file's.
+        if entsize < if self.wide { 64 } else { 40 } {
+            return None;
+        }
         let header = |i: u64| -> Option<(u64, u64, u64)> {
             let at = usize::try_from(shoff.checked_add(i.checked_mul(entsize)?)?).ok()?;
+            let field = |n: usize| at.checked_add(n);
             let (offset, size) = if self.wide {
-                (self.word(at + 24)?, self.word(at + 32)?)
+                (self.word(field(24)?)?, self.word(field(32)?)?)
             } else {
-                (self.word(at + 16)?, self.word(at + 20)?)
+                (self.word(field(16)?)?, self.word(field(20)?)?)
             };
             Some((self.uint(at, 4)?, offset, size))
         };
@@ -70,11 +77,13 @@ impl Elf<'_> {
         };
         let (_, str_offset, str_size) = header(strndx)?;
         let names = slice(str_offset, str_size)?;
+        // The name and its NUL compared in place: no search through the name table.
+        let mut wanted = name.to_vec();
+        wanted.push(0);
         (0..num.min(1 << 16)).find_map(|i| {
             let (name_at, offset, size) = header(i)?;
-            let rest = names.get(usize::try_from(name_at).ok()?..)?;
-            let end = rest.iter().position(|b| *b == 0)?;
-            (&rest[..end] == name)
+            let start = usize::try_from(name_at).ok()?;
+            (names.get(start..start.checked_add(wanted.len())?)? == wanted.as_slice())
                 .then(|| slice(offset, size))
                 .flatten()
         })

@@ -83,20 +83,33 @@ impl<'a> Database<'a> {
 
     /// Page `n` (1-based) as a slice of `usable` bytes.
     fn page(&self, n: u64) -> Result<&'a [u8], SqliteError> {
-        let start = (n as usize)
-            .checked_sub(1)
+        let start = usize::try_from(n)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
             .and_then(|i| i.checked_mul(self.page_size))
-            .ok_or(Damaged("page 0"))?;
+            .ok_or(Damaged("page number"))?;
+        let end = start
+            .checked_add(self.usable)
+            .ok_or(Damaged("page number"))?;
         self.bytes
-            .get(start..start + self.usable)
+            .get(start..end)
             .ok_or(Damaged("page past the end of the file"))
     }
 
-    /// Every row of the table b-tree rooted at `root`, as the payload bytes of its record.
-    fn rows(&self, root: u64) -> Result<Vec<Vec<u8>>, SqliteError> {
-        let mut out = Vec::new();
+    /// Each row of the table b-tree rooted at `root`, as the payload bytes of its record, in
+    /// key order, handed to `row` one at a time. A valid file holds each page once and each
+    /// byte in at most one payload: a walk that reaches a page twice (a b-tree page or an
+    /// overflow page, shared or looping) or yields more payload than the file holds is
+    /// damaged, so a small hostile file cannot make the walk long or large.
+    fn rows(
+        &self,
+        root: u64,
+        row: &mut dyn FnMut(&[u8]) -> Result<(), SqliteError>,
+    ) -> Result<(), SqliteError> {
         let mut stack = vec![root];
         let mut seen = HashSet::new();
+        let mut yielded = 0usize;
+        let mut buffer = Vec::new();
         while let Some(n) = stack.pop() {
             if !seen.insert(n) {
                 return Err(Damaged("a page is reached twice"));
@@ -108,7 +121,12 @@ impl<'a> Database<'a> {
             let cells = be(page, header + 3, 2)? as usize;
             let pointers = header + if kind == 0x05 { 12 } else { 8 };
             let cell_at = |i: usize| -> Result<usize, SqliteError> {
-                Ok(be(page, pointers + 2 * i, 2)? as usize)
+                let at = be(page, pointers + 2 * i, 2)? as usize;
+                // A cell lies after the header and the pointer array.
+                if at < pointers + 2 * cells {
+                    return Err(Damaged("cell offset"));
+                }
+                Ok(at)
             };
             match kind {
                 // An interior table page: each cell a child page and a key; one more child on
@@ -125,37 +143,42 @@ impl<'a> Database<'a> {
                         let cell = page.get(at..).ok_or(Damaged("cell offset"))?;
                         let (size, a) = varint(cell)?;
                         let (_rowid, b) = varint(&cell[a..])?;
-                        out.push(self.payload(&cell[a + b..], size as usize)?);
+                        let size = usize::try_from(size).map_err(|_| Damaged("payload size"))?;
+                        yielded = yielded.saturating_add(size);
+                        if yielded > self.bytes.len() {
+                            return Err(Damaged("more payload than the file holds"));
+                        }
+                        self.payload(&cell[a + b..], size, &mut seen, &mut buffer)?;
+                        row(&buffer)?;
                     }
                 }
                 _ => return Err(Damaged("not a table b-tree page")),
             }
         }
-        Ok(out)
+        Ok(())
     }
 
-    /// A cell's payload of `size` bytes: what the page holds, then its overflow pages.
-    fn payload(&self, local: &[u8], size: usize) -> Result<Vec<u8>, SqliteError> {
-        if size > self.bytes.len() {
-            return Err(Damaged("payload larger than the file"));
-        }
+    /// A cell's payload of `size` bytes into `out`: what the page holds, then its overflow
+    /// pages (each counted in `seen`).
+    fn payload(
+        &self,
+        local: &[u8],
+        size: usize,
+        seen: &mut HashSet<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SqliteError> {
+        out.clear();
         let u = self.usable;
         let max_local = u - 35;
         if size <= max_local {
-            return Ok(local
-                .get(..size)
-                .ok_or(Damaged("payload past the page"))?
-                .to_vec());
+            out.extend_from_slice(local.get(..size).ok_or(Damaged("payload past the page"))?);
+            return Ok(());
         }
         let min_local = (u - 12) * 32 / 255 - 23;
         let k = min_local + (size - min_local) % (u - 4);
         let here = if k <= max_local { k } else { min_local };
-        let mut out = local
-            .get(..here)
-            .ok_or(Damaged("payload past the page"))?
-            .to_vec();
+        out.extend_from_slice(local.get(..here).ok_or(Damaged("payload past the page"))?);
         let mut next = be(local, here, 4)?;
-        let mut seen = HashSet::new();
         while out.len() < size {
             if next == 0 || !seen.insert(next) {
                 return Err(Damaged("overflow chain"));
@@ -165,32 +188,38 @@ impl<'a> Database<'a> {
             let take = (size - out.len()).min(u - 4);
             out.extend_from_slice(&page[4..4 + take]);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The root page of table `name`, from the schema table on page 1.
     fn root_of(&self, name: &str) -> Result<u64, SqliteError> {
-        for row in self.rows(1)? {
-            let values = record(&row)?;
+        let mut root = None;
+        self.rows(1, &mut |payload| {
+            let values = record(payload)?;
             let text = |i: usize| match values.get(i) {
                 Some(Value::Text(t)) => t.as_str(),
                 _ => "",
             };
-            if text(0) == "table" && text(1).eq_ignore_ascii_case(name) {
-                return match values.get(3) {
-                    Some(Value::Integer(root)) if *root > 0 => Ok(*root as u64),
+            if root.is_none() && text(0) == "table" && text(1).eq_ignore_ascii_case(name) {
+                root = Some(match values.get(3) {
+                    Some(Value::Integer(r)) if *r > 0 => Ok(*r as u64),
                     _ => Err(Damaged("schema root page")),
-                };
+                });
             }
-        }
-        Err(SqliteError::NoTable(name.to_string()))
+            Ok(())
+        })?;
+        root.unwrap_or_else(|| Err(SqliteError::NoTable(name.to_string())))
     }
 
-    /// Every row of table `name`, its columns in order (an `INTEGER PRIMARY KEY` column reads
-    /// as NULL: SQLite keeps it as the row id).
-    pub fn table(&self, name: &str) -> Result<Vec<Vec<Value>>, SqliteError> {
+    /// Each row of table `name`, its columns in order, handed to `row` one at a time (an
+    /// `INTEGER PRIMARY KEY` column reads as NULL: SQLite keeps it as the row id).
+    pub fn each_row(
+        &self,
+        name: &str,
+        row: &mut dyn FnMut(Vec<Value>) -> Result<(), SqliteError>,
+    ) -> Result<(), SqliteError> {
         let root = self.root_of(name)?;
-        self.rows(root)?.iter().map(|r| record(r)).collect()
+        self.rows(root, &mut |payload| row(record(payload)?))
     }
 }
 
@@ -260,6 +289,6 @@ mod tests {
         assert!(Database::new(&header).is_err());
         header[16] = 0x10; // 4096, but no page 1 body
         let db = Database::new(&header).unwrap();
-        assert!(db.table("Packages").is_err());
+        assert!(db.each_row("Packages", &mut |_| Ok(())).is_err());
     }
 }
