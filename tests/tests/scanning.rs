@@ -47,6 +47,19 @@ async fn import_json(suite: &Suite, body: &str) -> Value {
     v
 }
 
+/// `POST /api/v1/scans` as the admin: the accepted scan.
+async fn request_scan(suite: &Suite, registry: &str, repository: &str, reference: &str) -> Value {
+    let (status, scan) = suite
+        .admin(
+            Method::POST,
+            "/api/v1/scans",
+            Some(json!({"registry": registry, "repository": repository, "reference": reference})),
+        )
+        .await;
+    assert_eq!(status, 202, "{scan}");
+    scan
+}
+
 async fn check(suite: &Suite, image: &str) -> Value {
     let (status, d) = suite
         .admin(
@@ -423,14 +436,7 @@ async fn push_scan_gate_allowlist_and_rematch() {
     assert_eq!(rematched["db_version"], 2, "{rematched}");
 
     // A scan request of a digest complete at this version answers without reading anything.
-    let (status, scan) = suite
-        .admin(
-            Method::POST,
-            "/api/v1/scans",
-            Some(json!({"registry": "hub", "repository": "team/app", "reference": "v1"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{scan}");
+    let scan = request_scan(&suite, "hub", "team/app", "v1").await;
     assert_eq!(scan["digest"], digest.as_str());
     let id = scan["id"].as_str().unwrap().to_string();
     let done = berth_testkit::wait_for(Duration::from_secs(20), || async {
@@ -631,10 +637,53 @@ async fn skopeo_through_the_token_service_meets_the_gate() {
     push_image(&clean, &as_admin, "priv/clean", "sneaky")
         .await
         .unwrap();
+    // The tag moved, but the vulnerable manifest is still in the repository: a repository
+    // token would pull it by digest, so the repository stays withheld until it is deleted.
+    let vulnerable_digest = vulnerable.manifest.digest.clone();
+    assert!(
+        pulls("priv/clean:v1", false).await,
+        "a moved tag's vulnerable manifest, still held, is pulled by digest"
+    );
+    assert!(
+        !berth_testkit::image::can_pull(
+            &host,
+            &format!("priv/clean@{vulnerable_digest}"),
+            &user,
+            &password
+        )
+        .await
+    );
+    let admin_client = berth_oci::Client::new(
+        &reg.url(),
+        Some(berth_oci::Credential {
+            username: "admin".into(),
+            password: suite.token_for("admin").await,
+        }),
+        Default::default(),
+    )
+    .unwrap();
+    admin_client
+        .delete_manifest("priv/clean", &vulnerable_digest)
+        .await
+        .unwrap();
     assert!(
         pulls("priv/clean:v1", true).await,
-        "clean again once the tag names the clean artifact"
+        "clean again once the repository no longer holds the vulnerable manifest"
     );
+    // An image pushed under a tag of the referrers tag schema's form is judged like any other.
+    let fake_referrers = format!("sha256-{}", "1".repeat(64));
+    push_image(&vulnerable, &as_admin, "priv/clean", &fake_referrers)
+        .await
+        .unwrap();
+    assert!(
+        pulls("priv/clean:v1", false).await,
+        "an image under a sha256- tag is not mistaken for a referrers index"
+    );
+    admin_client
+        .delete_manifest("priv/clean", &vulnerable_digest)
+        .await
+        .unwrap();
+    assert!(pulls("priv/clean:v1", true).await);
     // With `unscanned: deny`, a never-scanned tag withholds the repository too.
     suite
         .ok(
@@ -908,14 +957,7 @@ async fn the_gate_judges_what_is_held_where_it_is_asked() {
     berth_testkit::image::push_index(&index, &target, "team/multi", "v1")
         .await
         .unwrap();
-    let (status, scan) = suite
-        .admin(
-            Method::POST,
-            "/api/v1/scans",
-            Some(json!({"registry": "hub", "repository": "team/multi", "reference": "v1"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{scan}");
+    let scan = request_scan(&suite, "hub", "team/multi", "v1").await;
     let index_digest = scan["digest"].as_str().unwrap().to_string();
     complete_report(&suite, "hub", "team/multi", &index_digest).await;
 
@@ -1274,4 +1316,123 @@ async fn sboms_are_attached_to_their_images_and_travel_with_them() {
     assert_eq!(done["status"], "succeeded", "{done}");
     let dst = berth_oci::Client::new(&mirror.url(), None, Default::default()).unwrap();
     assert_eq!(sboms(dst, "team/app", digest.clone()).await.len(), 1);
+}
+
+/// A registry's name can be integrated again, at another URL: nothing the scan service kept
+/// under the old one (the digests seen there, scans, allowlist entries) reaches the new one,
+/// so its new owner reads none of the old registry's reports and no stale allowlist entry lets
+/// an image past the new space's gate.
+#[tokio::test]
+async fn a_reused_registry_name_inherits_nothing() {
+    let suite = Suite::start(Backend::Sqlite).await;
+    suite.workspace("blue", "blue-ns").await;
+    import_json(&suite, REQUESTS_RECORD).await;
+    let old = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let vulnerable = Image::of_layers(
+        vec![files_layer(
+            &[(
+                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
+            )],
+            Compression::Gzip,
+        )],
+        "amd64",
+    );
+    let digest = vulnerable.manifest.digest.clone();
+    let target = |r: &DockerRegistry| Target {
+        host: r.host(),
+        credential: None,
+    };
+    push_image(&vulnerable, &target(&old), "proj/app", "v1")
+        .await
+        .unwrap();
+    let integrate = |url: String| {
+        let suite = &suite;
+        async move {
+            suite
+                .ok(
+                    Method::POST,
+                    "/api/v1/registries",
+                    Some(json!({"name": "reuse", "kind": "distribution", "url": url})),
+                )
+                .await;
+            suite
+                .ok(
+                    Method::POST,
+                    "/api/v1/registries/reuse/spaces",
+                    Some(json!({"name": "proj", "visibility": "public", "scan": {"gate": "high"}})),
+                )
+                .await;
+        }
+    };
+    integrate(old.url()).await;
+    let scan = request_scan(&suite, "reuse", "proj/app", "v1").await;
+    let scan_id = scan["id"].as_str().unwrap().to_string();
+    complete_report(&suite, "reuse", "proj/app", &digest).await;
+    suite
+        .ok(
+            Method::PUT,
+            "/api/v1/allowlist/CVE-2018-18074",
+            Some(json!({"registry": "reuse", "space": "proj", "reason": "the old owner's"})),
+        )
+        .await;
+    let (status, _) = suite
+        .admin(
+            Method::DELETE,
+            "/api/v1/registries/reuse?cascade=true",
+            None,
+        )
+        .await;
+    assert!((200..300).contains(&status), "{status}");
+
+    // The name again, at an empty registry.
+    let new = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    integrate(new.url()).await;
+    let report = format!(
+        "/api/v1/registries/reuse/repositories/proj/app/artifacts/{digest}/vulnerabilities"
+    );
+    let forgotten = berth_testkit::wait_for(Duration::from_secs(15), || async {
+        let (scan, _) = suite
+            .admin(Method::GET, &format!("/api/v1/scans/{scan_id}"), None)
+            .await;
+        let (_, entries) = suite
+            .admin(
+                Method::GET,
+                "/api/v1/allowlist?registry=reuse&space=proj",
+                None,
+            )
+            .await;
+        let (report, _) = suite.admin(Method::GET, &report, None).await;
+        let gone = scan == 404
+            && entries["items"].as_array().is_some_and(|a| a.is_empty())
+            && report == 404;
+        gone.then_some(())
+    })
+    .await;
+    assert!(
+        forgotten.is_some(),
+        "the old registry's scan, allowlist entry and report are forgotten"
+    );
+    // The same vulnerable image pushed to the new registry meets the gate: no stale entry.
+    push_image(&vulnerable, &target(&new), "proj/app", "v1")
+        .await
+        .unwrap();
+    let scan = request_scan(&suite, "reuse", "proj/app", "v1").await;
+    complete_report(&suite, "reuse", "proj/app", &digest).await;
+    let image = format!("{}/proj/app:v1", new.host());
+    // (The new registry's host is known to the access rule once its `registry.changed` is.)
+    let verdict = berth_testkit::wait_for(Duration::from_secs(15), || async {
+        let v = check(&suite, &image).await;
+        v["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("CVE-2018-18074"))
+            .then_some(v)
+    })
+    .await
+    .expect("the gate names the finding");
+    assert_eq!(verdict["allowed"], false, "{verdict}");
 }

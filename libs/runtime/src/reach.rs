@@ -19,7 +19,9 @@ use crate::clients::{registry_error, Intercepted};
 type Provisioning = RegistryProvisioningServiceClient<Intercepted>;
 type Result<T> = std::result::Result<T, ApiError>;
 
-const KEEP: Duration = Duration::from_secs(30);
+/// How long a client is kept: the replica that hears of a registry's change drops it at once, every
+/// other within this.
+const KEEP: Duration = Duration::from_secs(10);
 
 /// A registry as Berth reaches it.
 #[derive(Clone)]
@@ -60,6 +62,11 @@ impl Clients {
             signer,
             cached: Mutex::default(),
         }
+    }
+
+    /// Drops what is kept of `registry` (it changed): the next use asks again.
+    pub fn forget(&self, registry: &str) {
+        self.cached.lock().expect("clients lock").remove(registry);
     }
 
     /// How to reach `registry`.

@@ -328,6 +328,11 @@ impl Scanning {
                 unscanned += 1;
                 continue;
             };
+            if r.reference.is_empty() {
+                // Known here from now on: should its tag move, the manifest is still judged
+                // while the repository holds it.
+                crate::scans::seen(&self.db, &r.registry, &r.repository, digest).await?;
+            }
             let Some(gate) = gate else {
                 continue;
             };

@@ -42,6 +42,7 @@ pub mod deb;
 pub mod debian;
 pub mod entity;
 pub mod external;
+pub mod forget;
 pub mod gate;
 pub mod grpc;
 pub mod inventory;
@@ -183,6 +184,12 @@ pub async fn start(
             .subscribe(
                 reports::rematch_subscription(),
                 Arc::new(reports::RematchHandler(scanning.clone())),
+            )
+            .await?,
+        deps.bus
+            .subscribe(
+                forget::subscription(),
+                Arc::new(forget::ForgetHandler(scanning.clone())),
             )
             .await?,
     ];

@@ -120,7 +120,7 @@ pub fn to_proto(m: &scan::Model, summary: Option<berth_proto::v1::Summary>) -> S
 }
 
 /// Records that `digest` was seen at `registry/repository`.
-async fn seen<C: sea_orm::ConnectionTrait>(
+pub(crate) async fn seen<C: sea_orm::ConnectionTrait>(
     conn: &C,
     registry: &str,
     repository: &str,

@@ -220,3 +220,70 @@ async fn real_package_databases_across_layers_platforms_and_compressions() {
         "{names:?}"
     );
 }
+
+/// An index whose child is itself an index (containerd follows it): the image inside is
+/// scanned, with the platform it names, not skipped.
+#[tokio::test]
+async fn a_nested_index_is_scanned_through() {
+    let python = files_layer(
+        &[(
+            "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
+        )],
+        Compression::Gzip,
+    );
+    let inner_image = Image::of_layers(vec![python], "arm64");
+    let clean = Image::new(&[(7, 512)], "amd64");
+    let registry = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let target = Target {
+        host: registry.host(),
+        credential: None,
+    };
+    let inner = Index::new(vec![inner_image]);
+    push_index(&inner, &target, "team/nested", "inner")
+        .await
+        .unwrap();
+    push_image(&clean, &target, "team/nested", "clean")
+        .await
+        .unwrap();
+    let outer = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": inner.manifest.digest,
+             "size": inner.manifest.size()},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": clean.manifest.digest,
+             "size": clean.manifest.size(), "platform": {"os": "linux", "architecture": "amd64"}},
+        ],
+    });
+    let client = berth_oci::Client::new(&registry.url(), None, Default::default()).unwrap();
+    client
+        .put_manifest(
+            "team/nested",
+            "outer",
+            "application/vnd.oci.image.index.v1+json",
+            serde_json::to_vec(&outer).unwrap().into(),
+        )
+        .await
+        .unwrap();
+    let platforms = scan(&client, "team/nested", "outer", &LayerStore::default())
+        .await
+        .unwrap()
+        .platforms;
+    let mut seen: Vec<(&str, bool)> = platforms
+        .iter()
+        .map(|p| {
+            (
+                p.platform.as_str(),
+                p.image
+                    .packages
+                    .iter()
+                    .any(|i| i.package.name == "requests"),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, [("linux/amd64", false), ("linux/arm64", true)]);
+}

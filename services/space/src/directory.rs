@@ -126,12 +126,15 @@ impl Directory {
     /// to at most one registry: the registry service refuses a second claim).
     pub async fn by_host(&self, host: &str) -> Result<Option<Registry>> {
         let host = berth_oci::reference::canonical_host(host);
-        Ok(self
-            .all()
-            .await?
-            .iter()
-            .find(|r| host_of(&r.url) == host)
-            .cloned())
+        let find = |list: &[Registry]| list.iter().find(|r| host_of(&r.url) == host).cloned();
+        if let Some(r) = find(&self.all().await?) {
+            return Ok(Some(r));
+        }
+        // Not in the cached list: a registry integrated a moment ago is in the registry
+        // service's own, which is asked once more (an answer cached downstream would
+        // otherwise call it unknown for as long as it is kept).
+        self.invalidate();
+        Ok(find(&self.all().await?))
     }
 }
 

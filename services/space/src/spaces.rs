@@ -68,7 +68,15 @@ impl Tenancy {
             .as_ref()
             .map(crate::scan_policy::validated)
             .transpose()?;
-        let registry = self.directory.by_name(&req.registry).await?;
+        // Asked of the registry service itself, not the cached list: a name deleted and
+        // integrated again a moment ago is the new registry.
+        let registry = self
+            .directory
+            .current(&req.registry)
+            .await?
+            .ok_or_else(|| {
+                SpaceError::NotFound(format!("registry {:?} not found", req.registry))
+            })?;
         if self
             .find_space(&self.db, &req.registry, &req.name)
             .await
