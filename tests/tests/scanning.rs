@@ -1421,7 +1421,7 @@ async fn a_reused_registry_name_inherits_nothing() {
     push_image(&vulnerable, &target(&new), "proj/app", "v1")
         .await
         .unwrap();
-    let scan = request_scan(&suite, "reuse", "proj/app", "v1").await;
+    request_scan(&suite, "reuse", "proj/app", "v1").await;
     complete_report(&suite, "reuse", "proj/app", &digest).await;
     let image = format!("{}/proj/app:v1", new.host());
     // (The new registry's host is known to the access rule once its `registry.changed` is.)
