@@ -30,14 +30,15 @@ pub struct Finding {
 /// every scan and re-match against it.
 pub struct Index {
     records: Vec<Record>,
-    by_package: HashMap<(String, String), Vec<usize>>,
+    /// By OSV ecosystem name, then normalized package name: looked up with borrowed names.
+    by_package: HashMap<String, HashMap<String, Vec<usize>>>,
 }
 
 /// A package name as its ecosystem compares names: PEP 503's for PyPI (`Jinja2`,
 /// `typing_extensions` and `typing.extensions` are `jinja2` and `typing-extensions`).
-fn normalized(ecosystem: &str, name: &str) -> String {
+fn normalized<'n>(ecosystem: &str, name: &'n str) -> std::borrow::Cow<'n, str> {
     if ecosystem != "PyPI" {
-        return name.to_string();
+        return std::borrow::Cow::Borrowed(name);
     }
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
@@ -49,17 +50,19 @@ fn normalized(ecosystem: &str, name: &str) -> String {
             out.push(c.to_ascii_lowercase());
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 impl Index {
     pub fn new(records: Vec<Record>) -> Self {
-        let mut by_package: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut by_package: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
         for (i, r) in records.iter().enumerate() {
             for a in &r.affected {
                 let e = a.package.ecosystem.as_str();
                 let list = by_package
-                    .entry((e.to_string(), normalized(e, &a.package.name)))
+                    .entry(e.to_string())
+                    .or_default()
+                    .entry(normalized(e, &a.package.name).into_owned())
                     .or_default();
                 if !list.contains(&i) {
                     list.push(i);
@@ -86,6 +89,7 @@ impl Index {
         let release = image.os.as_ref().map(|o| o.version.as_str()).unwrap_or("");
         let os = image.os.as_ref().map(|o| o.id.as_str()).unwrap_or("");
         let mut out = Vec::new();
+        let mut names: Vec<(Ecosystem, std::rc::Rc<String>)> = Vec::new();
         for installed in &image.packages {
             let Some(ecosystem) = installed.ecosystem else {
                 continue;
@@ -107,9 +111,21 @@ impl Index {
             } else {
                 (p.name.as_str(), p.version.as_str())
             };
-            let eco_name = osv::ecosystem_name(ecosystem, os, release);
-            let key = (eco_name.clone(), normalized(&eco_name, name));
-            let Some(records) = self.by_package.get(&key) else {
+            // One name per ecosystem of the image, not one per package.
+            let eco_name = match names.iter().find(|(e, _)| *e == ecosystem) {
+                Some((_, n)) => n.clone(),
+                None => {
+                    let n = std::rc::Rc::new(osv::ecosystem_name(ecosystem, os, release));
+                    names.push((ecosystem, n.clone()));
+                    n
+                }
+            };
+            let key = normalized(&eco_name, name);
+            let Some(records) = self
+                .by_package
+                .get(eco_name.as_str())
+                .and_then(|m| m.get(key.as_ref()))
+            else {
                 continue;
             };
             for r in records.iter().map(|&i| &self.records[i]) {
@@ -118,7 +134,7 @@ impl Index {
                     .affected
                     .iter()
                     .map(|a| a.package.name.as_str())
-                    .find(|n| normalized(&eco_name, n) == key.1)
+                    .find(|n| normalized(&eco_name, n) == key)
                     .unwrap_or(name);
                 if let Some(m) = osv::affects(r, ecosystem, &eco_name, spelled, version) {
                     let (severity, score) = severity::of_record(r);
@@ -126,7 +142,7 @@ impl Index {
                         id: r.id.clone(),
                         aliases: r.aliases.clone(),
                         package: p.name.clone(),
-                        ecosystem: eco_name.clone(),
+                        ecosystem: eco_name.to_string(),
                         installed: p.version.clone(),
                         fixed: m.fixed,
                         severity,

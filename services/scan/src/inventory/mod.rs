@@ -15,7 +15,8 @@ pub mod rpm;
 pub mod rustbin;
 pub mod sqlite;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
@@ -133,24 +134,24 @@ pub struct Image {
 /// Removes from `map` what `layer`'s whiteouts delete (the path and all below it) and its opaque
 /// directories hide (all below them): a range of the ordered map each, so a layer of many
 /// whiteouts over an image of many files costs their sum, not their product.
-fn hide<V>(map: &mut BTreeMap<String, V>, layer: &Layer) {
-    let remove_below = |map: &mut BTreeMap<String, V>, dir: &str| {
+fn hide<V>(map: &mut BTreeMap<&str, V>, layer: &Layer) {
+    let remove_below = |map: &mut BTreeMap<&str, V>, dir: &str| {
         let prefix = if dir.is_empty() {
             String::new()
         } else {
             format!("{dir}/")
         };
-        let below: Vec<String> = map
-            .range(prefix.clone()..)
+        let below: Vec<&str> = map
+            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| *k)
             .collect();
         for k in below {
-            map.remove(&k);
+            map.remove(k);
         }
     };
     for w in &layer.whiteouts {
-        map.remove(w);
+        map.remove(w.as_str());
         remove_below(map, w);
     }
     for d in &layer.opaque {
@@ -163,26 +164,33 @@ impl Image {
     pub fn from_layers<'a>(layers: impl IntoIterator<Item = (&'a str, &'a Layer)>) -> Self {
         // What each path holds now, and the layer each package (name, version, path) first
         // appeared in, so a status file rewritten by every layer keeps its packages' origins.
-        let mut files: BTreeMap<String, (String, Found)> = BTreeMap::new();
-        let mut origin: BTreeMap<(String, String, String), String> = BTreeMap::new();
-        let mut unsupported: BTreeMap<String, ()> = BTreeMap::new();
+        // Everything is borrowed from the layers (an image of thousands of packages is composed
+        // for every report a database update re-matches): one copy of each package, at the end.
+        let mut files: BTreeMap<&'a str, (&'a str, &'a Found)> = BTreeMap::new();
+        let mut origin: HashMap<(&'a str, &'a str, &'a str), &'a str> = HashMap::new();
+        let mut unsupported: BTreeMap<&'a str, ()> = BTreeMap::new();
         for (digest, layer) in layers {
             // A layer's whiteouts and opaque directories hide what is below it, not what it
             // holds itself.
             hide(&mut files, layer);
             hide(&mut unsupported, layer);
             for path in &layer.unsupported {
-                unsupported.insert(path.clone(), ());
+                unsupported.insert(path, ());
             }
             for (path, found) in &layer.found {
-                if let Found::Packages(packages) | Found::Language(_, packages) = found {
+                // A file an upper layer rewrites (a status file every layer changes): the
+                // packages the lower copy listed keep the lower layer as their origin. A file
+                // of one layer needs no such record: its packages came from that layer.
+                if let Some((lower, Found::Packages(packages) | Found::Language(_, packages))) =
+                    files.get(path.as_str())
+                {
                     for p in packages {
                         origin
-                            .entry((p.name.clone(), p.version.clone(), path.clone()))
-                            .or_insert_with(|| digest.to_string());
+                            .entry((p.name.as_str(), p.version.as_str(), path.as_str()))
+                            .or_insert(lower);
                     }
                 }
-                files.insert(path.clone(), (digest.to_string(), found.clone()));
+                files.insert(path, (digest, found));
             }
         }
         let os = ["etc/os-release", "usr/lib/os-release"]
@@ -202,7 +210,7 @@ impl Image {
             .filter_map(|(path, (digest, found))| match found {
                 Found::Packages(list) => {
                     // The distribution's ecosystem, by its os-release and the database's kind.
-                    let e = match (ecosystem, path.as_str()) {
+                    let e = match (ecosystem, *path) {
                         (_, p) if p.starts_with("lib/apk/") => Some(Ecosystem::Alpine),
                         (_, p) if rpm::DATABASES.contains(&p) => Some(Ecosystem::Rpm),
                         (Some(Ecosystem::Alpine), _) => None,
@@ -216,10 +224,15 @@ impl Image {
             .flat_map(|(path, digest, ecosystem, list)| {
                 let origin = &origin;
                 list.iter().map(move |p| Installed {
-                    layer: origin
-                        .get(&(p.name.clone(), p.version.clone(), path.clone()))
-                        .cloned()
-                        .unwrap_or_else(|| digest.clone()),
+                    layer: if origin.is_empty() {
+                        digest
+                    } else {
+                        origin
+                            .get(&(p.name.as_str(), p.version.as_str(), *path))
+                            .copied()
+                            .unwrap_or(digest)
+                    }
+                    .to_string(),
                     ecosystem,
                     package: p.clone(),
                 })
@@ -230,7 +243,7 @@ impl Image {
         Self {
             os,
             packages,
-            unsupported: unsupported.into_keys().collect(),
+            unsupported: unsupported.into_keys().map(str::to_string).collect(),
         }
     }
 }
@@ -361,7 +374,7 @@ mod tests {
 
     #[test]
     fn whiteouts_and_opaque_directories_match_whole_segments() {
-        let mut files: BTreeMap<String, ()> = [
+        let mut files: BTreeMap<&str, ()> = [
             "var/lib/dpkg",
             "var/lib/dpkg/status",
             "var/lib/dpkgx/status",
@@ -370,10 +383,10 @@ mod tests {
             "opt/app2/a",
         ]
         .iter()
-        .map(|p| (p.to_string(), ()))
+        .map(|p| (*p, ()))
         .collect();
         hide(&mut files, &layer(&[], &["var/lib/dpkg"], &["opt/app"]));
-        let left: Vec<&str> = files.keys().map(String::as_str).collect();
+        let left: Vec<&str> = files.keys().copied().collect();
         assert_eq!(left, ["opt/app", "opt/app2/a", "var/lib/dpkgx/status"]);
         // An opaque root hides everything below it.
         hide(&mut files, &layer(&[], &[], &[""]));
