@@ -40,7 +40,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .type_attribute(
             ".berth.v1.ArtifactPushed",
-            "#[derive(serde::Serialize, serde::Deserialize)]",
+            // Fields added later read as empty from events published before them.
+            "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default)]",
+        )
+        .type_attribute(
+            ".berth.v1.ArtifactPulled",
+            // Fields added later read as empty from events published before them.
+            "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default)]",
         )
         .type_attribute(
             ".berth.v1.ArtifactDeleted",

@@ -958,6 +958,7 @@ async fn a_notifying_source_is_trusted_until_it_announces_a_change() {
         repository: "team/app".into(),
         tag: "v1".into(),
         digest: digest.into(),
+        ..Default::default()
     };
     f.replication
         .on_push(&pushed(&v1.manifest.digest))
@@ -1419,6 +1420,7 @@ async fn a_push_before_a_deletion_does_not_stop_its_propagation() {
             repository: "team/again".into(),
             tag: "v1".into(),
             digest: second.manifest.digest.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();

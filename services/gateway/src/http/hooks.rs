@@ -1,6 +1,8 @@
-//! Registry notifications, turned into `artifact.pushed` (a tag was pushed) and
+//! Registry notifications, turned into `artifact.pushed` (a tag was pushed), `artifact.pulled`
+//! (a manifest was pulled: when each tag was last pulled, even on a plain docker-registry) and
 //! `artifact.deleted` (a manifest or tag was deleted) events, so push-triggered replication copies
-//! just that artifact without listing anything, and delete propagation follows deletions.
+//! just that artifact without listing anything, and delete propagation follows deletions. Each
+//! carries the time the registry says it happened.
 //!
 //! - `POST /hooks/distribution/{registry}`: a CNCF Distribution notification envelope
 //!   (`{"events": [{"action": "push"|"delete", "target": {...}}]}`);
@@ -21,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use berth_bus::Message;
 use berth_error::ApiError;
 use berth_oci::reference::{valid_digest, valid_repository, valid_tag};
-use berth_proto::v1::{ArtifactDeleted, ArtifactPushed, VerifyHookSecretRequest};
+use berth_proto::v1::{ArtifactDeleted, ArtifactPulled, ArtifactPushed, VerifyHookSecretRequest};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
@@ -40,6 +42,28 @@ struct Event {
     action: String,
     #[serde(default)]
     target: Target,
+    /// RFC 3339, as Distribution writes it.
+    #[serde(default)]
+    timestamp: String,
+}
+
+/// A notification's time as RFC 3339 in UTC (what Berth writes everywhere); empty when it
+/// carries none Berth can read.
+fn rfc3339(raw: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
+        .unwrap_or_default()
+}
+
+/// Harbor's `occur_at` (Unix seconds) as RFC 3339.
+fn unix_rfc3339(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .filter(|_| seconds > 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize, Default)]
@@ -63,6 +87,8 @@ fn is_manifest(media_type: &str) -> bool {
 struct HarborHook {
     #[serde(rename = "type", default)]
     kind: String,
+    #[serde(default)]
+    occur_at: i64,
     #[serde(default)]
     event_data: HarborData,
 }
@@ -96,6 +122,7 @@ struct HarborRepository {
 /// An event a notification carries.
 enum Notified {
     Pushed(ArtifactPushed),
+    Pulled(ArtifactPulled),
     Deleted(ArtifactDeleted),
 }
 
@@ -105,7 +132,7 @@ fn distribution_events(registry: &str, body: &[u8]) -> Result<Vec<Notified>, Api
     let mut out = Vec::new();
     for (i, e) in envelope.events.into_iter().enumerate() {
         let t = e.target;
-        let relevant = matches!(e.action.as_str(), "push" | "delete");
+        let relevant = matches!(e.action.as_str(), "push" | "pull" | "delete");
         if relevant && !(t.repository.is_empty() && t.digest.is_empty() && t.tag.is_empty()) {
             check_names(
                 &format!("events[{i}].target"),
@@ -121,6 +148,17 @@ fn distribution_events(registry: &str, body: &[u8]) -> Result<Vec<Notified>, Api
                     repository: t.repository,
                     tag: t.tag,
                     digest: t.digest,
+                    pushed_at: rfc3339(&e.timestamp),
+                }))
+            }
+            // A manifest pulled (blob pulls are the same pull's layers).
+            "pull" if is_manifest(&t.media_type) && !t.repository.is_empty() => {
+                out.push(Notified::Pulled(ArtifactPulled {
+                    registry: registry.into(),
+                    repository: t.repository,
+                    tag: t.tag,
+                    digest: t.digest,
+                    pulled_at: rfc3339(&e.timestamp),
                 }))
             }
             // Manifest deletes carry the digest; tag deletes (Distribution 2.8+) the tag.
@@ -149,7 +187,10 @@ fn harbor_events(registry: &str, body: &[u8]) -> Result<Vec<Notified>, ApiError>
     };
     let mut out = Vec::new();
     for (i, res) in hook.event_data.resources.into_iter().enumerate() {
-        if matches!(hook.kind.as_str(), "PUSH_ARTIFACT" | "DELETE_ARTIFACT") {
+        if matches!(
+            hook.kind.as_str(),
+            "PUSH_ARTIFACT" | "PULL_ARTIFACT" | "DELETE_ARTIFACT"
+        ) {
             check_names(
                 &format!("event_data.resources[{i}]"),
                 &repository,
@@ -163,7 +204,17 @@ fn harbor_events(registry: &str, body: &[u8]) -> Result<Vec<Notified>, ApiError>
                 repository: repository.clone(),
                 tag: res.tag,
                 digest: res.digest,
+                pushed_at: unix_rfc3339(hook.occur_at),
             })),
+            "PULL_ARTIFACT" if !res.digest.is_empty() || !res.tag.is_empty() => {
+                out.push(Notified::Pulled(ArtifactPulled {
+                    registry: registry.into(),
+                    repository: repository.clone(),
+                    tag: res.tag,
+                    digest: res.digest,
+                    pulled_at: unix_rfc3339(hook.occur_at),
+                }))
+            }
             "DELETE_ARTIFACT" if res.digest.is_empty() && res.tag.is_empty() => {
                 return Err(ApiError::invalid(
                     format!("event_data.resources[{i}]"),
@@ -328,6 +379,7 @@ async fn handle(
     for event in events {
         let message = match &event {
             Notified::Pushed(e) => Message::new("artifact.pushed", e),
+            Notified::Pulled(e) => Message::new("artifact.pulled", e),
             Notified::Deleted(e) => Message::new("artifact.deleted", e),
         };
         s.bus
@@ -382,6 +434,48 @@ impl HookSecrets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pulls_and_times_are_read_from_both_kinds_of_notification() {
+        let digest = format!("sha256:{}", "c".repeat(64));
+        let body = serde_json::json!({"events": [
+            {"action": "pull", "timestamp": "2026-12-08T01:02:03.456789+01:00",
+             "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+              "repository": "apps/web", "tag": "v1", "digest": digest}},
+            {"action": "pull", "timestamp": "2026-12-08T00:00:00Z",
+             "target": {"mediaType": "application/octet-stream", "repository": "apps/web",
+              "digest": digest}},
+            {"action": "push", "timestamp": "not a time",
+             "target": {"mediaType": "application/vnd.oci.image.index.v1+json",
+              "repository": "apps/web", "tag": "v2", "digest": digest}}
+        ]})
+        .to_string();
+        let events = distribution_events("hub", body.as_bytes()).unwrap();
+        assert_eq!(events.len(), 2, "a blob pull is no event of its own");
+        let Notified::Pulled(p) = &events[0] else {
+            panic!("a pull")
+        };
+        assert_eq!(
+            (p.tag.as_str(), p.pulled_at.as_str()),
+            ("v1", "2026-12-08T00:02:03.456Z")
+        );
+        let Notified::Pushed(pushed) = &events[1] else {
+            panic!("a push")
+        };
+        assert_eq!(pushed.pushed_at, "", "an unreadable time is none");
+        let harbor = serde_json::json!({"type": "PULL_ARTIFACT", "occur_at": 1796000000,
+            "event_data": {"resources": [{"digest": digest, "tag": "v1"}],
+            "repository": {"repo_full_name": "proj/web"}}})
+        .to_string();
+        let events = harbor_events("h", harbor.as_bytes()).unwrap();
+        let Notified::Pulled(p) = &events[0] else {
+            panic!("a pull")
+        };
+        assert_eq!(
+            (p.repository.as_str(), p.pulled_at.as_str()),
+            ("proj/web", "2026-11-30T00:53:20.000Z")
+        );
+    }
 
     #[test]
     fn traversal_and_bad_digests_are_refused_naming_the_field() {
