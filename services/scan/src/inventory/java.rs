@@ -17,6 +17,9 @@ use std::io::{BufRead, BufReader, Read};
 use super::Package;
 
 const MAX_DEPTH: usize = 4;
+/// The most packages one archive names (a large fat jar shades a few hundred): an archive of
+/// millions of tiny `pom.properties` stops here rather than holding them all.
+const MAX_PACKAGES: usize = 100_000;
 /// A `pom.properties` or a manifest larger than this is not one.
 const MAX_TEXT: u64 = 1 << 20;
 /// The most skipped looking for the first entry (a launch script).
@@ -215,6 +218,9 @@ fn archive(
     let mut own = false;
     let mut manifest = None;
     while let Some(h) = header(input)? {
+        if out.len() >= MAX_PACKAGES {
+            return Err(format!("{path}: names more than {MAX_PACKAGES} packages"));
+        }
         let descriptor = h.flags & 0x8 != 0;
         let known = !descriptor || h.compressed != 0;
         let encrypted = h.flags & 0x1 != 0;
@@ -438,6 +444,24 @@ mod tests {
         }
         assert!(parse("x.jar", &b"not a zip at all"[..]).is_err());
         assert!(is_archive("opt/App.WAR") && !is_archive("opt/jar"));
+    }
+
+    #[test]
+    fn an_archive_of_countless_poms_names_a_bounded_number() {
+        let poms: Vec<(String, String)> = (0..MAX_PACKAGES + 10)
+            .map(|i| {
+                (
+                    format!("META-INF/maven/g/a{i}/pom.properties"),
+                    format!("groupId=g\nartifactId=a{i}\nversion=1\n"),
+                )
+            })
+            .collect();
+        let entries: Vec<(&str, &[u8], bool)> = poms
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_bytes(), false))
+            .collect();
+        let got = parse("many.jar", &streamed(&entries)[..]).unwrap();
+        assert_eq!(got.len(), MAX_PACKAGES);
     }
 
     #[test]
