@@ -292,13 +292,18 @@ impl Client {
         headers: HeaderMap,
         body: Option<Bytes>,
     ) -> Result<Response, OciError> {
+        // A blob's transfer (download, or an upload's chunks) takes as long as its size needs:
+        // it is bounded by the client's idle read timeout, not by the request limit.
+        let transfer = url.path().contains("/blobs/") && method != Method::HEAD;
         for attempt in 0..2 {
             let mut req = self
                 .inner
                 .http
                 .request(method.clone(), url.clone())
-                .headers(headers.clone())
-                .timeout(self.inner.request_timeout);
+                .headers(headers.clone());
+            if !transfer {
+                req = req.timeout(self.inner.request_timeout);
+            }
             if let Some(b) = &body {
                 req = req.body(b.clone());
             }

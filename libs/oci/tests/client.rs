@@ -213,3 +213,40 @@ async fn finds_referrers_through_the_tag_schema_fallback() {
     let fetched = client.manifest("src/app", &sig_digest).await.unwrap();
     assert_eq!(fetched.subject().unwrap().digest, image.manifest.digest);
 }
+
+/// A blob transfer lasts as long as its size needs over a slow link: the request limit bounds
+/// the other requests, not a download (an idle connection is still cut by the read timeout).
+#[tokio::test]
+async fn a_slow_blob_download_outlasts_the_request_limit() {
+    let registry = DockerRegistry::start(RegistryOptions::default())
+        .await
+        .unwrap();
+    let image = Image::new(&[(11, 3 << 20)], "amd64");
+    let target = Target {
+        host: registry.host(),
+        credential: None,
+    };
+    push_image(&image, &target, "slow/app", "v1").await.unwrap();
+    let proxy =
+        berth_testkit::proxy::TcpProxy::start(registry.host().parse().expect("a loopback address"))
+            .await
+            .unwrap();
+    let client = Client::new(
+        &format!("http://127.0.0.1:{}", proxy.port),
+        None,
+        ClientOptions {
+            request_timeout: std::time::Duration::from_secs(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // About 3 s for the layer at 1 MiB/s: three times the request limit.
+    proxy.throttle(1 << 20);
+    let layer = &image.layers[0];
+    let (_, stream) = client.get_blob("slow/app", &layer.digest).await.unwrap();
+    let bytes: Vec<Bytes> = futures::TryStreamExt::try_collect(stream).await.unwrap();
+    assert_eq!(
+        bytes.iter().map(|b| b.len()).sum::<usize>(),
+        layer.bytes.len()
+    );
+}

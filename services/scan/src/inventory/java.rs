@@ -25,9 +25,9 @@ const MAX_TEXT: u64 = 1 << 20;
 /// The most skipped looking for the first entry (a launch script).
 const MAX_PREAMBLE: usize = 1 << 20;
 
-/// The most an archive (its nested ones included) is inflated: a zip of zips that deflate a
-/// thousandfold each stops here, not after terabytes.
-const MAX_INFLATED: u64 = 2 << 30;
+/// The most the archives of one layer (nested ones included) are inflated, all together: a zip
+/// of zips that deflate a thousandfold each, or a layer of many of them, stops here.
+pub const MAX_INFLATED: u64 = 2 << 30;
 
 const LOCAL: u32 = 0x0403_4b50;
 const DESCRIPTOR: u32 = 0x0807_4b50;
@@ -165,42 +165,131 @@ fn header<R: BufRead + ?Sized>(input: &mut R) -> Result<Option<Header>, String> 
     }))
 }
 
-/// Skips what precedes the first entry (a launch script), up to [`MAX_PREAMBLE`]; `false`
-/// when no entry starts within it.
-fn find_first_entry<R: BufRead + ?Sized>(input: &mut R) -> Result<bool, String> {
-    let mut skipped = 0;
+/// The first local header's signature, which [`skip_to_first_entry`] consumes.
+const SIGNATURE: &[u8; 4] = b"PK\x03\x04";
+
+/// Skips what precedes the first entry (a launch script) and its signature, up to
+/// [`MAX_PREAMBLE`]; `false` when no entry starts within it. Byte by byte across reads, so a
+/// signature split between two reads is found.
+fn skip_to_first_entry<R: BufRead + ?Sized>(input: &mut R) -> Result<bool, String> {
+    let (mut matched, mut skipped) = (0usize, 0usize);
     loop {
         let buf = input.fill_buf().map_err(io)?;
-        if buf.len() < 4 {
+        if buf.is_empty() {
             return Ok(false);
         }
-        match memchr::memmem::find(buf, b"PK\x03\x04") {
-            Some(at) => {
-                input.consume(at);
-                return Ok(true);
+        let mut used = 0;
+        for &b in buf {
+            used += 1;
+            if skipped + used > MAX_PREAMBLE + SIGNATURE.len() {
+                input.consume(used);
+                return Ok(false);
             }
-            None => {
-                let n = buf.len() - 3;
-                input.consume(n);
-                skipped += n;
-                if skipped > MAX_PREAMBLE {
-                    return Ok(false);
+            if b == SIGNATURE[matched] {
+                matched += 1;
+                if matched == SIGNATURE.len() {
+                    input.consume(used);
+                    return Ok(true);
+                }
+            } else {
+                matched = usize::from(b == SIGNATURE[0]);
+            }
+        }
+        input.consume(used);
+        skipped += used;
+    }
+}
+
+/// `input` positioned after the first entry's signature, read from that entry again.
+fn from_first_entry<'r>(input: &'r mut dyn BufRead) -> impl BufRead + 'r {
+    std::io::Cursor::new(&SIGNATURE[..]).chain(input)
+}
+
+/// What a `pom.properties` (a package of the archive's own) or the manifest says.
+fn read_text_entry(
+    name: &str,
+    text: String,
+    path: &str,
+    own: &mut bool,
+    manifest: &mut Option<String>,
+    out: &mut Vec<Package>,
+) {
+    if name.starts_with("META-INF/maven/") {
+        if let (Some(g), Some(a), Some(v)) = (
+            property(&text, "groupId"),
+            property(&text, "artifactId"),
+            property(&text, "version"),
+        ) {
+            *own = true;
+            out.push(Package::language(&format!("{g}:{a}"), v, path));
+        }
+    } else {
+        *manifest = Some(text);
+    }
+}
+
+/// A stored entry of unknown size read to its end: the data descriptor (its signature, a CRC,
+/// and sizes 4 bytes each, or 8 in zip64) whose sizes equal the bytes read so far ends it. The
+/// first `keep` bytes of the data are returned.
+fn stored_to_descriptor<R: BufRead + ?Sized>(
+    input: &mut R,
+    zip64: bool,
+    keep: usize,
+) -> Result<Vec<u8>, String> {
+    let tail = if zip64 { 24 } else { 16 };
+    let mut window = std::collections::VecDeque::with_capacity(tail + 1);
+    let mut kept = Vec::new();
+    let mut total = 0u64;
+    loop {
+        let buf = input.fill_buf().map_err(io)?;
+        if buf.is_empty() {
+            return Err("a stored entry ends without its descriptor".into());
+        }
+        let mut used = 0;
+        for &b in buf {
+            used += 1;
+            total += 1;
+            if kept.len() < keep + tail {
+                kept.push(b);
+            }
+            window.push_back(b);
+            if window.len() > tail {
+                window.pop_front();
+            }
+            if window.len() == tail && window.iter().take(4).eq(DESCRIPTOR.to_le_bytes().iter()) {
+                let w: Vec<u8> = window.iter().copied().collect();
+                let (c, u) = if zip64 {
+                    (le(&w[8..16]), le(&w[16..24]))
+                } else {
+                    (le(&w[8..12]), le(&w[12..16]))
+                };
+                let data = total - tail as u64;
+                if c == data && u == data {
+                    input.consume(used);
+                    kept.truncate((data as usize).min(keep));
+                    return Ok(kept);
                 }
             }
         }
+        input.consume(used);
     }
 }
 
 /// The Maven packages of the archive at `path`, streamed from `input`; `Err` when it is not a
 /// zip. An archive damaged part way lists what its entries before the damage named.
-pub fn parse(path: &str, input: impl Read) -> Result<Vec<Package>, String> {
+/// What is inflated is counted against `budget` (the layer's, shared by its archives).
+pub fn parse(
+    path: &str,
+    input: impl Read,
+    budget: &std::cell::Cell<u64>,
+) -> Result<Vec<Package>, String> {
     let mut input = BufReader::with_capacity(64 << 10, input);
     let mut out = Vec::new();
-    if !find_first_entry(&mut input)? {
+    if !skip_to_first_entry(&mut input)? {
         return Err(format!("{path}: not a zip archive"));
     }
-    let budget = std::cell::Cell::new(MAX_INFLATED);
-    if let Err(e) = archive(path, &mut input, 0, &budget, &mut out) {
+    let mut input = from_first_entry(&mut input);
+    if let Err(e) = archive(path, &mut input, 0, budget, &mut out) {
         tracing::debug!(path, error = %e, "Java archive read in part");
     }
     out.sort();
@@ -225,10 +314,24 @@ fn archive(
         let known = !descriptor || h.compressed != 0;
         let encrypted = h.flags & 0x1 != 0;
         let deflated = h.method == 8;
+        let text_entry = (h.name.starts_with("META-INF/maven/")
+            && h.name.ends_with("/pom.properties"))
+            || h.name.eq_ignore_ascii_case("META-INF/MANIFEST.MF");
         if !deflated && !known {
-            // A stored (or otherwise compressed) entry of unknown length: nothing after it
-            // can be found without the central directory.
-            return Ok(());
+            if h.method != 0 || encrypted {
+                // Compressed otherwise, of unknown length: nothing after it can be found
+                // without the central directory.
+                return Ok(());
+            }
+            // Stored, its size in the descriptor after it (Python's zipfile and Info-ZIP's
+            // `zip -` write entries so): read to the descriptor whose sizes match.
+            let keep = if text_entry { MAX_TEXT as usize } else { 0 };
+            let bytes = stored_to_descriptor(&mut *input, h.zip64, keep)?;
+            if text_entry {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                read_text_entry(&h.name, text, path, &mut own, &mut manifest, out);
+            }
+            continue;
         }
         {
             // The entry's compressed bytes, bounded when their size is known.
@@ -259,7 +362,8 @@ fn archive(
                 if is_archive(&h.name) {
                     let mut nested = BufReader::with_capacity(64 << 10, &mut data);
                     // A nested archive that is not a zip lists nothing; the outer one goes on.
-                    if find_first_entry(&mut nested).unwrap_or(false) {
+                    if skip_to_first_entry(&mut nested).unwrap_or(false) {
+                        let mut nested = from_first_entry(&mut nested);
                         let _ = archive(path, &mut nested, depth + 1, budget, out);
                     }
                     std::io::copy(&mut nested, &mut std::io::sink()).map_err(io)?;
@@ -270,18 +374,7 @@ fn archive(
                         .read_to_end(&mut bytes)
                         .map_err(io)?;
                     let text = String::from_utf8_lossy(&bytes).into_owned();
-                    if h.name.starts_with("META-INF/maven/") {
-                        if let (Some(g), Some(a), Some(v)) = (
-                            property(&text, "groupId"),
-                            property(&text, "artifactId"),
-                            property(&text, "version"),
-                        ) {
-                            own = true;
-                            out.push(Package::language(&format!("{g}:{a}"), v, path));
-                        }
-                    } else {
-                        manifest = Some(text);
-                    }
+                    read_text_entry(&h.name, text, path, &mut own, &mut manifest, out);
                 }
                 std::io::copy(&mut data, &mut std::io::sink()).map_err(io)?;
             }
@@ -356,15 +449,19 @@ mod tests {
     /// after it (flag bit 3), as the JDK's `jar` writes them.
     fn streamed(entries: &[(&str, &[u8], bool)]) -> Vec<u8> {
         let mut out = Vec::new();
-        for (name, bytes, _) in entries {
-            let mut e =
-                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-            e.write_all(bytes).unwrap();
-            let data = e.finish().unwrap();
+        for (name, bytes, stored) in entries {
+            let data = if *stored {
+                bytes.to_vec()
+            } else {
+                let mut e =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(bytes).unwrap();
+                e.finish().unwrap()
+            };
             out.extend(LOCAL.to_le_bytes());
             out.extend(20u16.to_le_bytes());
             out.extend(0x0008u16.to_le_bytes());
-            out.extend(8u16.to_le_bytes());
+            out.extend(if *stored { 0u16 } else { 8u16 }.to_le_bytes());
             out.extend([0u8; 16]); // time, date, crc and sizes: in the descriptor
             out.extend((name.len() as u16).to_le_bytes());
             out.extend(0u16.to_le_bytes());
@@ -385,6 +482,10 @@ mod tests {
         } else {
             zip(entries)
         }
+    }
+
+    fn budget() -> std::cell::Cell<u64> {
+        std::cell::Cell::new(MAX_INFLATED)
     }
 
     fn names(packages: Vec<Package>) -> Vec<(String, String)> {
@@ -424,7 +525,7 @@ mod tests {
                 ],
                 streamed,
             );
-            let got = names(parse("srv/app.jar", &app[..]).unwrap());
+            let got = names(parse("srv/app.jar", &app[..], &budget()).unwrap());
             assert_eq!(
                 got,
                 vec![
@@ -440,10 +541,84 @@ mod tests {
             // A launch script before the archive (a fully executable jar) is skipped.
             let mut executable = b"#!/bin/bash\nexec java -jar \"$0\" \"$@\"\n".to_vec();
             executable.extend(&app);
-            assert_eq!(names(parse("app.jar", &executable[..]).unwrap()).len(), 3);
+            assert_eq!(
+                names(parse("app.jar", &executable[..], &budget()).unwrap()).len(),
+                3
+            );
         }
-        assert!(parse("x.jar", &b"not a zip at all"[..]).is_err());
+        assert!(parse("x.jar", &b"not a zip at all"[..], &budget()).is_err());
         assert!(is_archive("opt/App.WAR") && !is_archive("opt/jar"));
+    }
+
+    /// A reader that hands out at most `step` bytes a read, as a network stream may.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_long_launch_script_and_reads_of_any_size_find_the_archive() {
+        let jar = streamed(&[(
+            "META-INF/maven/g/a/pom.properties",
+            b"groupId=g\nartifactId=a\nversion=1\n",
+            false,
+        )]);
+        for script in [0usize, 9_000, 65_000, 300_000, MAX_PREAMBLE] {
+            let mut bytes = vec![b'#'; script];
+            bytes.extend(&jar);
+            for step in [1, 3, 7, 4096, 1 << 20] {
+                let got = parse("x.jar", Trickle(&bytes, step), &budget()).unwrap();
+                assert_eq!(got.len(), 1, "script {script}, reads of {step}");
+            }
+        }
+        let mut too_long = vec![b'#'; MAX_PREAMBLE + 100];
+        too_long.extend(&jar);
+        assert!(parse("x.jar", &too_long[..], &budget()).is_err());
+        // A layer's archives share one inflation budget.
+        let shared = std::cell::Cell::new(10);
+        assert_eq!(
+            parse("a.jar", &jar[..], &shared).unwrap().len(),
+            0,
+            "over the budget"
+        );
+    }
+
+    #[test]
+    fn stored_entries_of_unknown_size_are_read_to_their_descriptor() {
+        // As Python's zipfile writes to a pipe and `zip -` writes an empty file: stored, sizes
+        // after the data (data that itself holds a descriptor's signature, but not its sizes).
+        let mut tricky = b"abc".to_vec();
+        tricky.extend(DESCRIPTOR.to_le_bytes());
+        tricky.extend([0u8; 12]);
+        tricky.extend(b"more");
+        let jar = streamed(&[
+            ("empty.txt", b"", true),
+            ("data.bin", &tricky, true),
+            (
+                "META-INF/maven/g/stored/pom.properties",
+                b"groupId=g\nartifactId=stored\nversion=1\n",
+                true,
+            ),
+            (
+                "META-INF/maven/g/deflated/pom.properties",
+                b"groupId=g\nartifactId=deflated\nversion=2\n",
+                false,
+            ),
+        ]);
+        let got = names(parse("p.jar", &jar[..], &budget()).unwrap());
+        assert_eq!(
+            got,
+            [
+                ("g:deflated".to_string(), "2".to_string()),
+                ("g:stored".into(), "1".into())
+            ]
+        );
     }
 
     #[test]
@@ -460,7 +635,7 @@ mod tests {
             .iter()
             .map(|(n, t)| (n.as_str(), t.as_bytes(), false))
             .collect();
-        let got = parse("many.jar", &streamed(&entries)[..]).unwrap();
+        let got = parse("many.jar", &streamed(&entries)[..], &budget()).unwrap();
         assert_eq!(got.len(), MAX_PACKAGES);
     }
 
@@ -482,10 +657,10 @@ mod tests {
                 level % 2 == 0,
             );
         }
-        let got = names(parse("deep.jar", &jar[..]).unwrap());
+        let got = names(parse("deep.jar", &jar[..], &budget()).unwrap());
         assert_eq!(got.len(), MAX_DEPTH, "{got:?}");
         for cut in [10, jar.len() / 3, jar.len() - 30] {
-            let _ = parse("cut.jar", &jar[..cut]);
+            let _ = parse("cut.jar", &jar[..cut], &budget());
         }
     }
 }

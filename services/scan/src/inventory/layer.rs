@@ -17,13 +17,17 @@ const MAX_DATABASE: u64 = 64 << 20;
 /// layer adds is reported unsupported, by path, rather than held.
 const MAX_PACKAGES: usize = 200_000;
 
+fn found_len(found: &Found) -> usize {
+    match found {
+        Found::Packages(list) | Found::Language(_, list) => list.len(),
+        Found::Os(_) => 1,
+    }
+}
+
 /// Keeps what the file at `path` says, unless the layer has listed [`MAX_PACKAGES`] already:
 /// then the file is unsupported (and still replaces what a lower layer had there).
 fn keep(layer: &mut Layer, listed: &mut usize, path: String, found: Found) {
-    let n = match &found {
-        Found::Packages(list) | Found::Language(_, list) => list.len(),
-        Found::Os(_) => 1,
-    };
+    let n = found_len(&found);
     if *listed + n > MAX_PACKAGES {
         tracing::warn!(
             path,
@@ -120,6 +124,8 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
     let mut archive = tar::Archive::new(decompressed);
     let mut layer = Layer::default();
     let mut listed = 0usize;
+    // What the layer's Java archives may inflate, all together.
+    let inflation = std::cell::Cell::new(java::MAX_INFLATED);
     for entry in archive.entries().map_err(read_error)? {
         let mut entry = entry.map_err(read_error)?;
         let path = normalize(&entry.path().map_err(read_error)?);
@@ -147,6 +153,16 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
             }
             // The link's target came earlier in this layer: it holds what the target holds.
             let target = entry.link_name().ok().flatten().map(|t| normalize(&t));
+            let size = target
+                .as_ref()
+                .and_then(|t| layer.found.get(t))
+                .map(found_len);
+            if size.is_some_and(|n| listed + n > MAX_PACKAGES) {
+                // Refused before it is copied: links cost nothing past the cap.
+                layer.whiteouts.push(path.clone());
+                layer.unsupported.push(path);
+                continue;
+            }
             match target.and_then(|t| layer.found.get(&t).cloned()) {
                 Some(mut found) => {
                     if let Found::Packages(list) | Found::Language(_, list) = &mut found {
@@ -175,7 +191,7 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
         if java::is_archive(&path) {
             // Streamed like the layer itself; an archive that is not a zip lists nothing (and
             // still replaces a lower one).
-            let packages = java::parse(&path, &mut entry).unwrap_or_else(|e| {
+            let packages = java::parse(&path, &mut entry, &inflation).unwrap_or_else(|e| {
                 tracing::debug!(path, error = %e, "not a readable Java archive");
                 Vec::new()
             });
