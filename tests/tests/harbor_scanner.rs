@@ -308,6 +308,19 @@ async fn berth_serves_harbors_pluggable_scanner_api() {
             .contains("sbom_media_type"),
         "{e}"
     );
+    // A repeated parameter is the spec's error too, not the framework's plain text.
+    let (status, ct, _, e) = harbor(
+        &suite,
+        admin,
+        Method::GET,
+        &format!("{report_path}?sbom_media_type=a&sbom_media_type=b"),
+        None,
+        Some(SBOM_REPORT),
+        None,
+    )
+    .await;
+    assert_eq!((status, ct.as_str()), (400, ERROR), "{e}");
+    assert!(e["error"]["message"].is_string(), "{e}");
     let (status, ct, _, _) = harbor(
         &suite,
         admin,

@@ -268,9 +268,15 @@ pub async fn scan_report(
     State(s): State<AppState>,
     Authed(p): Authed,
     Path(id): Path<String>,
-    Query(q): Query<ReportQuery>,
+    query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    // A query the spec's parameters do not read (a repeated `sbom_media_type`) is the spec's
+    // error, not the framework's plain text.
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
     let Some(want) = wanted(&headers) else {
         return error(
             StatusCode::NOT_IMPLEMENTED,
