@@ -47,6 +47,22 @@ async fn import_json(suite: &Suite, body: &str) -> Value {
     v
 }
 
+/// A layer of `requests` 2.19.1 (PYSEC-2018-28), the tests' vulnerable package.
+fn requests_layer(compression: Compression) -> berth_testkit::image::FileLayer {
+    files_layer(
+        &[(
+            "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
+        )],
+        compression,
+    )
+}
+
+/// A `linux/amd64` image of [`requests_layer`].
+fn vulnerable_image(compression: Compression) -> Image {
+    Image::of_layers(vec![requests_layer(compression)], "amd64")
+}
+
 /// `POST /api/v1/scans` as the admin: the accepted scan.
 async fn request_scan(suite: &Suite, registry: &str, repository: &str, reference: &str) -> Value {
     let (status, scan) = suite
@@ -540,16 +556,7 @@ async fn skopeo_through_the_token_service_meets_the_gate() {
         host: host.clone(),
         credential: Some(("admin".into(), admin)),
     };
-    let vulnerable = Image::of_layers(
-        vec![files_layer(
-            &[(
-                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
-                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
-            )],
-            Compression::Zstd,
-        )],
-        "amd64",
-    );
+    let vulnerable = vulnerable_image(Compression::Zstd);
     let clean = Image::of_layers(
         vec![files_layer(
             &[(
@@ -938,17 +945,8 @@ async fn the_gate_judges_what_is_held_where_it_is_asked() {
             .await;
     }
     import_json(&suite, REQUESTS_RECORD).await;
-    let vulnerable = |compression| {
-        files_layer(
-            &[(
-                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
-                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
-            )],
-            compression,
-        )
-    };
-    let amd64 = Image::of_layers(vec![vulnerable(Compression::Gzip)], "amd64");
-    let arm64 = Image::of_layers(vec![vulnerable(Compression::Zstd)], "arm64");
+    let amd64 = vulnerable_image(Compression::Gzip);
+    let arm64 = Image::of_layers(vec![requests_layer(Compression::Zstd)], "arm64");
     let index = berth_testkit::image::Index::new(vec![amd64.clone(), arm64]);
     let target = Target {
         host: hub.host(),
@@ -1236,16 +1234,7 @@ async fn sboms_are_attached_to_their_images_and_travel_with_them() {
         )
         .await;
     assert_eq!(space["scan"]["attach_sbom"], true, "{space}");
-    let image = Image::of_layers(
-        vec![files_layer(
-            &[(
-                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
-                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
-            )],
-            Compression::Gzip,
-        )],
-        "amd64",
-    );
+    let image = vulnerable_image(Compression::Gzip);
     let target = Target {
         host: hub.host(),
         credential: None,
@@ -1330,16 +1319,7 @@ async fn a_reused_registry_name_inherits_nothing() {
     let old = DockerRegistry::start(RegistryOptions::default())
         .await
         .unwrap();
-    let vulnerable = Image::of_layers(
-        vec![files_layer(
-            &[(
-                "usr/lib/python3/dist-packages/requests-2.19.1.dist-info/METADATA",
-                b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.1\n",
-            )],
-            Compression::Gzip,
-        )],
-        "amd64",
-    );
+    let vulnerable = vulnerable_image(Compression::Gzip);
     let digest = vulnerable.manifest.digest.clone();
     let target = |r: &DockerRegistry| Target {
         host: r.host(),

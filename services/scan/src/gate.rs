@@ -128,7 +128,7 @@ async fn runnable(
             }
             continue;
         }
-        if depth >= 4 {
+        if depth >= crate::scanner::MAX_NESTING {
             // Deeper than any scan follows: judged as an artifact (so, unscanned).
             return Ok(true);
         }
@@ -284,22 +284,31 @@ impl Scanning {
         };
         let scanner = self.scanner_name(&r.registry).await?;
         let mut digests = digests;
+        // The digests Berth has seen in the repository (asked of as a whole only).
+        let known: BTreeSet<String> = if r.reference.is_empty() {
+            subject::Entity::find()
+                .filter(subject::Column::Registry.eq(&r.registry))
+                .filter(subject::Column::Repository.eq(&r.repository))
+                .all(&self.db)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(|m| m.digest)
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         if r.reference.is_empty() {
             // A repository-wide pull also opens manifests no tag names (a tag moved after its
             // scan, an image pushed by digest): every one Berth has seen here whose report
             // fails the gate is judged too, while the registry still holds it.
             if let Some(gate) = gate {
-                let known: Vec<String> = subject::Entity::find()
-                    .filter(subject::Column::Registry.eq(&r.registry))
-                    .filter(subject::Column::Repository.eq(&r.repository))
-                    .all(&self.db)
-                    .await
-                    .map_err(db_error)?
-                    .into_iter()
-                    .map(|m| m.digest)
+                let untagged: Vec<String> = known
+                    .iter()
                     .filter(|d| !digests.contains(d))
+                    .cloned()
                     .collect();
-                for digest in known {
+                for digest in untagged {
                     let Some(items) = self.findings_of(&scanner, &digest).await? else {
                         continue;
                     };
@@ -328,7 +337,7 @@ impl Scanning {
                 unscanned += 1;
                 continue;
             };
-            if r.reference.is_empty() {
+            if r.reference.is_empty() && !known.contains(digest) {
                 // Known here from now on: should its tag move, the manifest is still judged
                 // while the repository holds it.
                 crate::scans::seen(&self.db, &r.registry, &r.repository, digest).await?;

@@ -96,7 +96,7 @@ pub struct Event {
 pub fn ecosystem_name(e: Ecosystem, os: &str, release: &str) -> String {
     let major = release.split('.').next().unwrap_or(release);
     match e {
-        Ecosystem::Debian => format!("Debian:{}", release.split('.').next().unwrap_or(release)),
+        Ecosystem::Debian => format!("Debian:{major}"),
         // OSV names an LTS release (even years' April releases) `Ubuntu:22.04:LTS`.
         Ecosystem::Ubuntu => {
             let lts = release

@@ -171,13 +171,11 @@ pub async fn scan(
             read.push((digest.clone(), layer));
         }
         // Composing layers is CPU work (an image of many files and whiteouts): off the runtime.
-        let (image, read) = tokio::task::spawn_blocking(move || {
-            let image = Image::from_layers(read.iter().map(|(d, l)| (d.as_str(), l.as_ref())));
-            (image, read)
+        let image = tokio::task::spawn_blocking(move || {
+            Image::from_layers(read.iter().map(|(d, l)| (d.as_str(), l.as_ref())))
         })
         .await
         .map_err(|e| ScanError::Store(format!("composing the image: {e}")))?;
-        drop(read);
         scanned.platforms.push(Platform {
             platform,
             digest: manifest.digest.clone(),
@@ -189,7 +187,7 @@ pub async fn scan(
 }
 
 /// How deep indexes may nest (an index of indexes is followed by runtimes such as containerd).
-const MAX_NESTING: usize = 4;
+pub(crate) const MAX_NESTING: usize = 4;
 
 /// The images of `index`, each with its platform, into `out`: a child that is itself an index
 /// is followed (its images take their own platform, else the one its parent names for it), so

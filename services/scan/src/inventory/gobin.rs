@@ -49,6 +49,16 @@ pub fn read(mut entry: impl Read, path: &str) -> std::io::Result<Option<Vec<Pack
     }
 }
 
+/// The modules of an executable already held whole (`bytes`), as [`read`] finds them.
+pub fn parse_bytes(bytes: &[u8], path: &str) -> Option<Vec<Package>> {
+    if !bytes.starts_with(b"\x7fELF") {
+        return None;
+    }
+    let at = memchr::memmem::find(bytes, MAGIC)?;
+    let end = bytes.len().min(at.saturating_add(MAX_INFO as usize));
+    parse(&bytes[at..end], path)
+}
+
 fn uvarint(b: &[u8], i: &mut usize) -> Option<u64> {
     let mut x = 0u64;
     for shift in (0..64).step_by(7) {

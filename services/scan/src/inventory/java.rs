@@ -342,9 +342,7 @@ fn archive(
             };
             let interesting = !encrypted
                 && (deflated || h.method == 0)
-                && ((h.name.starts_with("META-INF/maven/") && h.name.ends_with("/pom.properties"))
-                    || h.name.eq_ignore_ascii_case("META-INF/MANIFEST.MF")
-                    || (is_archive(&h.name) && depth + 1 < MAX_DEPTH));
+                && (text_entry || (is_archive(&h.name) && depth + 1 < MAX_DEPTH));
             if !interesting {
                 if deflated && !known {
                     // Inflated to its end only to find where the next entry starts.

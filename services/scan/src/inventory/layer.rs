@@ -33,12 +33,18 @@ fn keep(layer: &mut Layer, listed: &mut usize, path: String, found: Found) {
             path,
             "the layer lists too many packages; the rest are unsupported"
         );
-        layer.whiteouts.push(path.clone());
-        layer.unsupported.push(path);
+        refuse(layer, path);
         return;
     }
     *listed += n;
     layer.found.insert(path, found);
+}
+
+/// A file Berth does not read: unsupported, by path, and it still replaces what a lower layer
+/// had there.
+fn refuse(layer: &mut Layer, path: String) {
+    layer.whiteouts.push(path.clone());
+    layer.unsupported.push(path);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,18 +159,13 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
             }
             // The link's target came earlier in this layer: it holds what the target holds.
             let target = entry.link_name().ok().flatten().map(|t| normalize(&t));
-            let size = target
-                .as_ref()
-                .and_then(|t| layer.found.get(t))
-                .map(found_len);
-            if size.is_some_and(|n| listed + n > MAX_PACKAGES) {
+            match target.and_then(|t| layer.found.get(&t)) {
                 // Refused before it is copied: links cost nothing past the cap.
-                layer.whiteouts.push(path.clone());
-                layer.unsupported.push(path);
-                continue;
-            }
-            match target.and_then(|t| layer.found.get(&t).cloned()) {
-                Some(mut found) => {
+                Some(found) if listed + found_len(found) > MAX_PACKAGES => {
+                    refuse(&mut layer, path);
+                }
+                Some(found) => {
+                    let mut found = found.clone();
                     if let Found::Packages(list) | Found::Language(_, list) = &mut found {
                         for p in list.iter_mut() {
                             p.path = path.clone();
@@ -206,7 +207,6 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
         // Every file of the layer passes here: its path is looked at once.
         let language = lang::kind(&path);
         if language.is_none() && !system_file(&path) {
-            // An executable may be a Go binary: its build information lists its modules.
             // An executable may be a Go binary (its build information lists its modules) or
             // a Rust one built with `cargo auditable` (a section lists its crates, found
             // through the section table at the file's end: so it is held whole, up to a size).
@@ -215,7 +215,7 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
                 let found = if entry.size() <= rustbin::MAX_EXECUTABLE {
                     let mut bytes = Vec::with_capacity(entry.size() as usize);
                     entry.read_to_end(&mut bytes).map_err(read_error)?;
-                    match gobin::read(&bytes[..], &path).map_err(read_error)? {
+                    match gobin::parse_bytes(&bytes, &path) {
                         Some(modules) => Some((Ecosystem::Go, modules)),
                         None => rustbin::parse(&bytes, &path).map(|c| (Ecosystem::CratesIo, c)),
                     }
@@ -241,9 +241,7 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
                 size = entry.size(),
                 "package database too large, skipped"
             );
-            // It still replaces what a lower layer had there.
-            layer.whiteouts.push(path.clone());
-            layer.unsupported.push(path);
+            refuse(&mut layer, path);
             continue;
         }
         let mut bytes = Vec::with_capacity(entry.size() as usize);
@@ -255,8 +253,7 @@ pub fn read(input: impl Read, digest: Option<&str>) -> Result<(Layer, u64), Laye
                 }
                 Err(e) => {
                     tracing::warn!(path, error = %e, "rpm database not readable");
-                    layer.whiteouts.push(path.clone());
-                    layer.unsupported.push(path);
+                    refuse(&mut layer, path);
                 }
             }
             continue;
