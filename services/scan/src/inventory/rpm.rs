@@ -193,5 +193,18 @@ mod tests {
         let mut offset = b.clone();
         offset[16..20].copy_from_slice(&9999u32.to_be_bytes());
         assert!(header(&offset).is_none());
+        // A repeated tag is read once: its first entry counts.
+        let repeated = blob(&[
+            (NAME, STRING, s("first")),
+            (NAME, STRING, s("second")),
+            (VERSION, STRING, s("1")),
+        ]);
+        assert_eq!(header(&repeated).unwrap().name, "first");
+        // A string with no NUL within 4 KiB is not one.
+        let long = blob(&[
+            (NAME, STRING, vec![b'a'; MAX_STRING + 10]),
+            (VERSION, STRING, s("1")),
+        ]);
+        assert!(header(&long).is_none());
     }
 }

@@ -163,4 +163,18 @@ mod tests {
         assert_eq!(parse(&std::fs::read("/bin/true").unwrap(), "x"), None);
         assert_eq!(parse(&bin[..bin.len() / 2], "x"), None);
     }
+
+    #[test]
+    fn lying_section_tables_are_refused_at_once() {
+        let mut bin = audited(r#"{"packages": []}"#);
+        // Every header the same one (entry size 0), 65,535 of them, over a name table of no
+        // NUL: refused by its entry size, not searched 65,535 times.
+        bin[0x3a..0x3c].copy_from_slice(&0u16.to_le_bytes());
+        bin[0x3c..0x3e].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert_eq!(parse(&bin, "x"), None);
+        // A section table at the end of the address space.
+        let mut far = audited(r#"{"packages": []}"#);
+        far[0x28..0x30].copy_from_slice(&(u64::MAX - 8).to_le_bytes());
+        assert_eq!(parse(&far, "x"), None);
+    }
 }
